@@ -1,0 +1,351 @@
+// Package config turns a kernel command line written in dracut's syntax
+// (dracut.cmdline(7)), together with the lines baked into the initramfs
+// under /etc/cmdline.d/*.conf, into one typed boot plan.
+//
+// The package is pure: it performs no I/O besides what the caller hands it,
+// so every rule of the grammar is unit- and fuzz-testable on any host.
+package config
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Plan is everything /init needs to bring the machine to its network root.
+// The zero value is not useful; build one with Parse.
+type Plan struct {
+	// Net is the network part: interfaces, bonds, VLANs, addresses, routes.
+	Net Net
+	// ISCSI holds the initiator settings and every target to log in to.
+	ISCSI ISCSI
+	// Root selects, mounts and starts the real root.
+	Root Root
+	// Boot holds the behaviour of /init itself: timeouts, shell, debugging.
+	Boot Boot
+	// Modules holds what the cmdline says about kernel modules.
+	Modules Modules
+	// Ignored lists parameters that were recognised as dracut's (or another
+	// initramfs's) but are not supported, each once, in order of appearance.
+	Ignored []string
+}
+
+// Net is the network configuration of the plan.
+type Net struct {
+	// IP holds one entry per ip= parameter, in order.
+	IP []IPConfig
+	// Bonds holds one entry per bond= parameter.
+	Bonds []Bond
+	// VLANs holds one entry per vlan= parameter.
+	VLANs []VLAN
+	// Renames holds ifname=<name>:<MAC> parameters.
+	Renames []Rename
+	// BootIF is the MAC address of the NIC the firmware booted from
+	// (BOOTIF=01-aa-bb-…), nil when absent or disabled with rd.bootif=0.
+	BootIF net.HardwareAddr
+	// BootDev is bootdev=: the interface the root is reached through.
+	BootDev string
+	// Routes holds rd.route= static routes.
+	Routes []Route
+	// Nameservers holds nameserver= entries, in order.
+	Nameservers []netip.Addr
+	// PeerDNS is false when rd.peerdns=0 asks to ignore DHCP's DNS servers.
+	PeerDNS bool
+	// NeedNet is true when the network must be brought up even without a
+	// network root (rd.neednet=1) or because a network root needs it.
+	NeedNet bool
+}
+
+// IPMethod is how an interface gets its address.
+type IPMethod string
+
+// The address methods of ip=, as dracut spells them.
+const (
+	IPStatic     IPMethod = "none" // also "off" and "static" with an address
+	IPDHCP       IPMethod = "dhcp" // also "on" and "any"
+	IPDHCP6      IPMethod = "dhcp6"
+	IPAuto6      IPMethod = "auto6"
+	IPEither6    IPMethod = "either6"
+	IPLink6      IPMethod = "link6"
+	IPSingleDHCP IPMethod = "single-dhcp"
+	IPIBFT       IPMethod = "ibft"
+)
+
+// IPConfig is one ip= parameter.
+type IPConfig struct {
+	// Interface is the interface name; empty means "every interface"
+	// (or the BOOTIF one) as dracut does for ip=dhcp.
+	Interface string
+	// Method is how the address is obtained.
+	Method IPMethod
+	// Address is the static address with its prefix length (Method none).
+	Address netip.Prefix
+	// Peer is the optional point-to-point peer.
+	Peer netip.Addr
+	// Gateway is the default gateway, invalid when none is given.
+	Gateway netip.Addr
+	// Hostname is the client hostname field.
+	Hostname string
+	// MTU is 0 when not given.
+	MTU int
+	// MAC overrides the interface's MAC address when not nil.
+	MAC net.HardwareAddr
+	// DNS holds the optional dns1/dns2 tail.
+	DNS []netip.Addr
+}
+
+// Bond is one bond= parameter.
+type Bond struct {
+	// Name of the bond interface, e.g. bond0.
+	Name string
+	// Slaves in the order given.
+	Slaves []string
+	// Options are the bonding driver's options as given, validated against
+	// the kernel's names and values, in the order given (mode first if set).
+	Options []BondOption
+	// MTU is 0 when not given.
+	MTU int
+}
+
+// BondOption is one bonding driver option, e.g. miimon=100. ARP targets
+// keep their ';'-separated list in Value.
+type BondOption struct {
+	Name  string
+	Value string
+}
+
+// Option returns the value of the named bond option and whether it is set.
+func (b Bond) Option(name string) (string, bool) {
+	for _, o := range b.Options {
+		if o.Name == name {
+			return o.Value, true
+		}
+	}
+	return "", false
+}
+
+// VLAN is one vlan=<name>:<phys> parameter.
+type VLAN struct {
+	Name   string
+	Parent string
+	// ID is taken from the name (vlan0005, eth0.5, bond0.100, vlan5).
+	ID int
+}
+
+// Rename is one ifname=<name>:<MAC> parameter.
+type Rename struct {
+	Name string
+	MAC  net.HardwareAddr
+}
+
+// Route is one rd.route=<net>/<prefix>:<gateway>[:<interface>] parameter.
+type Route struct {
+	Destination netip.Prefix
+	Gateway     netip.Addr
+	Interface   string
+}
+
+// ISCSI is the initiator's configuration and its targets.
+type ISCSI struct {
+	// Initiator is the initiator IQN (rd.iscsi.initiator=).
+	Initiator string
+	// Targets holds every netroot=iscsi:… (and root=iscsi:…) target, in order.
+	Targets []Target
+	// Params holds rd.iscsi.param=k=v overrides in order (later wins).
+	Params []KV
+	// LoginRetryMax is rd.iscsi.login_retry_max, 0 when unset.
+	LoginRetryMax int
+	// Firmware is true with rd.iscsi.firmware / rd.iscsi.ibft (not supported
+	// by netroot's initiator; reported in Ignored as well).
+	Firmware bool
+	// WaitNet is rd.iscsi.waitnet (default true).
+	WaitNet bool
+	// TestRoute is rd.iscsi.testroute (default true).
+	TestRoute bool
+}
+
+// KV is a key=value pair.
+type KV struct {
+	Key   string
+	Value string
+}
+
+// Target is one iSCSI target to log in to.
+type Target struct {
+	// Server is the portal host: an IP address or a name, without brackets.
+	Server string
+	// Port defaults to 3260.
+	Port int
+	// Protocol is the (unused by dracut) protocol field, normally empty or "6".
+	Protocol string
+	// IfaceName and NetDev are the optional iscsi_iface_name and netdev_name.
+	IfaceName string
+	NetDev    string
+	// LUN defaults to 0.
+	LUN int
+	// Name is the target IQN (may contain ':' and '@').
+	Name string
+	// Auth holds CHAP credentials; zero when the target needs none.
+	Auth Auth
+}
+
+// Portal returns "host:port" with IPv6 hosts in brackets.
+func (t Target) Portal() string {
+	return net.JoinHostPort(t.Server, strconv.Itoa(t.Port))
+}
+
+// Auth holds CHAP credentials. Username/Password authenticate the initiator
+// to the target; InUsername/InPassword (mutual CHAP) authenticate the
+// target to the initiator.
+type Auth struct {
+	Username   string
+	Password   Secret
+	InUsername string
+	InPassword Secret
+}
+
+// Method names the authentication the credentials ask for: "none", "CHAP"
+// or "mutual CHAP".
+func (a Auth) Method() string {
+	switch {
+	case a.Username == "":
+		return "none"
+	case a.InUsername != "":
+		return "mutual CHAP"
+	default:
+		return "CHAP"
+	}
+}
+
+// Secret is a CHAP secret: either its value or the path of a file (inside
+// the initramfs) that holds it. It never prints its value.
+type Secret struct {
+	value string
+	// File is the path the secret is read from, empty for an inline value.
+	File string
+}
+
+// NewSecret returns a Secret holding value.
+func NewSecret(value string) Secret { return Secret{value: value} }
+
+// SecretFile returns a Secret read from path when revealed.
+func SecretFile(path string) Secret { return Secret{File: path} }
+
+// IsZero reports whether no secret was given.
+func (s Secret) IsZero() bool { return s.value == "" && s.File == "" }
+
+// Reveal returns the secret, reading File with readFile when it is a file
+// secret (trailing newlines are trimmed).
+func (s Secret) Reveal(readFile func(string) ([]byte, error)) (string, error) {
+	if s.File == "" {
+		return s.value, nil
+	}
+	b, err := readFile(s.File)
+	if err != nil {
+		return "", err
+	}
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return string(b), nil
+}
+
+// String redacts the secret.
+func (s Secret) String() string {
+	switch {
+	case s.File != "":
+		return "*** (from " + s.File + ")"
+	case s.value != "":
+		return "***"
+	}
+	return ""
+}
+
+// GoString redacts the secret in %#v output too.
+func (s Secret) GoString() string { return `config.Secret{"***"}` }
+
+// RootKind is how root= names the root device.
+type RootKind string
+
+// The forms of root=.
+const (
+	RootLabel     RootKind = "LABEL"
+	RootUUID      RootKind = "UUID"
+	RootPartLabel RootKind = "PARTLABEL"
+	RootPartUUID  RootKind = "PARTUUID"
+	RootPath      RootKind = "path" // /dev/sda1, /dev/disk/by-label/X…
+)
+
+// Root selects and mounts the real root.
+type Root struct {
+	// Kind and Value select the device (LABEL + ISCSI_ROOT).
+	Kind  RootKind
+	Value string
+	// FSType is rootfstype=, empty to detect it from the superblock.
+	FSType string
+	// Flags is rootflags=, passed to mount as data.
+	Flags string
+	// ReadWrite is true with rw; ro (the default) leaves it false.
+	ReadWrite bool
+	// Init is the program started in the real root (init=), default
+	// /sbin/init.
+	Init string
+}
+
+// Spec returns root= as the user would write it (LABEL=X, /dev/sda1).
+func (r Root) Spec() string {
+	if r.Kind == RootPath || r.Kind == "" {
+		return r.Value
+	}
+	return string(r.Kind) + "=" + r.Value
+}
+
+// Emergency is what happens when the boot fails and no shell is wanted.
+type Emergency string
+
+// The actions of rd.emergency=.
+const (
+	EmergencyShell    Emergency = "shell"
+	EmergencyReboot   Emergency = "reboot"
+	EmergencyPoweroff Emergency = "poweroff"
+	EmergencyHalt     Emergency = "halt"
+)
+
+// Boot controls /init itself.
+type Boot struct {
+	// Shell is rd.shell (default true): drop to a shell on failure.
+	Shell bool
+	// Emergency is rd.emergency=; EmergencyShell unless set.
+	Emergency Emergency
+	// Breaks holds rd.break points (pre-net, pre-mount, pre-pivot; "" for a
+	// bare rd.break, which breaks before switch_root).
+	Breaks []string
+	// Retry is rd.retry= (dracut default 180 s): how long to keep trying
+	// to reach the root (logins, disk appearance).
+	Retry time.Duration
+	// Timeout is rd.timeout=: an overall deadline for finding root, 0 for
+	// none.
+	Timeout time.Duration
+	// Debug is rd.debug; Quiet is quiet.
+	Debug bool
+	Quiet bool
+}
+
+// Modules is what the cmdline says about kernel modules.
+type Modules struct {
+	// Pre holds rd.driver.pre= modules, loaded first.
+	Pre []string
+	// Blacklist holds rd.driver.blacklist= modules, never loaded.
+	Blacklist []string
+	// Params maps a module name (with '-' folded to '_') to its parameters
+	// given as module.param=value, in order, e.g. "bonding" → ["max_bonds=0"].
+	Params map[string][]string
+}
+
+// Source is one piece of configuration text and where it came from
+// (a file path, or "/proc/cmdline").
+type Source struct {
+	Name string
+	Text string
+}
