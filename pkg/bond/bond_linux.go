@@ -1,0 +1,232 @@
+package bond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Config describes one bond.
+type Config struct {
+	// Name is the bond's interface name, e.g. bond0.
+	Name string
+	// Slaves are the NICs to enslave, in order.
+	Slaves []string
+	// Options are bonding driver options (mode first is customary).
+	Options []Option
+	// MTU is applied to the bond when non-zero.
+	MTU int
+	// Primary, when set, is the preferred slave (e.g. the PXE NIC); it is
+	// enslaved first so the bond takes its MAC address. An explicit
+	// primary= option wins.
+	Primary string
+}
+
+// Slave is a slave's state once the bond is up.
+type Slave struct {
+	Name   string
+	Up     bool // carrier
+	Active bool // active slave (active-backup), or carrying traffic
+}
+
+// Result describes the bond once it carries traffic.
+type Result struct {
+	Name   string
+	Mode   string
+	MAC    net.HardwareAddr
+	Slaves []Slave
+}
+
+// String is a one-line summary, e.g. "bond0 active-backup: eth0 active, eth1 backup".
+func (r *Result) String() string {
+	var parts []string
+	for _, s := range r.Slaves {
+		state := "backup"
+		switch {
+		case !s.Up:
+			state = "DOWN (no carrier)"
+		case s.Active:
+			state = "active"
+		case r.Mode != "active-backup":
+			state = "up"
+		}
+		parts = append(parts, s.Name+" "+state)
+	}
+	return fmt.Sprintf("%s %s %s: %s", r.Name, r.Mode, r.MAC, strings.Join(parts, ", "))
+}
+
+// Setup creates (or takes over) the bond, enslaves its NICs, brings it up
+// and waits until it has carrier or ctx ends. A bond of the same name left
+// by the bonding module (loaded without max_bonds=0) is reused when it has
+// no slaves.
+func Setup(ctx context.Context, cfg Config) (*Result, error) {
+	opts := cfg.Options
+	attrs, byName, err := Attrs(cfg.Name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := byName["primary"]; !ok && cfg.Primary != "" && attrs.Mode == netlink.BOND_MODE_ACTIVE_BACKUP {
+		byName["primary"] = cfg.Primary
+	}
+	slaves := orderSlaves(cfg.Slaves, byName["primary"])
+
+	// Subscribe before anything changes so no carrier event is missed.
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
+		return nil, fmt.Errorf("subscribing to link events: %w", err)
+	}
+
+	links := make([]netlink.Link, 0, len(slaves))
+	for _, s := range slaves {
+		l, err := netlink.LinkByName(s)
+		if err != nil {
+			return nil, fmt.Errorf("slave %s: %w (is its NIC driver loaded? see the interfaces found)", s, err)
+		}
+		links = append(links, l)
+	}
+
+	if old, err := netlink.LinkByName(cfg.Name); err == nil {
+		if _, isBond := old.(*netlink.Bond); !isBond {
+			return nil, fmt.Errorf("%s exists and is a %s, not a bond", cfg.Name, old.Type())
+		}
+		if err := netlink.LinkDel(old); err != nil {
+			return nil, fmt.Errorf("replacing the %s the bonding module created: %w", cfg.Name, err)
+		}
+	}
+	if cfg.MTU > 0 {
+		attrs.MTU = cfg.MTU
+	}
+	if err := netlink.LinkAdd(attrs); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
+	}
+	bondLink, err := netlink.LinkByName(cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
+	}
+	for _, l := range links {
+		if err := netlink.LinkSetDown(l); err != nil {
+			return nil, fmt.Errorf("taking %s down to enslave it: %w", l.Attrs().Name, err)
+		}
+		if err := netlink.LinkSetMasterByIndex(l, bondLink.Attrs().Index); err != nil {
+			return nil, fmt.Errorf("enslaving %s to %s: %w", l.Attrs().Name, cfg.Name, err)
+		}
+	}
+	if err := setByName(cfg.Name, byName); err != nil {
+		return nil, err
+	}
+	if err := netlink.LinkSetUp(bondLink); err != nil {
+		return nil, fmt.Errorf("bringing %s up: %w", cfg.Name, err)
+	}
+	if err := waitCarrier(ctx, bondLink.Attrs().Index, updates); err != nil {
+		res, _ := Inspect(cfg.Name)
+		if res != nil {
+			return nil, fmt.Errorf("%s has no carrier: %w (slaves: %s) — check the cables/switch ports and the bond mode (802.3ad needs LACP on the switch)", cfg.Name, err, res)
+		}
+		return nil, fmt.Errorf("%s has no carrier: %w", cfg.Name, err)
+	}
+	return Inspect(cfg.Name)
+}
+
+// orderSlaves puts the primary first, so the bond takes its MAC.
+func orderSlaves(slaves []string, primary string) []string {
+	out := make([]string, 0, len(slaves))
+	for _, s := range slaves {
+		if s == primary {
+			out = append(out, s)
+		}
+	}
+	for _, s := range slaves {
+		if s != primary {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// setByName writes options naming an interface through sysfs: netlink
+// wants an index for these, and sysfs takes the name as the user gave it.
+func setByName(bond string, byName map[string]string) error {
+	for _, opt := range []string{"primary", "active_slave"} {
+		v, ok := byName[opt]
+		if !ok {
+			continue
+		}
+		p := "/sys/class/net/" + bond + "/bonding/" + opt
+		if err := writeFile(p, v); err != nil {
+			return fmt.Errorf("setting %s %s=%s: %w", bond, opt, v, err)
+		}
+	}
+	return nil
+}
+
+// waitCarrier waits for IFF_RUNNING (operstate up) on the link.
+func waitCarrier(ctx context.Context, index int, updates <-chan netlink.LinkUpdate) error {
+	if l, err := netlink.LinkByIndex(index); err == nil && running(l) {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case u, ok := <-updates:
+			if !ok {
+				return errors.New("link event subscription closed")
+			}
+			if int(u.Index) == index && u.IfInfomsg.Flags&unix.IFF_RUNNING != 0 {
+				return nil
+			}
+		}
+	}
+}
+
+func running(l netlink.Link) bool {
+	return l.Attrs().RawFlags&unix.IFF_RUNNING != 0
+}
+
+// Inspect reports the bond's mode and each slave's state.
+func Inspect(name string) (*Result, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := l.(*netlink.Bond)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a bond", name)
+	}
+	res := &Result{Name: name, Mode: b.Mode.String(), MAC: b.HardwareAddr}
+	all, err := netlink.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range all {
+		if s.Attrs().MasterIndex != b.Index {
+			continue
+		}
+		sl := Slave{Name: s.Attrs().Name, Up: running(s)}
+		if bs, ok := s.Attrs().Slave.(*netlink.BondSlave); ok {
+			sl.Active = bs.State == netlink.BondStateActive
+		}
+		res.Slaves = append(res.Slaves, sl)
+	}
+	return res, nil
+}
+
+func writeFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(value); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

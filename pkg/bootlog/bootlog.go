@@ -1,0 +1,269 @@
+// Package bootlog is /init's log: one line per step with its duration,
+// written to the console and to the kernel log (/dev/kmsg, so it shows in
+// the real root's dmesg and journal), plus a timeline of every step kept
+// for /run/netroot/timeline.json and a closing summary.
+package bootlog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kernel log priorities (syslog levels) used for /dev/kmsg lines.
+const (
+	PrioErr    = 3
+	PrioWarn   = 4
+	PrioNotice = 5
+	PrioInfo   = 6
+	PrioDebug  = 7
+)
+
+// Entry is one finished step of the timeline.
+type Entry struct {
+	// Step names it (modules, bond, login …).
+	Step string `json:"step"`
+	// Start is when it began, in seconds since /init started.
+	Start float64 `json:"start"`
+	// Duration in seconds.
+	Duration float64 `json:"duration"`
+	// Uptime is the kernel's uptime (seconds since kernel start) when it
+	// ended.
+	Uptime float64 `json:"uptime"`
+	// Detail is the step's one-line result.
+	Detail string `json:"detail,omitempty"`
+	// Error is set when the step failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Timeline is what /run/netroot/timeline.json holds.
+type Timeline struct {
+	// InitStartUptime is the kernel uptime when /init started.
+	InitStartUptime float64 `json:"init_start_uptime"`
+	// RootReadyUptime is the kernel uptime when the root was ready for
+	// switch_root (0 when the boot failed).
+	RootReadyUptime float64 `json:"root_ready_uptime,omitempty"`
+	// Steps in order.
+	Steps []Entry `json:"steps"`
+	// PeakRSSKiB is /init's VmHWM.
+	PeakRSSKiB int `json:"peak_rss_kib,omitempty"`
+}
+
+// Logger writes log lines and keeps the timeline. It is safe for
+// concurrent use.
+type Logger struct {
+	mu      sync.Mutex
+	console io.Writer
+	kmsg    io.Writer
+	// consoleLevel is the kernel's console log level: kmsg lines below it
+	// are echoed on the console by the kernel, so they are not written
+	// there twice.
+	consoleLevel int
+	debug        bool
+	start        time.Time
+	startUptime  float64
+	uptime       func() float64
+	timeline     Timeline
+}
+
+// New returns a Logger writing to console and, when not nil, to kmsg.
+// consoleLevel is the first field of /proc/sys/kernel/printk (0 when
+// unknown: everything goes to the console too). uptime reads the kernel
+// uptime; nil uses /proc/uptime.
+func New(console, kmsg io.Writer, consoleLevel int, uptime func() float64) *Logger {
+	if uptime == nil {
+		uptime = ProcUptime
+	}
+	l := &Logger{console: console, kmsg: kmsg, consoleLevel: consoleLevel, uptime: uptime, start: time.Now()}
+	l.startUptime = uptime()
+	l.timeline.InitStartUptime = l.startUptime
+	return l
+}
+
+// SetKmsg sets (or replaces) the kernel log writer and console level once
+// /dev is mounted.
+func (l *Logger) SetKmsg(kmsg io.Writer, consoleLevel int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.kmsg = kmsg
+	l.consoleLevel = consoleLevel
+}
+
+// SetDebug makes Debugf lines visible on the console.
+func (l *Logger) SetDebug(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.debug = on
+}
+
+// Since returns the time since /init started.
+func (l *Logger) Since() time.Duration { return time.Since(l.start) }
+
+func (l *Logger) log(prio int, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+		echoed := false
+		if l.kmsg != nil {
+			// One write is one kernel log record.
+			if _, err := fmt.Fprintf(l.kmsg, "<%d>netroot: %s\n", prio, line); err == nil {
+				echoed = l.consoleLevel > 0 && prio < l.consoleLevel
+			}
+		}
+		if !echoed && (prio < PrioDebug || l.debug) && l.console != nil {
+			fmt.Fprintf(l.console, "netroot: %s\n", line)
+		}
+	}
+}
+
+// Printf logs an informational line.
+func (l *Logger) Printf(format string, args ...any) { l.log(PrioInfo, fmt.Sprintf(format, args...)) }
+
+// Warnf logs a warning.
+func (l *Logger) Warnf(format string, args ...any) { l.log(PrioWarn, fmt.Sprintf(format, args...)) }
+
+// Errorf logs an error.
+func (l *Logger) Errorf(format string, args ...any) { l.log(PrioErr, fmt.Sprintf(format, args...)) }
+
+// Debugf logs a line shown on the console only with rd.debug.
+func (l *Logger) Debugf(format string, args ...any) { l.log(PrioDebug, fmt.Sprintf(format, args...)) }
+
+// Step is a step in progress.
+type Step struct {
+	l     *Logger
+	name  string
+	begin time.Time
+}
+
+// Begin starts timing a step.
+func (l *Logger) Begin(name string) *Step {
+	return &Step{l: l, name: name, begin: time.Now()}
+}
+
+// Done ends the step, logging "<step>: <detail> (0.123s)".
+func (s *Step) Done(format string, args ...any) {
+	s.end(fmt.Sprintf(format, args...), nil)
+}
+
+// Fail ends the step with an error; the error line itself is the
+// caller's to print (once).
+func (s *Step) Fail(err error) {
+	s.end("", err)
+}
+
+func (s *Step) end(detail string, err error) {
+	now := time.Now()
+	d := now.Sub(s.begin)
+	e := Entry{
+		Step:     s.name,
+		Start:    s.begin.Sub(s.l.start).Seconds(),
+		Duration: d.Seconds(),
+		Uptime:   s.l.uptime(),
+		Detail:   detail,
+	}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	s.l.mu.Lock()
+	s.l.timeline.Steps = append(s.l.timeline.Steps, e)
+	s.l.mu.Unlock()
+	if err == nil {
+		s.l.Printf("%s: %s (%.3fs)", s.name, detail, d.Seconds())
+	}
+}
+
+// RootReady records the moment the root is ready and the peak RSS.
+func (l *Logger) RootReady(peakRSSKiB int) {
+	u := l.uptime()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timeline.RootReadyUptime = u
+	l.timeline.PeakRSSKiB = peakRSSKiB
+}
+
+// Timeline returns a copy of the timeline so far.
+func (l *Logger) Timeline() Timeline {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.timeline
+	t.Steps = append([]Entry(nil), t.Steps...)
+	return t
+}
+
+// Summary is the closing line: "root ready at 4.21 s since kernel start,
+// /init took 1.02 s: modules 0.55, bond 0.12 …, peak RSS 9.1 MiB".
+func Summary(t Timeline) string {
+	var b strings.Builder
+	total := t.RootReadyUptime - t.InitStartUptime
+	fmt.Fprintf(&b, "root ready at %.2f s since kernel start, /init took %.2f s:", t.RootReadyUptime, total)
+	for i, e := range t.Steps {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %s %.2f", e.Step, e.Duration)
+	}
+	if t.PeakRSSKiB > 0 {
+		fmt.Fprintf(&b, "; peak RSS %.1f MiB", float64(t.PeakRSSKiB)/1024)
+	}
+	return b.String()
+}
+
+// WriteJSON writes the timeline to path.
+func WriteJSON(t Timeline, path string) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ProcUptime reads the kernel uptime from /proc/uptime; 0 when unreadable.
+func ProcUptime() float64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	return ParseUptime(string(b))
+}
+
+// ParseUptime parses the first field of /proc/uptime.
+func ParseUptime(s string) float64 {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return 0
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// ConsoleLevel parses /proc/sys/kernel/printk's first field.
+func ConsoleLevel(printk string) int {
+	f := strings.Fields(printk)
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.Atoi(f[0])
+	return v
+}
+
+// PeakRSSKiB reads VmHWM from a /proc/<pid>/status text.
+func PeakRSSKiB(status string) int {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				v, _ := strconv.Atoi(f[0])
+				return v
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,99 @@
+package bootlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func fakeUptime(vals ...float64) func() float64 {
+	i := 0
+	return func() float64 {
+		v := vals[len(vals)-1]
+		if i < len(vals) {
+			v = vals[i]
+		}
+		i++
+		return v
+	}
+}
+
+func TestStepLinesAndKmsg(t *testing.T) {
+	var con, kmsg bytes.Buffer
+	l := New(&con, nil, 0, fakeUptime(1.5, 1.7, 2.0))
+	l.Printf("before kmsg")
+	l.SetKmsg(&kmsg, 7) // console level 7: the kernel echoes levels 0-6
+	s := l.Begin("bond")
+	s.Done("bond0 up")
+	l.Debugf("debug detail")
+	if !strings.Contains(con.String(), "netroot: before kmsg\n") {
+		t.Errorf("console before kmsg: %q", con.String())
+	}
+	if strings.Contains(con.String(), "bond0 up") {
+		t.Errorf("info line written to the console although the kernel echoes it: %q", con.String())
+	}
+	if !strings.Contains(kmsg.String(), "<6>netroot: bond: bond0 up (0.") {
+		t.Errorf("kmsg = %q", kmsg.String())
+	}
+	if !strings.Contains(kmsg.String(), "<7>netroot: debug detail") || strings.Contains(con.String(), "debug detail") {
+		t.Errorf("debug line: kmsg %q console %q", kmsg.String(), con.String())
+	}
+	// With quiet (console level 4) the kernel does not echo info lines:
+	// they stay in the kernel log only, as dracut's do.
+	con.Reset()
+	l.SetKmsg(&kmsg, 4)
+	l.Errorf("bad thing")
+	if con.Len() != 0 {
+		t.Errorf("error line echoed by the kernel must not be written twice: %q", con.String())
+	}
+	l.Printf("info")
+	if !strings.Contains(con.String(), "netroot: info") {
+		t.Errorf("info line at quiet level must reach the console directly: %q", con.String())
+	}
+}
+
+func TestTimelineAndSummary(t *testing.T) {
+	l := New(&bytes.Buffer{}, nil, 0, fakeUptime(3.0, 3.4, 3.5, 3.62))
+	l.Begin("modules").Done("x")
+	l.Begin("bond").Done("y")
+	l.RootReady(9400)
+	tl := l.Timeline()
+	if len(tl.Steps) != 2 || tl.Steps[0].Step != "modules" || tl.Steps[1].Uptime != 3.5 {
+		t.Fatalf("timeline = %+v", tl)
+	}
+	if tl.InitStartUptime != 3.0 || tl.RootReadyUptime != 3.62 {
+		t.Errorf("uptimes = %v %v", tl.InitStartUptime, tl.RootReadyUptime)
+	}
+	s := Summary(tl)
+	if !strings.HasPrefix(s, "root ready at 3.62 s since kernel start, /init took 0.62 s: modules 0.00, bond 0.00") ||
+		!strings.HasSuffix(s, "peak RSS 9.2 MiB") {
+		t.Errorf("Summary = %q", s)
+	}
+	p := filepath.Join(t.TempDir(), "timeline.json")
+	if err := WriteJSON(tl, p); err != nil {
+		t.Fatal(err)
+	}
+	var back Timeline
+	b, _ := os.ReadFile(p)
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Steps) != 2 || back.PeakRSSKiB != 9400 {
+		t.Errorf("round trip: %+v %v", back, err)
+	}
+}
+
+func TestParsers(t *testing.T) {
+	if v := ParseUptime("12.34 45.67\n"); v != 12.34 {
+		t.Errorf("ParseUptime = %v", v)
+	}
+	if v := ParseUptime("garbage"); v != 0 {
+		t.Errorf("ParseUptime(garbage) = %v", v)
+	}
+	if v := ConsoleLevel("7\t4\t1\t7\n"); v != 7 {
+		t.Errorf("ConsoleLevel = %v", v)
+	}
+	if v := PeakRSSKiB("Name:\tinit\nVmHWM:\t    9876 kB\nVmRSS:\t 100 kB\n"); v != 9876 {
+		t.Errorf("PeakRSSKiB = %v", v)
+	}
+}

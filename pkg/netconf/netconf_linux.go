@@ -1,0 +1,248 @@
+// Package netconf configures addresses and routes on an interface over
+// netlink and waits, on link events, for interfaces to appear and carry
+// traffic. It never sleeps: every wait is an event wait with a deadline.
+package netconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Static is a static address assignment.
+type Static struct {
+	// Interface receives the address.
+	Interface string
+	// Address with prefix length, e.g. 10.0.0.10/24.
+	Address netip.Prefix
+	// Peer is the optional point-to-point peer address.
+	Peer netip.Addr
+	// Gateway is the default gateway; invalid for none.
+	Gateway netip.Addr
+	// MTU is set when non-zero.
+	MTU int
+}
+
+// Route is a static route.
+type Route struct {
+	Destination netip.Prefix
+	Gateway     netip.Addr
+	Interface   string // empty: the kernel picks by the gateway
+}
+
+// LinkUp brings an interface up.
+func LinkUp(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return netlink.LinkSetUp(l)
+}
+
+// ApplyStatic brings the interface up and configures its address, MTU and
+// default gateway. IPv6 addresses skip duplicate address detection so they
+// are usable at once.
+func ApplyStatic(s Static) error {
+	l, err := netlink.LinkByName(s.Interface)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Interface, err)
+	}
+	if s.MTU > 0 {
+		if err := netlink.LinkSetMTU(l, s.MTU); err != nil {
+			return fmt.Errorf("setting MTU %d on %s: %w", s.MTU, s.Interface, err)
+		}
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return fmt.Errorf("bringing %s up: %w", s.Interface, err)
+	}
+	addr := &netlink.Addr{IPNet: prefixNet(s.Address)}
+	if s.Peer.IsValid() {
+		addr.Peer = prefixNet(netip.PrefixFrom(s.Peer, s.Peer.BitLen()))
+	}
+	if s.Address.Addr().Is6() {
+		addr.Flags = unix.IFA_F_NODAD
+	}
+	if err := netlink.AddrReplace(l, addr); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", s.Address, s.Interface, err)
+	}
+	if s.Gateway.IsValid() {
+		if err := AddRoute(Route{Gateway: s.Gateway, Interface: s.Interface}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddRoute adds (or replaces) a route. A zero Destination is the default
+// route of the gateway's family.
+func AddRoute(r Route) error {
+	rt := &netlink.Route{Gw: r.Gateway.AsSlice()}
+	if r.Destination.IsValid() {
+		rt.Dst = prefixNet(r.Destination)
+	} else if r.Gateway.Is4() {
+		rt.Dst = &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}
+	} else {
+		rt.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+	}
+	if r.Interface != "" {
+		l, err := netlink.LinkByName(r.Interface)
+		if err != nil {
+			return fmt.Errorf("route via %s: %w", r.Interface, err)
+		}
+		rt.LinkIndex = l.Attrs().Index
+	}
+	if err := netlink.RouteReplace(rt); err != nil {
+		return fmt.Errorf("adding route %s via %s: %w", rt.Dst, r.Gateway, err)
+	}
+	return nil
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// SetHostname sets the kernel hostname.
+func SetHostname(name string) error {
+	return unix.Sethostname([]byte(name))
+}
+
+// WaitLinks waits until every named interface exists (NIC drivers create
+// them while probing), or ctx ends; the error then lists the interfaces
+// that do exist with their MACs.
+func WaitLinks(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
+		return fmt.Errorf("subscribing to link events: %w", err)
+	}
+	missing := func() []string {
+		var m []string
+		for _, n := range names {
+			if _, err := netlink.LinkByName(n); err != nil {
+				m = append(m, n)
+			}
+		}
+		return m
+	}
+	for {
+		m := missing()
+		if len(m) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no interface %s (interfaces present: %s) — is the NIC driver in the initramfs?", strings.Join(m, ", "), Describe())
+		case _, ok := <-updates:
+			if !ok {
+				return errors.New("link event subscription closed")
+			}
+		}
+	}
+}
+
+// WaitCarrier waits until the interface has carrier (IFF_RUNNING).
+func WaitCarrier(ctx context.Context, name string) error {
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
+		return fmt.Errorf("subscribing to link events: %w", err)
+	}
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if l.Attrs().RawFlags&unix.IFF_RUNNING != 0 {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s has no carrier: %w — check the cable/switch port", name, ctx.Err())
+		case u, ok := <-updates:
+			if !ok {
+				return errors.New("link event subscription closed")
+			}
+			if u.Attrs().Name == name && u.IfInfomsg.Flags&unix.IFF_RUNNING != 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// Describe lists the interfaces present as "eth0 52:54:00:…, eth1 …".
+func Describe() string {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	var out []string
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Name == "lo" {
+			continue
+		}
+		s := a.Name
+		if len(a.HardwareAddr) > 0 {
+			s += " " + a.HardwareAddr.String()
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// ByMAC returns the name of the interface with the given MAC address
+// (bond and VLAN interfaces, which copy a slave's MAC, are skipped).
+func ByMAC(mac net.HardwareAddr) (string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "", err
+	}
+	for _, l := range links {
+		switch l.Type() {
+		case "bond", "vlan", "bridge":
+			continue
+		}
+		if l.Attrs().HardwareAddr.String() == mac.String() {
+			return l.Attrs().Name, nil
+		}
+	}
+	return "", fmt.Errorf("no interface has MAC %s (interfaces present: %s)", mac, Describe())
+}
+
+// Rename renames the interface with the given MAC to name (ifname=).
+func Rename(mac net.HardwareAddr, name string) error {
+	cur, err := ByMAC(mac)
+	if err != nil {
+		return err
+	}
+	if cur == name {
+		return nil
+	}
+	l, err := netlink.LinkByName(cur)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetDown(l); err != nil {
+		return err
+	}
+	if err := netlink.LinkSetName(l, name); err != nil {
+		return fmt.Errorf("renaming %s (%s) to %s: %w", cur, mac, name, err)
+	}
+	return nil
+}
