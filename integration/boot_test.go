@@ -1,0 +1,198 @@
+// Package integration holds netroot's QEMU boot tests: each boots Debian's
+// kernel with a netroot initramfs on two virtio NICs bridged to tgtd in a
+// private network namespace, and asserts from the serial console what the
+// guest did.
+//
+// They need root, qemu-system-x86_64, tgt and e2fsprogs (`make deps`);
+// without them they skip, except under CI (CI set), where they fail.
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+var (
+	envOnce sync.Once
+	envErr  error
+	shared  *rig.Env
+)
+
+// env prepares the kernel, binaries and root image once per test binary.
+func env(t *testing.T) *rig.Env {
+	t.Helper()
+	if reason := rig.Missing(); reason != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run the boot tests, but: %s", reason)
+		}
+		t.Skip(reason)
+	}
+	envOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		cache, err := rig.CacheDir()
+		if err != nil {
+			envErr = err
+			return
+		}
+		shared, envErr = rig.Prepare(ctx, filepath.Join(cache, "boot-tests"))
+	})
+	if envErr != nil {
+		t.Fatalf("preparing the rig: %v", envErr)
+	}
+	return shared
+}
+
+// start boots s and registers its cleanup; on failure the console log is
+// printed.
+func start(t *testing.T, s rig.BootSpec) *rig.Boot {
+	t.Helper()
+	e := env(t)
+	if s.Name == "" {
+		s.Name = strings.ReplaceAll(t.Name(), "/", "-")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := e.Start(ctx, s)
+	if err != nil {
+		t.Fatalf("starting the boot: %v", err)
+	}
+	t.Logf("%s", strings.TrimSpace(b.BuildOutput))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console log (%s):\n%s", b.VM.LogPath, b.VM.Log())
+		}
+		b.Close()
+	})
+	return b
+}
+
+// waitFor waits for re on the console, failing the test on timeout.
+func waitFor(t *testing.T, b *rig.Boot, re string, timeout time.Duration) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	m, err := b.VM.WaitFor(ctx, regexp.MustCompile(re))
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return m
+}
+
+// reported returns the value of the test init's "NETROOT-TEST: key=value"
+// lines for key.
+func reported(log, key string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if i := strings.Index(line, "NETROOT-TEST: "+key+"="); i >= 0 {
+			out = append(out, line[i+len("NETROOT-TEST: "+key+"="):])
+		}
+	}
+	return out
+}
+
+// netrootLines returns /init's log lines from the console.
+func netrootLines(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if i := strings.Index(line, "netroot: "); i >= 0 {
+			out = append(out, strings.TrimRight(line[i:], "\r"))
+		}
+	}
+	return out
+}
+
+// assertRealRoot checks that the guest reached the real root's init over
+// bond0 with both slaves, read-only, and powered off.
+func assertRealRoot(t *testing.T, b *rig.Boot) string {
+	t.Helper()
+	waitFor(t, b, `NETROOT-TEST: done=`, 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.VM.Wait(ctx); err != nil {
+		t.Errorf("guest did not power off: %v", err)
+	}
+	log := b.VM.Log()
+	for _, l := range netrootLines(log) {
+		t.Log(l)
+	}
+	if got := reported(log, "init"); len(got) != 1 || !strings.HasPrefix(got[0], "pid=1 ") {
+		t.Errorf("real init: got %q, want it to run as pid 1", got)
+	}
+	if got := reported(log, "root-ro"); len(got) != 1 || got[0] != "true" {
+		t.Errorf("root-ro = %q, want true", got)
+	}
+	if got := reported(log, "root-mount"); len(got) != 1 || !strings.Contains(got[0], " ext4 ro") {
+		t.Errorf("root mount = %q, want an ext4 mounted ro", got)
+	}
+	bonds := reported(log, "bond")
+	if len(bonds) != 1 || !strings.HasPrefix(bonds[0], "bond0 ") ||
+		!strings.Contains(bonds[0], `slaves="eth0 eth1"`) || !strings.Contains(bonds[0], "active-backup") {
+		t.Errorf("bond = %q, want bond0 active-backup with slaves eth0 eth1", bonds)
+	}
+	if got := reported(log, "timeline-bytes"); len(got) != 1 || strings.HasPrefix(got[0], "<") {
+		t.Errorf("/run/netroot/timeline.json in the real root: %q", got)
+	}
+	if strings.Contains(log, "Kernel panic") {
+		t.Errorf("kernel panic on the console")
+	}
+	return log
+}
+
+// TestBootScenario boots issue 2's command line to the real root and
+// checks that every step logged one line with its duration.
+func TestBootScenario(t *testing.T) {
+	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline, Target: rig.DefaultTarget(), Shell: true})
+	log := assertRealRoot(t, b)
+	lines := strings.Join(netrootLines(log), "\n")
+	for _, step := range []string{"mount", "config", "modules", "links", "bond", "ip", "login", "root", "mount-root"} {
+		re := regexp.MustCompile(`(?m)^netroot: ` + regexp.QuoteMeta(step) + `: .* \([0-9]+\.[0-9]{3}s\)$`)
+		if !re.MatchString(lines) {
+			t.Errorf("no step line with a duration for %q", step)
+		}
+	}
+	if !strings.Contains(lines, "root ready at ") {
+		t.Errorf("no closing timeline summary")
+	}
+}
+
+// TestBootBakedCmdline boots with the scenario baked into the initramfs
+// and nothing but console= on the kernel command line.
+func TestBootBakedCmdline(t *testing.T) {
+	b := start(t, rig.BootSpec{Baked: rig.ScenarioCmdline, Target: rig.DefaultTarget()})
+	assertRealRoot(t, b)
+}
+
+// TestBootNoTarget boots against a portal nobody serves: the boot must end
+// in one clear error line and a working emergency shell, not a hang.
+func TestBootNoTarget(t *testing.T) {
+	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rd.retry=5", Shell: true})
+	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
+	t.Logf("error line: %s", m[0])
+	for _, want := range []string{"10.77.0.1:3260", "iqn.2010-01.org.example:root", "—"} {
+		if !strings.Contains(m[1], want) {
+			t.Errorf("error line lacks %q", want)
+		}
+	}
+	waitFor(t, b, `netroot:/# `, time.Minute)
+	if err := b.VM.Send("echo shell-$((6*7))\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, `shell-42`, 30*time.Second)
+	log := b.VM.Log()
+	if n := strings.Count(log, "netroot: FATAL"); n != 1 {
+		t.Errorf("%d FATAL lines, want exactly 1", n)
+	}
+	if strings.Contains(log, "Kernel panic") {
+		t.Errorf("kernel panic on the console")
+	}
+}

@@ -1,0 +1,187 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// The standard scenario: a bonded pair, a static address, one target.
+const (
+	// HostAddr is the target side (the bridge) of the test network.
+	HostAddr = "10.77.0.1"
+	// TargetIQN and InitiatorIQN are the scenario's names.
+	TargetIQN    = "iqn.2010-01.org.example:root"
+	InitiatorIQN = "iqn.2010-01.org.example:client"
+	// RootLabel is the root filesystem's label.
+	RootLabel = "ISCSI_ROOT"
+	// ScenarioCmdline is issue 2's command line, in dracut's syntax.
+	ScenarioCmdline = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " +
+		"bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
+		"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root " +
+		"rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"
+	// Console is appended to every guest's command line.
+	Console = "console=ttyS0"
+)
+
+// Env holds what every boot of a test run shares: the kernel, the built
+// binaries and a pristine root image.
+type Env struct {
+	Dir      string
+	Kernel   *Kernel
+	Netroot  string // host tool
+	Init     string // netroot's /init
+	TestInit string // the root image's /sbin/init
+	Busybox  string // static busybox for the emergency shell, "" if absent
+	RootImg  string // pristine ext4 root image labelled RootLabel
+
+	mu  sync.Mutex
+	seq int
+}
+
+// Prepare fetches the kernel, builds the binaries and the root image into
+// dir.
+func Prepare(ctx context.Context, dir string) (*Env, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &Env{
+		Dir:      dir,
+		Netroot:  filepath.Join(dir, "bin", "netroot"),
+		Init:     filepath.Join(dir, "bin", "netroot-init"),
+		TestInit: filepath.Join(dir, "bin", "testinit"),
+		RootImg:  filepath.Join(dir, "root.img"),
+	}
+	k, err := FetchKernel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.Kernel = k
+	for pkg, out := range map[string]string{
+		"./cmd/netroot":          e.Netroot,
+		"./cmd/init":             e.Init,
+		"./integration/testinit": e.TestInit,
+	} {
+		if err := GoBuild(ctx, pkg, out); err != nil {
+			return nil, err
+		}
+	}
+	if p, err := exec.LookPath("busybox"); err == nil {
+		e.Busybox = p
+	}
+	img := RootImage{Label: RootLabel, SizeMB: 64, Files: map[string]string{"sbin/init": e.TestInit}}
+	if err := img.Build(ctx, e.RootImg); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// BootSpec describes one boot of the rig.
+type BootSpec struct {
+	// Name names the boot's directory.
+	Name string
+	// Cmdline is the kernel command line (Console is appended).
+	Cmdline string
+	// Baked is the cmdline baked into the initramfs (netroot build -cmdline).
+	Baked string
+	// Shell adds busybox as /bin/sh for the emergency shell.
+	Shell bool
+	// BuildArgs are extra netroot build flags.
+	BuildArgs []string
+	// Target configures tgtd; nil runs no target. Its LUNs default to a
+	// fresh copy of the root image.
+	Target *TargetConfig
+	// MemoryMB is the guest's memory (256 when 0).
+	MemoryMB int
+}
+
+// Boot is a running boot: the guest, its network and its target.
+type Boot struct {
+	Dir       string
+	Initramfs string
+	Net       *Net
+	Target    *Target
+	VM        *VM
+	// BuildOutput is what netroot build printed.
+	BuildOutput string
+}
+
+// Start builds the boot's initramfs, makes its network and target, and
+// starts the guest. Close releases everything.
+func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
+	e.mu.Lock()
+	e.seq++
+	dir := filepath.Join(e.Dir, fmt.Sprintf("%02d-%s", e.seq, s.Name))
+	e.mu.Unlock()
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	b := &Boot{Dir: dir, Initramfs: filepath.Join(dir, "initramfs.img")}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	args := []string{"build", "-o", b.Initramfs, "-modules", e.Kernel.ModulesDir, "-init", e.Init}
+	if s.Baked != "" {
+		args = append(args, "-cmdline", s.Baked)
+	}
+	if s.Shell && e.Busybox != "" {
+		args = append(args, "-add", e.Busybox+":/bin/sh")
+	}
+	args = append(args, s.BuildArgs...)
+	out, err := exec.CommandContext(ctx, e.Netroot, args...).CombinedOutput()
+	b.BuildOutput = string(out)
+	if err != nil {
+		return nil, fmt.Errorf("netroot %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+
+	if b.Net, err = NewNet(ctx, HostAddr+"/24", 2); err != nil {
+		return nil, err
+	}
+	if s.Target != nil {
+		tc := *s.Target
+		if len(tc.LUNs) == 0 {
+			lun := filepath.Join(dir, "lun1.img")
+			if err := CopySparse(ctx, e.RootImg, lun); err != nil {
+				return nil, err
+			}
+			tc.LUNs = []string{lun}
+		}
+		if b.Target, err = StartTarget(ctx, b.Net, tc, filepath.Join(dir, "tgtd.log")); err != nil {
+			return nil, err
+		}
+	}
+	cmdline := strings.TrimSpace(s.Cmdline + " " + Console)
+	b.VM, err = StartVM(VMConfig{
+		Kernel: e.Kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
+		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// DefaultTarget is the scenario's target without authentication.
+func DefaultTarget() *TargetConfig {
+	return &TargetConfig{Portal: HostAddr + ":3260", IQN: TargetIQN}
+}
+
+// Close stops the guest and the target and deletes the namespace.
+func (b *Boot) Close() {
+	if b.VM != nil {
+		b.VM.Kill()
+	}
+	if b.Target != nil {
+		b.Target.Stop()
+	}
+	if b.Net != nil {
+		b.Net.Close()
+	}
+}
