@@ -28,7 +28,7 @@ func read(path string) string {
 
 func main() {
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
-	report("uptime", strings.Fields(read("/proc/uptime")+" ")[0])
+	report("uptime", strings.Fields(read("/proc/uptime") + " ")[0])
 
 	var st unix.Statfs_t
 	if err := unix.Statfs("/", &st); err == nil {

@@ -92,4 +92,3 @@ func devOf(fi fs.FileInfo) uint64 {
 	}
 	return 0
 }
-
