@@ -191,7 +191,9 @@ func running(l netlink.Link) bool {
 	return l.Attrs().RawFlags&unix.IFF_RUNNING != 0
 }
 
-// Inspect reports the bond's mode and each slave's state.
+// Inspect reports the bond's mode and each slave's state. Carrier and the
+// active slave come from sysfs, which the kernel updates at once (a link's
+// IFF_RUNNING flag follows later, through linkwatch).
 func Inspect(name string) (*Result, error) {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
@@ -202,21 +204,22 @@ func Inspect(name string) (*Result, error) {
 		return nil, fmt.Errorf("%s is not a bond", name)
 	}
 	res := &Result{Name: name, Mode: b.Mode.String(), MAC: b.HardwareAddr}
-	all, err := netlink.LinkList()
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range all {
-		if s.Attrs().MasterIndex != b.Index {
-			continue
-		}
-		sl := Slave{Name: s.Attrs().Name, Up: running(s)}
-		if bs, ok := s.Attrs().Slave.(*netlink.BondSlave); ok {
-			sl.Active = bs.State == netlink.BondStateActive
-		}
+	dir := "/sys/class/net/" + name + "/bonding/"
+	active := readFile(dir + "active_slave")
+	for _, s := range strings.Fields(readFile(dir + "slaves")) {
+		sl := Slave{Name: s, Up: readFile("/sys/class/net/"+s+"/carrier") == "1"}
+		sl.Active = s == active
 		res.Slaves = append(res.Slaves, sl)
 	}
 	return res, nil
+}
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func writeFile(path, value string) error {
