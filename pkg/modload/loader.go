@@ -1,0 +1,518 @@
+package modload
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Syscalls is the seam between the Loader and the kernel: the two module
+// loading system calls. KernelSyscalls is the real one.
+type Syscalls interface {
+	// FinitModule is finit_module(2) on the open module file fd.
+	FinitModule(fd int, params string, flags int) error
+	// InitModule is init_module(2) on an uncompressed module image.
+	InitModule(image []byte, params string) error
+}
+
+// Defaults of the Loader's optional fields.
+const (
+	DefaultParallel  = 4
+	DefaultMaxRounds = 8
+)
+
+// Loader loads kernel modules of an Index. Set the fields, then call Load
+// or LoadForDevices; a Loader remembers what it loaded and must not be
+// copied after first use. Its methods are safe for concurrent use.
+type Loader struct {
+	// Index is the module tree to load from (required).
+	Index *Index
+	// Sys makes the system calls (required): KernelSyscalls{} on Linux, a
+	// fake in tests.
+	Sys Syscalls
+	// Params maps a module name to its parameters ("max_bonds=0"), from
+	// the kernel command line's module.param=value entries; they are
+	// passed joined with spaces. Keys may use '-' or '_'.
+	Params map[string][]string
+	// Blacklist names modules never to load (rd.driver.blacklist=).
+	Blacklist []string
+	// ProcRoot is where procfs is mounted ("/proc" when empty); its
+	// "modules" file tells which modules are loaded already. When it is
+	// unreadable every module is assumed not loaded (EEXIST still counts
+	// as success).
+	ProcRoot string
+	// SysfsRoot is where sysfs is mounted ("/sys" when empty).
+	SysfsRoot string
+	// Parallel bounds the modules loaded at once (DefaultParallel when 0).
+	// Modules only start after everything they depend on has finished;
+	// with 1 they load one by one in Index.Resolve's order.
+	Parallel int
+	// MaxRounds bounds LoadForDevices' rounds (DefaultMaxRounds when 0).
+	MaxRounds int
+	// Logf, when set, receives progress and non-fatal problems.
+	Logf func(format string, args ...any)
+
+	mu     sync.Mutex
+	loaded map[string]bool // loaded (or found loaded) by this Loader
+}
+
+// LoadError is the failure to load one module.
+type LoadError struct {
+	// Module is the module's name.
+	Module string
+	// Path is its file, or "" when no file was tried.
+	Path string
+	// Err is the cause: a syscall.Errno from the kernel, a file error, or
+	// the failure of a dependency.
+	Err error
+	// Hint explains the cause when it is a known errno.
+	Hint string
+}
+
+// Error implements error.
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "loading module %s", e.Module)
+	if e.Path != "" {
+		fmt.Fprintf(&b, " (%s)", e.Path)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, ": %s", e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// errDependency is the cause of a LoadError for a module that was not tried
+// because a module it depends on failed.
+type errDependency struct {
+	dep string
+	err error
+}
+
+func (e *errDependency) Error() string {
+	return fmt.Sprintf("not loaded: its dependency failed: %v", e.err)
+}
+
+func (e *errDependency) Unwrap() error { return e.err }
+
+func (l *Loader) logf(format string, args ...any) {
+	if l.Logf != nil {
+		l.Logf(format, args...)
+	}
+}
+
+func (l *Loader) procRoot() string {
+	if l.ProcRoot == "" {
+		return "/proc"
+	}
+	return l.ProcRoot
+}
+
+func (l *Loader) sysfsRoot() string {
+	if l.SysfsRoot == "" {
+		return "/sys"
+	}
+	return l.SysfsRoot
+}
+
+func (l *Loader) blacklisted() func(string) bool {
+	set := make(map[string]bool, len(l.Blacklist))
+	for _, b := range l.Blacklist {
+		set[NormalizeName(b)] = true
+	}
+	return func(m string) bool { return set[m] }
+}
+
+// Load loads the named modules (module names or aliases, see
+// Index.Resolve) with their dependencies, in dependency order, skipping
+// builtin and already loaded modules; independent modules load
+// concurrently. It loads everything it can and returns an error, joining
+// one per name that could not be satisfied (unknown, blacklisted, or a
+// failed load: a *LoadError naming the module, its file and the errno's
+// meaning), or nil. A soft dependency that fails is an error too, but does
+// not stop the module that wanted it from loading. Among several modules
+// providing one alias (crc32c_generic and crc32c_intel for "crc32c") one
+// success is enough; the others' failures are only logged.
+func (l *Loader) Load(ctx context.Context, names ...string) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	p, err := l.Index.plan(names, l.blacklisted())
+	if err != nil {
+		return fmt.Errorf("loading modules: %w", err)
+	}
+	results, _ := l.execute(ctx, p)
+	errs := slices.Clone(p.errs)
+	for _, n := range p.needs {
+		if err := needError(n, results); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("loading modules: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Loader) check() error {
+	if l.Index == nil || l.Sys == nil {
+		return errors.New("modload: Loader needs an Index and Sys")
+	}
+	return nil
+}
+
+// needError returns why the need n is unmet, or nil when one of its
+// providers loaded.
+func needError(n need, results map[string]error) error {
+	var errs []error
+	for _, m := range n.providers {
+		err, ok := results[m]
+		if ok && err == nil {
+			return nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil // builtin: nothing to load
+	}
+	err := errors.Join(errs...)
+	switch {
+	case n.by != "":
+		return fmt.Errorf("%s (%s): %w", n.name, n.by, err)
+	case len(n.providers) == 1 && n.providers[0] == NormalizeName(n.name):
+		return err
+	default:
+		return fmt.Errorf("%s: %w", n.name, err)
+	}
+}
+
+// alreadyLoaded reads /proc/modules: the names of the loaded modules.
+func (l *Loader) alreadyLoaded() map[string]bool {
+	set := map[string]bool{}
+	data, err := os.ReadFile(filepath.Join(l.procRoot(), "modules"))
+	if err != nil {
+		l.logf("modload: cannot tell which modules are loaded: %v", err)
+		return set
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 0 {
+			set[NormalizeName(f[0])] = true
+		}
+	}
+	return set
+}
+
+// execute loads the modules of the plan, each after the modules it must
+// follow, at most Parallel at once. It returns each module's result (nil
+// when loaded or already loaded) and the modules it inserted.
+func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error, inserted map[string]bool) {
+	loadedBefore := l.alreadyLoaded()
+	l.mu.Lock()
+	if l.loaded == nil {
+		l.loaded = map[string]bool{}
+	}
+	for m := range l.loaded {
+		loadedBefore[m] = true
+	}
+	l.mu.Unlock()
+
+	type state struct {
+		done     chan struct{}
+		err      error
+		inserted bool
+	}
+	states := make(map[string]*state, len(p.order))
+	for _, m := range p.order {
+		states[m] = &state{done: make(chan struct{})}
+	}
+	parallel := l.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	sem := make(chan struct{}, parallel)
+	step := func(m string) {
+		st := states[m]
+		defer close(st.done)
+		if loadedBefore[m] {
+			return
+		}
+		for _, d := range p.after[m] {
+			select {
+			case <-states[d].done:
+			case <-ctx.Done():
+				st.err = &LoadError{Module: m, Err: ctx.Err()}
+				return
+			}
+		}
+		for _, d := range p.hard[m] {
+			if err := states[d].err; err != nil {
+				st.err = &LoadError{Module: m, Err: &errDependency{d, err}}
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			st.err = &LoadError{Module: m, Err: err}
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			st.err = &LoadError{Module: m, Err: ctx.Err()}
+			return
+		}
+		st.err = l.insert(m)
+		<-sem
+		if st.err == nil {
+			st.inserted = true
+			l.mu.Lock()
+			l.loaded[m] = true
+			l.mu.Unlock()
+		}
+	}
+	if parallel == 1 {
+		// Sequential: exactly the plan's order, which is deterministic.
+		for _, m := range p.order {
+			step(m)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, m := range p.order {
+			wg.Go(func() { step(m) })
+		}
+		wg.Wait()
+	}
+	results = make(map[string]error, len(states))
+	inserted = map[string]bool{}
+	for m, st := range states {
+		results[m] = st.err
+		if st.inserted {
+			inserted[m] = true
+		}
+		if st.err != nil {
+			l.logf("modload: %v", st.err)
+		}
+	}
+	return results, inserted
+}
+
+// insert loads one module's file with its parameters.
+func (l *Loader) insert(name string) error {
+	m := l.Index.modules[name]
+	path := filepath.FromSlash(m.Path)
+	if !filepath.IsAbs(path) { // old depmods wrote absolute paths
+		path = filepath.Join(l.Index.Dir, path)
+	}
+	params := strings.Join(l.paramsFor(name), " ")
+	err := l.insertFile(path, params)
+	if err == nil || errors.Is(err, syscall.EEXIST) {
+		l.logf("modload: loaded %s", name)
+		return nil
+	}
+	le := &LoadError{Module: name, Path: path, Err: err}
+	le.Hint = hint(err, path, params)
+	if errors.Is(err, syscall.ENOEXEC) {
+		if rel, rerr := os.ReadFile(filepath.Join(l.procRoot(), "sys", "kernel", "osrelease")); rerr == nil {
+			le.Hint += fmt.Sprintf(" (running kernel %s)", strings.TrimSpace(string(rel)))
+		}
+	}
+	return le
+}
+
+// paramsFor returns the parameters of the module name, whose key in Params
+// may be spelt with '-' or '_'.
+func (l *Loader) paramsFor(name string) []string {
+	if p, ok := l.Params[name]; ok {
+		return p
+	}
+	for k, p := range l.Params {
+		if NormalizeName(k) == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// insertFile loads the module file at path: with finit_module(2) when it is
+// uncompressed (falling back to init_module(2) on ENOSYS), else by
+// decompressing it in memory and calling init_module(2). The target kernel
+// (6.1) predates finit_module's MODULE_INIT_COMPRESSED_FILE flag.
+func (l *Loader) insertFile(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if c := compressionOf(path); c != compNone {
+		image, err := decompress(c, f)
+		if err != nil {
+			return err
+		}
+		return l.Sys.InitModule(image, params)
+	}
+	err = l.Sys.FinitModule(int(f.Fd()), params, 0)
+	if !errors.Is(err, syscall.ENOSYS) {
+		return err
+	}
+	image, err := io.ReadAll(io.LimitReader(f, maxModuleSize))
+	if err != nil {
+		return err
+	}
+	return l.Sys.InitModule(image, params)
+}
+
+// hint explains a module loading error.
+func hint(err error, path, params string) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "the module file is missing: was it left out of the initramfs?"
+		}
+		return ""
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return ""
+	}
+	switch errno {
+	case syscall.ENOEXEC:
+		h := "not a module for this kernel: built for another kernel version or architecture?"
+		if mi, err := ReadModInfoFile(path); err == nil && mi.Vermagic != "" {
+			h += fmt.Sprintf(" (module vermagic %q)", mi.Vermagic)
+		}
+		return h
+	case syscall.ENOENT:
+		return "unknown symbol: a dependency is missing or built for another kernel (see dmesg)"
+	case syscall.EBADMSG:
+		return "malformed module signature"
+	case syscall.EINVAL:
+		if params != "" {
+			return fmt.Sprintf("invalid module or parameter (parameters %q; see dmesg)", params)
+		}
+		return "invalid module (see dmesg)"
+	case syscall.ENODEV:
+		return "the hardware or CPU feature it drives is absent"
+	case syscall.EPERM:
+		return "module loading disabled (kernel.modules_disabled, lockdown) or no CAP_SYS_MODULE"
+	case syscall.ENOSYS:
+		return "the kernel has no loadable module support"
+	case syscall.EBUSY:
+		return "the module is being loaded or unloaded concurrently"
+	}
+	return signingHint(errno)
+}
+
+// DeviceModaliases returns the modalias of every device on every bus under
+// sysfsRoot (sysfsRoot/bus/*/devices/*/modalias), each once, sorted. A
+// device that vanishes while being read is skipped.
+func DeviceModaliases(sysfsRoot string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(sysfsRoot, "bus")); err != nil {
+		return nil, fmt.Errorf("listing device modaliases: %w (is sysfs mounted?)", err)
+	}
+	files, err := filepath.Glob(filepath.Join(sysfsRoot, "bus", "*", "devices", "*", "modalias"))
+	if err != nil {
+		return nil, fmt.Errorf("listing device modaliases: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // the device went away, or its modalias is unreadable
+		}
+		a := strings.TrimSpace(string(data))
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// LoadForDevices loads the drivers for the devices in sysfs: it matches
+// every device modalias against the index's aliases, loads the matching
+// modules (not blacklisted, not tried before by this call), then reads
+// sysfs again, since a loaded driver can create new devices (virtio_pci
+// creates the virtio devices virtio_net drives), until no new module
+// matches or MaxRounds rounds have run.
+//
+// Only modules in the index are candidates. A module failing to load is
+// not fatal: loaded lists the device drivers this call loaded (not their
+// dependencies, not those loaded before; a driver that failed is tried
+// again by the next call), and err
+// joins one error per module that failed (each a *LoadError) for the
+// caller to report; err is also set when sysfs cannot be read, the rounds
+// run out, or ctx ends. Drivers whose probe is asynchronous may create
+// devices after this returns; call it again later to catch those.
+func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	maxRounds := l.MaxRounds
+	if maxRounds <= 0 {
+		maxRounds = DefaultMaxRounds
+	}
+	black := l.blacklisted()
+	tried := map[string]bool{}
+	var errs []error
+	for round := 1; ; round++ {
+		if err := ctx.Err(); err != nil {
+			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: %w", err))...)
+		}
+		aliases, err := DeviceModaliases(l.sysfsRoot())
+		if err != nil {
+			return loaded, errors.Join(append(errs, err)...)
+		}
+		var cands []string
+		for _, a := range aliases {
+			for _, m := range l.Index.MatchAliases(a) {
+				if !tried[m] && !black(m) {
+					tried[m] = true
+					cands = append(cands, m)
+				}
+			}
+		}
+		if len(cands) == 0 {
+			return loaded, errors.Join(errs...)
+		}
+		if round > maxRounds {
+			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: still finding new drivers after %d rounds: %s", maxRounds, strings.Join(cands, " ")))...)
+		}
+		sort.Strings(cands)
+		l.logf("modload: round %d: drivers for devices: %s", round, strings.Join(cands, " "))
+		p, err := l.Index.plan(cands, black)
+		if err != nil {
+			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: %w", err))...)
+		}
+		errs = append(errs, p.errs...)
+		results, inserted := l.execute(ctx, p)
+		for _, n := range p.needs {
+			if err := needError(n, results); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, m := range cands {
+			if inserted[m] {
+				loaded = append(loaded, m)
+			}
+		}
+	}
+}
