@@ -1,0 +1,256 @@
+package blockdev
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Scanner enumerates block devices from sysfs and probes their device
+// nodes. Its fields are the seam that lets tests run it against a fake
+// tree: with SysRoot and DevRoot in a temporary directory, "device nodes"
+// can be plain image files.
+type Scanner struct {
+	// SysRoot is where sysfs is mounted ("/sys").
+	SysRoot string
+	// DevRoot is where device nodes live ("/dev").
+	DevRoot string
+	// Mknod creates a missing block device node at path. NewScanner sets
+	// it to a mknod(2) wrapper; nil means missing nodes are an error.
+	Mknod func(path string, major, minor uint32) error
+}
+
+// NewScanner returns a Scanner for the running system: /sys, /dev, and
+// mknod(2) for missing nodes.
+func NewScanner() *Scanner {
+	return &Scanner{SysRoot: "/sys", DevRoot: "/dev", Mknod: mknodBlock}
+}
+
+var scsiAddrRE = regexp.MustCompile(`^[0-9]+:[0-9]+:[0-9]+:[0-9]+$`)
+
+// Scan lists every block device in SysRoot/class/block with a non-zero
+// size, probes each for a filesystem, reads whole disks' partition tables
+// and gives partitions their PARTLABEL/PARTUUID from them. Problems with
+// one device are recorded in its ProbeError; only an unreadable sysfs is
+// an error.
+func (s *Scanner) Scan() ([]Device, error) {
+	classDir := filepath.Join(s.SysRoot, "class", "block")
+	entries, err := os.ReadDir(classDir)
+	if err != nil {
+		return nil, fmt.Errorf("scan block devices: list %s (is sysfs mounted?): %w", classDir, err)
+	}
+	var disks, parts []Device
+	for _, e := range entries {
+		d, ok := s.readSysfs(classDir, e.Name())
+		if !ok {
+			continue
+		}
+		if d.IsPartition() {
+			parts = append(parts, d)
+		} else {
+			disks = append(disks, d)
+		}
+	}
+	tables := map[string]*PartitionTable{}
+	scsi := map[string]string{}
+	for i := range disks {
+		d := &disks[i]
+		scsi[d.Name] = d.SCSIAddress
+		ss := s.logicalBlockSize(d.Name)
+		s.probe(d, func(f *os.File) {
+			pt, err := ReadPartitionTable(f, d.Size, ss)
+			if err == nil {
+				tables[d.Name] = pt
+				d.PTType, d.PTUUID = pt.Type, pt.UUID
+				return
+			}
+			if !errors.Is(err, ErrNoPartitionTable) {
+				d.ProbeError = err.Error()
+			}
+			probeFSInto(d, f)
+		})
+	}
+	for i := range parts {
+		p := &parts[i]
+		if p.SCSIAddress == "" {
+			p.SCSIAddress = scsi[p.Parent]
+		}
+		if pt := tables[p.Parent]; pt != nil {
+			for _, e := range pt.Partitions {
+				if e.Number == p.PartNumber {
+					p.PartLabel, p.PartUUID = e.Name, e.UUID
+					break
+				}
+			}
+		}
+		s.probe(p, func(f *os.File) { probeFSInto(p, f) })
+	}
+	all := append(disks, parts...)
+	out := all[:0]
+	for _, d := range all {
+		// RAM disks are noise in listings unless someone put a
+		// filesystem on one.
+		if (strings.HasPrefix(d.Name, "ram") || strings.HasPrefix(d.Name, "zram")) && d.FSType == "" {
+			continue
+		}
+		out = append(out, d)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return lessName(out[i].Name, out[j].Name) })
+	return out, nil
+}
+
+// lessName orders sda < sda1 < sda2 < sda10 < sdb.
+func lessName(a, b string) bool {
+	ta, na := splitTrailingNumber(a)
+	tb, nb := splitTrailingNumber(b)
+	if ta != tb {
+		return ta < tb
+	}
+	return na < nb
+}
+
+func splitTrailingNumber(s string) (string, int) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	n, err := strconv.Atoi(s[i:])
+	if err != nil {
+		return s, -1
+	}
+	return s[:i], n
+}
+
+func probeFSInto(d *Device, f *os.File) {
+	info, err := ProbeFS(f, d.Size)
+	if err != nil {
+		if !errors.Is(err, ErrNoFilesystem) && d.ProbeError == "" {
+			d.ProbeError = err.Error()
+		}
+		return
+	}
+	d.FSType, d.Label, d.UUID = info.Type, info.Label, info.UUID
+}
+
+// readSysfs fills a Device from SysRoot/class/block/name. ok is false for
+// devices to skip (size 0, unreadable).
+func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
+	d := Device{Name: name, Path: s.nodePath(name)}
+	dir := filepath.Join(classDir, name)
+	if link, err := os.Readlink(dir); err == nil {
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(classDir, link)
+		}
+		dir = filepath.Clean(link)
+		if rel, err := filepath.Rel(s.SysRoot, dir); err == nil && !strings.HasPrefix(rel, "..") {
+			d.DevPath = "/" + filepath.ToSlash(rel)
+		}
+	}
+	sizeStr, err := readSysfsString(filepath.Join(dir, "size"))
+	if err != nil {
+		return d, false
+	}
+	sectors, err := strconv.ParseInt(sizeStr, 10, 64)
+	if err != nil || sectors <= 0 || sectors > 1<<54 {
+		return d, false
+	}
+	d.Size = sectors * 512
+	if dev, err := readSysfsString(filepath.Join(dir, "dev")); err == nil {
+		ma, mi, ok := strings.Cut(dev, ":")
+		maj, err1 := strconv.ParseUint(ma, 10, 32)
+		min, err2 := strconv.ParseUint(mi, 10, 32)
+		if ok && err1 == nil && err2 == nil {
+			d.Major, d.Minor = uint32(maj), uint32(min)
+		}
+	}
+	if ro, err := readSysfsString(filepath.Join(dir, "ro")); err == nil {
+		d.ReadOnly = ro == "1"
+	}
+	if p, err := readSysfsString(filepath.Join(dir, "partition")); err == nil {
+		n, err := strconv.Atoi(p)
+		if err == nil && n > 0 {
+			d.PartNumber = n
+			if d.DevPath != "" {
+				d.Parent = filepath.Base(filepath.Dir(d.DevPath))
+			}
+		}
+	}
+	if d.DevPath != "" {
+		parts := strings.Split(d.DevPath, "/")
+		for _, c := range parts {
+			if scsiAddrRE.MatchString(c) {
+				d.SCSIAddress = c
+			}
+		}
+	}
+	return d, true
+}
+
+func (s *Scanner) nodePath(name string) string {
+	return filepath.Join(s.DevRoot, strings.ReplaceAll(name, "!", "/"))
+}
+
+// logicalBlockSize reads queue/logical_block_size of a disk, 0 if unknown.
+func (s *Scanner) logicalBlockSize(disk string) int {
+	v, err := readSysfsString(filepath.Join(s.SysRoot, "class", "block", disk, "queue", "logical_block_size"))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 512 || n > 65536 || n&(n-1) != 0 {
+		return 0
+	}
+	return n
+}
+
+// probe opens d's node (creating it if missing) and runs fn on it.
+func (s *Scanner) probe(d *Device, fn func(*os.File)) {
+	f, err := s.openNode(d)
+	if err != nil {
+		d.ProbeError = err.Error()
+		return
+	}
+	defer f.Close()
+	fn(f)
+}
+
+func (s *Scanner) openNode(d *Device) (*os.File, error) {
+	f, err := os.Open(d.Path)
+	if err == nil {
+		return f, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err // *PathError: already names the path
+	}
+	if s.Mknod == nil {
+		return nil, fmt.Errorf("open %s: node missing and no mknod configured: %w", d.Path, err)
+	}
+	if d.Major == 0 && d.Minor == 0 {
+		return nil, fmt.Errorf("open %s: node missing and sysfs gave no device number: %w", d.Path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(d.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("create node directory for %s: %w", d.Path, err)
+	}
+	if err := s.Mknod(d.Path, d.Major, d.Minor); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create node %s (%d:%d): %w", d.Path, d.Major, d.Minor, err)
+	}
+	f, err = os.Open(d.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s after mknod: %w", d.Path, err)
+	}
+	return f, nil
+}
+
+func readSysfsString(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
