@@ -1,0 +1,199 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+)
+
+// ConnectOptions control dialing and retrying in Connect. The zero value is
+// usable: net.Dialer, 1s initial backoff doubling up to 30s, a 15s per
+// attempt login timeout, no attempt limit (only ctx bounds the retries).
+type ConnectOptions struct {
+	// Dial opens the TCP connection; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Deadline bounds all attempts together (rd.retry); 0 means only ctx.
+	Deadline time.Duration
+	// MaxAttempts bounds the number of login attempts
+	// (rd.iscsi.login_retry_max); 0 means unlimited.
+	MaxAttempts int
+	// AttemptTimeout bounds one dial+login; 0 means 15s.
+	AttemptTimeout time.Duration
+	// InitialBackoff and MaxBackoff shape the exponential backoff; 0 means
+	// 1s and 30s.
+	InitialBackoff, MaxBackoff time.Duration
+	// Logf receives progress lines; nil discards them. It never receives
+	// secrets.
+	Logf func(format string, args ...any)
+	// Jitter returns a random float in [0,1) used to spread retries of many
+	// machines booting together; nil means math/rand/v2.
+	Jitter func() float64
+	// Wait waits for d or until ctx is done; nil means a timer. Tests
+	// inject a fake clock here.
+	Wait func(ctx context.Context, d time.Duration) error
+}
+
+func (o *ConnectOptions) defaults() {
+	if o.Dial == nil {
+		var d net.Dialer
+		o.Dial = d.DialContext
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 15 * time.Second
+	}
+	if o.InitialBackoff <= 0 {
+		o.InitialBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.MaxBackoff < o.InitialBackoff {
+		o.MaxBackoff = o.InitialBackoff
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	if o.Wait == nil {
+		o.Wait = waitTimer
+	}
+}
+
+// waitTimer waits for d or ctx, whichever comes first (an event wait with a
+// deadline, not a fixed sleep).
+func waitTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// backoff returns the wait before retry n (1-based): exponential growth
+// capped at max, with "equal jitter" (half fixed, half random) so machines
+// booting together spread out but never retry immediately.
+func backoff(n int, initial, max time.Duration, jitter float64) time.Duration {
+	d := initial
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + time.Duration(jitter*float64(d-half))
+}
+
+// Connect dials cfg.Portal, logs in and returns the session and the
+// logged-in connection (ready for the kernel hand-off). It follows one
+// target redirect, falls back to CHAP MD5 once when a target fails our
+// preferred CHAP algorithm, and retries transient failures (network errors,
+// target errors) with exponential backoff and jitter until ctx,
+// opts.Deadline or opts.MaxAttempts ends it. Authentication, authorization
+// and not-found failures are returned at once.
+func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Session, net.Conn, error) {
+	opts.defaults()
+	if opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
+		defer cancel()
+	}
+	if cfg.ISID == (ISID{}) {
+		// Keep one ISID across attempts so a half-open session from an
+		// earlier attempt is reinstated, not duplicated.
+		isid, err := NewISID(cfg.Rand, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.ISID = isid
+	}
+	origPortal := cfg.Portal
+	redirected, md5Fallback := false, false
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		sess, conn, err := connectOnce(ctx, cfg, opts)
+		if err == nil {
+			return sess, conn, nil
+		}
+		lastErr = err
+		var le *LoginError
+		isLE := errors.As(err, &le)
+		switch {
+		case isLE && le.IsRedirect() && !redirected:
+			opts.Logf("iscsi: %s redirects %s to %s", cfg.Portal, cfg.TargetName, le.Redirect)
+			redirected = true
+			cfg.Portal = le.Redirect
+			attempt--
+			continue
+		case isLE && le.IsRedirect():
+			return nil, nil, fmt.Errorf("iscsi: not following a second redirect: %w", err)
+		case isLE && le.Status() == 0x0200 && cfg.Credentials.Enabled() && !md5Fallback && offersNonMD5(cfg.CHAPAlgorithms):
+			// Some targets (tgt, IET) number SHA1 as CHAP_A=7 and then
+			// fail our SHA-256 response with a generic initiator error.
+			opts.Logf("iscsi: login to %s failed (%v); retrying with CHAP MD5 only", cfg.Portal, err)
+			md5Fallback = true
+			cfg.CHAPAlgorithms = []CHAPAlgorithm{CHAPMD5}
+			attempt--
+			continue
+		}
+		if ctx.Err() != nil && (!isLE || le.Temporary() || le.Reason == "connection failed") {
+			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (%v): %w", attempt, ctx.Err(), lastErr)
+		}
+		if !isLE || !le.Temporary() {
+			return nil, nil, err
+		}
+		if redirected && le.StatusClass != 0x01 {
+			// A temporary redirect target that fails sends us back home.
+			cfg.Portal = origPortal
+			redirected = false
+		}
+		if opts.MaxAttempts > 0 && attempt >= opts.MaxAttempts {
+			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts: %w", attempt, lastErr)
+		}
+		wait := backoff(attempt, opts.InitialBackoff, opts.MaxBackoff, opts.Jitter())
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (deadline reached): %w", attempt, lastErr)
+		}
+		opts.Logf("iscsi: login attempt %d failed: %v, retrying in %.1fs", attempt, err, wait.Seconds())
+		if werr := opts.Wait(ctx, wait); werr != nil {
+			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (%v): %w", attempt, werr, lastErr)
+		}
+	}
+}
+
+func offersNonMD5(algs []CHAPAlgorithm) bool {
+	if len(algs) == 0 {
+		algs = DefaultCHAPAlgorithms()
+	}
+	for _, a := range algs {
+		if a != CHAPMD5 {
+			return true
+		}
+	}
+	return false
+}
+
+// connectOnce dials and logs in once, closing the connection on failure.
+func connectOnce(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Session, net.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, opts.AttemptTimeout)
+	defer cancel()
+	conn, err := opts.Dial(actx, "tcp", cfg.Portal)
+	if err != nil {
+		return nil, nil, &LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "connection failed",
+			Err: err, temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: "check the network and the portal address"}
+	}
+	sess, err := Login(actx, conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return sess, conn, nil
+}

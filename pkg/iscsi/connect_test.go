@@ -1,0 +1,171 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestBackoff(t *testing.T) {
+	cases := []struct {
+		n      int
+		jitter float64
+		want   time.Duration
+	}{
+		{1, 0, 500 * time.Millisecond},
+		{1, 0.999999, time.Second},
+		{2, 0, time.Second},
+		{3, 0.5, 3 * time.Second},
+		{10, 0, 15 * time.Second},
+		{100, 1, 30 * time.Second},
+	}
+	for _, c := range cases {
+		got := backoff(c.n, time.Second, 30*time.Second, c.jitter)
+		if got.Round(time.Millisecond) != c.want {
+			t.Errorf("backoff(%d, %v) = %v, want %v", c.n, c.jitter, got, c.want)
+		}
+	}
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *logRecorder) logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+func TestConnectRefusedRetriesWithBackoff(t *testing.T) {
+	portal := closedPort(t)
+	var waits []time.Duration
+	var log logRecorder
+	_, _, err := Connect(context.Background(), LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: portal},
+		ConnectOptions{MaxAttempts: 4, Jitter: func() float64 { return 0.5 }, Logf: log.logf,
+			Wait: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	if err == nil || !strings.Contains(err.Error(), "giving up after 4 login attempts") || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v", err)
+	}
+	want := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	if len(log.lines) != 3 || !strings.Contains(log.lines[0], "login attempt 1 failed") || !strings.Contains(log.lines[0], "retrying in 0.8s") {
+		t.Errorf("log %q", log.lines)
+	}
+}
+
+func TestConnectRefusedDeadline(t *testing.T) {
+	portal := closedPort(t)
+	start := time.Now()
+	_, _, err := Connect(context.Background(), LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: portal},
+		ConnectOptions{Deadline: 1500 * time.Millisecond, InitialBackoff: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "giving up") || !strings.Contains(err.Error(), portal) {
+		t.Fatalf("err = %v", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("took %v", el)
+	}
+	t.Log(err)
+}
+
+// pipeDialer connects each dial to a fake target chosen by address.
+func pipeDialer(t *testing.T, targets map[string]func(f *fakeTarget, req *LoginRequest, kvs []KeyValue) []*PDU, dialed *[]string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		*dialed = append(*dialed, addr)
+		mu.Unlock()
+		h, ok := targets[addr]
+		if !ok {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
+		}
+		c1, c2 := net.Pipe()
+		f := &fakeTarget{t: t, handler: h}
+		go f.serve(c2)
+		return c1, nil
+	}
+}
+
+func TestConnectFailFastAndRedirect(t *testing.T) {
+	notFound := func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+		r := f.resp(req, false, 0)
+		r.StatusClass, r.StatusDetail = 2, 3
+		return pdus(r)
+	}
+	redirect := func(to string) func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+		return func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+			r := f.resp(req, false, 0, KeyValue{"TargetAddress", to + ",1"})
+			r.StatusClass, r.StatusDetail = 1, 1
+			return pdus(r)
+		}
+	}
+	ok := func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+		return pdus(f.resp(req, true, StageFullFeature))
+	}
+	cfg := LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y"}
+	noWait := func(context.Context, time.Duration) error { return nil }
+
+	var dialed []string
+	cfg.Portal = "10.0.0.1:3260"
+	_, _, err := Connect(context.Background(), cfg, ConnectOptions{MaxAttempts: 5, Wait: noWait,
+		Dial: pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{"10.0.0.1:3260": notFound}, &dialed)})
+	var le *LoginError
+	if !errors.As(err, &le) || le.Status() != 0x0203 || len(dialed) != 1 {
+		t.Errorf("not found: err %v after dials %v", err, dialed)
+	}
+
+	dialed = nil
+	s, conn, err := Connect(context.Background(), cfg, ConnectOptions{MaxAttempts: 5, Wait: noWait,
+		Dial: pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{
+			"10.0.0.1:3260": redirect("10.0.0.2:3261"), "10.0.0.2:3261": ok}, &dialed)})
+	if err != nil || s.Portal != "10.0.0.2:3261" || fmt.Sprint(dialed) != "[10.0.0.1:3260 10.0.0.2:3261]" {
+		t.Fatalf("redirect: %v, dials %v", err, dialed)
+	}
+	conn.Close()
+
+	dialed = nil
+	_, _, err = Connect(context.Background(), cfg, ConnectOptions{MaxAttempts: 5, Wait: noWait,
+		Dial: pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{
+			"10.0.0.1:3260": redirect("10.0.0.2:3261"), "10.0.0.2:3261": redirect("10.0.0.1:3260")}, &dialed)})
+	if err == nil || !strings.Contains(err.Error(), "second redirect") || len(dialed) != 2 {
+		t.Errorf("redirect loop: %v, dials %v", err, dialed)
+	}
+
+	// A transient target error is retried, keeping the same ISID.
+	dialed = nil
+	var isids []ISID
+	flaky := func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+		isids = append(isids, req.ISID)
+		if len(isids) < 3 {
+			r := f.resp(req, false, 0)
+			r.StatusClass, r.StatusDetail = 3, 2
+			return pdus(r)
+		}
+		return ok(f, req, nil)
+	}
+	cfg.Portal = "10.0.0.1:3260"
+	_, conn, err = Connect(context.Background(), cfg, ConnectOptions{MaxAttempts: 5, Wait: noWait,
+		Dial: pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{"10.0.0.1:3260": flaky}, &dialed)})
+	if err != nil || len(dialed) != 3 || isids[0] != isids[2] || isids[0][0] != 0x80 {
+		t.Fatalf("flaky: %v dials %v isids %v", err, dialed, isids)
+	}
+	conn.Close()
+}

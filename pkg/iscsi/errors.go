@@ -1,0 +1,163 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+)
+
+// Hints printed with login failures. They name the kernel command line
+// parameters an operator would fix.
+const (
+	hintCredentials   = "check rd.iscsi.username/password"
+	hintInCredentials = "check rd.iscsi.in.username/in.password"
+	hintTargetName    = "check the target IQN in netroot="
+	hintNoCredentials = "target requires authentication: set rd.iscsi.username/password"
+)
+
+// LoginError describes a failed login: either a non-zero status in a Login
+// Response, a failure detected on our side (mutual CHAP, protocol
+// violation), or a network failure. Its message names the portal and target
+// and carries a hint, never a secret.
+type LoginError struct {
+	// Portal is the "host:port" we logged in to.
+	Portal string
+	// Target is the target IQN.
+	Target string
+	// StatusClass and StatusDetail are the login status reported by the
+	// target; both zero when the failure was detected on our side.
+	StatusClass, StatusDetail uint8
+	// Reason says what happened, e.g. "authentication failure".
+	Reason string
+	// Hint tells the operator what to check; may be empty.
+	Hint string
+	// Redirect is the "host:port" the target redirected us to (status class
+	// 0x01); empty otherwise.
+	Redirect string
+	// Err is the underlying cause, if any (network errors, parse errors).
+	Err error
+
+	temporary bool
+}
+
+// Status returns the 16-bit status class/detail (0 when not target-reported).
+func (e *LoginError) Status() uint16 {
+	return uint16(e.StatusClass)<<8 | uint16(e.StatusDetail)
+}
+
+// Error formats the failure, e.g.
+// "iscsi: login to 10.0.0.1:3260 iqn.x:root: target reports 0x0201 authentication failure — check rd.iscsi.username/password".
+func (e *LoginError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "iscsi: login to %s %s: ", e.Portal, e.Target)
+	if e.StatusClass != 0 || e.StatusDetail != 0 {
+		fmt.Fprintf(&b, "target reports 0x%04x %s", e.Status(), e.Reason)
+	} else {
+		b.WriteString(e.Reason)
+	}
+	if e.Redirect != "" {
+		fmt.Fprintf(&b, " to %s", e.Redirect)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " — %s", e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause.
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// Temporary reports whether retrying the login may succeed (target errors,
+// network failures). Authentication, authorization and not-found failures
+// are permanent: retrying would only delay the boot failure.
+func (e *LoginError) Temporary() bool { return e.temporary }
+
+// IsRedirect reports whether the target redirected us (status class 0x01).
+func (e *LoginError) IsRedirect() bool { return e.StatusClass == 0x01 && e.Redirect != "" }
+
+// statusMeaning maps a login status to its RFC 7143 §11.13.5 meaning, a hint
+// and whether a retry may help.
+func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, temporary bool) {
+	switch class {
+	case 0x01:
+		switch detail {
+		case 0x01:
+			return "target moved temporarily", "", true
+		case 0x02:
+			return "target moved permanently", "", true
+		}
+		return fmt.Sprintf("redirection (detail 0x%02x)", detail), "", true
+	case 0x02:
+		switch detail {
+		case 0x00:
+			return "initiator error", "", false
+		case 0x01:
+			if !haveCreds {
+				return "authentication failure", hintNoCredentials, false
+			}
+			return "authentication failure", hintCredentials, false
+		case 0x02:
+			return "authorization failure (initiator not allowed)", "check the target's ACL for this initiator name", false
+		case 0x03:
+			return "target not found", hintTargetName, false
+		case 0x04:
+			return "target removed", hintTargetName, false
+		case 0x05:
+			return "unsupported version", "", false
+		case 0x06:
+			return "too many connections", "an old session may still be active; retrying", true
+		case 0x07:
+			return "missing parameter", "", false
+		case 0x08:
+			return "can't include in session", "", false
+		case 0x09:
+			return "session type not supported", "", false
+		case 0x0a:
+			return "session does not exist", "reinstatement with a stale TSIH; log in with TSIH 0", false
+		case 0x0b:
+			return "invalid request during login", "", false
+		}
+		return fmt.Sprintf("initiator error (detail 0x%02x)", detail), "", false
+	case 0x03:
+		switch detail {
+		case 0x00:
+			return "target error", "retrying", true
+		case 0x01:
+			return "service unavailable", "retrying", true
+		case 0x02:
+			return "out of resources", "retrying", true
+		}
+		return fmt.Sprintf("target error (detail 0x%02x)", detail), "retrying", true
+	}
+	return fmt.Sprintf("unknown status class 0x%02x", class), "", false
+}
+
+// isTemporaryNetErr reports whether a network error is worth a retry.
+func isTemporaryNetErr(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	for _, e := range []error{io.EOF, io.ErrUnexpectedEOF, syscall.ECONNREFUSED, syscall.ECONNRESET,
+		syscall.ECONNABORTED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT,
+		syscall.EPIPE, syscall.ENETDOWN, syscall.EHOSTDOWN, syscall.EADDRNOTAVAIL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) // other socket-level errors: retry within the deadline
+}
