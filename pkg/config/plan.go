@@ -4,6 +4,38 @@
 //
 // The package is pure: it performs no I/O besides what the caller hands it,
 // so every rule of the grammar is unit- and fuzz-testable on any host.
+//
+// # Secrets
+//
+// CHAP secrets (rd.iscsi.password=, rd.iscsi.in.password= and the password
+// fields of netroot=iscsi:…) may name a file inside the initramfs instead
+// of holding the secret: a leading '@' followed by an absolute path, e.g.
+// rd.iscsi.password=@/etc/netroot/chap, keeps the secret out of
+// /proc/cmdline and the boot loader's configuration; /init reads it with
+// Secret.Reveal (trailing newlines are dropped). In netroot= write
+// iscsi:user:@/etc/netroot/chap@server…; the path ends at the next '@'.
+// A literal secret starting with '@' is written "@@…" (not in netroot=).
+// Secrets never appear in errors, Describe or String output.
+//
+// # Where netroot differs from dracut
+//
+// The grammar and defaults follow dracut's shell code where it and
+// dracut.cmdline(7) disagree, except where the code would boot nothing:
+//   - rd.iscsi.waitnet defaults to off (iscsiroot.sh: getargbool 0),
+//     although the man page implies on.
+//   - ip=<if>:link6 is accepted (man page) although ip_to_var rejects it;
+//     ip=…:<method>::<dns2> reads dns2 where ip_to_var would take a MAC.
+//   - Invalid numbers (rd.retry=x, rd.iscsi.login_retry_max=x) are errors
+//     where dracut silently falls back to its default.
+//   - iBFT (rd.iscsi.firmware, rd.iscsi.ibft, ip=ibft), SendTargets
+//     discovery (an empty <servername>) and the other dracut modules' roots
+//     are not supported: they are reported in Plan.Ignored or as errors.
+//   - root= is required as in dracut's init ("No or empty root="); with
+//     root=iscsi:… (or root=dhcp, or root=/dev/root netroot=dhcp) the root
+//     is the whole disk of the iSCSI LUN (RootISCSI).
+//   - With no initiator name (rd.iscsi.initiator=), dracut runs the random
+//     iscsi-iname; netroot leaves ISCSI.Initiator empty and /init uses the
+//     deterministic DefaultInitiator(boot MAC).
 package config
 
 import (
@@ -69,7 +101,9 @@ const (
 	IPEither6    IPMethod = "either6"
 	IPLink6      IPMethod = "link6"
 	IPSingleDHCP IPMethod = "single-dhcp"
-	IPIBFT       IPMethod = "ibft"
+	// IPIBFT is accepted by the grammar but never stored in Net.IP:
+	// iBFT is not supported and ip=ibft is reported in Plan.Ignored.
+	IPIBFT IPMethod = "ibft"
 )
 
 // IPConfig is one ip= parameter.
@@ -79,10 +113,19 @@ type IPConfig struct {
 	Interface string
 	// Method is how the address is obtained.
 	Method IPMethod
+	// MoreMethods holds the further methods of a comma-separated list
+	// (ip=dhcp,dhcp6), tried after Method as dracut's ifup does.
+	MoreMethods []IPMethod
+	// Implicit is true for the ip=dhcp Parse adds when the network is
+	// needed and no ip= is given (dracut defaults to DHCP then).
+	Implicit bool
 	// Address is the static address with its prefix length (Method none).
 	Address netip.Prefix
 	// Peer is the optional point-to-point peer.
 	Peer netip.Addr
+	// PeerPrefix is the peer with its prefix length when given as
+	// <peer>/<len>, invalid otherwise.
+	PeerPrefix netip.Prefix
 	// Gateway is the default gateway, invalid when none is given.
 	Gateway netip.Addr
 	// Hostname is the client hostname field.
@@ -154,15 +197,26 @@ type ISCSI struct {
 	Targets []Target
 	// Params holds rd.iscsi.param=k=v overrides in order (later wins).
 	Params []KV
-	// LoginRetryMax is rd.iscsi.login_retry_max, 0 when unset.
+	// LoginRetryMax is rd.iscsi.login_retry_max: dracut's default is 3
+	// (iscsiroot.sh: getargnum 3 0 10000); 0 leaves the initiator's own
+	// limit. An rd.iscsi.param=node.session.initial_login_retry_max=…
+	// overrides it, as in dracut.
 	LoginRetryMax int
 	// Firmware is true with rd.iscsi.firmware / rd.iscsi.ibft (not supported
 	// by netroot's initiator; reported in Ignored as well).
 	Firmware bool
-	// WaitNet is rd.iscsi.waitnet (default true).
+	// WaitNet is rd.iscsi.waitnet: wait for every interface to be set up
+	// before logging in. dracut.cmdline(7) suggests it defaults to on
+	// ("rd.iscsi.waitnet=0: turn off waiting"), but iscsiroot.sh reads it
+	// with getargbool 0, i.e. off unless given; we follow the code.
 	WaitNet bool
-	// TestRoute is rd.iscsi.testroute (default true).
+	// TestRoute is rd.iscsi.testroute (default true): skip a target with
+	// no route to it instead of trying to log in.
 	TestRoute bool
+	// FromDHCP is true with netroot=dhcp or root=dhcp (or root=/dev/root
+	// netroot=dhcp): the target is the iSCSI root-path of the DHCP answer
+	// (option 17), to be parsed with ParseISCSIRoot.
+	FromDHCP bool
 }
 
 // KV is a key=value pair.
@@ -184,6 +238,9 @@ type Target struct {
 	NetDev    string
 	// LUN defaults to 0.
 	LUN int
+	// Group is the target portal group tag (rd.iscsi.target.group),
+	// dracut's default 1.
+	Group int
 	// Name is the target IQN (may contain ':' and '@').
 	Name string
 	// Auth holds CHAP credentials; zero when the target needs none.
@@ -274,12 +331,19 @@ const (
 	RootUUID      RootKind = "UUID"
 	RootPartLabel RootKind = "PARTLABEL"
 	RootPartUUID  RootKind = "PARTUUID"
-	RootPath      RootKind = "path" // /dev/sda1, /dev/disk/by-label/X…
+	RootPath      RootKind = "path" // /dev/sda1, /dev/disk/by-path/…
+	// RootISCSI is the whole disk (not a partition) of the iSCSI LUN named
+	// by root=iscsi:…, or of the DHCP root-path with root=dhcp or
+	// root=/dev/root netroot=dhcp, as dracut's udev rule does. Value is
+	// empty.
+	RootISCSI RootKind = "iscsi"
 )
 
 // Root selects and mounts the real root.
 type Root struct {
-	// Kind and Value select the device (LABEL + ISCSI_ROOT).
+	// Kind and Value select the device (LABEL + ISCSI_ROOT). The
+	// /dev/disk/by-{label,uuid,partlabel,partuuid}/ paths are turned into
+	// the matching kind, with udev's \x escapes undone.
 	Kind  RootKind
 	Value string
 	// FSType is rootfstype=, empty to detect it from the superblock.
@@ -291,10 +355,17 @@ type Root struct {
 	// Init is the program started in the real root (init=), default
 	// /sbin/init.
 	Init string
+	// InitArgs are the parameters after "--" on the command line, which
+	// the kernel hands to init.
+	InitArgs []string
 }
 
-// Spec returns root= as the user would write it (LABEL=X, /dev/sda1).
+// Spec returns root= as the user would write it (LABEL=X, /dev/sda1), or
+// "iscsi" for RootISCSI.
 func (r Root) Spec() string {
+	if r.Kind == RootISCSI {
+		return "iscsi"
+	}
 	if r.Kind == RootPath || r.Kind == "" {
 		return r.Value
 	}
@@ -314,12 +385,20 @@ const (
 
 // Boot controls /init itself.
 type Boot struct {
-	// Shell is rd.shell (default true): drop to a shell on failure.
+	// Shell is rd.shell: drop to a shell on failure. It defaults to true
+	// as in dracut's emergency_shell() (getargbool 1 rd.shell), which
+	// handles every failure to find or mount the root; dracut's die() for
+	// fatal errors reads it with default 0, a distinction netroot does not
+	// make.
 	Shell bool
-	// Emergency is rd.emergency=; EmergencyShell unless set.
+	// Emergency is rd.emergency=. Unset, it is EmergencyShell, except with
+	// rd.shell=0, where dracut's emergency_shell() powers off
+	// (EmergencyPoweroff).
 	Emergency Emergency
 	// Breaks holds rd.break points (pre-net, pre-mount, pre-pivot; "" for a
-	// bare rd.break, which breaks before switch_root).
+	// bare rd.break, which breaks before switch_root), each once. dracut's
+	// other points (cmdline, pre-udev, pre-trigger, initqueue, mount,
+	// cleanup) are reported in Plan.Ignored.
 	Breaks []string
 	// Retry is rd.retry= (dracut default 180 s): how long to keep trying
 	// to reach the root (logins, disk appearance).
@@ -338,6 +417,8 @@ type Modules struct {
 	Pre []string
 	// Blacklist holds rd.driver.blacklist= modules, never loaded.
 	Blacklist []string
+	// Post holds rd.driver.post= modules, loaded after the others.
+	Post []string
 	// Params maps a module name (with '-' folded to '_') to its parameters
 	// given as module.param=value, in order, e.g. "bonding" → ["max_bonds=0"].
 	Params map[string][]string

@@ -1,0 +1,388 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"sort"
+	"strings"
+)
+
+const (
+	grammarNetroot = "iscsi:[<username>:<password>[:<reverse>:<password>]@][<servername>]:[<protocol>]:[<port>]" +
+		"[:[<iscsi_iface_name>]:[<netdev_name>]]:[<LUN>]:<targetname> | dhcp (IPv6 servers in brackets)"
+	grammarSecret = "<secret> | @<absolute path inside the initramfs>"
+)
+
+// DefaultTargetPort is the iSCSI port used when none is given.
+const DefaultTargetPort = 3260
+
+// DefaultInitiatorPrefix starts the initiator names DefaultInitiator makes.
+const DefaultInitiatorPrefix = "iqn.2015-01.dev.netroot:"
+
+// DefaultInitiator returns the initiator name /init uses when the command
+// line gives none (dracut runs iscsi-iname, which is random; netroot's is
+// deterministic so that targets can ACL it): DefaultInitiatorPrefix followed
+// by the MAC address in lower-case hex without separators, e.g.
+// iqn.2015-01.dev.netroot:525400123456. It returns "" for an empty address.
+func DefaultInitiator(mac net.HardwareAddr) string {
+	if len(mac) == 0 {
+		return ""
+	}
+	return DefaultInitiatorPrefix + fmt.Sprintf("%x", []byte(mac))
+}
+
+// checkISCSIName accepts iSCSI names (RFC 3720 §3.2.6): at most 223 bytes,
+// no white space or control characters. The iqn./eui./naa. prefix is not
+// required, as dracut does not require it either.
+func checkISCSIName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty %s", ErrSyntax, what)
+	}
+	if len(s) > 223 {
+		return fmt.Errorf("%w: %s longer than 223 bytes", ErrSyntax, what)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return fmt.Errorf("%w: %s %q contains white space or a control character", ErrSyntax, what, s)
+		}
+	}
+	return nil
+}
+
+// ParseSecret parses a CHAP secret: a leading '@' names a file inside the
+// initramfs holding it (it must be an absolute, clean path); "@@" stands
+// for a literal leading '@'.
+func ParseSecret(s string) (Secret, error) {
+	switch {
+	case strings.HasPrefix(s, "@@"):
+		return NewSecret(s[1:]), nil
+	case strings.HasPrefix(s, "@"):
+		p := s[1:]
+		if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+			// The path is not echoed: it may be a password that happens
+			// to start with '@' (write it as "@@…").
+			return Secret{}, fmt.Errorf("%w: a secret file must be an absolute, clean path (write a literal leading '@' as \"@@\")", ErrSyntax)
+		}
+		return SecretFile(p), nil
+	}
+	return NewSecret(s), nil
+}
+
+// redactSecret shows a secret value in an error: file secrets keep their
+// path, inline ones become ***.
+func redactSecret(s string) string {
+	if sec, err := ParseSecret(s); err == nil && sec.File != "" {
+		return s
+	}
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// redactNetroot replaces the passwords in the credentials part of a
+// netroot= value (everything before the first '@', when the rest has the
+// four colons parse_iscsi_root looks for) with ***.
+func redactNetroot(v string) string {
+	prefix := ""
+	if strings.HasPrefix(v, "iscsi:") {
+		prefix, v = "iscsi:", v[len("iscsi:"):]
+	}
+	at := authEnd(v)
+	if at < 0 {
+		return prefix + v
+	}
+	f := strings.Split(v[:at], ":")
+	for i := range f {
+		if i%2 == 1 && f[i] != "" {
+			f[i] = redactSecret(f[i])
+		}
+	}
+	return prefix + strings.Join(f, ":") + v[at:]
+}
+
+// authEnd returns the index of the '@' ending the credentials of a root
+// path, -1 without one. It is the first '@' (as in parse_iscsi_root),
+// except that an '@' right after a ':' and before a '/' starts a secret
+// file (u:@/etc/netroot/chap@server…), whose path ends at the next '@'.
+func authEnd(v string) int {
+	at := strings.IndexByte(v, '@')
+	if at > 0 && v[at-1] == ':' && at+1 < len(v) && v[at+1] == '/' {
+		if next := strings.IndexByte(v[at+1:], '@'); next >= 0 {
+			return at + 1 + next
+		}
+	}
+	return at
+}
+
+// shellColonFields splits s at ':' as the shell does with IFS=:, which is
+// what parse_iscsi_root relies on: a trailing ':' ends the last field
+// instead of starting an empty one, and "" has no fields.
+func shellColonFields(s string) []string {
+	if s == "" {
+		return nil
+	}
+	f := strings.Split(s, ":")
+	if f[len(f)-1] == "" {
+		f = f[:len(f)-1]
+	}
+	return f
+}
+
+// ParseISCSIRoot parses an iSCSI root path as dracut's parse_iscsi_root
+// does: the value of netroot=iscsi:… or root=iscsi:…, or the root-path a
+// DHCP server sends (option 17). The "iscsi:" prefix is optional.
+//
+// Credentials come first, before an '@', when the remainder still has
+// four colons (so that an '@' inside the target name is left alone; an
+// empty credentials part, "iscsi:@server…", forces that). The target name
+// starts at the last ":iqn.", ":eui." or ":naa."; any other name is all the
+// fields after the LUN. Port defaults to 3260, LUN to 0 (decimal: dracut
+// matches it against the kernel's by-path names, not RFC 4173's hex), the
+// portal group to 1.
+func ParseISCSIRoot(value string) (Target, error) {
+	t, _, err := parseISCSIRoot(value)
+	if err != nil {
+		return t, err
+	}
+	if err := checkAuth(t.Auth); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// checkAuth checks that CHAP credentials come in pairs.
+func checkAuth(a Auth) error {
+	if a.Username == "" && (!a.Password.IsZero() || a.InUsername != "" || !a.InPassword.IsZero()) {
+		return fmt.Errorf("%w: CHAP credentials without a username", ErrSyntax)
+	}
+	if a.Username != "" && a.Password.IsZero() {
+		return fmt.Errorf("%w: CHAP username without a password", ErrSyntax)
+	}
+	if a.InUsername == "" && !a.InPassword.IsZero() {
+		return fmt.Errorf("%w: reverse CHAP password without a username", ErrSyntax)
+	}
+	if a.InUsername != "" && a.InPassword.IsZero() {
+		return fmt.Errorf("%w: reverse CHAP username without a password", ErrSyntax)
+	}
+	return nil
+}
+
+// parseISCSIRoot implements ParseISCSIRoot without the credential checks
+// and reports how many credential fields the value had (0-4), for Parse to
+// fill the others from rd.iscsi.username & co. as dracut does.
+func parseISCSIRoot(value string) (t Target, authFields int, err error) {
+	t = Target{Port: DefaultTargetPort, Group: 1}
+	v := strings.TrimPrefix(value, "iscsi:")
+
+	// Credentials: case "$v" in *@*:*:*:*:*).
+	if at := authEnd(v); at >= 0 && strings.Count(v[at+1:], ":") >= 4 {
+		auth := v[:at]
+		v = v[at+1:]
+		if auth != "" {
+			f := strings.Split(auth, ":")
+			if len(f) > 4 {
+				return t, 0, fmt.Errorf("%w: more than four credential fields", ErrSyntax)
+			}
+			get := func(i int) string {
+				if i < len(f) {
+					return f[i]
+				}
+				return ""
+			}
+			t.Auth.Username = get(0)
+			t.Auth.InUsername = get(2)
+			var err error
+			if p := get(1); p != "" {
+				if t.Auth.Password, err = ParseSecret(p); err != nil {
+					return t, authFields, fmt.Errorf("password: %w", err)
+				}
+			}
+			if p := get(3); p != "" {
+				if t.Auth.InPassword, err = ParseSecret(p); err != nil {
+					return t, authFields, fmt.Errorf("reverse password: %w", err)
+				}
+			}
+			authFields = len(f)
+		}
+	}
+
+	// Server: bracketed IPv6, or up to the first ':'.
+	if strings.HasPrefix(v, "[") && strings.Contains(v, "]:") {
+		end := strings.IndexByte(v, ']')
+		t.Server = v[1:end]
+		if a, err := parseAddr(t.Server); err != nil || !a.Is6() || a.Is4In6() {
+			return t, authFields, fmt.Errorf("%w: %q in brackets is not an IPv6 address", ErrSyntax, t.Server)
+		}
+		v = strings.TrimPrefix(v[end+1:], ":")
+	} else {
+		i := strings.IndexByte(v, ':')
+		if i < 0 {
+			return t, authFields, fmt.Errorf("%w: too few fields", ErrSyntax)
+		}
+		t.Server, v = v[:i], v[i+1:]
+		if strings.ContainsAny(t.Server, "[]") {
+			return t, authFields, fmt.Errorf("%w: server %q: IPv6 servers go in brackets", ErrSyntax, t.Server)
+		}
+	}
+
+	// Target name.
+	for _, p := range []string{":iqn.", ":eui.", ":naa."} {
+		if i := strings.LastIndex(v, p); i >= 0 {
+			t.Name = v[i+1:]
+			v = v[:i] + ":"
+			break
+		}
+	}
+
+	f := shellColonFields(v)
+	if len(f) < 2 {
+		if t.Name == "" {
+			return t, authFields, fmt.Errorf("%w: too few fields", ErrSyntax)
+		}
+		f = nil // dracut returns early: defaults for everything
+	}
+	var lun string
+	if f != nil {
+		t.Protocol, f = f[0], f[1:]
+		port := f[0]
+		f = f[1:]
+		if port != "" {
+			n, err := parseUint(port, 1, 65535)
+			if err != nil {
+				return t, authFields, fmt.Errorf("port: %w", err)
+			}
+			t.Port = n
+		}
+		if t.Name != "" {
+			if len(f) == 3 {
+				t.IfaceName, f = f[0], f[1:]
+			}
+			if len(f) == 2 {
+				t.NetDev, f = f[0], f[1:]
+			}
+			if len(f) > 1 {
+				return t, authFields, fmt.Errorf("%w: too many fields", ErrSyntax)
+			}
+			if len(f) == 1 {
+				lun = f[0]
+			}
+		} else {
+			if len(f) > 3 && f[0]+f[1] != "" && (f[2] == "" || isDigits(f[2])) {
+				t.IfaceName, t.NetDev, f = f[0], f[1], f[2:]
+			}
+			if len(f) < 2 {
+				return t, authFields, fmt.Errorf("%w: missing <LUN>:<targetname>", ErrSyntax)
+			}
+			lun, t.Name = f[0], strings.Join(f[1:], ":")
+		}
+	}
+	if lun != "" {
+		n, err := parseUint(lun, 0, 1<<31-1)
+		if err != nil {
+			return t, authFields, fmt.Errorf("LUN: %w (dracut reads it as a decimal number)", err)
+		}
+		t.LUN = n
+	}
+	if err := checkISCSIName("target name", t.Name); err != nil {
+		return t, authFields, err
+	}
+	if t.NetDev != "" {
+		if err := checkIfname(t.NetDev, false); err != nil {
+			return t, authFields, fmt.Errorf("netdev_name: %w", err)
+		}
+	}
+	if strings.ContainsAny(t.IfaceName, " \t/") {
+		return t, authFields, fmt.Errorf("%w: iscsi_iface_name %q", ErrSyntax, t.IfaceName)
+	}
+	if t.Server == "" {
+		return t, authFields, fmt.Errorf("%w: empty <servername>: SendTargets discovery is not supported", ErrUnsupported)
+	}
+	if strings.ContainsAny(t.Server, " \t@") {
+		return t, authFields, fmt.Errorf("%w: server %q", ErrSyntax, t.Server)
+	}
+	return t, authFields, nil
+}
+
+// scrubSecrets redacts what looks like a secret anywhere in a value shown
+// in an error: an unbalanced quote can make the rest of the command line
+// part of one value, so the secret parameters may be inside it. It hides
+// the value after every "password=" and the credentials of every
+// "iscsi:…@" root path.
+func scrubSecrets(v string) string {
+	lower := strings.ToLower(v)
+	if !strings.Contains(lower, "password") && !strings.Contains(lower, "iscsi:") {
+		return v
+	}
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) })
+	var b strings.Builder
+	rest := v
+	for _, f := range fields {
+		i := strings.Index(rest, f)
+		b.WriteString(rest[:i])
+		rest = rest[i+len(f):]
+		if j := strings.Index(strings.ToLower(f), "password="); j >= 0 {
+			f = f[:j+len("password=")] + redactSecret(f[j+len("password="):])
+		}
+		if j := strings.Index(strings.ToLower(f), "iscsi:"); j >= 0 {
+			f = f[:j] + redactNetroot(f[j:])
+		}
+		b.WriteString(f)
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+// collectSecrets returns every CHAP secret written on the command line,
+// valid or not, also those swallowed into another value by an unbalanced
+// quote, longest first.
+func collectSecrets(args []arg) []string {
+	var out []string
+	add := func(v string) {
+		if v == "" {
+			return
+		}
+		if sec, err := ParseSecret(v); err == nil && sec.File != "" {
+			return
+		}
+		out = append(out, v)
+	}
+	fromRootPath := func(v string) {
+		v = strings.TrimPrefix(v, "iscsi:")
+		if at := authEnd(v); at >= 0 {
+			for i, f := range strings.Split(v[:at], ":") {
+				if i%2 == 1 {
+					add(f)
+				}
+			}
+		}
+	}
+	scan := func(text string) {
+		for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) }) {
+			f = strings.Trim(f, `"`)
+			if j := strings.Index(strings.ToLower(f), "password="); j >= 0 {
+				add(f[j+len("password="):])
+			}
+			if j := strings.Index(strings.ToLower(f), "iscsi:"); j >= 0 {
+				fromRootPath(f[j:])
+			}
+		}
+	}
+	for _, a := range args {
+		k := a.Key
+		if alias, ok := keyAliases[k]; ok {
+			k = alias
+		}
+		switch k {
+		case "rd.iscsi.password", "rd.iscsi.in.password":
+			add(a.Value)
+		case "netroot", "root":
+			fromRootPath(a.Value)
+		}
+		scan(a.Key)
+		scan(a.Value)
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseISCSIRoot(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Target
+	}{
+		// dracut.cmdline(7) examples.
+		{"iscsi:192.168.50.1::::iqn.2009-06.dracut:target0", Target{Server: "192.168.50.1", Port: 3260, Group: 1, Name: "iqn.2009-06.dracut:target0"}},
+		{"iscsi:[2001:DB8::1]::::iqn.2009-06.dracut:target0", Target{Server: "2001:DB8::1", Port: 3260, Group: 1, Name: "iqn.2009-06.dracut:target0"}},
+		{"iscsi:192.168.50.1::::iqn.2009-06.dracut:target1", Target{Server: "192.168.50.1", Port: 3260, Group: 1, Name: "iqn.2009-06.dracut:target1"}},
+		// net-lib.sh's own example: an empty credentials part lets '@' into the name.
+		{"iscsi:@192.168.1.100::3260::iqn.2009-01.com.example:testdi@sk", Target{Server: "192.168.1.100", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:testdi@sk"}},
+		{"iscsi:192.168.1.100::3260::iqn.2009-01.com.example:a@b", Target{Server: "192.168.1.100", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:a@b"}},
+		{"iscsi:u:p@10.0.0.1:6:3261:1:iqn.2009-01.com.example:x:y:z", Target{Server: "10.0.0.1", Protocol: "6", Port: 3261, Group: 1, LUN: 1, Name: "iqn.2009-01.com.example:x:y:z",
+			Auth: Auth{Username: "u", Password: NewSecret("p")}}},
+		{"iscsi:u:p:tu:tp@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
+			Auth: Auth{Username: "u", Password: NewSecret("p"), InUsername: "tu", InPassword: NewSecret("tp")}}},
+		{"iscsi:u:@/etc/netroot/chap@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
+			Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap")}}},
+		{"iscsi:10.0.0.1::3260:default:eth0:2:iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, IfaceName: "default", NetDev: "eth0", LUN: 2, Name: "iqn.2009-01.com.example:x"}},
+		{"iscsi:10.0.0.1::3260:eth0:2:iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, NetDev: "eth0", LUN: 2, Name: "iqn.2009-01.com.example:x"}},
+		{"iscsi:target.example.com::::eui.02004567A425678D", Target{Server: "target.example.com", Port: 3260, Group: 1, Name: "eui.02004567A425678D"}},
+		{"iscsi:10.0.0.1::::naa.52004567BA64678D", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "naa.52004567BA64678D"}},
+		// A name without iqn./eui./naa.: everything after the LUN.
+		{"iscsi:10.0.0.1:::3:mytarget:with:colons", Target{Server: "10.0.0.1", Port: 3260, Group: 1, LUN: 3, Name: "mytarget:with:colons"}},
+		{"iscsi:10.0.0.1::3260:ifc:eth1:0:mytarget", Target{Server: "10.0.0.1", Port: 3260, Group: 1, IfaceName: "ifc", NetDev: "eth1", Name: "mytarget"}},
+		// Root path as sent by DHCP, without the prefix, LUN 010 decimal.
+		{"10.0.0.1::::010:iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, LUN: 10, Name: "iqn.2009-01.com.example:x"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseISCSIRoot(tt.in)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseISCSIRoot(%q) = %+v, %v\nwant %+v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{
+		"iscsi:", "iscsi:10.0.0.1", "iscsi:10.0.0.1:iqn.x", "iscsi:::::iqn.2009-06.dracut:t", // no server
+		"iscsi:10.0.0.1::0::iqn.x:y", "iscsi:10.0.0.1::70000::iqn.x:y", "iscsi:10.0.0.1::::x1:iqn.x:y",
+		"iscsi:a:b:c:d:e@10.0.0.1::::iqn.x:y", "iscsi:u@10.0.0.1::::iqn.x:y", "iscsi:u:p:tu@10.0.0.1::::iqn.x:y",
+		"iscsi:[10.0.0.1]::::iqn.x:y", "iscsi:2001:db8::1::::iqn.x:y", "iscsi:10.0.0.1::::a:b:c:d:iqn.x:y",
+		"iscsi:u:@relative/path@10.0.0.1::::iqn.x:y",
+	} {
+		if tg, err := ParseISCSIRoot(in); err == nil {
+			t.Errorf("ParseISCSIRoot(%q) = %+v, want an error", in, tg)
+		}
+	}
+}
+
+func TestParseSecret(t *testing.T) {
+	if s, _ := ParseSecret("@@x"); s != NewSecret("@x") {
+		t.Errorf("@@x = %#v", s)
+	}
+	if s, _ := ParseSecret("@/etc/netroot/chap"); s.File != "/etc/netroot/chap" {
+		t.Errorf("file secret = %#v", s)
+	}
+	if _, err := ParseSecret("@/etc/../x"); err == nil || strings.Contains(err.Error(), "etc") {
+		t.Errorf("unclean path: err = %v (must not echo the value)", err)
+	}
+}
+
+func TestDefaultInitiator(t *testing.T) {
+	if got := DefaultInitiator(mac("52:54:00:12:34:AB")); got != "iqn.2015-01.dev.netroot:5254001234ab" {
+		t.Errorf("DefaultInitiator = %q", got)
+	}
+	if got := DefaultInitiator(nil); got != "" {
+		t.Errorf("DefaultInitiator(nil) = %q", got)
+	}
+	if err := checkISCSIName("x", DefaultInitiator(mac("52:54:00:12:34:AB"))); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRedactNetroot(t *testing.T) {
+	for in, want := range map[string]string{
+		"iscsi:u:pw@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:pw:tu:tpw@1.2.3.4::::iqn.x:y": "iscsi:u:***:tu:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y":   "iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y",
+		"iscsi:1.2.3.4::::iqn.x:y":             "iscsi:1.2.3.4::::iqn.x:y",
+	} {
+		if got := redactNetroot(in); got != want {
+			t.Errorf("redactNetroot(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

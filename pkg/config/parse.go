@@ -1,0 +1,594 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults Parse applies.
+const (
+	// DefaultRetry is dracut's rd.retry default.
+	DefaultRetry = 180 * time.Second
+	// DefaultInit is the init started in the real root without init=.
+	DefaultInit = "/sbin/init"
+	// DefaultLoginRetryMax is dracut's rd.iscsi.login_retry_max default.
+	DefaultLoginRetryMax = 3
+)
+
+// Grammars of the simple parameters, shown in errors.
+const (
+	grammarBool      = "0|1 (or no|off, anything else is true; bare means 1)"
+	grammarSeconds   = "<seconds>"
+	grammarRoot      = "LABEL=<label>|UUID=<uuid>|PARTLABEL=<label>|PARTUUID=<uuid>|/dev/<device>|iscsi:…|dhcp"
+	grammarEmergency = "reboot|poweroff|halt"
+	grammarBreak     = "pre-net|pre-mount|pre-pivot (or bare rd.break)"
+	grammarModules   = "<module>[,<module>…]"
+	grammarISCSIName = "iqn.<yyyy-mm>.<reversed domain>[:<name>] | eui.<hex> | naa.<hex>"
+	grammarParam     = "<iscsi setting>=<value>"
+)
+
+// keyAliases maps dracut's deprecated spellings (getarg -d) to the
+// current ones.
+var keyAliases = map[string]string{
+	"iscsi_initiator":    "rd.iscsi.initiator",
+	"iscsi_target_name":  "rd.iscsi.target.name",
+	"iscsi_target_ip":    "rd.iscsi.target.ip",
+	"iscsi_target_port":  "rd.iscsi.target.port",
+	"iscsi_target_group": "rd.iscsi.target.group",
+	"iscsi_username":     "rd.iscsi.username",
+	"iscsi_password":     "rd.iscsi.password",
+	"iscsi_in_username":  "rd.iscsi.in.username",
+	"iscsi_in_password":  "rd.iscsi.in.password",
+	"iscsi_param":        "rd.iscsi.param",
+	"iscsi_firmware":     "rd.iscsi.firmware",
+}
+
+// repeatable lists the parameters that may be given several times and
+// accumulate (dracut's getargs); every other parameter Parse knows is
+// single-valued and the last one wins (getarg).
+var repeatable = map[string]bool{
+	"ip": true, "bond": true, "vlan": true, "ifname": true, "rd.route": true,
+	"nameserver": true, "netroot": true, "rd.break": true,
+	"rd.driver.pre": true, "rd.driver.blacklist": true, "rd.driver.post": true,
+	"rd.iscsi.param": true,
+}
+
+// single lists the single-valued parameters Parse interprets.
+var single = map[string]bool{
+	"root": true, "rootfstype": true, "rootflags": true, "init": true,
+	"BOOTIF": true, "rd.bootif": true, "bootdev": true, "rd.peerdns": true,
+	"rd.neednet": true, "rd.iscsi.initiator": true, "rd.iscsi.target.name": true,
+	"rd.iscsi.target.ip": true, "rd.iscsi.target.port": true,
+	"rd.iscsi.target.group": true, "rd.iscsi.username": true,
+	"rd.iscsi.password": true, "rd.iscsi.in.username": true,
+	"rd.iscsi.in.password": true, "rd.iscsi.firmware": true,
+	"rd.iscsi.ibft": true, "rd.iscsi.login_retry_max": true,
+	"rd.iscsi.waitnet": true, "rd.iscsi.testroute": true, "rd.shell": true,
+	"rd.emergency": true, "rd.retry": true, "rd.timeout": true,
+	"rd.debug": true, "quiet": true,
+	// anaconda-style ip=<address> companions, read only with it.
+	"gateway": true, "netmask": true, "hostname": true, "ksdevice": true, "mtu": true,
+}
+
+// ignoredPrefixes are the dracut parameters (or families) netroot knows
+// but does not implement: they go to Plan.Ignored.
+var ignoredPrefixes = []string{
+	"rd.luks", "rd.lvm", "rd.md", "rd.dm", "rd.multipath", "rd.nfs", "rd.znet",
+	"rd.live", "rd.fcoe", "rd.nvmf", "rd.nonvmf", "rd.zfcp", "rd.dasd", "rd.overlay",
+	"rd.vconsole", "rd.locale", "rd.udev", "rd.net.", "rd.plymouth", "rd.fips",
+	"rd.driver.export", "rd.shutdown", "rd.cio_accept", "rd.zipl", "rd.writable",
+	"rd.memdebug", "rd.info", "rd.auto", "rd.hostonly", "rd.cmdline", "rd.fstab",
+	"rd.skipfsck", "rd.ctty", "rd.noverifyssl", "rd.minmem", "rd.image",
+	"rd.iscsi.mp", "rd.iscsi.transport", "rd.kiwi", "rd.systemd",
+}
+
+// ignoredKeys are whole parameter names handled the same way.
+var ignoredKeys = map[string]bool{
+	"nfsroot": true, "team": true, "bridge": true, "fcoe": true,
+	"rootfallback": true, "resume": true, "biosdevname": true, "iscsiroot": true,
+	"cifsuser": true, "cifspass": true, "plymouth.enable": true,
+	"rd.iscsi.firmware": true, "rd.iscsi.ibft": true,
+}
+
+// breakPoints are the rd.break= points netroot's /init stops at.
+var breakPoints = map[string]bool{"pre-net": true, "pre-mount": true, "pre-pivot": true}
+
+// dracutBreakPoints are dracut's other points: recognised, not supported.
+var dracutBreakPoints = map[string]bool{
+	"cmdline": true, "pre-udev": true, "pre-trigger": true, "initqueue": true,
+	"mount": true, "cleanup": true,
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	plan *Plan
+	errs Errors
+	// last holds the winning occurrence of each single-valued parameter,
+	// order their first appearance.
+	last  map[string]arg
+	order []string
+	// ro/rw: the last of them wins.
+	rorw *arg
+	// pending anaconda-style ip=<address> configs: index in plan.Net.IP.
+	anaconda map[int]netip.Addr
+	// netroot=iscsi (bare) seen.
+	bareISCSI *arg
+	// ipArgs are the ip= parameters, parallel to plan.Net.IP.
+	ipArgs []arg
+	// authFields per target, parallel to plan.ISCSI.Targets.
+	authFields []int
+	// targetArgs per target, parallel to plan.ISCSI.Targets.
+	targetArgs []arg
+	// global holds rd.iscsi.username & co.
+	global   Auth
+	ignored  map[string]bool
+	hasBreak bool
+}
+
+// Parse reads the command line in sources and returns the boot plan. The
+// caller passes the initramfs's /etc/cmdline.d/*.conf files first, sorted,
+// and /proc/cmdline last, which is the order of dracut's getcmdline: for a
+// single-valued parameter the last occurrence wins, repeatable ones (ip=,
+// bond=, vlan=, ifname=, rd.route=, nameserver=, netroot=, rd.break=,
+// rd.driver.*=, rd.iscsi.param=, module.param=) accumulate in order.
+//
+// Each source is split as the kernel splits the command line (double quotes
+// group, no escapes); lines starting with '#' are comments. On failure
+// Parse returns Errors listing every problem, with secrets redacted.
+func Parse(sources ...Source) (*Plan, error) {
+	p := &parser{
+		plan:     newPlan(),
+		last:     map[string]arg{},
+		anaconda: map[int]netip.Addr{},
+		ignored:  map[string]bool{},
+	}
+	var all []arg
+	for _, s := range sources {
+		args, rest, _ := splitCmdline(sourceLines(s.Text), s.Name)
+		all = append(all, args...)
+		p.plan.Root.InitArgs = append(p.plan.Root.InitArgs, rest...)
+	}
+	for _, a := range all {
+		p.collect(a)
+	}
+	for _, k := range p.order {
+		p.single(p.last[k])
+	}
+	p.finish()
+	if len(p.errs) > 0 {
+		redactErrors(p.errs, collectSecrets(all))
+		return nil, p.errs
+	}
+	return p.plan, nil
+}
+
+// newPlan returns a plan holding the defaults.
+func newPlan() *Plan {
+	return &Plan{
+		Net:     Net{PeerDNS: true},
+		ISCSI:   ISCSI{TestRoute: true, LoginRetryMax: DefaultLoginRetryMax},
+		Root:    Root{Init: DefaultInit},
+		Boot:    Boot{Shell: true, Retry: DefaultRetry},
+		Modules: Modules{Params: map[string][]string{}},
+	}
+}
+
+// fail records a problem with parameter a.
+func (p *parser) fail(a arg, value, expected string, err error) {
+	p.errs = append(p.errs, &ParamError{Source: a.Source, Param: scrubSecrets(a.Key), Value: scrubSecrets(value), Expected: expected, Err: err})
+}
+
+// failCross records a problem that involves several parameters.
+func (p *parser) failCross(param, value string, err error) {
+	p.errs = append(p.errs, &ParamError{Param: param, Value: value, Err: err})
+}
+
+// ignore records an unsupported parameter once.
+func (p *parser) ignore(name string) {
+	if p.ignored[name] {
+		return
+	}
+	p.ignored[name] = true
+	p.plan.Ignored = append(p.plan.Ignored, "ignored: "+name+" (not supported)")
+}
+
+// collect handles one parameter in order: repeatable ones at once,
+// single-valued ones are remembered for later.
+func (p *parser) collect(a arg) {
+	if k, ok := keyAliases[a.Key]; ok {
+		a.Key = k
+	}
+	switch {
+	case a.Key == "ro" || a.Key == "rw":
+		if !a.HasValue {
+			a := a
+			p.rorw = &a
+		}
+		return
+	case single[a.Key]:
+		if _, ok := p.last[a.Key]; !ok {
+			p.order = append(p.order, a.Key)
+		}
+		p.last[a.Key] = a
+		return
+	case repeatable[a.Key]:
+		p.repeated(a)
+		return
+	case ignoredKeys[a.Key]:
+		p.ignore(a.Key)
+		return
+	}
+	for _, pre := range ignoredPrefixes {
+		if strings.HasPrefix(a.Key, pre) {
+			p.ignore(a.Key)
+			return
+		}
+	}
+	switch {
+	case strings.HasPrefix(a.Key, "rd.iscsi."):
+		p.fail(a, "", "", fmt.Errorf("%w: unknown rd.iscsi parameter (a typo?)", ErrSyntax))
+	case strings.HasPrefix(a.Key, "rd."):
+		p.ignore(a.Key)
+	default:
+		p.moduleParam(a)
+	}
+}
+
+// value returns a's value, or records that it needs one.
+func (p *parser) value(a arg, expected string) (string, bool) {
+	if !a.HasValue {
+		p.fail(a, "", expected, fmt.Errorf("%w: needs a value", ErrSyntax))
+		return "", false
+	}
+	return a.Value, true
+}
+
+// repeated handles one occurrence of a repeatable parameter.
+func (p *parser) repeated(a arg) {
+	n := &p.plan.Net
+	switch a.Key {
+	case "ip":
+		v, ok := p.value(a, grammarIP)
+		if !ok {
+			return
+		}
+		c, anaconda, err := parseIP(v)
+		if err != nil {
+			p.fail(a, v, grammarIP, err)
+			return
+		}
+		if c.Method == IPIBFT {
+			p.plan.ISCSI.Firmware = true
+			p.ignore("ip=ibft")
+			return
+		}
+		if anaconda.IsValid() {
+			p.anaconda[len(n.IP)] = anaconda
+		}
+		n.IP = append(n.IP, c)
+		p.ipArgs = append(p.ipArgs, a)
+	case "bond":
+		b, err := ParseBond(a.Value)
+		if err != nil {
+			p.fail(a, a.Value, grammarBond, err)
+			return
+		}
+		n.Bonds = append(n.Bonds, b)
+	case "vlan":
+		v, ok := p.value(a, grammarVLAN)
+		if !ok {
+			return
+		}
+		vl, err := ParseVLAN(v)
+		if err != nil {
+			p.fail(a, v, grammarVLAN, err)
+			return
+		}
+		n.VLANs = append(n.VLANs, vl)
+	case "ifname":
+		v, ok := p.value(a, grammarIfname)
+		if !ok {
+			return
+		}
+		r, err := ParseRename(v)
+		if err != nil {
+			p.fail(a, v, grammarIfname, err)
+			return
+		}
+		n.Renames = append(n.Renames, r)
+	case "rd.route":
+		v, ok := p.value(a, grammarRoute)
+		if !ok {
+			return
+		}
+		r, err := ParseRoute(v)
+		if err != nil {
+			p.fail(a, v, grammarRoute, err)
+			return
+		}
+		n.Routes = append(n.Routes, r)
+	case "nameserver":
+		v, ok := p.value(a, "<IP>")
+		if !ok {
+			return
+		}
+		ad, err := parseAddr(v)
+		if err != nil {
+			p.fail(a, v, "<IP>", err)
+			return
+		}
+		n.Nameservers = append(n.Nameservers, ad)
+	case "netroot":
+		p.netroot(a)
+	case "rd.break":
+		switch {
+		case !a.HasValue:
+			p.addBreak("")
+		case breakPoints[a.Value]:
+			p.addBreak(a.Value)
+		case dracutBreakPoints[a.Value]:
+			p.ignore("rd.break=" + a.Value)
+		default:
+			p.fail(a, a.Value, grammarBreak, fmt.Errorf("%w: unknown break point", ErrSyntax))
+		}
+		p.hasBreak = true
+	case "rd.driver.pre", "rd.driver.blacklist", "rd.driver.post":
+		v, ok := p.value(a, grammarModules)
+		if !ok {
+			return
+		}
+		var mods []string
+		for _, m := range strings.Split(v, ",") {
+			if !validModuleName(m) {
+				p.fail(a, v, grammarModules, fmt.Errorf("%w: %q is not a module name", ErrSyntax, m))
+				return
+			}
+			mods = append(mods, foldModule(m))
+		}
+		switch a.Key {
+		case "rd.driver.pre":
+			p.plan.Modules.Pre = appendNew(p.plan.Modules.Pre, mods...)
+		case "rd.driver.blacklist":
+			p.plan.Modules.Blacklist = appendNew(p.plan.Modules.Blacklist, mods...)
+		default:
+			p.plan.Modules.Post = appendNew(p.plan.Modules.Post, mods...)
+		}
+	case "rd.iscsi.param":
+		v, ok := p.value(a, grammarParam)
+		if !ok {
+			return
+		}
+		k, val, found := strings.Cut(v, "=")
+		if !found || k == "" || strings.ContainsAny(k, " \t") {
+			p.fail(a, "***", grammarParam, fmt.Errorf("%w: not key=value", ErrSyntax))
+			return
+		}
+		p.plan.ISCSI.Params = append(p.plan.ISCSI.Params, KV{Key: k, Value: val})
+	}
+}
+
+// addBreak records a break point once.
+func (p *parser) addBreak(point string) {
+	for _, b := range p.plan.Boot.Breaks {
+		if b == point {
+			return
+		}
+	}
+	p.plan.Boot.Breaks = append(p.plan.Boot.Breaks, point)
+}
+
+// appendNew appends the strings of add not yet in list.
+func appendNew(list []string, add ...string) []string {
+next:
+	for _, a := range add {
+		for _, l := range list {
+			if l == a {
+				continue next
+			}
+		}
+		list = append(list, a)
+	}
+	return list
+}
+
+// netroot handles one netroot= parameter.
+func (p *parser) netroot(a arg) {
+	v, ok := p.value(a, grammarNetroot)
+	if !ok {
+		return
+	}
+	switch {
+	case v == "dhcp":
+		p.plan.ISCSI.FromDHCP = true
+	case v == "iscsi" || v == "iscsi:":
+		// Targets from rd.iscsi.target.* or from the firmware.
+		a := a
+		p.bareISCSI = &a
+	case strings.HasPrefix(v, "iscsi:"):
+		p.addTarget(a, v)
+	default:
+		scheme, _, _ := strings.Cut(v, ":")
+		switch scheme {
+		case "nfs", "nfs4", "nbd", "cifs", "dhcp6", "fcoe", "nvmf":
+		default:
+			p.fail(a, redactNetroot(v), grammarNetroot, fmt.Errorf("%w: unknown network root", ErrSyntax))
+			return
+		}
+		// Other dracut modules' network roots.
+		p.ignore("netroot=" + scheme)
+	}
+}
+
+// addTarget parses an iscsi:… root path and appends its target.
+func (p *parser) addTarget(a arg, v string) {
+	t, n, err := parseISCSIRoot(v)
+	if err != nil {
+		p.fail(a, redactNetroot(v), grammarNetroot, err)
+		return
+	}
+	p.plan.ISCSI.Targets = append(p.plan.ISCSI.Targets, t)
+	p.authFields = append(p.authFields, n)
+	p.targetArgs = append(p.targetArgs, arg{Key: a.Key, Value: redactNetroot(v), HasValue: true, Source: a.Source})
+}
+
+// parseBool reads a dracut boolean as getargbool does.
+func parseBool(a arg) bool {
+	if !a.HasValue {
+		return true
+	}
+	switch a.Value {
+	case "0", "no", "off":
+		return false
+	}
+	return true
+}
+
+// seconds parses a non-negative number of seconds.
+func (p *parser) seconds(a arg) (time.Duration, bool) {
+	v, ok := p.value(a, grammarSeconds)
+	if !ok {
+		return 0, false
+	}
+	n, err := parseUint(v, 0, 1<<31-1)
+	if err != nil {
+		p.fail(a, v, grammarSeconds, err)
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// single handles the winning occurrence of a single-valued parameter.
+func (p *parser) single(a arg) {
+	pl := p.plan
+	switch a.Key {
+	case "root":
+		// handled in finish, which knows netroot=.
+	case "rootfstype":
+		v, ok := p.value(a, "<filesystem type>")
+		if !ok {
+			return
+		}
+		if v == "auto" {
+			v = "" // dracut.cmdline(7): "auto" if not specified.
+		}
+		if v != "" && !validFSType(v) {
+			p.fail(a, v, "<filesystem type>", fmt.Errorf("%w: invalid filesystem type", ErrSyntax))
+			return
+		}
+		pl.Root.FSType = v
+	case "rootflags":
+		pl.Root.Flags = a.Value
+	case "init":
+		v, ok := p.value(a, "<absolute path>")
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(v, "/") {
+			p.fail(a, v, "<absolute path>", fmt.Errorf("%w: init must be an absolute path", ErrSyntax))
+			return
+		}
+		pl.Root.Init = v
+	case "BOOTIF":
+		v, ok := p.value(a, grammarBootIF)
+		if !ok {
+			return
+		}
+		m, err := ParseBootIF(v)
+		if err != nil {
+			p.fail(a, v, grammarBootIF, err)
+			return
+		}
+		pl.Net.BootIF = m
+	case "rd.bootif", "rd.neednet", "rd.iscsi.waitnet", "rd.iscsi.testroute",
+		"rd.shell", "rd.debug", "quiet", "rd.peerdns":
+		// handled below / in finish
+		b := parseBool(a)
+		switch a.Key {
+		case "rd.peerdns":
+			pl.Net.PeerDNS = b
+		case "rd.neednet":
+			pl.Net.NeedNet = b
+		case "rd.iscsi.waitnet":
+			pl.ISCSI.WaitNet = b
+		case "rd.iscsi.testroute":
+			pl.ISCSI.TestRoute = b
+		case "rd.shell":
+			pl.Boot.Shell = b
+		case "rd.debug":
+			pl.Boot.Debug = b
+		case "quiet":
+			pl.Boot.Quiet = b
+		}
+	case "bootdev":
+		v, ok := p.value(a, "<interface>")
+		if !ok {
+			return
+		}
+		if err := checkIfname(v, false); err != nil {
+			p.fail(a, v, "<interface>", err)
+			return
+		}
+		pl.Net.BootDev = v
+	case "rd.iscsi.initiator":
+		v, ok := p.value(a, grammarISCSIName)
+		if !ok {
+			return
+		}
+		if err := checkISCSIName("initiator name", v); err != nil {
+			p.fail(a, v, grammarISCSIName, err)
+			return
+		}
+		pl.ISCSI.Initiator = v
+	case "rd.iscsi.firmware", "rd.iscsi.ibft":
+		if parseBool(a) {
+			pl.ISCSI.Firmware = true
+			p.ignore(a.Key)
+		}
+	case "rd.iscsi.login_retry_max":
+		v, ok := p.value(a, "<num>")
+		if !ok {
+			return
+		}
+		n, err := parseUint(v, 0, 10000)
+		if err != nil {
+			p.fail(a, v, "<num> (0-10000)", err)
+			return
+		}
+		pl.ISCSI.LoginRetryMax = n
+	case "rd.emergency":
+		v, _ := p.value(a, grammarEmergency)
+		switch e := Emergency(v); e {
+		case EmergencyReboot, EmergencyPoweroff, EmergencyHalt:
+			pl.Boot.Emergency = e
+		default:
+			if a.HasValue {
+				p.fail(a, v, grammarEmergency, fmt.Errorf("%w: unknown action", ErrSyntax))
+			}
+		}
+	case "rd.retry":
+		if d, ok := p.seconds(a); ok {
+			pl.Boot.Retry = d
+		}
+	case "rd.timeout":
+		if d, ok := p.seconds(a); ok {
+			pl.Boot.Timeout = d
+		}
+	}
+}
+
+// validFSType accepts filesystem type names: lower-case letters, digits,
+// '_', '.', '-' and '+' (fuse.sshfs, ext4, ntfs-3g), up to 32 bytes.
+func validFSType(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,260 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func proc(s string) Source { return Source{Name: "/proc/cmdline", Text: s} }
+
+func mustParse(t *testing.T, srcs ...Source) *Plan {
+	t.Helper()
+	p, err := Parse(srcs...)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+func TestParseDefaults(t *testing.T) {
+	p := mustParse(t, proc("root=LABEL=root"))
+	if !p.Boot.Shell || p.Boot.Emergency != EmergencyShell || p.Boot.Retry != 180*time.Second || p.Boot.Timeout != 0 {
+		t.Errorf("boot defaults: %+v", p.Boot)
+	}
+	if !reflect.DeepEqual(p.Root, Root{Kind: RootLabel, Value: "root", Init: "/sbin/init"}) {
+		t.Errorf("root: %+v", p.Root)
+	}
+	if !p.Net.PeerDNS || p.Net.NeedNet || !p.ISCSI.TestRoute || p.ISCSI.WaitNet || p.ISCSI.LoginRetryMax != 3 || p.Modules.Params == nil {
+		t.Errorf("defaults: %+v %+v %+v", p.Net, p.ISCSI, p.Modules)
+	}
+	if len(p.Net.IP) != 0 {
+		t.Errorf("no network needed, yet ip: %+v", p.Net.IP)
+	}
+}
+
+func TestParseRoot(t *testing.T) {
+	// dracut.cmdline(7)'s root= examples.
+	tests := map[string]Root{
+		"/dev/sda1": {Kind: RootPath, Value: "/dev/sda1"},
+		"/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1":  {Kind: RootPath, Value: "/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1"},
+		"/dev/disk/by-label/Root":                                {Kind: RootLabel, Value: "Root"},
+		"LABEL=Root":                                             {Kind: RootLabel, Value: "Root"},
+		"/dev/disk/by-uuid/3f5ad593-4546-4a94-a374-bcfb68aa11f7": {Kind: RootUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
+		"UUID=3f5ad593-4546-4a94-a374-bcfb68aa11f7":              {Kind: RootUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
+		"PARTUUID=3f5ad593-4546-4a94-a374-bcfb68aa11f7":          {Kind: RootPartUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
+		`/dev/disk/by-label/my\x2froot\x20fs`:                    {Kind: RootLabel, Value: "my/root fs"},
+		"/dev/disk/by-partlabel/sys":                             {Kind: RootPartLabel, Value: "sys"},
+		"/dev/disk/by-partuuid/abcd-01":                          {Kind: RootPartUUID, Value: "abcd-01"},
+		"block:/dev/vda2":                                        {Kind: RootPath, Value: "/dev/vda2"},
+		`"LABEL=a b"`:                                            {Kind: RootLabel, Value: "a b"},
+	}
+	for in, want := range tests {
+		p := mustParse(t, proc("root="+in))
+		want.Init = "/sbin/init"
+		if !reflect.DeepEqual(p.Root, want) {
+			t.Errorf("root=%s: %+v, want %+v", in, p.Root, want)
+		}
+	}
+	for _, in := range []string{"", "root=", "root=sda1", "root=nfs:1.2.3.4:/x", "root=/dev/nfs", "root=UUID=", "root=live:LABEL=x"} {
+		if _, err := Parse(proc(in)); err == nil {
+			t.Errorf("Parse(%q): want an error", in)
+		}
+	}
+}
+
+func TestParseISCSIRootForms(t *testing.T) {
+	// root=iscsi:… : the whole LUN, target first.
+	p := mustParse(t, proc("root=iscsi:192.168.50.1::::iqn.2009-06.dracut:target0 netroot=iscsi:192.168.50.1::::iqn.2009-06.dracut:target1"))
+	if p.Root.Kind != RootISCSI || len(p.ISCSI.Targets) != 2 || p.ISCSI.Targets[0].Name != "iqn.2009-06.dracut:target0" || !p.Net.NeedNet {
+		t.Errorf("root=iscsi: %+v %+v", p.Root, p.ISCSI.Targets)
+	}
+	if len(p.Net.IP) != 1 || !p.Net.IP[0].Implicit || p.Net.IP[0].Method != IPDHCP {
+		t.Errorf("implicit dhcp: %+v", p.Net.IP)
+	}
+	// Several netroot=, root=UUID.
+	p = mustParse(t, proc("root=UUID=12424547 netroot=iscsi:192.168.50.1::::iqn.2009-06.dracut:target0 netroot=iscsi:192.168.50.1::::iqn.2009-06.dracut:target1"))
+	if p.Root.Kind != RootUUID || len(p.ISCSI.Targets) != 2 || p.ISCSI.Targets[1].Name != "iqn.2009-06.dracut:target1" {
+		t.Errorf("netroot x2: %+v %+v", p.Root, p.ISCSI.Targets)
+	}
+	// netroot=dhcp.
+	for _, cl := range []string{"root=/dev/root netroot=dhcp", "root=dhcp"} {
+		p = mustParse(t, proc(cl))
+		if !p.ISCSI.FromDHCP || p.Root.Kind != RootISCSI || !p.Net.NeedNet {
+			t.Errorf("%s: %+v %+v", cl, p.ISCSI, p.Root)
+		}
+	}
+	p = mustParse(t, proc("root=LABEL=r netroot=dhcp"))
+	if !p.ISCSI.FromDHCP || p.Root.Kind != RootLabel {
+		t.Errorf("netroot=dhcp with a label: %+v %+v", p.ISCSI, p.Root)
+	}
+	// rd.iscsi.target.* and the global credentials.
+	p = mustParse(t, proc("root=LABEL=r netroot=iscsi rd.iscsi.initiator=iqn.2015-01.com.example:host rd.iscsi.target.name=iqn.2015-01.com.example:t rd.iscsi.target.ip=10.0.0.1 rd.iscsi.target.port=3261 rd.iscsi.target.group=2 rd.iscsi.username=u rd.iscsi.password=@/etc/netroot/chap rd.iscsi.in.username=tu rd.iscsi.in.password=tp"))
+	want := Target{Server: "10.0.0.1", Port: 3261, Group: 2, Name: "iqn.2015-01.com.example:t",
+		Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap"), InUsername: "tu", InPassword: NewSecret("tp")}}
+	if len(p.ISCSI.Targets) != 1 || !reflect.DeepEqual(p.ISCSI.Targets[0], want) || p.ISCSI.Initiator != "iqn.2015-01.com.example:host" {
+		t.Errorf("rd.iscsi.target: %+v", p.ISCSI)
+	}
+	// Own credentials win; rd.iscsi.in.* fill in mutual CHAP for two fields.
+	p = mustParse(t, proc("root=LABEL=r rd.iscsi.username=gu rd.iscsi.password=gp rd.iscsi.in.username=tu rd.iscsi.in.password=tp netroot=iscsi:u:p@10.0.0.1::::iqn.2015-01.com.example:t netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:t2"))
+	if a := p.ISCSI.Targets[0].Auth; a.Username != "u" || a.InUsername != "tu" {
+		t.Errorf("own credentials: %+v", a)
+	}
+	if a := p.ISCSI.Targets[1].Auth; a.Username != "gu" || a.Method() != "mutual CHAP" {
+		t.Errorf("global credentials: %+v", a)
+	}
+}
+
+func TestParseOverrideOrder(t *testing.T) {
+	baked := Source{Name: "/etc/cmdline.d/10-netroot.conf", Text: "# baked by mkinitramfs\nrd.retry=30 rd.shell=0\nnetroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:a\nroot=LABEL=baked\n"}
+	p := mustParse(t, baked, proc("BOOT_IMAGE=/vmlinuz root=LABEL=cmdline rd.retry=60 netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:b console=ttyS0"))
+	if p.Root.Value != "cmdline" || p.Boot.Retry != 60*time.Second || p.Boot.Shell || p.Boot.Emergency != EmergencyPoweroff {
+		t.Errorf("override: %+v %+v", p.Root, p.Boot)
+	}
+	if len(p.ISCSI.Targets) != 2 || p.ISCSI.Targets[0].Server != "10.0.0.1" || p.ISCSI.Targets[1].Server != "10.0.0.2" {
+		t.Errorf("accumulate: %+v", p.ISCSI.Targets)
+	}
+	// An invalid value that a later one overrides is not an error (getarg).
+	mustParse(t, Source{Name: "a.conf", Text: "rd.retry=abc"}, proc("root=LABEL=x rd.retry=5"))
+	// ro/rw: last wins.
+	if p := mustParse(t, proc("ro root=LABEL=x rw")); !p.Root.ReadWrite {
+		t.Error("rw after ro")
+	}
+	if p := mustParse(t, proc("rw root=LABEL=x ro")); p.Root.ReadWrite {
+		t.Error("ro after rw")
+	}
+}
+
+func TestParseEverything(t *testing.T) {
+	cl := `BOOT_IMAGE=/vmlinuz-6.1 initrd=initrd.img console=ttyS0,115200 quiet loglevel=3
+	root=UUID=3f5ad593 rootfstype=xfs rootflags=noatime,nobarrier rw init=/usr/lib/systemd/systemd
+	ifname=nic0:52:54:00:00:00:01 ifname=nic1:52:54:00:00:00:02 BOOTIF=01-52-54-00-00-00-01
+	bond=bond0:nic0,nic1:mode=802.3ad,miimon=100,lacp_rate=fast:9000 vlan=bond0.100:bond0
+	ip=10.1.0.5::10.1.0.1:255.255.255.0:node5:bond0.100:none:10.1.0.53
+	rd.route=10.2.0.0/16:10.1.0.254 nameserver=10.1.0.54 nameserver=[2001:db8::53] rd.peerdns=0
+	netroot=iscsi:@10.1.0.10::3260::iqn.2015-01.com.example:store:node5@root
+	rd.iscsi.initiator=iqn.2015-01.com.example:node5 rd.iscsi.param=node.session.timeo.replacement_timeout=30
+	rd.iscsi.param=node.conn[0].iscsi.DataDigest=CRC32C rd.iscsi.login_retry_max=5 rd.iscsi.waitnet=1 rd.iscsi.testroute=0
+	rd.shell=0 rd.emergency=reboot rd.break=pre-mount rd.break rd.retry=90 rd.timeout=600 rd.debug
+	rd.driver.pre=bonding,8021q rd.driver.pre=virtio-net rd.driver.blacklist=nouveau rd.driver.post=dm-mod
+	bonding.max_bonds=0 ixgbe.allow_unsupported_sfp=1 mlx4-core.debug_level=1 "e1000e.InterruptThrottleRate=3,3"
+	rd.luks.uuid=1234 rd.lvm.vg=vg0 rd.lvm.lv=vg0/root rd.md=0 rd.live.image rd.iscsi.firmware rd.break=initqueue rd.nfs.domain=x rd.luks.uuid=5678
+	-- --single`
+	p := mustParse(t, proc(cl))
+	n := p.Net
+	if len(n.Renames) != 2 || n.BootIF.String() != "52:54:00:00:00:01" || len(n.Bonds) != 1 || n.Bonds[0].MTU != 9000 ||
+		len(n.VLANs) != 1 || n.VLANs[0].ID != 100 || len(n.IP) != 1 || n.IP[0].Address.String() != "10.1.0.5/24" ||
+		len(n.IP[0].DNS) != 1 || len(n.Routes) != 1 || len(n.Nameservers) != 2 || n.PeerDNS || !n.NeedNet {
+		t.Errorf("net: %+v", n)
+	}
+	if p.ISCSI.Targets[0].Name != "iqn.2015-01.com.example:store:node5@root" || p.ISCSI.LoginRetryMax != 5 || !p.ISCSI.WaitNet || p.ISCSI.TestRoute || !p.ISCSI.Firmware {
+		t.Errorf("iscsi: %+v", p.ISCSI)
+	}
+	wantRoot := Root{Kind: RootUUID, Value: "3f5ad593", FSType: "xfs", Flags: "noatime,nobarrier", ReadWrite: true, Init: "/usr/lib/systemd/systemd", InitArgs: []string{"--single"}}
+	if !reflect.DeepEqual(p.Root, wantRoot) {
+		t.Errorf("root: %+v", p.Root)
+	}
+	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true}
+	if !reflect.DeepEqual(p.Boot, wantBoot) {
+		t.Errorf("boot: %+v", p.Boot)
+	}
+	wantMods := Modules{Pre: []string{"bonding", "8021q", "virtio_net"}, Blacklist: []string{"nouveau"}, Post: []string{"dm_mod"},
+		Params: map[string][]string{"bonding": {"max_bonds=0"}, "ixgbe": {"allow_unsupported_sfp=1"}, "mlx4_core": {"debug_level=1"}, "e1000e": {"InterruptThrottleRate=3,3"}}}
+	if !reflect.DeepEqual(p.Modules, wantMods) {
+		t.Errorf("modules: %+v", p.Modules)
+	}
+	wantIgn := []string{"ignored: rd.luks.uuid (not supported)", "ignored: rd.lvm.vg (not supported)", "ignored: rd.lvm.lv (not supported)",
+		"ignored: rd.md (not supported)", "ignored: rd.live.image (not supported)", "ignored: rd.break=initqueue (not supported)",
+		"ignored: rd.nfs.domain (not supported)", "ignored: rd.iscsi.firmware (not supported)"}
+	if !reflect.DeepEqual(p.Ignored, wantIgn) {
+		t.Errorf("ignored:\n got %q\nwant %q", p.Ignored, wantIgn)
+	}
+	if got, want := p.NeededModules(), []string{"bonding", "8021q", "virtio_net", "iscsi_tcp", "sd_mod", "crc32c", "xfs"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("NeededModules = %q, want %q", got, want)
+	}
+	d := p.Describe()
+	for _, s := range []string{"bond bond0: slaves nic0,nic1, options mode=802.3ad miimon=100 lacp_rate=fast, mtu 9000",
+		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, lun 0", "route 10.2.0.0/16 via 10.1.0.254",
+		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier, rw", "ignored: rd.luks.uuid", "emergency: reboot"} {
+		if !strings.Contains(d, s) {
+			t.Errorf("Describe lacks %q:\n%s", s, d)
+		}
+	}
+}
+
+func TestParseAnaconda(t *testing.T) {
+	p := mustParse(t, proc("root=LABEL=x ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 hostname=h ksdevice=eth1 mtu=9000"))
+	c := p.Net.IP[0]
+	if c.Address.String() != "10.0.0.5/24" || c.Gateway.String() != "10.0.0.1" || c.Hostname != "h" || c.Interface != "eth1" || c.MTU != 9000 || c.Method != IPStatic {
+		t.Errorf("anaconda: %+v", c)
+	}
+	if _, err := Parse(proc("root=LABEL=x ip=10.0.0.5")); err == nil {
+		t.Error("anaconda without netmask: want an error")
+	}
+}
+
+func TestParseErrorsAll(t *testing.T) {
+	cl := `ip=eth0:dhcp ip=dhcp bond=bond0:eth0,eth1:mode=9 netroot=iscsi:u:hunter2@10.0.0.1:::x:iqn.x rd.retry=abc rd.emergency=explode
+	rd.break=nowhere rd.iscsi.pasword=x vlan=foo:eth0 rd.iscsi.password=s3cr3t rd.route=1.2.3.4 rd.driver.pre=a/b`
+	_, err := Parse(proc(cl))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	for _, want := range []string{"ip=dhcp", "bond=", "netroot=", "rd.retry=abc", "rd.emergency=explode", "rd.break=nowhere",
+		"rd.iscsi.pasword", "vlan=foo:eth0", "rd.route=1.2.3.4", "rd.driver.pre=a/b", "root"} {
+		found := false
+		for _, e := range errs {
+			if strings.Contains(e.Error(), want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no error mentions %q:\n%v", want, err)
+		}
+	}
+	for _, secret := range []string{"hunter2", "s3cr3t"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks a secret: %v", err)
+		}
+	}
+	for _, e := range errs {
+		if e.Param == "" || (e.Expected == "" && e.Err == nil) {
+			t.Errorf("incomplete error %#v", e)
+		}
+	}
+}
+
+func TestParseCrossChecks(t *testing.T) {
+	for _, cl := range []string{
+		"root=LABEL=x bond=bond0:eth0,eth1 ip=eth0:dhcp",                       // address on a slave
+		"root=LABEL=x bond=bond0:eth0,eth1 bond=bond1:eth1,eth2",               // slave twice
+		"root=LABEL=x bond=bond0:eth0,eth1 bond=bond0:eth2,eth3",               // bond twice
+		"root=LABEL=x ip=eth0:dhcp ip=eth0:dhcp6",                              // interface twice
+		"root=LABEL=x ifname=a:52:54:00:00:00:01 ifname=b:52:54:00:00:00:01",   // MAC twice
+		"root=LABEL=x ifname=a:52:54:00:00:00:01 ip=a:dhcp::52:54:00:00:00:02", // macaddr with ifname
+		"root=LABEL=x netroot=iscsi",                                           // iBFT only
+		"root=LABEL=x rd.iscsi.target.ip=10.0.0.1",                             // no name
+		"root=LABEL=x rd.iscsi.username=u netroot=iscsi:10.0.0.1::::iqn.x:y",   // user without password
+		"root=LABEL=x netroot=iscsi:10.0.0.1::::iqn.x:y netroot=iscsi:10.0.0.1::::iqn.x:y",
+		"root=LABEL=x netroot=foo bar",
+		"root=LABEL=x vlan=vlan5:eth0 bond=bond0:eth0,eth1",
+	} {
+		if _, err := Parse(proc(cl)); err == nil {
+			t.Errorf("Parse(%q): want an error", cl)
+		}
+	}
+	// Several ip= lines name their interfaces, set bootdev and need the network.
+	if p, err := Parse(proc("root=LABEL=x ip=eth0:dhcp ip=192.168.1.2:::24:h:eth1:none")); err != nil || p.Net.BootDev != "eth0" || !p.Net.NeedNet {
+		t.Errorf("multiple ip=: %+v, %v", p, err)
+	}
+}
+
+func TestParseIgnoredNetroot(t *testing.T) {
+	p := mustParse(t, proc("root=LABEL=x netroot=nbd:10.0.0.1:root rd.bootif=0 BOOTIF=01-52-54-00-00-00-01 ip=ibft rd.neednet"))
+	if p.Net.BootIF != nil || !p.Net.NeedNet || len(p.Ignored) != 2 || !p.ISCSI.Firmware {
+		t.Errorf("got %+v %q", p.Net, p.Ignored)
+	}
+}
