@@ -1,0 +1,43 @@
+// Command netroot is the host-side tool of netroot.
+//
+//	netroot build -o FILE [-modules DIR] [-cmdline '…'] [-add SRC:DST]…
+//	    writes a gzip newc initramfs with netroot's /init, the kernel
+//	    modules the configuration needs and the baked command line.
+//	netroot check [-modules DIR] 'CMDLINE' | -f FILE
+//	    validates a dracut-style command line and prints the boot plan.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: netroot <command> [flags]
+
+commands:
+  build   write an initramfs (netroot build -h for flags)
+  check   validate a kernel command line and print the boot plan
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "build":
+		return runBuild(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "netroot: unknown command %q\n%s", args[0], usage)
+	return 2
+}
