@@ -45,7 +45,7 @@ func StartTarget(ctx context.Context, n *Net, cfg TargetConfig, logPath string) 
 	t := &Target{
 		cfg:     cfg,
 		net:     n,
-		control: 30000 + (os.Getpid()%1000)*10 + int(controlSeq.Add(1)%10),
+		control: 10000 + (os.Getpid()%1000)*10 + int(controlSeq.Add(1)%10), // tgtd takes < 32768; pkg/iscsi tests use 20000-29999
 		done:    make(chan struct{}),
 	}
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

@@ -94,6 +94,19 @@ func (l *Logger) SetKmsg(kmsg io.Writer, consoleLevel int) {
 	l.consoleLevel = consoleLevel
 }
 
+// SyncUptime re-reads the kernel uptime once /proc is mounted and dates
+// /init's start from it (New may run before /proc exists).
+func (l *Logger) SyncUptime() {
+	u := l.uptime()
+	if u == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.startUptime = u - time.Since(l.start).Seconds()
+	l.timeline.InitStartUptime = l.startUptime
+}
+
 // SetDebug makes Debugf lines visible on the console.
 func (l *Logger) SetDebug(on bool) {
 	l.mu.Lock()

@@ -97,3 +97,13 @@ func TestParsers(t *testing.T) {
 		t.Errorf("PeakRSSKiB = %v", v)
 	}
 }
+
+func TestSyncUptime(t *testing.T) {
+	// New runs before /proc is mounted: uptime reads 0 until then.
+	l := New(&bytes.Buffer{}, nil, 0, fakeUptime(0, 2.5))
+	l.SyncUptime()
+	tl := l.Timeline()
+	if tl.InitStartUptime <= 2.4 || tl.InitStartUptime > 2.5 {
+		t.Errorf("InitStartUptime = %v, want just under 2.5", tl.InitStartUptime)
+	}
+}

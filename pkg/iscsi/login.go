@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -179,11 +180,9 @@ func Login(ctx context.Context, conn net.Conn, cfg LoginConfig) (*Session, error
 			return nil, l.fail("invalid configuration", "", err, false)
 		}
 	}
-	var ittBytes [4]byte
-	if _, err := io.ReadFull(l.rnd, ittBytes[:]); err != nil {
-		return nil, l.fail("invalid configuration", "", err, false)
-	}
-	l.itt = uint32(ittBytes[0])<<24 | uint32(ittBytes[1])<<16 | uint32(ittBytes[2])<<8 | uint32(ittBytes[3])
+	// The ITT need only be unique on this connection: math/rand, which
+	// never blocks, unlike crypto/rand before the kernel's pool is seeded.
+	l.itt = mrand.Uint32()
 	if l.itt == 0xffffffff { // reserved value
 		l.itt = 0
 	}

@@ -351,9 +351,9 @@ func TestLoginCHAP(t *testing.T) {
 		}
 	})
 	t.Run("reflection", func(t *testing.T) {
-		// Our randomness: 4 bytes ITT, 1 byte CHAP_I, then the challenge,
-		// which here equals the target's.
-		rnd := append([]byte{0, 0, 0, 1, 5}, chal...)
+		// Our randomness (the ITT comes from math/rand): 1 byte CHAP_I,
+		// then the challenge, which here equals the target's.
+		rnd := append([]byte{5}, chal...)
 		_, err, _ := runFake(t, LoginConfig{Credentials: creds, ISID: ISID{0x80, 1, 2, 3}, Rand: bytes.NewReader(rnd)},
 			chapTarget(t, CHAPMD5, "u", creds.Password, "tgt", creds.InPassword, chal, false))
 		if err == nil || !strings.Contains(err.Error(), "reflection") {

@@ -246,3 +246,12 @@ func Rename(mac net.HardwareAddr, name string) error {
 	}
 	return nil
 }
+
+// HardwareAddr returns an interface's MAC address.
+func HardwareAddr(name string) (net.HardwareAddr, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, err
+	}
+	return l.Attrs().HardwareAddr, nil
+}
