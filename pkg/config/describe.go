@@ -187,7 +187,11 @@ func (p *Plan) Describe() string {
 		for _, kv := range is.Params {
 			w("  param %s=%s\n", kv.Key, redactParam(kv.Key, kv.Value))
 		}
-		w("  login retries: %d, wait for all interfaces: %t, test route: %t\n", is.LoginRetryMax, is.WaitNet, is.TestRoute)
+		retries := "until rd.retry"
+		if is.LoginRetryMax > 0 {
+			retries = fmt.Sprintf("at most %d attempts", is.LoginRetryMax)
+		}
+		w("  login retries: %s, wait for all interfaces: %t, test route: %t\n", retries, is.WaitNet, is.TestRoute)
 	}
 
 	r := p.Root

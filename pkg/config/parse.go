@@ -13,8 +13,6 @@ const (
 	DefaultRetry = 180 * time.Second
 	// DefaultInit is the init started in the real root without init=.
 	DefaultInit = "/sbin/init"
-	// DefaultLoginRetryMax is dracut's rd.iscsi.login_retry_max default.
-	DefaultLoginRetryMax = 3
 )
 
 // Grammars of the simple parameters, shown in errors.
@@ -168,7 +166,7 @@ func Parse(sources ...Source) (*Plan, error) {
 func newPlan() *Plan {
 	return &Plan{
 		Net:     Net{PeerDNS: true},
-		ISCSI:   ISCSI{TestRoute: true, LoginRetryMax: DefaultLoginRetryMax},
+		ISCSI:   ISCSI{TestRoute: true},
 		Root:    Root{Init: DefaultInit},
 		Boot:    Boot{Shell: true, Retry: DefaultRetry},
 		Modules: Modules{Params: map[string][]string{}},

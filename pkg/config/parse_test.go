@@ -27,7 +27,7 @@ func TestParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(p.Root, Root{Kind: RootLabel, Value: "root", Init: "/sbin/init"}) {
 		t.Errorf("root: %+v", p.Root)
 	}
-	if !p.Net.PeerDNS || p.Net.NeedNet || !p.ISCSI.TestRoute || p.ISCSI.WaitNet || p.ISCSI.LoginRetryMax != 3 || p.Modules.Params == nil {
+	if !p.Net.PeerDNS || p.Net.NeedNet || !p.ISCSI.TestRoute || p.ISCSI.WaitNet || p.ISCSI.LoginRetryMax != 0 || p.Modules.Params == nil {
 		t.Errorf("defaults: %+v %+v %+v", p.Net, p.ISCSI, p.Modules)
 	}
 	if len(p.Net.IP) != 0 {

@@ -197,10 +197,11 @@ type ISCSI struct {
 	Targets []Target
 	// Params holds rd.iscsi.param=k=v overrides in order (later wins).
 	Params []KV
-	// LoginRetryMax is rd.iscsi.login_retry_max: dracut's default is 3
-	// (iscsiroot.sh: getargnum 3 0 10000); 0 leaves the initiator's own
-	// limit. An rd.iscsi.param=node.session.initial_login_retry_max=…
-	// overrides it, as in dracut.
+	// LoginRetryMax is rd.iscsi.login_retry_max, 0 when unset: logins are
+	// then retried until rd.retry runs out. dracut passes its default of 3
+	// (iscsiroot.sh: getargnum 3 0 10000) to each iscsistart run, but its
+	// initqueue reruns iscsistart until rd.retry, so the effect is the
+	// same; netroot retries within one login loop instead.
 	LoginRetryMax int
 	// Firmware is true with rd.iscsi.firmware / rd.iscsi.ibft (not supported
 	// by netroot's initiator; reported in Ignored as well).
