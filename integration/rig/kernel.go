@@ -80,8 +80,14 @@ func kernelPackage(ctx context.Context) (string, error) {
 		return p, nil
 	}
 	out, err := run(ctx, "apt-cache", "depends", "linux-image-amd64")
-	if err != nil {
-		return "", err
+	if err != nil || !strings.Contains(out, "linux-image-") {
+		// A fresh machine may have no package lists yet.
+		if _, uerr := run(ctx, "apt-get", "update", "-q"); uerr != nil {
+			return "", fmt.Errorf("rig: apt-get update: %w", uerr)
+		}
+		if out, err = run(ctx, "apt-cache", "depends", "linux-image-amd64"); err != nil {
+			return "", err
+		}
 	}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
