@@ -112,8 +112,14 @@ func netrootLines(log string) []string {
 }
 
 // assertRealRoot checks that the guest reached the real root's init over
-// bond0 with both slaves, read-only, and powered off.
+// bond0 with both slaves, read-only ext4, and powered off.
 func assertRealRoot(t *testing.T, b *rig.Boot) string {
+	t.Helper()
+	return assertRealRootFS(t, b, "ext4")
+}
+
+// assertRealRootFS is assertRealRoot for a root of the given type.
+func assertRealRootFS(t *testing.T, b *rig.Boot, fstype string) string {
 	t.Helper()
 	waitFor(t, b, `NETROOT-TEST: done=`, 4*time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -131,12 +137,14 @@ func assertRealRoot(t *testing.T, b *rig.Boot) string {
 	if got := reported(log, "root-ro"); len(got) != 1 || got[0] != "true" {
 		t.Errorf("root-ro = %q, want true", got)
 	}
-	if got := reported(log, "root-mount"); len(got) != 1 || !strings.Contains(got[0], " ext4 ro") {
-		t.Errorf("root mount = %q, want an ext4 mounted ro", got)
+	if got := reported(log, "root-mount"); len(got) != 1 || !strings.Contains(got[0], " "+fstype+" ro") {
+		t.Errorf("root mount = %q, want %s mounted ro", got, fstype)
 	}
 	bonds := reported(log, "bond")
 	if len(bonds) != 1 || !strings.HasPrefix(bonds[0], "bond0 ") ||
-		!strings.Contains(bonds[0], `slaves="eth0 eth1"`) || !strings.Contains(bonds[0], "active-backup") {
+		// A PXE NIC named by BOOTIF is enslaved first (primary), so either order.
+		!(strings.Contains(bonds[0], `slaves="eth0 eth1"`) || strings.Contains(bonds[0], `slaves="eth1 eth0"`)) ||
+		!strings.Contains(bonds[0], "active-backup") {
 		t.Errorf("bond = %q, want bond0 active-backup with slaves eth0 eth1", bonds)
 	}
 	if got := reported(log, "timeline-bytes"); len(got) != 1 || strings.HasPrefix(got[0], "<") {

@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+// withRoot returns the scenario cmdline with root= replaced.
+func withRoot(root string) string {
+	return strings.Replace(rig.ScenarioCmdline, "root=LABEL="+rig.RootLabel, root, 1)
+}
+
+// withLUN returns the scenario cmdline with the target's LUN replaced.
+func withLUN(lun string) string {
+	return strings.Replace(rig.ScenarioCmdline, "::3260:1:", "::3260:"+lun+":", 1)
+}
+
+// buildImage builds a root image with the test init into dir.
+func buildImage(t *testing.T, img rig.RootImage, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img.Files = map[string]string{"sbin/init": env(t).TestInit}
+	path := filepath.Join(t.TempDir(), name)
+	if err := img.Build(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBootGPTPartLabel finds the root on partition 2 of a GPT-partitioned
+// LUN by PARTLABEL=.
+func TestBootGPTPartLabel(t *testing.T) {
+	root := buildImage(t, rig.RootImage{Label: "GPTROOT", SizeMB: 64}, "part.img")
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rig.GPTDisk(ctx, disk, []rig.Partition{
+		{Name: "spare", SizeMB: 8},
+		{Name: "netroot-root", SizeMB: 64, Image: root},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tc := rig.DefaultTarget()
+	tc.LUNs = []string{disk}
+	b := start(t, rig.BootSpec{Cmdline: withRoot("root=PARTLABEL=netroot-root"), Target: tc})
+	log := assertRealRoot(t, b)
+	if got := reported(log, "root-mount"); len(got) != 1 || !strings.HasPrefix(got[0], "/dev/sda2 ") {
+		t.Errorf("root mount = %q, want /dev/sda2", got)
+	}
+}
+
+// TestBootXFSByUUID mounts an xfs root found by UUID=, its module loaded on
+// demand from the detected type.
+func TestBootXFSByUUID(t *testing.T) {
+	const uuid = "6e2f3c1a-7b5d-4e8f-9a0b-1c2d3e4f5a6b"
+	img := buildImage(t, rig.RootImage{Label: "XFSROOT", SizeMB: 300, FSType: "xfs", UUID: uuid}, "xfs.img")
+	tc := rig.DefaultTarget()
+	tc.LUNs = []string{img}
+	b := start(t, rig.BootSpec{Cmdline: withRoot("root=UUID=" + strings.ToUpper(uuid)), Target: tc,
+		BuildArgs: []string{"-fs", "ext4,xfs"}})
+	log := assertRealRootFS(t, b, "xfs")
+	if !strings.Contains(log, "netroot: mount-root: /dev/sda xfs on /sysroot") {
+		t.Errorf("no mount-root line for the xfs root")
+	}
+}
+
+// TestBootSecondLUN boots from LUN 2 of a target with two LUNs, found by
+// LABEL=; LUN 1 holds another filesystem.
+func TestBootSecondLUN(t *testing.T) {
+	data := buildImage(t, rig.RootImage{Label: "DATA", SizeMB: 16}, "data.img")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root := filepath.Join(t.TempDir(), "root.img")
+	if err := rig.CopySparse(ctx, env(t).RootImg, root); err != nil {
+		t.Fatal(err)
+	}
+	tc := rig.DefaultTarget()
+	tc.LUNs = []string{data, root}
+	b := start(t, rig.BootSpec{Cmdline: withLUN("2"), Target: tc})
+	log := assertRealRoot(t, b)
+	if !strings.Contains(log, "LUN 2 is /dev/sd") {
+		t.Errorf("the disk line does not name LUN 2")
+	}
+}
+
+// TestBootWrongLabel ends in the listing error and a shell: the admin sees
+// at once that the label is ISCSI_ROOT, not ISCSI-ROOT.
+func TestBootWrongLabel(t *testing.T) {
+	b := start(t, rig.BootSpec{Cmdline: withRoot("root=LABEL=ISCSI-ROOT") + " rd.retry=3",
+		Target: rig.DefaultTarget(), Shell: true})
+	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
+	t.Logf("error line: %s", m[0])
+	if !strings.Contains(m[1], "LABEL=ISCSI-ROOT") {
+		t.Errorf("error line does not name the selector")
+	}
+	waitFor(t, b, `netroot:/# `, time.Minute)
+	log := b.VM.Log()
+	if !strings.Contains(log, `/dev/sda 64M ext4 LABEL="ISCSI_ROOT"`) {
+		t.Errorf("the error does not list /dev/sda with its label")
+	}
+}
