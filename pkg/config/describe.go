@@ -214,7 +214,7 @@ func (p *Plan) Describe() string {
 	}
 	w("\n  init: %s", r.Init)
 	if len(r.InitArgs) > 0 {
-		w(" %s", strings.Join(r.InitArgs, " "))
+		w(" %s", scrubSecrets(strings.Join(r.InitArgs, " ")))
 	}
 	w("\n")
 

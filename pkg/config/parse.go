@@ -64,6 +64,7 @@ var single = map[string]bool{
 	"rd.iscsi.in.password": true, "rd.iscsi.firmware": true,
 	"rd.iscsi.ibft": true, "rd.iscsi.login_retry_max": true,
 	"rd.iscsi.waitnet": true, "rd.iscsi.testroute": true, "rd.shell": true,
+	"rd.netroot.keeper": true,
 	"rd.emergency": true, "rd.retry": true, "rd.timeout": true,
 	"rd.debug": true, "quiet": true,
 	// anaconda-style ip=<address> companions, read only with it.
@@ -148,7 +149,7 @@ func Parse(sources ...Source) (*Plan, error) {
 		all = append(all, args...)
 		p.plan.Root.InitArgs = append(p.plan.Root.InitArgs, rest...)
 	}
-	for _, a := range all {
+	for _, a := range dedupe(all) {
 		p.collect(a)
 	}
 	for _, k := range p.order {
@@ -162,13 +163,34 @@ func Parse(sources ...Source) (*Plan, error) {
 	return p.plan, nil
 }
 
+// dedupe drops a parameter repeated with the same value: the same lines
+// baked into /etc/cmdline.d and given again on the kernel command line
+// describe one bond, one address, one target — not two that conflict.
+func dedupe(args []arg) []arg {
+	type key struct {
+		k, v string
+		has  bool
+	}
+	seen := map[key]bool{}
+	out := args[:0:0]
+	for _, a := range args {
+		k := key{a.Key, a.Value, a.HasValue}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, a)
+	}
+	return out
+}
+
 // newPlan returns a plan holding the defaults.
 func newPlan() *Plan {
 	return &Plan{
 		Net:     Net{PeerDNS: true},
 		ISCSI:   ISCSI{TestRoute: true},
 		Root:    Root{Init: DefaultInit},
-		Boot:    Boot{Shell: true, Retry: DefaultRetry},
+		Boot:    Boot{Shell: true, Keeper: true, Retry: DefaultRetry},
 		Modules: Modules{Params: map[string][]string{}},
 	}
 }
@@ -500,7 +522,7 @@ func (p *parser) single(a arg) {
 		}
 		pl.Net.BootIF = m
 	case "rd.bootif", "rd.neednet", "rd.iscsi.waitnet", "rd.iscsi.testroute",
-		"rd.shell", "rd.debug", "quiet", "rd.peerdns":
+		"rd.shell", "rd.debug", "quiet", "rd.peerdns", "rd.netroot.keeper":
 		// handled below / in finish
 		b := parseBool(a)
 		switch a.Key {
@@ -514,6 +536,8 @@ func (p *parser) single(a arg) {
 			pl.ISCSI.TestRoute = b
 		case "rd.shell":
 			pl.Boot.Shell = b
+		case "rd.netroot.keeper":
+			pl.Boot.Keeper = b
 		case "rd.debug":
 			pl.Boot.Debug = b
 		case "quiet":

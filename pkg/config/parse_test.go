@@ -156,7 +156,7 @@ func TestParseEverything(t *testing.T) {
 	if !reflect.DeepEqual(p.Root, wantRoot) {
 		t.Errorf("root: %+v", p.Root)
 	}
-	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true}
+	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true, Keeper: true}
 	if !reflect.DeepEqual(p.Boot, wantBoot) {
 		t.Errorf("boot: %+v", p.Boot)
 	}
@@ -238,7 +238,7 @@ func TestParseCrossChecks(t *testing.T) {
 		"root=LABEL=x netroot=iscsi",                                           // iBFT only
 		"root=LABEL=x rd.iscsi.target.ip=10.0.0.1",                             // no name
 		"root=LABEL=x rd.iscsi.username=u netroot=iscsi:10.0.0.1::::iqn.x:y",   // user without password
-		"root=LABEL=x netroot=iscsi:10.0.0.1::::iqn.x:y netroot=iscsi:10.0.0.1::::iqn.x:y",
+		"root=LABEL=x netroot=iscsi:10.0.0.1::::iqn.x:y netroot=iscsi:10.0.0.1::3260:0:iqn.x:y",
 		"root=LABEL=x netroot=foo bar",
 		"root=LABEL=x vlan=vlan5:eth0 bond=bond0:eth0,eth1",
 	} {
@@ -256,5 +256,47 @@ func TestParseIgnoredNetroot(t *testing.T) {
 	p := mustParse(t, proc("root=LABEL=x netroot=nbd:10.0.0.1:root rd.bootif=0 BOOTIF=01-52-54-00-00-00-01 ip=ibft rd.neednet"))
 	if p.Net.BootIF != nil || !p.Net.NeedNet || len(p.Ignored) != 2 || !p.ISCSI.Firmware {
 		t.Errorf("got %+v %q", p.Net, p.Ignored)
+	}
+}
+
+// TestParseKeeper checks rd.netroot.keeper: on unless set to a false value.
+func TestParseKeeper(t *testing.T) {
+	base := "netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:a root=LABEL=r "
+	for _, tc := range []struct {
+		arg  string
+		want bool
+	}{
+		{"", true},
+		{"rd.netroot.keeper", true},
+		{"rd.netroot.keeper=1", true},
+		{"rd.netroot.keeper=0", false},
+		{"rd.netroot.keeper=no", false},
+		{"rd.netroot.keeper=0 rd.netroot.keeper=1", true},
+	} {
+		p, err := Parse(Source{Name: "/proc/cmdline", Text: base + tc.arg})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.arg, err)
+		}
+		if p.Boot.Keeper != tc.want {
+			t.Errorf("%q: Keeper = %v, want %v", tc.arg, p.Boot.Keeper, tc.want)
+		}
+	}
+}
+
+// The same settings baked into the initramfs and given again on the kernel
+// command line are one configuration, not a conflict.
+func TestParseBakedAndKernelIdentical(t *testing.T) {
+	cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
+		"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=R ro"
+	p, err := Parse(Source{Name: "/etc/cmdline.d/50-netroot.conf", Text: cl}, Source{Name: "/proc/cmdline", Text: cl + " console=ttyS0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Net.IP) != 1 || len(p.Net.Bonds) != 1 || len(p.ISCSI.Targets) != 1 {
+		t.Errorf("got %d ip, %d bonds, %d targets; want one each", len(p.Net.IP), len(p.Net.Bonds), len(p.ISCSI.Targets))
+	}
+	// A different value for the same bond is still a conflict.
+	if _, err := Parse(Source{Name: "a", Text: cl}, Source{Name: "b", Text: "bond=bond0:eth2"}); err == nil {
+		t.Error("two different bond= for bond0 accepted")
 	}
 }

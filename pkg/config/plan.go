@@ -410,6 +410,10 @@ type Boot struct {
 	// Debug is rd.debug; Quiet is quiet.
 	Debug bool
 	Quiet bool
+	// Keeper is rd.netroot.keeper (default on): keep a session keeper
+	// running after switch_root that recovers the root's iSCSI sessions
+	// when their connections fail.
+	Keeper bool
 }
 
 // Modules is what the cmdline says about kernel modules.
