@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,20 @@ func read(path string) string {
 }
 
 func main() {
+	// Like any real init, mount what the initramfs did not hand over
+	// (busybox switch_root moves no mounts).
+	for _, m := range []struct{ fstype, dir string }{{"proc", "/proc"}, {"sysfs", "/sys"}} {
+		if _, err := os.Stat(m.dir + "/self"); m.fstype == "proc" && err == nil {
+			continue
+		}
+		if _, err := os.Stat(m.dir + "/class"); m.fstype == "sysfs" && err == nil {
+			continue
+		}
+		unix.Mount(m.fstype, m.dir, m.fstype, 0, "")
+	}
+	if testMode("keeper") { // keeper.go
+		runKeeperTest()
+	}
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
 	report("uptime", strings.Fields(read("/proc/uptime") + " ")[0])
 
@@ -43,13 +58,34 @@ func main() {
 		}
 	}
 	report("env-path", os.Getenv("PATH"))
+	report("cmdline", read("/proc/cmdline"))
 
 	bonds, _ := filepath.Glob("/sys/class/net/*/bonding")
 	for _, b := range bonds {
 		name := filepath.Base(filepath.Dir(b))
-		report("bond", fmt.Sprintf("%s mode=%q slaves=%q active=%q", name,
-			read(b+"/mode"), read(b+"/slaves"), read(b+"/active_slave")))
+		report("bond", fmt.Sprintf("%s mode=%q slaves=%q active=%q mac=%q", name,
+			read(b+"/mode"), read(b+"/slaves"), read(b+"/active_slave"), read(filepath.Dir(b)+"/address")))
 	}
+	// addr: every interface's IPv4 addresses and MAC, e.g.
+	// "bond0 10.77.0.77/24 mac=52:54:00:77:00:11".
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, ifc := range ifs {
+			addrs, _ := ifc.Addrs()
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+					report("addr", fmt.Sprintf("%s %s mac=%s mtu=%d", ifc.Name, ipn, ifc.HardwareAddr, ifc.MTU))
+				}
+			}
+		}
+	}
+	// netroot-file: what /init left in /run/netroot for the OS.
+	if files, err := os.ReadDir("/run/netroot"); err == nil {
+		for _, f := range files {
+			report("netroot-file", f.Name())
+		}
+	}
+	report("resolv", strings.ReplaceAll(read("/run/netroot/resolv.conf"), "\n", " | "))
+	report("hostname", read("/proc/sys/kernel/hostname"))
 	sessions, _ := filepath.Glob("/sys/class/iscsi_session/session*")
 	for _, s := range sessions {
 		report("iscsi-session", fmt.Sprintf("%s target=%q user=%q", filepath.Base(s),

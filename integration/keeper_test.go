@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+// keeperCmdline boots the scenario read-write with the test init's keeper
+// mode. NOP-Outs are set explicitly (5 s / 5 s) so that with or without
+// the keeper the kernel notices a dead path and reports a connection
+// error; the replacement timeout stays at netroot's one day, so I/O waits
+// for a recovery instead of failing.
+const keeperCmdline = rig.ScenarioCmdline + " rw netroot.test=keeper" +
+	" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
+
+// outage is how long the network or the target is away.
+const outage = 30 * time.Second
+
+// keeperBoot boots cmdline and waits until the root's writer runs.
+func keeperBoot(t *testing.T, cmdline string) *rig.Boot {
+	b := start(t, rig.BootSpec{Cmdline: cmdline, Target: rig.DefaultTarget()})
+	waitFor(t, b, `NETROOT-TEST: keeper-test=writing`, 4*time.Minute)
+	time.Sleep(2 * time.Second) // some records before the outage
+	return b
+}
+
+// linkOutage takes both taps down for outage, then back up.
+func linkOutage(t *testing.T, b *rig.Boot) {
+	ctx, cancel := context.WithTimeout(context.Background(), outage+30*time.Second)
+	defer cancel()
+	for _, tap := range []string{"tap0", "tap1"} {
+		if err := b.Net.SetLink(ctx, tap, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("taps down for %v", outage)
+	time.Sleep(outage)
+	for _, tap := range []string{"tap0", "tap1"} {
+		if err := b.Net.SetLink(ctx, tap, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("taps up")
+}
+
+// assertRecovered checks the root's report after an outage the keeper
+// must have recovered.
+func assertRecovered(t *testing.T, b *rig.Boot) {
+	t.Helper()
+	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
+	log := b.VM.Log()
+	for _, k := range []string{"keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "keeper-pid", "keeper-proc", "keeper-hints", "keeper-sigterm"} {
+		t.Logf("%s=%q", k, reported(log, k))
+	}
+	keeperLines := regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1)
+	for _, l := range keeperLines {
+		t.Log(l)
+	}
+	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
+		t.Errorf("writer: %q, want finished", got)
+	}
+	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
+		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
+	}
+	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
+		t.Errorf("verify: %q, want ok", got)
+	}
+	// The outage must have been felt: a write waited for the recovery.
+	if got := reported(log, "keeper-maxstall"); len(got) != 1 {
+		t.Errorf("maxstall: %q", got)
+	} else if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s < 10 {
+		t.Errorf("longest write stall %q: the outage did not stall I/O, so the test proves nothing", got[0])
+	}
+	if n := len(regexp.MustCompile(`netroot-keeper: recovered session`).FindAllString(log, -1)); n != 1 {
+		t.Errorf("keeper logged %d recoveries, want 1", n)
+	}
+	if got := reported(log, "keeper-proc"); len(got) != 1 || !strings.Contains(got[0], `argv="@netroot-keeper`) ||
+		!strings.Contains(got[0], "root-on-real-root=false cwd-on-real-root=false") {
+		t.Errorf("keeper process %q: want argv[0] @netroot-keeper, root and cwd off the real root", got)
+	}
+	if got := reported(log, "keeper-hints"); len(got) != 1 || !strings.Contains(got[0], `ifstate="bond0=bond0"`) ||
+		!strings.Contains(got[0], `open-iscsi.interface="bond0"`) || !strings.Contains(got[0], "network.json=true") {
+		t.Errorf("hints for the real OS: %q", got)
+	}
+	if got := reported(log, "keeper-sigterm"); len(got) != 1 || got[0] != "exited status=0" || !strings.Contains(log, "netroot-keeper: stopped by signal") {
+		t.Errorf("keeper after SIGTERM: %q, want a clean exit", got)
+	}
+	if strings.Contains(log, "Kernel panic") {
+		t.Errorf("kernel panic on the console")
+	}
+}
+
+// TestKeeperLinkOutage: both NICs lose the target for 30 s while the real
+// root writes; the keeper reconnects the session and no record is lost.
+func TestKeeperLinkOutage(t *testing.T) {
+	b := keeperBoot(t, keeperCmdline)
+	linkOutage(t, b)
+	assertRecovered(t, b)
+}
+
+// TestKeeperTargetRestart: tgtd stops (closing the connection), stays away
+// for 10 s and starts again on the same backing file.
+func TestKeeperTargetRestart(t *testing.T) {
+	b := keeperBoot(t, keeperCmdline)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Target.Restart(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("target restarted")
+	assertRecovered(t, b)
+}
+
+// TestKeeperDisabledLinkOutage is the control: without the keeper
+// (rd.netroot.keeper=0) the same outage leaves the session failed and the
+// writer stalled (the kernel queues the I/O for the replacement timeout
+// and nobody reconnects).
+func TestKeeperDisabledLinkOutage(t *testing.T) {
+	b := keeperBoot(t, keeperCmdline+" rd.netroot.keeper=0")
+	linkOutage(t, b)
+	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
+	log := b.VM.Log()
+	t.Logf("keeper-writer=%q keeper-errors=%q", reported(log, "keeper-writer"), reported(log, "keeper-errors"))
+	stalled := false
+	if got := reported(log, "keeper-writer"); len(got) == 1 && strings.HasPrefix(got[0], "stalled") {
+		stalled = true
+	}
+	errs := reported(log, "keeper-errors")
+	if !stalled && (len(errs) != 1 || errs[0] == "0") {
+		t.Errorf("without the keeper the writer finished without errors: the outage was survived anyway, so the keeper tests prove nothing")
+	}
+	if strings.Contains(log, "netroot-keeper: recovered") {
+		t.Errorf("a keeper ran although rd.netroot.keeper=0")
+	}
+}

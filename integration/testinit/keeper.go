@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The keeper test mode (kernel command line word netroot.test=keeper):
+// write and fsync one fixed-size record every 100 ms to a file on the
+// (read-write) root for writeFor, while the test takes the network or the
+// target away; then read every record back. If the writer does not finish
+// within stallAfter (no one recovered the iSCSI connection), report the
+// stall and power off without syncing.
+const (
+	recordSize = 64
+	writeFor   = 55 * time.Second
+	stallAfter = writeFor + 45*time.Second
+	testFile   = "/keeper-test.dat"
+)
+
+// testMode reports whether the kernel command line selects mode.
+func testMode(mode string) bool {
+	for _, w := range strings.Fields(read("/proc/cmdline")) {
+		if w == "netroot.test="+mode {
+			return true
+		}
+	}
+	return false
+}
+
+func record(i int) []byte {
+	r := fmt.Sprintf("record %08d", i)
+	return []byte(r + strings.Repeat(".", recordSize-len(r)-1) + "\n")
+}
+
+type writerResult struct {
+	records  int
+	errs     []string
+	maxStall time.Duration
+}
+
+func writer(f *os.File, done *atomic.Int64) writerResult {
+	var res writerResult
+	start := time.Now()
+	last := start
+	for i := 0; time.Since(start) < writeFor; i++ {
+		if _, err := f.WriteAt(record(i), int64(i)*recordSize); err != nil {
+			res.errs = append(res.errs, fmt.Sprintf("write %d: %v", i, err))
+		} else if err := f.Sync(); err != nil {
+			res.errs = append(res.errs, fmt.Sprintf("fsync %d: %v", i, err))
+		}
+		now := time.Now()
+		if d := now.Sub(last); d > res.maxStall {
+			res.maxStall = d
+		}
+		last = now
+		res.records = i + 1
+		done.Store(int64(i + 1))
+		time.Sleep(100 * time.Millisecond)
+	}
+	return res
+}
+
+func runKeeperTest() {
+	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
+	f, err := os.OpenFile(testFile, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		report("keeper-test", "<"+err.Error()+">")
+		powerOff(true)
+	}
+	var progress atomic.Int64
+	out := make(chan writerResult, 1)
+	go func() { out <- writer(f, &progress) }()
+	report("keeper-test", "writing")
+	tick := time.NewTicker(5 * time.Second)
+	deadline := time.After(stallAfter)
+	var res writerResult
+wait:
+	for {
+		select {
+		case res = <-out:
+			break wait
+		case <-tick.C:
+			report("keeper-progress", fmt.Sprint(progress.Load()))
+		case <-deadline:
+			report("keeper-writer", fmt.Sprintf("stalled records=%d", progress.Load()))
+			report("done", "powering off")
+			powerOff(false)
+		}
+	}
+	report("keeper-writer", fmt.Sprintf("finished records=%d", res.records))
+	report("keeper-errors", fmt.Sprint(len(res.errs)))
+	for i, e := range res.errs {
+		if i < 5 {
+			report("keeper-error", e)
+		}
+	}
+	report("keeper-maxstall", fmt.Sprintf("%.1fs", res.maxStall.Seconds()))
+	f.Close()
+	os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o644)
+	data, err := os.ReadFile(testFile)
+	bad := 0
+	if err != nil {
+		report("keeper-verify", "<"+err.Error()+">")
+	} else {
+		for i := 0; i < res.records; i++ {
+			if end := (i + 1) * recordSize; end > len(data) || !bytes.Equal(data[i*recordSize:end], record(i)) {
+				bad++
+			}
+		}
+		if bad == 0 && len(data) == res.records*recordSize {
+			report("keeper-verify", fmt.Sprintf("ok records=%d", res.records))
+		} else {
+			report("keeper-verify", fmt.Sprintf("bad=%d of %d, file %d bytes", bad, res.records, len(data)))
+		}
+	}
+	keepers, _ := os.ReadFile("/run/netroot/keeper.pid")
+	pid := strings.TrimSpace(string(keepers))
+	report("keeper-pid", pid)
+	if pid != "" {
+		// The keeper must not pin the real root: its root and working
+		// directory stay on the initramfs.
+		var real, root, cwd unix.Stat_t
+		unix.Stat("/", &real)
+		e1 := unix.Stat("/proc/"+pid+"/root/", &root)
+		e2 := unix.Stat("/proc/"+pid+"/cwd/", &cwd)
+		argv := strings.ReplaceAll(read("/proc/"+pid+"/cmdline"), "\x00", " ")
+		report("keeper-proc", fmt.Sprintf("argv=%q root-on-real-root=%v cwd-on-real-root=%v (%v %v)",
+			strings.TrimSpace(argv), root.Dev == real.Dev, cwd.Dev == real.Dev, e1, e2))
+	}
+	report("keeper-hints", fmt.Sprintf("ifstate=%q open-iscsi.interface=%q network.json=%v",
+		read("/run/network/ifstate"), read("/run/initramfs/open-iscsi.interface"), len(read("/run/netroot/network.json")) > 2))
+	if n, err := strconv.Atoi(pid); err == nil {
+		report("keeper-sigterm", stopKeeper(n))
+	}
+	report("done", "powering off")
+	powerOff(true)
+}
+
+// stopKeeper sends SIGTERM to the keeper (this init's child: it was
+// started by /init, which this process replaced) and waits for its exit.
+func stopKeeper(pid int) string {
+	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
+		return "<" + err.Error() + ">"
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != nil {
+			return "<" + err.Error() + ">"
+		} else if got == pid {
+			return fmt.Sprintf("exited status=%d", ws.ExitStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "still running after 5s"
+}
+
+func powerOff(sync bool) {
+	if sync {
+		unix.Sync()
+	}
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		report("poweroff-error", err.Error())
+	}
+	select {}
+}

@@ -1,0 +1,97 @@
+package keeper
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Kernel event types (enum iscsi_uevent_e in include/scsi/iscsi_if.h).
+const (
+	EventRecvPDU        = 101 // ISCSI_KEVENT_RECV_PDU
+	EventConnError      = 102 // ISCSI_KEVENT_CONN_ERROR
+	EventIfError        = 103 // ISCSI_KEVENT_IF_ERROR
+	EventDestroySession = 104 // ISCSI_KEVENT_DESTROY_SESSION
+	EventUnbindSession  = 105 // ISCSI_KEVENT_UNBIND_SESSION
+	EventCreateSession  = 106 // ISCSI_KEVENT_CREATE_SESSION
+)
+
+// ueventLen is sizeof(struct iscsi_uevent): type, iferror, transport
+// handle, a 24-byte request union and a 16-byte reply union.
+const ueventLen = 56
+
+// Event is one kernel iSCSI netlink event.
+type Event struct {
+	Type            uint32
+	TransportHandle uint64
+	SID, CID        uint32
+	// Error is the iscsi_err code of a connection error.
+	Error uint32
+	// PDU is a received PDU (48-byte header and its data) for RecvPDU.
+	PDU []byte
+}
+
+// ParseEvent decodes the payload of one netlink message (after the
+// nlmsghdr). Events it does not know are returned with only Type set.
+func ParseEvent(b []byte) (Event, error) {
+	if len(b) < ueventLen {
+		return Event{}, fmt.Errorf("keeper: iSCSI event of %d bytes, want at least %d", len(b), ueventLen)
+	}
+	le := binary.LittleEndian // the netlink ABI is host order; netroot targets little-endian machines
+	ev := Event{Type: le.Uint32(b[0:4]), TransportHandle: le.Uint64(b[8:16])}
+	r := b[40:56] // the reply union
+	switch ev.Type {
+	case EventRecvPDU:
+		ev.SID, ev.CID = le.Uint32(r[0:4]), le.Uint32(r[4:8])
+		pdu := b[ueventLen:]
+		if len(pdu) < 48 {
+			return ev, fmt.Errorf("keeper: RECV_PDU event with a %d-byte PDU", len(pdu))
+		}
+		dlen := int(pdu[5])<<16 | int(pdu[6])<<8 | int(pdu[7])
+		n := 48 + int(pdu[4])*4 + dlen
+		if len(pdu) < n {
+			return ev, fmt.Errorf("keeper: RECV_PDU event truncated (%d of %d bytes)", len(pdu), n)
+		}
+		ev.PDU = append([]byte(nil), pdu[:n]...)
+	case EventConnError:
+		ev.SID, ev.CID, ev.Error = le.Uint32(r[0:4]), le.Uint32(r[4:8]), le.Uint32(r[8:12])
+	case EventDestroySession, EventUnbindSession, EventCreateSession:
+		// d_session / unbind_session / c_session_ret: sid first.
+		ev.SID = le.Uint32(r[0:4])
+	}
+	return ev, nil
+}
+
+// ErrorName names a kernel iscsi_err code.
+func ErrorName(code uint32) string {
+	names := map[uint32]string{
+		1000: "ISCSI_OK", 1001: "DATASN", 1002: "DATA_OFFSET", 1003: "MAX_CMDSN", 1004: "EXP_CMDSN",
+		1005: "BAD_OPCODE", 1006: "DATALEN", 1007: "AHSLEN", 1008: "PROTO", 1009: "LUN", 1010: "BAD_ITT",
+		1011: "CONN_FAILED", 1012: "R2TSN", 1013: "SESSION_FAILED", 1014: "HDR_DGST", 1015: "DATA_DGST",
+		1016: "PARAM_NOT_FOUND", 1017: "NO_SCSI_CMD", 1018: "INVALID_HOST", 1019: "XMIT_FAILED",
+		1020: "TCP_CONN_CLOSE", 1021: "SCSI_EH_SESSION_RST", 1022: "NOP_TIMEDOUT",
+	}
+	if n, ok := names[code]; ok {
+		return n
+	}
+	return fmt.Sprint(code)
+}
+
+// Backoff returns the wait before recovery round n (1-based): doubling
+// from initial up to max, half of it fixed and half random (jitter in
+// [0,1)), so machines that lost the same switch do not retry in lockstep.
+func Backoff(n int, initial, max time.Duration, jitter float64) time.Duration {
+	d := initial
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + time.Duration(jitter*float64(d-half))
+}
+
+// defaultJitter is math/rand/v2 (never blocks).
+func defaultJitter() float64 { return rand.Float64() }
