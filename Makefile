@@ -2,7 +2,9 @@
 #   make         build the host tool and the init into build/
 #   make test    unit + fuzz smoke + QEMU boot tests (installs apt packages it needs)
 #   make boot    build everything and boot the demo guest to its iSCSI root
+#   make pxe-boot the same, network-booted: iPXE ROM → dnsmasq DHCP/TFTP → pxelinux → netroot
 #   make bench   benchmarks (figures, not assertions)
+#   make uroot   netroot's init in a u-root busybox image, with both images' sizes
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -10,9 +12,10 @@ BUILD     := build
 FUZZTIME  ?= 5s
 # Debian packages the tests and the demo need.
 DEB_PKGS  := qemu-system-x86 qemu-utils tgt e2fsprogs xfsprogs btrfs-progs dosfstools gdisk fdisk \
-             busybox-static kmod cpio iproute2 dnsmasq-base
+             busybox-static kmod cpio iproute2 dnsmasq-base \
+             pxelinux syslinux-common ipxe-qemu
 
-.PHONY: all deps test unit fuzz integration boot bench clean FORCE
+.PHONY: all deps test unit fuzz integration boot pxe-boot bench uroot clean FORCE
 
 all: $(BUILD)/netroot $(BUILD)/netroot-init
 
@@ -53,6 +56,20 @@ integration: all
 
 boot: deps all
 	$(GO) run ./integration/cmd/demo
+
+# pxe-boot boots the scenario with no -kernel: the NIC's iPXE ROM gets
+# pxelinux.0 from dnsmasq (DHCP + TFTP), which loads the kernel and the
+# initramfs. PXE_FLAGS, e.g. '-mode ipxe -nic 1', pick an iPXE script / NIC.
+pxe-boot: deps all
+	$(GO) run ./integration/cmd/pxedemo $(PXE_FLAGS)
+
+# uroot builds build/uroot.img: netroot's init as /init of a u-root busybox
+# (mkuimage, pinned in tools/tools.go) with gosh as /bin/sh and u-root's core
+# commands, carrying netroot build's modules; it prints both images' sizes as
+# "size <image> <gzip bytes> <uncompressed bytes>" lines. UROOT_CMDLINE is baked.
+uroot: all
+	$(GO) run ./integration/cmd/uroot -o $(BUILD)/uroot.img -netroot $(BUILD)/netroot -init $(BUILD)/netroot-init \
+		$(if $(UROOT_CMDLINE),-cmdline '$(UROOT_CMDLINE)')
 
 bench: deps all
 	$(GO) run ./integration/cmd/bench

@@ -29,6 +29,7 @@ func (b *boot) loginTargets(ctx context.Context, w *blockdev.Watcher, scanner *b
 	if err != nil {
 		return fail("login", err, "the initramfs needs iscsi_tcp and scsi_transport_iscsi")
 	}
+	b.transportHandle = nl.TransportHandle
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -63,6 +64,9 @@ func (b *boot) loginTarget(ctx context.Context, nl iscsi.NetlinkTransport, mu *s
 		return fail("login", err, "check rd.iscsi.param=")
 	}
 	kopts.Logf = b.log.Debugf
+	if b.plan.Boot.Keeper && !noopExplicit(b.plan.ISCSI.Params) {
+		kopts.NoopIntervalSec, kopts.NoopTimeoutSec = defaultNoopSec, defaultNoopSec
+	}
 	cfg := iscsi.LoginConfig{
 		InitiatorName: initiator,
 		TargetName:    t.Name,
@@ -89,6 +93,7 @@ func (b *boot) loginTarget(ctx context.Context, nl iscsi.NetlinkTransport, mu *s
 		st.Fail(err)
 		return fail("login", err, "the kernel refused the session; dmesg says more")
 	}
+	b.keptSession(ks, cfg, sess, kopts, t.Portal())
 	auth := sess.AuthMethod
 	if auth == "CHAP" && creds.Mutual() {
 		auth = "mutual CHAP"

@@ -20,12 +20,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/switchroot"
 	"golang.org/x/sys/unix"
 )
@@ -46,9 +49,20 @@ type boot struct {
 	kernelRelease string
 	// shells counts emergency shells started.
 	shells int
+	// kept lists the iSCSI sessions the keeper will watch (keeper.go).
+	keeperMu        sync.Mutex
+	kept            []keeper.Session
+	transportHandle uint64
 }
 
 func main() {
+	// keeper.ProcessName, re-executed by startKeeper; /proc/self/cmdline
+	// is the kernel's argv, kept even under a busybox dispatcher (bb.go).
+	procCmdline, _ := os.ReadFile("/proc/self/cmdline")
+	if isKeeper(os.Args, procCmdline) {
+		keeperMain()
+		return
+	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "netroot init: must run as PID 1 (the kernel starts it as /init); refusing to touch this system")
 		os.Exit(1)
@@ -250,6 +264,7 @@ func (b *boot) switchRoot() error {
 	}
 	b.log.Printf("%s", bootlog.Summary(tl))
 	b.log.Printf("switching to the root on %s, starting %s", newRoot, b.plan.Root.Init)
+	b.startKeeper()
 	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("ratelimit\n"), 0o644)
 	err := switchroot.SwitchRoot(switchroot.Options{
 		NewRoot: newRoot,
@@ -316,10 +331,26 @@ func (b *boot) shell() error {
 	defer tty.Close()
 	cmd := exec.Command(sh)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.Env = switchroot.Env(append(os.Environ(), "PS1=netroot:\\w# "))
+	cmd.Env = shellEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	fmt.Fprintln(tty, "netroot: emergency shell; /run/netroot/timeline.json has the boot's steps")
 	return cmd.Run()
+}
+
+// bbDir is where a u-root busybox image (mkuimage) keeps its commands.
+const bbDir = "/bbin"
+
+// shellEnv is the emergency shell's environment: init's, with HOME, TERM
+// and PATH defaults, a prompt naming netroot, and bbDir at the end of
+// PATH so that a u-root image's commands (ls, ip, dmesg…) are found.
+func shellEnv(environ []string) []string {
+	env := switchroot.Env(append(slices.Clip(environ), "PS1=netroot:\\w# "))
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok && !slices.Contains(filepath.SplitList(p), bbDir) {
+			env[i] = kv + string(filepath.ListSeparator) + bbDir
+		}
+	}
+	return env
 }
 
 // debugWriter turns writes into debug log lines.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/config"
@@ -23,6 +25,11 @@ func (b *boot) network(ctx context.Context) error {
 
 	st := b.log.Begin("links")
 	for _, r := range n.Renames {
+		// The NIC's driver may still be probing: wait for its MAC.
+		if err := waitMAC(ctx, r.MAC); err != nil {
+			st.Fail(err)
+			return fail("ifname", fmt.Errorf("ifname=%s:%s: %w", r.Name, r.MAC, err), "check ifname=<name>:<MAC>")
+		}
 		if err := netconf.Rename(r.MAC, r.Name); err != nil {
 			st.Fail(err)
 			return fail("ifname", err, "check ifname=<name>:<MAC>")
@@ -35,14 +42,22 @@ func (b *boot) network(ctx context.Context) error {
 	}
 	bootif := ""
 	if len(n.BootIF) > 0 {
-		name, err := netconf.ByMAC(n.BootIF)
-		if err != nil {
-			b.log.Warnf("BOOTIF=%s: %v", n.BootIF, err)
+		// With the plan's NICs present, a BOOTIF NIC that is not there
+		// yet gets a short grace; with none named, it is the NIC to use.
+		wctx, wcancel := ctx, context.CancelFunc(func() {})
+		if len(nics) > 0 {
+			wctx, wcancel = context.WithTimeout(ctx, 10*time.Second)
+		}
+		err := waitMAC(wctx, n.BootIF)
+		wcancel()
+		name, err2 := netconf.ByMAC(n.BootIF)
+		if err != nil || err2 != nil {
+			b.log.Warnf("BOOTIF=%s: %v", n.BootIF, errors.Join(err, err2))
 		} else {
 			bootif = name
 		}
 	}
-	st.Done("%s present%s", strings.Join(nics, ", "), ifNonEmpty(bootif, "; PXE interface "+bootif))
+	st.Done("%s present%s", orNone(strings.Join(nics, ", ")), ifNonEmpty(bootif, "; PXE interface "+bootif+" ("+n.BootIF.String()+")"))
 
 	for _, bc := range n.Bonds {
 		st := b.log.Begin("bond")
@@ -52,6 +67,8 @@ func (b *boot) network(ctx context.Context) error {
 		}
 		for _, s := range bc.Slaves {
 			if s == bootif {
+				// Enslaved first, so the bond takes the PXE MAC and the
+				// DHCP reservation for it matches.
 				cfg.Primary = s
 			}
 		}
@@ -62,8 +79,15 @@ func (b *boot) network(ctx context.Context) error {
 		}
 		for _, s := range res.Slaves {
 			if !s.Up {
-				b.log.Warnf("bond: slave %s of %s has no carrier; the bond runs on the others", s.Name, res.Name)
+				b.log.Warnf("bond: slave %s of %s is down (no carrier); the bond runs on the others — check its cable/switch port", s.Name, res.Name)
 			}
+		}
+		if res.Mode == "802.3ad" {
+			if err := b.checkLACP(ctx, res.Name); err != nil {
+				st.Fail(err)
+				return fail("bond", err, "")
+			}
+			res, _ = bond.Inspect(res.Name)
 		}
 		st.Done("%s", res)
 	}
@@ -75,9 +99,18 @@ func (b *boot) network(ctx context.Context) error {
 		}
 		st.Done("%s on %s, id %d", v.Name, v.Parent, v.ID)
 	}
+	ns := &netState{}
 	for _, ip := range n.IP {
 		st := b.log.Begin("ip")
-		detail, err := b.configureIP(ctx, ip)
+		var (
+			detail string
+			err    error
+		)
+		if ip.Method == config.IPStatic {
+			detail, err = b.configureIP(ctx, ip)
+		} else {
+			detail, err = b.dhcpIP(ctx, ns, ip, bootif)
+		}
 		if err != nil {
 			st.Fail(err)
 			return fail("ip", err, "check ip=")
@@ -88,6 +121,41 @@ func (b *boot) network(ctx context.Context) error {
 		if err := netconf.AddRoute(netconf.Route{Destination: r.Destination, Gateway: r.Gateway, Interface: r.Interface}); err != nil {
 			return fail("route", err, "check rd.route=")
 		}
+	}
+	if err := b.writeResolvConf(ns); err != nil {
+		b.log.Warnf("writing %s/resolv.conf: %v", runDir, err)
+	}
+	if b.plan.ISCSI.FromDHCP && !ns.dhcpTarget {
+		return fail("dhcp", errors.New("netroot=dhcp (or root=dhcp), but no DHCP answer carried a root-path (option 17)"),
+			`have the DHCP server send option 17, e.g. dnsmasq --dhcp-option=17,"iscsi:<server>::3260:<lun>:<target>"`)
+	}
+	return nil
+}
+
+// lacpWait bounds the wait for an 802.3ad partner: a switch answers the
+// bond's first LACPDU at once, whatever its lacp_rate.
+const lacpWait = 5 * time.Second
+
+// checkLACP makes an 802.3ad bond count as up only when its active
+// aggregator has a port, and says plainly when LACP did not negotiate
+// (the kernel may then run on one partnerless aggregator: it works, but
+// it is not the aggregate that was configured).
+func (b *boot) checkLACP(ctx context.Context, name string) error {
+	wctx, cancel := context.WithTimeout(ctx, lacpWait)
+	defer cancel()
+	l, err := waitLACP(wctx, name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case l.Negotiated():
+		b.log.Printf("bond: %s 802.3ad: LACP negotiated: aggregator %s with %d port(s), partner %s", name, l.Aggregator, l.Ports, l.Partner)
+	case !l.Usable():
+		return fmt.Errorf("%s 802.3ad: no port in an active aggregator after %s (aggregator %s, partner %s): LACP did not negotiate — the switch ports must be in an LACP port-channel (or the switch may need LACP fallback); ports need a known speed and full duplex",
+			name, lacpWait, orNone(l.Aggregator), orNone(l.Partner))
+	default:
+		b.log.Warnf("bond: %s 802.3ad: LACP did not negotiate within %s (aggregator %s with %d port(s) has no partner, partner MAC %s); running on that aggregator alone — the switch may need LACP configured on these ports, or LACP fallback",
+			name, lacpWait, l.Aggregator, l.Ports, orNone(l.Partner))
 	}
 	return nil
 }
@@ -166,6 +234,13 @@ func addVLAN(v config.VLAN) error {
 		return fmt.Errorf("creating VLAN %s (id %d on %s): %w", v.Name, v.ID, v.Parent, err)
 	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func ifNonEmpty(s, text string) string {

@@ -37,6 +37,10 @@ type buildOptions struct {
 	Drivers     []string
 	FS          []string
 	Compression string
+
+	// NoInit leaves /init out: the archive is a base (modules, baked
+	// cmdline, device nodes) for another image builder, e.g. mkuimage -base.
+	NoInit bool
 }
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
@@ -50,6 +54,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Cmdline, "cmdline", "", "kernel command line (dracut syntax) to bake into /etc/cmdline.d/")
 	fs.Var(&adds, "add", "add host file `SRC:DST` (repeatable), e.g. /bin/busybox:/bin/sh for an emergency shell")
 	fs.StringVar(&o.Init, "init", "", "the netroot init binary to install as /init; default: netroot-init beside this program")
+	fs.BoolVar(&o.NoInit, "no-init", false, "leave out /init: write only the modules, baked cmdline and device nodes, as a base for another image builder (e.g. mkuimage -base)")
 	fs.StringVar(&drivers, "drivers", defaultDrivers, "comma-separated NIC/bus `modules` to carry (those missing from the tree are skipped)")
 	fs.StringVar(&fsMods, "fs", "ext4", "comma-separated filesystem `modules` to carry besides rootfstype's")
 	fs.StringVar(&o.Compression, "compress", "gzip", "compression: "+strings.Join(initramfs.Compressions, ", "))
@@ -95,7 +100,7 @@ func build(o buildOptions, stdout io.Writer) error {
 		}
 		o.ModulesDir = "/lib/modules/" + unix.ByteSliceToString(u.Release[:])
 	}
-	if o.Init == "" {
+	if o.Init == "" && !o.NoInit {
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -104,8 +109,10 @@ func build(o buildOptions, stdout io.Writer) error {
 	}
 
 	a := initramfs.New()
-	if err := a.AddHostFile("init", o.Init, 0o755); err != nil {
-		return fmt.Errorf("the init binary: %w (build it with `make`, or pass -init)", err)
+	if !o.NoInit {
+		if err := a.AddHostFile("init", o.Init, 0o755); err != nil {
+			return fmt.Errorf("the init binary: %w (build it with `make`, or pass -init)", err)
+		}
 	}
 	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot", "etc/cmdline.d", "bin", "sbin"} {
 		if err := a.AddDir(d, 0o755); err != nil {
@@ -217,9 +224,9 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 			names = append(names, n)
 		}
 	}
-	// Always: the iSCSI stack, bonding and SCSI disks are netroot's job
-	// even when the cmdline is given only at boot.
-	for _, n := range []string{"iscsi_tcp", "sd_mod", "crc32c", "bonding"} {
+	// Always: the iSCSI stack, bonding, VLANs and SCSI disks are
+	// netroot's job even when the cmdline is given only at boot.
+	for _, n := range []string{"iscsi_tcp", "sd_mod", "crc32c", "bonding", "8021q"} {
 		add(n)
 	}
 	if plan != nil {

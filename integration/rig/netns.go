@@ -21,6 +21,8 @@ type Net struct {
 	Addr string
 	// Taps are the tap interfaces, enslaved to Bridge.
 	Taps []string
+	// onClose runs first in Close (e.g. VLANPort.Close).
+	onClose []func()
 }
 
 var netSeq atomic.Int32
@@ -82,6 +84,9 @@ func (n *Net) SetLink(ctx context.Context, dev string, up bool) error {
 
 // Close kills whatever still runs in the namespace and deletes it.
 func (n *Net) Close() error {
+	for _, f := range n.onClose {
+		f()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if out, err := run(ctx, "ip", "netns", "pids", n.NS); err == nil {

@@ -97,6 +97,20 @@ type BootSpec struct {
 	Target *TargetConfig
 	// MemoryMB is the guest's memory (256 when 0).
 	MemoryMB int
+	// NetSetup, when set, runs once the namespace exists, before the
+	// target and the DHCP server start (e.g. to add a VLAN on the bridge).
+	NetSetup func(ctx context.Context, n *Net) error
+	// DHCP, when set, runs a DHCP-only dnsmasq on the bridge.
+	DHCP *DHCPConfig
+	// NICOptions are appended to every virtio NIC's -device (see VMConfig).
+	NICOptions string
+	// PXE, when set, network-boots the guest (DHCP + TFTP from dnsmasq)
+	// instead of handing QEMU the kernel.
+	PXE *PXESpec
+	// Initramfs, when set, boots this prebuilt initramfs (e.g. a u-root
+	// image from BuildURoot) instead of building one with netroot build;
+	// Baked, Shell and BuildArgs are then ignored.
+	Initramfs string
 }
 
 // Boot is a running boot: the guest, its network and its target.
@@ -106,6 +120,10 @@ type Boot struct {
 	Net       *Net
 	Target    *Target
 	VM        *VM
+	// DHCP is BootSpec.DHCP's server, else nil.
+	DHCP *DHCPServer
+	// PXE is the DHCP + TFTP server of a PXE boot, else nil.
+	PXE *PXEServer
 	// BuildOutput is what netroot build printed.
 	BuildOutput string
 }
@@ -127,22 +145,31 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 			b.Close()
 		}
 	}()
-	args := []string{"build", "-o", b.Initramfs, "-modules", e.Kernel.ModulesDir, "-init", e.Init}
-	if s.Baked != "" {
-		args = append(args, "-cmdline", s.Baked)
-	}
-	if s.Shell && e.Busybox != "" {
-		args = append(args, "-add", e.Busybox+":/bin/sh")
-	}
-	args = append(args, s.BuildArgs...)
-	out, err := exec.CommandContext(ctx, e.Netroot, args...).CombinedOutput()
-	b.BuildOutput = string(out)
-	if err != nil {
-		return nil, fmt.Errorf("netroot %s: %w\n%s", strings.Join(args, " "), err, out)
+	if s.Initramfs != "" {
+		b.Initramfs = s.Initramfs
+	} else {
+		args := []string{"build", "-o", b.Initramfs, "-modules", e.Kernel.ModulesDir, "-init", e.Init}
+		if s.Baked != "" {
+			args = append(args, "-cmdline", s.Baked)
+		}
+		if s.Shell && e.Busybox != "" {
+			args = append(args, "-add", e.Busybox+":/bin/sh")
+		}
+		args = append(args, s.BuildArgs...)
+		out, err := exec.CommandContext(ctx, e.Netroot, args...).CombinedOutput()
+		b.BuildOutput = string(out)
+		if err != nil {
+			return nil, fmt.Errorf("netroot %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 
 	if b.Net, err = NewNet(ctx, HostAddr+"/24", 2); err != nil {
 		return nil, err
+	}
+	if s.NetSetup != nil {
+		if err := s.NetSetup(ctx, b.Net); err != nil {
+			return nil, fmt.Errorf("rig: network setup: %w", err)
+		}
 	}
 	if s.Target != nil {
 		tc := *s.Target
@@ -157,11 +184,22 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 			return nil, err
 		}
 	}
+	if s.DHCP != nil {
+		if b.DHCP, err = StartDHCPServer(ctx, b.Net, *s.DHCP, dir); err != nil {
+			return nil, err
+		}
+	}
 	cmdline := strings.TrimSpace(s.Cmdline + " " + Console)
-	b.VM, err = StartVM(VMConfig{
+	vc := VMConfig{
 		Kernel: e.Kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
-		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB,
-	})
+		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, NICOptions: s.NICOptions,
+	}
+	if s.PXE != nil {
+		if err := b.startPXE(ctx, e.Kernel.Vmlinuz, *s.PXE, cmdline, &vc); err != nil {
+			return nil, err
+		}
+	}
+	b.VM, err = StartVM(vc)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +218,12 @@ func (b *Boot) Close() {
 	}
 	if b.Target != nil {
 		b.Target.Stop()
+	}
+	if b.PXE != nil {
+		b.PXE.Stop()
+	}
+	if b.DHCP != nil {
+		b.DHCP.Stop()
 	}
 	if b.Net != nil {
 		b.Net.Close()

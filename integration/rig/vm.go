@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -30,6 +31,15 @@ type VMConfig struct {
 	Dir string
 	// Extra are extra QEMU arguments.
 	Extra []string
+	// NICOptions are appended to every NIC's -device, e.g.
+	// "speed=1000,duplex=full" (802.3ad needs a speed and duplex).
+	NICOptions string
+	// NetBoot boots without Kernel/Initrd/Cmdline: NIC BootNIC's boot ROM
+	// (QEMU's iPXE, Debian ipxe-qemu) network-boots it (bootindex=1, strict
+	// boot order); the other NICs get no boot ROM. SeaBIOS's screen, which
+	// iPXE and pxelinux write to, is copied to the serial console.
+	NetBoot bool
+	BootNIC int
 }
 
 // VM is a running QEMU guest.
@@ -37,6 +47,8 @@ type VM struct {
 	cfg     VMConfig
 	cmd     *exec.Cmd
 	done    chan struct{}
+	exited  chan struct{} // QEMU exited
+	drained chan struct{} // the console's copy to LogPath ended
 	err     error
 	LogPath string
 	console net.Conn
@@ -55,6 +67,8 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	v := &VM{
 		cfg:     cfg,
 		done:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		drained: make(chan struct{}),
 		LogPath: filepath.Join(cfg.Dir, "console.log"),
 		monitor: filepath.Join(cfg.Dir, "monitor.sock"),
 	}
@@ -66,19 +80,38 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		"netns", "exec", cfg.Net.NS,
 		"qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", strconv.Itoa(cfg.MemoryMB),
 		"-display", "none", "-vga", "none", "-no-reboot",
-		"-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Cmdline,
-		"-chardev", "socket,id=con,path=" + consoleSock + ",server=on,wait=off,logfile=" + v.LogPath,
+		"-S", // paused until the console is connected: nothing is lost
+		"-chardev", "socket,id=con,path=" + consoleSock + ",server=on,wait=off",
 		"-serial", "chardev:con",
 		"-monitor", "unix:" + v.monitor + ",server,nowait",
+	}
+	if cfg.NetBoot {
+		sercon, err := serconFile(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-boot", "strict=on", "-fw_cfg", "name=etc/sercon-port,file="+sercon)
+	} else {
+		args = append(args, "-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Cmdline)
 	}
 	for i, tap := range cfg.Net.Taps {
 		mac := fmt.Sprintf("52:54:00:77:00:%02x", 0x10+i)
 		if i < len(cfg.MACs) {
 			mac = cfg.MACs[i]
 		}
+		dev := fmt.Sprintf("virtio-net-pci,netdev=n%d,mac=%s", i, mac)
+		if cfg.NICOptions != "" {
+			dev += "," + cfg.NICOptions
+		}
+		switch {
+		case cfg.NetBoot && i == cfg.BootNIC:
+			dev += ",bootindex=1"
+		case cfg.NetBoot:
+			dev += ",romfile="
+		}
 		args = append(args,
 			"-netdev", fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap),
-			"-device", fmt.Sprintf("virtio-net-pci,netdev=n%d,mac=%s", i, mac))
+			"-device", dev)
 	}
 	args = append(args, cfg.Extra...)
 	v.cmd = exec.Command("ip", args...)
@@ -92,8 +125,17 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		if v.err != nil && stderr.Len() > 0 {
 			v.err = fmt.Errorf("%w: %s", v.err, strings.TrimSpace(stderr.String()))
 		}
+		close(v.exited)
+		<-v.drained
 		close(v.done)
 	}()
+	logf, err := os.Create(v.LogPath)
+	if err != nil {
+		v.cmd.Process.Kill()
+		close(v.drained)
+		<-v.done
+		return nil, err
+	}
 	// Connect to the console so Send can type; QEMU creates the socket
 	// at once.
 	deadline := time.Now().Add(10 * time.Second)
@@ -101,30 +143,78 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		c, err := net.Dial("unix", consoleSock)
 		if err == nil {
 			v.console = c
-			go drain(c)
+			go drain(c, logf, v.drained)
 			break
 		}
 		if time.Now().After(deadline) {
+			logf.Close()
+			close(v.drained)
 			v.Kill()
 			return nil, fmt.Errorf("rig: qemu console socket never appeared: %w (%s)", err, stderr.String())
 		}
 		select {
-		case <-v.done:
+		case <-v.exited:
+			logf.Close()
+			close(v.drained)
+			<-v.done
 			return nil, fmt.Errorf("rig: qemu exited at start: %v", v.err)
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// The monitor's socket is made with the console's but answers only
+	// once QEMU is ready; retry until the guest runs.
+	for err := v.resume(); err != nil; err = v.resume() {
+		if time.Now().After(deadline) {
+			v.Kill()
+			return nil, fmt.Errorf("rig: starting the paused guest: %w", err)
+		}
+		select {
+		case <-v.exited:
+			v.Kill()
+			return nil, fmt.Errorf("rig: qemu exited at start: %v", v.err)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return v, nil
 }
 
-// drain discards what the console socket sends: the log file has it.
-func drain(c net.Conn) {
-	buf := make([]byte, 4096)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			return
-		}
+// resume starts the guest QEMU holds paused (-S) and checks that it runs.
+func (v *VM) resume() error {
+	c, err := net.DialTimeout("unix", v.monitor, time.Second)
+	if err != nil {
+		return err
 	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	var seen []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(seen, []byte("(qemu)")) {
+		n, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("monitor prompt: %w", err)
+		}
+		seen = append(seen, buf[:n]...)
+	}
+	if _, err := c.Write([]byte("cont\ninfo status\n")); err != nil {
+		return err
+	}
+	for !bytes.Contains(seen, []byte("VM status: running")) {
+		n, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("monitor: guest not running after cont: %w (%q)", err, seen)
+		}
+		seen = append(seen, buf[:n]...)
+	}
+	return nil
+}
+
+// drain copies what the console socket sends to the log file until QEMU
+// closes it. (QEMU's own chardev logfile= duplicates a character now and
+// then under load; the socket's stream is exact.)
+func drain(c net.Conn, log *os.File, drained chan struct{}) {
+	defer close(drained)
+	defer log.Close()
+	io.Copy(log, c)
 }
 
 // Log returns the console output so far.
@@ -182,8 +272,17 @@ func (v *VM) Monitor(cmd string) error {
 	if _, err := c.Write([]byte(cmd + "\n")); err != nil {
 		return err
 	}
+	// Read until the prompt that follows the command: closing earlier can
+	// make QEMU drop the command unread.
+	var out []byte
 	buf := make([]byte, 4096)
-	c.Read(buf) // banner and echo; the command has been taken
+	for strings.Count(string(out), "(qemu) ") < 2 {
+		n, err := c.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			return fmt.Errorf("rig: monitor %q: %w (got %q)", cmd, err, out)
+		}
+	}
 	return nil
 }
 

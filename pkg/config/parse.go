@@ -64,9 +64,8 @@ var single = map[string]bool{
 	"rd.iscsi.in.password": true, "rd.iscsi.firmware": true,
 	"rd.iscsi.ibft": true, "rd.iscsi.login_retry_max": true,
 	"rd.iscsi.waitnet": true, "rd.iscsi.testroute": true, "rd.shell": true,
-	"rd.netroot.keeper": true,
 	"rd.emergency": true, "rd.retry": true, "rd.timeout": true,
-	"rd.debug": true, "quiet": true,
+	"rd.debug": true, "quiet": true, "rd.netroot.keeper": true,
 	// anaconda-style ip=<address> companions, read only with it.
 	"gateway": true, "netmask": true, "hostname": true, "ksdevice": true, "mtu": true,
 }

@@ -1,0 +1,220 @@
+// Command bench races netroot's initramfs against the seed's hand-written
+// busybox + iscsid one on the same QEMU/tgtd rig: it boots each image N
+// times in alternation (A B C D A B C D …) and prints, per image, the
+// median and spread of the time from kernel start to the real root's
+// init, the /init part, the initramfs size and our peak RSS, then the
+// ratios. `make bench` runs it. Figures, not assertions.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+type image struct {
+	name      string
+	path      string
+	size, raw int64
+	seed      bool
+	rootTimes []float64 // kernel start → real init (or, for the floor, modules loaded)
+	initTimes []float64 // /init start → the same point
+	rss       []float64 // MiB, ours only
+	failures  int
+}
+
+var (
+	runInitRE = regexp.MustCompile(`\[\s*([0-9.]+)\] Run /init as init process`)
+	uptimeRE  = regexp.MustCompile(`NETROOT-TEST: uptime=([0-9.]+)`)
+	rssRE     = regexp.MustCompile(`peak RSS ([0-9.]+) MiB`)
+	doneRE    = regexp.MustCompile(`NETROOT-TEST: done=|netroot: FATAL`)
+)
+
+func main() {
+	n := flag.Int("n", 5, "boots per image")
+	mem := flag.Int("m", 192, "guest memory in MiB")
+	flag.Parse()
+	if err := run(*n, *mem); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, mem int) error {
+	if reason := rig.Missing(); reason != "" {
+		return fmt.Errorf("cannot boot here: %s", reason)
+	}
+	ctx := context.Background()
+	cache, err := rig.CacheDir()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(cache, "bench")
+	env, err := rig.Prepare(ctx, dir)
+	if err != nil {
+		return err
+	}
+
+	ours := &image{name: "netroot", path: filepath.Join(dir, "netroot.img")}
+	// The same modules as the baselines: the scenario's and virtio's.
+	args := []string{"build", "-o", ours.path, "-modules", env.Kernel.ModulesDir, "-init", env.Init,
+		"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}
+	if ours.raw, err = netrootBuild(ctx, env, args); err != nil {
+		return err
+	}
+	defaults := filepath.Join(dir, "netroot-default-drivers.img")
+	defRaw, err := netrootBuild(ctx, env, []string{"build", "-o", defaults, "-modules", env.Kernel.ModulesDir,
+		"-init", env.Init, "-cmdline", rig.ScenarioCmdline})
+	if err != nil {
+		return err
+	}
+	images := []*image{ours}
+	for _, k := range []rig.SeedKind{rig.SeedSleep, rig.SeedPoll, rig.Floor} {
+		im := &image{name: k.String(), path: filepath.Join(dir, fmt.Sprintf("seed-%d.img", k)), seed: true}
+		if im.raw, err = env.BuildSeed(ctx, k, im.path); err != nil {
+			return err
+		}
+		images = append(images, im)
+	}
+	for _, im := range images {
+		st, err := os.Stat(im.path)
+		if err != nil {
+			return err
+		}
+		im.size = st.Size()
+	}
+
+	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM, TCG, kernel %s\n", n, mem, env.Kernel.Version)
+	for round := 1; round <= n; round++ {
+		for _, im := range images {
+			root, init, rss, err := boot(ctx, env, im, mem)
+			if err != nil {
+				im.failures++
+				fmt.Printf("  round %d %-22s FAILED: %v\n", round, im.name, err)
+				continue
+			}
+			im.rootTimes = append(im.rootTimes, root)
+			im.initTimes = append(im.initTimes, init)
+			if rss > 0 {
+				im.rss = append(im.rss, rss)
+			}
+			fmt.Printf("  round %d %-22s root %.2fs  /init %.2fs\n", round, im.name, root, init)
+		}
+	}
+
+	fmt.Printf("\n%-22s %-20s %-20s %-10s %-12s %s\n", "image", "root reached (s)", "/init part (s)", "gzip MB", "uncomp. MB", "peak RSS")
+	for _, im := range images {
+		rss := "-"
+		if len(im.rss) > 0 {
+			rss = fmt.Sprintf("%.1f MiB", median(im.rss))
+		}
+		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f %s\n", im.name, stat(im.rootTimes), stat(im.initTimes),
+			float64(im.size)/1e6, float64(im.raw)/1e6, rss)
+	}
+	st, _ := os.Stat(defaults)
+	fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", float64(st.Size())/1e6, float64(defRaw)/1e6)
+	if u, err := os.Stat(filepath.Join(filepath.Dir(dir), "..", "build", "uroot.cpio.gz")); err == nil {
+		fmt.Printf("%-22s %-20s %-20s %-10.2f\n", "u-root image", "", "", float64(u.Size())/1e6)
+	}
+
+	seed, poll, floor := images[1], images[2], images[3]
+	fmt.Println()
+	if len(ours.rootTimes) > 0 && len(seed.rootTimes) > 0 && len(poll.rootTimes) > 0 {
+		fmt.Printf("root reached, ours/seed:         %.2f  (target ≤ 0.45)\n", median(ours.rootTimes)/median(seed.rootTimes))
+		fmt.Printf("root reached, ours/seed-polling: %.2f  (target ≤ 0.80)\n", median(ours.rootTimes)/median(poll.rootTimes))
+	}
+	if len(ours.initTimes) > 0 && len(floor.initTimes) > 0 {
+		fmt.Printf("/init above the module floor:    %.2f s (target ≤ 0.30)\n", median(ours.initTimes)-median(floor.initTimes))
+	}
+	fmt.Printf("initramfs, ours (gzip):          %.2f MB (target ≤ 4)\n", float64(ours.size)/1e6)
+	for _, im := range images {
+		if im.failures > 0 {
+			return fmt.Errorf("%d boot(s) of %s failed", im.failures, im.name)
+		}
+	}
+	return nil
+}
+
+func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, error) {
+	out, err := execOutput(ctx, env.Netroot, args...)
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`\(([0-9.]+) MB uncompressed\)`).FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("netroot build printed no size: %s", out)
+	}
+	mb, _ := strconv.ParseFloat(m[1], 64)
+	return int64(mb * 1e6), nil
+}
+
+// boot boots im once and returns the kernel uptime at which the real root's
+// init ran (for the floor: when the modules were loaded), the part of it
+// spent after /init started, and our peak RSS.
+func boot(ctx context.Context, env *rig.Env, im *image, mem int) (root, init, rss float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: rig.ScenarioCmdline,
+		Target: rig.DefaultTarget(), MemoryMB: mem})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer b.Close()
+	if _, err := b.VM.WaitFor(ctx, doneRE); err != nil {
+		return 0, 0, 0, err
+	}
+	log := b.VM.Log()
+	if strings.Contains(log, "netroot: FATAL") {
+		return 0, 0, 0, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
+	}
+	ri := runInitRE.FindStringSubmatch(log)
+	up := uptimeRE.FindStringSubmatch(log)
+	if ri == nil || up == nil {
+		return 0, 0, 0, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
+	}
+	start, _ := strconv.ParseFloat(ri[1], 64)
+	root, _ = strconv.ParseFloat(up[1], 64)
+	if m := rssRE.FindStringSubmatch(log); m != nil {
+		rss, _ = strconv.ParseFloat(m[1], 64)
+	}
+	return root, root - start, rss, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func stat(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return fmt.Sprintf("%.2f [%.2f–%.2f]", median(s), s[0], s[len(s)-1])
+}
+
+func execOutput(ctx context.Context, name string, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
