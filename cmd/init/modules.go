@@ -8,13 +8,48 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/modload"
 )
 
-// loadModules loads rd.driver.pre modules, then the drivers of the devices
-// present (NICs) and the modules the plan needs, concurrently. It returns
-// the loader so later steps can load more (the root filesystem's module).
-func (b *boot) loadModules(ctx context.Context) (*modload.Loader, error) {
+// modules is the module loading of one boot. It runs in phases so the
+// kernel's work overlaps with the waits of the network and the login: the
+// NIC drivers and bonding/VLAN modules are loaded before the network comes
+// up; the iSCSI stack, then the filesystem modules, load in the background
+// and the steps that need them wait for them.
+type modules struct {
+	l *modload.Loader
+	// iscsi completes when the iSCSI stack (and every other module the
+	// plan names) is loaded; fs when the filesystem modules are.
+	iscsi, fs *background
+}
+
+// background is a batch of modules loading in the background.
+type background struct {
+	done chan struct{}
+	err  error
+}
+
+func (g *background) wait(ctx context.Context) error {
+	select {
+	case <-g.done:
+		return g.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// networkModules are needed before the network step.
+var networkModules = map[string]bool{"bonding": true, "8021q": true}
+
+// fsModules are the filesystems /init can mount a root of.
+var fsModules = []string{"ext4", "xfs", "btrfs", "vfat"}
+
+// loadModules loads rd.driver.pre modules and, concurrently, the drivers
+// of the devices present (NICs) and the network modules; it then starts
+// loading the rest of the plan's modules and the filesystem modules in
+// the background.
+func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	st := b.log.Begin("modules")
 	dir := "/lib/modules/" + b.kernelRelease
 	idx, err := modload.LoadIndex(dir)
@@ -45,11 +80,18 @@ func (b *boot) loadModules(ctx context.Context) (*modload.Loader, error) {
 			return nil, fail("modules", err, "check rd.driver.pre=")
 		}
 	}
+	var netMods, rest []string
+	for _, m := range b.plan.NeededModules() {
+		if networkModules[m] {
+			netMods = append(netMods, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
 	var (
-		wg        sync.WaitGroup
-		devMods   []string
-		devErr    error
-		neededErr error
+		wg      sync.WaitGroup
+		devMods []string
+		devErr  error
 	)
 	wg.Add(1)
 	go func() {
@@ -57,12 +99,11 @@ func (b *boot) loadModules(ctx context.Context) (*modload.Loader, error) {
 		defer recoverInto(&devErr)
 		devMods, devErr = l.LoadForDevices(ctx)
 	}()
-	needed := b.plan.NeededModules()
-	neededErr = l.Load(ctx, needed...)
+	netErr := l.Load(ctx, netMods...)
 	wg.Wait()
-	if neededErr != nil {
-		st.Fail(neededErr)
-		return nil, fail("modules", neededErr, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
+	if netErr != nil {
+		st.Fail(netErr)
+		return nil, fail("modules", netErr, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
 	}
 	if devErr != nil {
 		// A driver failing for some device is worth a warning, not a stop:
@@ -71,11 +112,53 @@ func (b *boot) loadModules(ctx context.Context) (*modload.Loader, error) {
 			b.log.Warnf("modules: %v", e)
 		}
 	}
-	all := append(append([]string(nil), devMods...), needed...)
+	all := append(append([]string(nil), devMods...), netMods...)
 	sort.Strings(all)
-	all = compact(all)
-	st.Done("%d loaded for devices and plan: %s", len(all), strings.Join(all, " "))
-	return l, nil
+	st.Done("%d loaded for devices and network: %s", len(all), strings.Join(compact(all), " "))
+
+	m := &modules{l: l}
+	m.iscsi = b.loadBackground(ctx, l, "modules-plan", rest, nil)
+	m.fs = b.loadBackground(ctx, l, "modules-fs", b.fsCandidates(idx), m.iscsi)
+	return m, nil
+}
+
+// fsCandidates are the filesystem modules to load ahead of the mount:
+// rootfstype='s, or, when the type is to be detected, every filesystem
+// module the initramfs carries (it carries only those asked for).
+func (b *boot) fsCandidates(idx *modload.Index) []string {
+	if t := b.plan.Root.FSType; t != "" {
+		return []string{blockdev.FSModule(t)}
+	}
+	var out []string
+	for _, m := range fsModules {
+		if _, ok := idx.Module(m); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// loadBackground loads names in the background after the batch after (if
+// any) is done, logging the step when it ends.
+func (b *boot) loadBackground(ctx context.Context, l *modload.Loader, step string, names []string, after *background) *background {
+	g := &background{done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		defer recoverInto(&g.err)
+		if after != nil {
+			<-after.done
+		}
+		if len(names) == 0 {
+			return
+		}
+		st := b.log.Begin(step)
+		if g.err = l.Load(ctx, names...); g.err != nil {
+			st.Fail(g.err)
+			return
+		}
+		st.Done("%s (in the background)", strings.Join(names, " "))
+	}()
+	return g
 }
 
 func hasParam(params []string, name string) bool {

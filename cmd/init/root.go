@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"github.com/netroot/netroot/pkg/blockdev"
-	"github.com/netroot/netroot/pkg/modload"
 	"golang.org/x/sys/unix"
 )
 
 // attachRoot logs in to the iSCSI targets and waits for the device root=
 // names. The uevent watcher is subscribed before the logins so no disk
 // or partition that appears meanwhile is missed.
-func (b *boot) attachRoot(ctx context.Context, mods *modload.Loader) (*blockdev.Device, error) {
+func (b *boot) attachRoot(ctx context.Context, mods *modules) (*blockdev.Device, error) {
 	sel, err := blockdev.ParseSelector(b.plan.Root.Spec())
 	if err != nil {
 		return nil, fail("root", err, "check root=")
@@ -26,6 +25,9 @@ func (b *boot) attachRoot(ctx context.Context, mods *modload.Loader) (*blockdev.
 	defer w.Close()
 	scanner := blockdev.NewScanner()
 
+	if err := mods.iscsi.wait(ctx); err != nil {
+		return nil, fail("modules", err, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
+	}
 	if err := b.loginTargets(ctx, w, scanner); err != nil {
 		return nil, err
 	}
@@ -44,7 +46,7 @@ func (b *boot) attachRoot(ctx context.Context, mods *modload.Loader) (*blockdev.
 
 // mountRoot mounts the root device on /sysroot, read-only unless rw,
 // loading its filesystem's module first.
-func (b *boot) mountRoot(ctx context.Context, mods *modload.Loader, dev *blockdev.Device) error {
+func (b *boot) mountRoot(ctx context.Context, mods *modules, dev *blockdev.Device) error {
 	st := b.log.Begin("mount-root")
 	r := b.plan.Root
 	fstype := r.FSType
@@ -56,8 +58,11 @@ func (b *boot) mountRoot(ctx context.Context, mods *modload.Loader, dev *blockde
 		st.Fail(err)
 		return fail("mount-root", err, "set rootfstype= or check the root device")
 	}
+	// The filesystem modules were loading in the background; a failure
+	// there matters only if the one needed now does not load either.
+	mods.fs.wait(ctx)
 	if m := blockdev.FSModule(fstype); m != "" {
-		if err := mods.Load(ctx, m); err != nil {
+		if err := mods.l.Load(ctx, m); err != nil {
 			st.Fail(err)
 			return fail("mount-root", err, fmt.Sprintf("rebuild the initramfs with the %s module (netroot build -fs %s)", m, m))
 		}
