@@ -334,23 +334,18 @@ type lacp struct {
 	Partner string
 }
 
-// LACP port state bits (IEEE 802.1AX actor_oper_port_state).
-const (
-	lacpCollecting   = 0x10
-	lacpDistributing = 0x20
-)
-
-// readLACP reads an 802.3ad bond's active aggregator from sysfs; Ports
-// counts its slaves that are collecting and distributing (a port whose
-// speed or duplex is unknown joins the aggregator but never does).
+// readLACP reads an 802.3ad bond's active aggregator from sysfs. Ports
+// counts the slaves in it that may transmit: bonding_slave/state
+// "active" with mii_status "up". The kernel activates the ports of an
+// aggregator without a partner too (so a bond works against a switch
+// without LACP), but never a port whose speed or duplex it cannot read.
 func readLACP(bond string) lacp {
 	dir := "/sys/class/net/" + bond + "/bonding/"
 	l := lacp{Aggregator: readTrim(dir + "ad_aggregator"), Partner: readTrim(dir + "ad_partner_mac")}
 	for _, s := range strings.Fields(readTrim(dir + "slaves")) {
 		sd := "/sys/class/net/" + s + "/bonding_slave/"
-		var state int
-		fmt.Sscan(readTrim(sd+"ad_actor_oper_port_state"), &state)
-		if readTrim(sd+"ad_aggregator_id") == l.Aggregator && state&(lacpCollecting|lacpDistributing) == lacpCollecting|lacpDistributing {
+		if l.Aggregator != "" && readTrim(sd+"ad_aggregator_id") == l.Aggregator &&
+			readTrim(sd+"state") == "active" && readTrim(sd+"mii_status") == "up" {
 			l.Ports++
 		}
 	}
