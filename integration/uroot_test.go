@@ -80,9 +80,13 @@ func TestURootToolsPinned(t *testing.T) {
 	args := append([]string{"list", "-e", "-deps", "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}"}, want...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
+	// Package errors are on stdout (-f); stderr carries "go: downloading"
+	// progress on a fresh module cache, which is no error.
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("go list of the u-root image's packages: %v\n%s\n(pin them with go get PKG@VERSION)", err, out)
+		t.Errorf("go list of the u-root image's packages: %v\n%s%s\n(pin them with go get PKG@VERSION)", err, out, stderr.String())
 	}
 	if slices.Contains(rig.URootCommands, "init") {
 		t.Errorf("rig.URootCommands has u-root's init; /init must be netroot's")
