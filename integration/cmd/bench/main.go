@@ -86,6 +86,14 @@ func run(n, mem int) error {
 		}
 		images = append(images, im)
 	}
+	// The u-root busybox image (make uroot) from the same modules and
+	// cmdline, for its size beside ours (issue 9).
+	ur, err := rig.BuildURoot(ctx, rig.URootOptions{Netroot: env.Netroot, Init: env.Init,
+		ModulesDir: env.Kernel.ModulesDir, Cmdline: rig.ScenarioCmdline, Dir: filepath.Join(dir, "uroot")})
+	if err != nil {
+		fmt.Printf("bench: u-root image not built: %v\n", err)
+		ur = nil
+	}
 	for _, im := range images {
 		st, err := os.Stat(im.path)
 		if err != nil {
@@ -123,8 +131,9 @@ func run(n, mem int) error {
 	}
 	st, _ := os.Stat(defaults)
 	fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", float64(st.Size())/1e6, float64(defRaw)/1e6)
-	if u, err := os.Stat(filepath.Join(filepath.Dir(dir), "..", "build", "uroot.cpio.gz")); err == nil {
-		fmt.Printf("%-22s %-20s %-20s %-10.2f\n", "u-root image", "", "", float64(u.Size())/1e6)
+	if ur != nil {
+		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "u-root bb image", "", "", float64(ur.URootSize.Compressed)/1e6, float64(ur.URootSize.Uncompressed)/1e6)
+		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "netroot (same modules)", "", "", float64(ur.NetrootSize.Compressed)/1e6, float64(ur.NetrootSize.Uncompressed)/1e6)
 	}
 
 	seed, poll, floor := images[1], images[2], images[3]
