@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -137,5 +138,83 @@ func TestKeeperDisabledLinkOutage(t *testing.T) {
 	}
 	if strings.Contains(log, "netroot-keeper: recovered") {
 		t.Errorf("a keeper ran although rd.netroot.keeper=0")
+	}
+}
+
+// TestKeeperHandOffToIscsid: the real root runs open-iscsi's iscsid, as a
+// distribution with an iSCSI root does. The keeper must notice it and exit
+// by itself before the outage, iscsid must adopt the session netroot logged
+// in (mutual CHAP: it takes the credentials from sysfs, where /init left
+// them), and then iscsid, not the keeper, recovers it after both links were
+// down for 30 s, with no I/O error and no lost record.
+func TestKeeperHandOffToIscsid(t *testing.T) {
+	e := env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	files, err := rig.OpenISCSIFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["sbin/init"] = e.TestInit
+	texts := map[string]string{"etc/iscsi/initiatorname.iscsi": "InitiatorName=" + rig.InitiatorIQN + "\n"}
+	for name, text := range rig.OpenISCSIAccounts {
+		texts[name] = text
+	}
+	img := rig.RootImage{Label: rig.RootLabel, SizeMB: 64, Files: files, Texts: texts,
+		Dirs: []string{"etc/iscsi/nodes", "etc/iscsi/send_targets", "var/lib/iscsi"}}
+	root := filepath.Join(t.TempDir(), "root-open-iscsi.img")
+	if err := img.Build(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	args, auth := secretFiles(t, chapSecret, chapInSecret)
+	tc := chapTarget(true)
+	tc.LUNs = []string{root}
+	cmdline := strings.Replace(keeperCmdline, "netroot.test=keeper", "netroot.test=iscsid", 1) + auth
+	b := start(t, rig.BootSpec{Cmdline: cmdline, Target: tc, BuildArgs: args})
+	waitFor(t, b, `NETROOT-TEST: keeper-test=writing`, 4*time.Minute)
+	time.Sleep(2 * time.Second)
+	linkOutage(t, b)
+	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
+
+	log := b.VM.Log()
+	for _, l := range regexp.MustCompile(`(iscsid|netroot-keeper): [^\r\n]*`).FindAllString(log, -1) {
+		t.Log(l)
+	}
+	for _, k := range []string{"iscsid-start", "iscsid-keeper", "iscsid-session", "keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "iscsid-state"} {
+		t.Logf("%s=%q", k, reported(log, k))
+	}
+	if got := reported(log, "iscsid-keeper"); len(got) != 1 || !strings.HasPrefix(got[0], "exited status=0 ") {
+		t.Errorf("keeper after iscsid started: %q, want it to exit by itself", got)
+	}
+	if !strings.Contains(log, "netroot-keeper: keeper: iscsid is running; it owns session recovery now; exiting") {
+		t.Errorf("the keeper did not say it stepped aside for iscsid")
+	}
+	if got := reported(log, "iscsid-session"); len(got) != 1 || !strings.Contains(got[0], "tcp: [") ||
+		!strings.Contains(got[0], rig.HostAddr+":3260,") || !strings.Contains(got[0], rig.TargetIQN) {
+		t.Errorf("iscsiadm -m session = %q, want the root's session adopted by iscsid", got)
+	}
+	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
+		t.Errorf("writer: %q, want finished (iscsid recovered the session)", got)
+	}
+	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
+		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
+	}
+	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
+		t.Errorf("verify: %q, want ok", got)
+	}
+	if got := reported(log, "keeper-maxstall"); len(got) != 1 {
+		t.Errorf("maxstall: %q", got)
+	} else if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s < 10 {
+		t.Errorf("longest write stall %q: the outage did not stall I/O, so the test proves nothing", got[0])
+	}
+	if strings.Contains(log, "netroot-keeper: recovered session") {
+		t.Errorf("the keeper recovered a session after iscsid had started: both acted")
+	}
+	if got := reported(log, "iscsid-state"); !strings.Contains(strings.Join(got, " "), "LOGGED_IN") {
+		t.Errorf("iscsiadm -m session -P 1 after the outage: %q, want LOGGED_IN", got)
+	}
+	assertNoSecrets(t, log)
+	if strings.Contains(log, "Kernel panic") {
+		t.Errorf("kernel panic on the console")
 	}
 }

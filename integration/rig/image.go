@@ -22,6 +22,10 @@ type RootImage struct {
 	// Files maps a path inside the image to a host file copied there with
 	// its mode.
 	Files map[string]string
+	// Texts maps a path inside the image to its contents (mode 0644).
+	Texts map[string]string
+	// Dirs are extra empty directories to create.
+	Dirs []string
 	// FSType is the mkfs flavour: "ext4" (default) or "xfs".
 	FSType string
 	// UUID is the filesystem UUID; random when empty.
@@ -40,8 +44,22 @@ func (r RootImage) Build(ctx context.Context, path string) error {
 			return err
 		}
 	}
+	for _, d := range r.Dirs {
+		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
+			return err
+		}
+	}
 	for dst, src := range r.Files {
 		if err := copyFile(src, filepath.Join(stage, dst)); err != nil {
+			return err
+		}
+	}
+	for dst, text := range r.Texts {
+		p := filepath.Join(stage, dst)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			return err
 		}
 	}
@@ -73,6 +91,9 @@ func (r RootImage) Build(ctx context.Context, path string) error {
 	case "xfs":
 		// mkfs.xfs has no -d; a proto file lists what to copy in.
 		proto := filepath.Join(stage, ".proto")
+		if len(r.Texts) > 0 || len(r.Dirs) > 0 {
+			return fmt.Errorf("rig: xfs root images take Files only")
+		}
 		if err := os.WriteFile(proto, []byte(xfsProto(stage, r.Files)), 0o644); err != nil {
 			return err
 		}

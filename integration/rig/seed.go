@@ -1,7 +1,6 @@
 package rig
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -164,75 +163,24 @@ poweroff -f
 }
 
 // addOpenISCSI adds Debian's iscsid and iscsiadm with every library they
-// load (resolved with ldd), fetched with apt-get download.
+// load and the accounts iscsid needs (OpenISCSIFiles).
 func (e *Env) addOpenISCSI(ctx context.Context, a *initramfs.Archive) error {
-	cache, err := CacheDir()
+	files, err := OpenISCSIFiles(ctx)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(cache, "open-iscsi")
-	root := filepath.Join(dir, "root")
-	if _, err := os.Stat(filepath.Join(root, "sbin", "iscsid")); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	for _, name := range sortedKeys(OpenISCSIAccounts) {
+		if err := a.AddFile(name, []byte(OpenISCSIAccounts[name]), 0o644); err != nil {
 			return err
 		}
-		if out, err := runIn(ctx, dir, "apt-get", "download", "open-iscsi", "libopeniscsiusr", "libisns0"); err != nil {
-			return fmt.Errorf("rig: fetching open-iscsi: %w\n%s", err, out)
+	}
+	for _, dst := range sortedKeys(files) {
+		perm := os.FileMode(0o755)
+		if strings.HasPrefix(dst, "etc/") {
+			perm = 0o600
 		}
-		debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
-		for _, d := range debs {
-			if _, err := run(ctx, "dpkg", "-x", d, root); err != nil {
-				return err
-			}
-		}
-	}
-	// iscsid accepts iscsiadm's requests only from a uid it can name.
-	if err := a.AddFile("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
-		return err
-	}
-	if err := a.AddFile("etc/group", []byte("root:x:0:\n"), 0o644); err != nil {
-		return err
-	}
-	if err := a.AddHostFile("etc/iscsi/iscsid.conf", filepath.Join(root, "etc/iscsi/iscsid.conf"), 0o600); err != nil {
-		return err
-	}
-	libPath := filepath.Join(root, "lib/x86_64-linux-gnu") + ":" + filepath.Join(root, "usr/lib/x86_64-linux-gnu")
-	for _, bin := range []string{"sbin/iscsid", "sbin/iscsiadm"} {
-		src := filepath.Join(root, bin)
-		if err := a.AddHostFile(bin, src, 0o755); err != nil {
+		if err := a.AddHostFile(dst, files[dst], perm); err != nil {
 			return err
-		}
-		cmd := exec.CommandContext(ctx, "ldd", src)
-		cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+libPath)
-		var outb bytes.Buffer
-		cmd.Stdout = &outb
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("rig: ldd %s: %w", src, err)
-		}
-		for _, line := range strings.Split(outb.String(), "\n") {
-			f := strings.Fields(line)
-			var lib string
-			switch {
-			case len(f) >= 3 && f[1] == "=>":
-				lib = f[2]
-			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
-				lib = f[0]
-			default:
-				continue
-			}
-			host := lib
-			if !filepath.IsAbs(host) {
-				continue
-			}
-			// Libraries from the extracted packages go where the
-			// package puts them; the rest are the host's.
-			dst := strings.TrimPrefix(host, root)
-			if real, err := filepath.EvalSymlinks(host); err == nil {
-				host = real
-			}
-			if err := a.AddHostFile(dst, host, 0o755); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

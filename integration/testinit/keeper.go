@@ -70,6 +70,35 @@ func writer(f *os.File, done *atomic.Int64) writerResult {
 
 func runKeeperTest() {
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
+	writeAndVerify()
+	keepers, _ := os.ReadFile("/run/netroot/keeper.pid")
+	pid := strings.TrimSpace(string(keepers))
+	report("keeper-pid", pid)
+	if pid != "" {
+		// The keeper must not pin the real root: its root and working
+		// directory stay on the initramfs.
+		var real, root, cwd unix.Stat_t
+		unix.Stat("/", &real)
+		e1 := unix.Stat("/proc/"+pid+"/root/", &root)
+		e2 := unix.Stat("/proc/"+pid+"/cwd/", &cwd)
+		argv := strings.ReplaceAll(read("/proc/"+pid+"/cmdline"), "\x00", " ")
+		report("keeper-proc", fmt.Sprintf("argv=%q root-on-real-root=%v cwd-on-real-root=%v (%v %v)",
+			strings.TrimSpace(argv), root.Dev == real.Dev, cwd.Dev == real.Dev, e1, e2))
+	}
+	report("keeper-hints", fmt.Sprintf("ifstate=%q open-iscsi.interface=%q network.json=%v",
+		read("/run/network/ifstate"), read("/run/initramfs/open-iscsi.interface"), len(read("/run/netroot/network.json")) > 2))
+	if n, err := strconv.Atoi(pid); err == nil {
+		report("keeper-sigterm", stopKeeper(n))
+	}
+	report("done", "powering off")
+	powerOff(true)
+}
+
+// writeAndVerify opens testFile, reports "keeper-test=writing" (the
+// test's cue for the outage), runs the writer, and reports its result and
+// the check of every record. A writer that stalls past stallAfter powers
+// the guest off.
+func writeAndVerify() {
 	f, err := os.OpenFile(testFile, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		report("keeper-test", "<"+err.Error()+">")
@@ -80,6 +109,7 @@ func runKeeperTest() {
 	go func() { out <- writer(f, &progress) }()
 	report("keeper-test", "writing")
 	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
 	deadline := time.After(stallAfter)
 	var res writerResult
 wait:
@@ -109,39 +139,18 @@ wait:
 	bad := 0
 	if err != nil {
 		report("keeper-verify", "<"+err.Error()+">")
+		return
+	}
+	for i := 0; i < res.records; i++ {
+		if end := (i + 1) * recordSize; end > len(data) || !bytes.Equal(data[i*recordSize:end], record(i)) {
+			bad++
+		}
+	}
+	if bad == 0 && len(data) == res.records*recordSize {
+		report("keeper-verify", fmt.Sprintf("ok records=%d", res.records))
 	} else {
-		for i := 0; i < res.records; i++ {
-			if end := (i + 1) * recordSize; end > len(data) || !bytes.Equal(data[i*recordSize:end], record(i)) {
-				bad++
-			}
-		}
-		if bad == 0 && len(data) == res.records*recordSize {
-			report("keeper-verify", fmt.Sprintf("ok records=%d", res.records))
-		} else {
-			report("keeper-verify", fmt.Sprintf("bad=%d of %d, file %d bytes", bad, res.records, len(data)))
-		}
+		report("keeper-verify", fmt.Sprintf("bad=%d of %d, file %d bytes", bad, res.records, len(data)))
 	}
-	keepers, _ := os.ReadFile("/run/netroot/keeper.pid")
-	pid := strings.TrimSpace(string(keepers))
-	report("keeper-pid", pid)
-	if pid != "" {
-		// The keeper must not pin the real root: its root and working
-		// directory stay on the initramfs.
-		var real, root, cwd unix.Stat_t
-		unix.Stat("/", &real)
-		e1 := unix.Stat("/proc/"+pid+"/root/", &root)
-		e2 := unix.Stat("/proc/"+pid+"/cwd/", &cwd)
-		argv := strings.ReplaceAll(read("/proc/"+pid+"/cmdline"), "\x00", " ")
-		report("keeper-proc", fmt.Sprintf("argv=%q root-on-real-root=%v cwd-on-real-root=%v (%v %v)",
-			strings.TrimSpace(argv), root.Dev == real.Dev, cwd.Dev == real.Dev, e1, e2))
-	}
-	report("keeper-hints", fmt.Sprintf("ifstate=%q open-iscsi.interface=%q network.json=%v",
-		read("/run/network/ifstate"), read("/run/initramfs/open-iscsi.interface"), len(read("/run/netroot/network.json")) > 2))
-	if n, err := strconv.Atoi(pid); err == nil {
-		report("keeper-sigterm", stopKeeper(n))
-	}
-	report("done", "powering off")
-	powerOff(true)
 }
 
 // stopKeeper sends SIGTERM to the keeper (this init's child: it was

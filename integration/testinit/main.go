@@ -42,6 +42,9 @@ func main() {
 	if testMode("keeper") { // keeper.go
 		runKeeperTest()
 	}
+	if testMode("iscsid") { // iscsid.go
+		runIscsidTest()
+	}
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
 	report("uptime", strings.Fields(read("/proc/uptime") + " ")[0])
 
