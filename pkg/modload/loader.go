@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Syscalls is the seam between the Loader and the kernel: the two module
@@ -65,6 +66,11 @@ type Loader struct {
 
 	mu     sync.Mutex
 	loaded map[string]bool // loaded (or found loaded) by this Loader
+	// absent remembers the modules whose init said ENODEV (the hardware
+	// or CPU feature they drive is not there, e.g. crc32c_intel without
+	// SSE4.2): the kernel reads, checks and relocates a module before
+	// its init can say so, so it is not tried again by this Loader.
+	absent map[string]error
 }
 
 // LoadError is the failure to load one module.
@@ -272,6 +278,13 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 			st.err = &LoadError{Module: m, Err: err}
 			return
 		}
+		l.mu.Lock()
+		prev := l.absent[m]
+		l.mu.Unlock()
+		if prev != nil {
+			st.err = prev
+			return
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -280,6 +293,14 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		}
 		st.err = l.insert(m)
 		<-sem
+		if errors.Is(st.err, syscall.ENODEV) {
+			l.mu.Lock()
+			if l.absent == nil {
+				l.absent = map[string]error{}
+			}
+			l.absent[m] = st.err
+			l.mu.Unlock()
+		}
 		if st.err == nil {
 			st.inserted = true
 			l.mu.Lock()
@@ -321,9 +342,10 @@ func (l *Loader) insert(name string) error {
 		path = filepath.Join(l.Index.Dir, path)
 	}
 	params := strings.Join(l.paramsFor(name), " ")
+	begin := time.Now()
 	err := l.insertFile(path, params)
 	if err == nil || errors.Is(err, syscall.EEXIST) {
-		l.logf("modload: loaded %s", name)
+		l.logf("modload: loaded %s (%.3fs)", name, time.Since(begin).Seconds())
 		return nil
 	}
 	le := &LoadError{Module: name, Path: path, Err: err}
@@ -423,24 +445,54 @@ func hint(err error, path, params string) string {
 // sysfsRoot (sysfsRoot/bus/*/devices/*/modalias), each once, sorted. A
 // device that vanishes while being read is skipped.
 func DeviceModaliases(sysfsRoot string) ([]string, error) {
-	if _, err := os.Stat(filepath.Join(sysfsRoot, "bus")); err != nil {
-		return nil, fmt.Errorf("listing device modaliases: %w (is sysfs mounted?)", err)
-	}
-	files, err := filepath.Glob(filepath.Join(sysfsRoot, "bus", "*", "devices", "*", "modalias"))
+	return newDeviceScanner(sysfsRoot).scan()
+}
+
+// deviceScanner reads device modaliases from sysfs, each device once: a
+// later scan reads only the devices that appeared since. sysfs is slow to
+// walk (every path is resolved through the bus's symlinks; under emulation
+// a full scan of a small VM takes ~0.1 s), so it lists each bus's devices
+// directory and opens only the modalias files of devices it has not seen.
+type deviceScanner struct {
+	root string
+	seen map[string]bool // bus/device
+}
+
+func newDeviceScanner(sysfsRoot string) *deviceScanner {
+	return &deviceScanner{root: sysfsRoot, seen: map[string]bool{}}
+}
+
+// scan returns the distinct modaliases of the devices not seen before,
+// sorted.
+func (d *deviceScanner) scan() ([]string, error) {
+	busDir := filepath.Join(d.root, "bus")
+	buses, err := os.ReadDir(busDir)
 	if err != nil {
-		return nil, fmt.Errorf("listing device modaliases: %w", err)
+		return nil, fmt.Errorf("listing device modaliases: %w (is sysfs mounted?)", err)
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	for _, bus := range buses {
+		devDir := filepath.Join(busDir, bus.Name(), "devices")
+		devs, err := os.ReadDir(devDir)
 		if err != nil {
-			continue // the device went away, or its modalias is unreadable
+			continue // not a bus directory, or it went away
 		}
-		a := strings.TrimSpace(string(data))
-		if a != "" && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
+		for _, dev := range devs {
+			key := bus.Name() + "/" + dev.Name()
+			if d.seen[key] {
+				continue
+			}
+			d.seen[key] = true
+			data, err := os.ReadFile(filepath.Join(devDir, dev.Name(), "modalias"))
+			if err != nil {
+				continue // no modalias, or the device went away
+			}
+			a := strings.TrimSpace(string(data))
+			if a != "" && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
 		}
 	}
 	sort.Strings(out)
@@ -457,7 +509,7 @@ func DeviceModaliases(sysfsRoot string) ([]string, error) {
 // Only modules in the index are candidates. A module failing to load is
 // not fatal: loaded lists the device drivers this call loaded (not their
 // dependencies, not those loaded before; a driver that failed is tried
-// again by the next call), and err
+// again by the next call, unless it said ENODEV), and err
 // joins one error per module that failed (each a *LoadError) for the
 // caller to report; err is also set when sysfs cannot be read, the rounds
 // run out, or ctx ends. Drivers whose probe is asynchronous may create
@@ -472,12 +524,16 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 	}
 	black := l.blacklisted()
 	tried := map[string]bool{}
+	devices := newDeviceScanner(l.sysfsRoot())
 	var errs []error
 	for round := 1; ; round++ {
 		if err := ctx.Err(); err != nil {
 			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: %w", err))...)
 		}
-		aliases, err := DeviceModaliases(l.sysfsRoot())
+		scanBegin := time.Now()
+		// Round 1 reads every device; later rounds only the new ones:
+		// every module tried for an older device was tried already.
+		aliases, err := devices.scan()
 		if err != nil {
 			return loaded, errors.Join(append(errs, err)...)
 		}
@@ -491,13 +547,14 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 			}
 		}
 		if len(cands) == 0 {
+			l.logf("modload: round %d: no new drivers (%d new modaliases matched in %.3fs)", round, len(aliases), time.Since(scanBegin).Seconds())
 			return loaded, errors.Join(errs...)
 		}
 		if round > maxRounds {
 			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: still finding new drivers after %d rounds: %s", maxRounds, strings.Join(cands, " ")))...)
 		}
 		sort.Strings(cands)
-		l.logf("modload: round %d: drivers for devices: %s", round, strings.Join(cands, " "))
+		l.logf("modload: round %d: drivers for devices: %s (%d new modaliases matched in %.3fs)", round, strings.Join(cands, " "), len(aliases), time.Since(scanBegin).Seconds())
 		p, err := l.Index.plan(cands, black)
 		if err != nil {
 			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: %w", err))...)

@@ -428,14 +428,17 @@ func TestLoadForDevicesFixedPoint(t *testing.T) {
 	// Nothing new: a second call loads nothing and makes no call.
 	k.calls = nil
 	loaded, err = l.LoadForDevices(context.Background())
-	if len(k.calls) != 1 || k.calls[0].module != "e1000" {
-		// e1000 failed, so it is a candidate again in a new call.
+	if len(k.calls) != 0 {
+		// e1000 said ENODEV (no such hardware): a new call reports it
+		// again but does not make the kernel load it again.
 		t.Errorf("second call: calls %+v", k.calls)
+	}
+	if !errors.As(err, &le) || le.Module != "e1000" {
+		t.Errorf("second call: err = %v, want the e1000 failure again", err)
 	}
 	if len(loaded) != 0 {
 		t.Errorf("second call loaded %q", loaded)
 	}
-	_ = err
 }
 
 func TestLoadForDevicesMaxRounds(t *testing.T) {
@@ -483,5 +486,45 @@ func TestLoaderNeedsIndexAndSys(t *testing.T) {
 	}
 	if _, err := (&Loader{}).LoadForDevices(context.Background()); err == nil {
 		t.Error("zero Loader: no error")
+	}
+}
+
+func TestDeviceScannerReadsNewDevicesOnly(t *testing.T) {
+	sysfs := t.TempDir()
+	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	d := newDeviceScanner(sysfs)
+	got, err := d.scan()
+	if err != nil || !slices.Equal(got, []string{"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"}) {
+		t.Fatalf("first scan: %q, %v", got, err)
+	}
+	// A device seen before is not read again, even if its modalias
+	// changed; a new one is.
+	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:changed")
+	addDevice(t, sysfs, "virtio", "virtio0", "virtio:d00000001v00001AF4")
+	got, err = d.scan()
+	if err != nil || !slices.Equal(got, []string{"virtio:d00000001v00001AF4"}) {
+		t.Fatalf("second scan: %q, %v", got, err)
+	}
+	if got, err = d.scan(); err != nil || len(got) != 0 {
+		t.Fatalf("third scan: %q, %v", got, err)
+	}
+}
+
+func TestAbsentHardwareTriedOnce(t *testing.T) {
+	l, k := newTestLoader(t)
+	k.fail = map[string]error{"crc32c_intel": syscall.ENODEV}
+	for i := 0; i < 3; i++ {
+		if err := l.Load(context.Background(), "crc32c", "ext4"); err != nil {
+			t.Fatalf("load %d: %v", i, err)
+		}
+	}
+	n := 0
+	for _, c := range k.calls {
+		if c.module == "crc32c_intel" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("crc32c_intel inserted %d times, want once (ENODEV is remembered)", n)
 	}
 }
