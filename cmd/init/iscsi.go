@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -12,11 +13,15 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/netconf"
+	"github.com/u-root/iscsinl"
 )
 
 // loginTargets logs in to every iSCSI target concurrently, hands each
 // session to the kernel, scans just the wanted LUN and waits for its disk.
-func (b *boot) loginTargets(ctx context.Context, w *blockdev.Watcher, scanner *blockdev.Scanner) error {
+// The logins themselves are userspace TCP, so they run while the iSCSI
+// modules are still loading; kernelReady waits for those modules, before
+// the first hand-off.
+func (b *boot) loginTargets(ctx context.Context, kernelReady func(context.Context) error, w *blockdev.Watcher, scanner *blockdev.Scanner) error {
 	targets := b.plan.ISCSI.Targets
 	if len(targets) == 0 {
 		return nil
@@ -25,14 +30,9 @@ func (b *boot) loginTargets(ctx context.Context, w *blockdev.Watcher, scanner *b
 	if err != nil {
 		return fail("login", err, "set rd.iscsi.initiator=")
 	}
-	nl, err := iscsi.OpenKernelTransport()
-	if err != nil {
-		return fail("login", err, "the initramfs needs iscsi_tcp and scsi_transport_iscsi")
-	}
-	b.transportHandle = nl.TransportHandle
+	k := &kernelSide{ready: kernelReady}
 	var (
 		wg   sync.WaitGroup
-		mu   sync.Mutex
 		errs = make([]error, len(targets))
 	)
 	for i, t := range targets {
@@ -40,17 +40,52 @@ func (b *boot) loginTargets(ctx context.Context, w *blockdev.Watcher, scanner *b
 		go func() {
 			defer wg.Done()
 			defer recoverInto(&errs[i])
-			err := b.loginTarget(ctx, nl, &mu, initiator, i, t, w, scanner)
+			err := b.loginTarget(ctx, k, initiator, i, t, w, scanner)
 			errs[i] = err
 		}()
 	}
 	wg.Wait()
+	if k.nl != nil {
+		b.transportHandle = k.nl.TransportHandle
+	}
 	return errors.Join(errs...)
 }
 
-// loginTarget is one target's login, hand-off and disk wait. mu
-// serialises the use of the shared netlink transport.
-func (b *boot) loginTarget(ctx context.Context, nl iscsi.NetlinkTransport, mu *sync.Mutex, initiator string,
+// kernelSide is the iSCSI netlink transport, opened once the iSCSI
+// modules are loaded and shared by the logins; its mutex serialises its
+// use.
+type kernelSide struct {
+	ready func(context.Context) error
+	mu    sync.Mutex
+	nl    *iscsinl.IscsiIpcConn
+	err   error
+}
+
+// handOff waits for the iSCSI modules, opens the transport the first time,
+// and hands the logged-in connection to the kernel.
+func (k *kernelSide) handOff(ctx context.Context, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
+	if err := k.ready(ctx); err != nil {
+		return iscsi.KernelSession{}, &stepError{step: "modules", err: err,
+			hint: "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)"}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.nl == nil && k.err == nil {
+		k.nl, k.err = iscsi.OpenKernelTransport()
+	}
+	if k.err != nil {
+		return iscsi.KernelSession{}, &stepError{step: "login", err: k.err,
+			hint: "the initramfs needs iscsi_tcp and scsi_transport_iscsi"}
+	}
+	ks, err := iscsi.HandOff(k.nl, conn, sess, kopts)
+	if err != nil {
+		return ks, &stepError{step: "login", err: err, hint: "the kernel refused the session; dmesg says more"}
+	}
+	return ks, nil
+}
+
+// loginTarget is one target's login, hand-off and disk wait.
+func (b *boot) loginTarget(ctx context.Context, k *kernelSide, initiator string,
 	index int, t config.Target, w *blockdev.Watcher, scanner *blockdev.Scanner) error {
 	st := b.log.Begin("login")
 	creds, err := credentials(t.Auth)
@@ -85,13 +120,11 @@ func (b *boot) loginTarget(ctx context.Context, nl iscsi.NetlinkTransport, mu *s
 		st.Fail(err)
 		return fail("login", err, "is the target up and reachable from this network (check netroot= and the portal)?")
 	}
-	mu.Lock()
-	ks, err := iscsi.HandOff(nl, conn, sess, kopts)
-	mu.Unlock()
-	conn.Close() // the kernel holds its own reference now
+	ks, err := k.handOff(ctx, conn, sess, kopts)
+	conn.Close() // the kernel holds its own reference now (or the login failed)
 	if err != nil {
 		st.Fail(err)
-		return fail("login", err, "the kernel refused the session; dmesg says more")
+		return err
 	}
 	b.keptSession(ks, cfg, sess, kopts, t.Portal())
 	auth := sess.AuthMethod

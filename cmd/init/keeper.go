@@ -22,6 +22,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/prio"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,12 +69,54 @@ func (b *boot) keptSession(ks iscsi.KernelSession, cfg iscsi.LoginConfig, sess *
 	b.keeperMu.Unlock()
 }
 
-// startKeeper starts the session keeper just before switch_root: this
-// binary again, from memory (/proc/self/exe), as "@netroot-keeper", with
-// the state on a pipe. It waits until the keeper listens for events.
+// prelaunchKeeper starts the keeper process before the network comes up,
+// at nice 19, so that its start (the Go runtime of this binary, again)
+// fills the CPU time left idle by the waits for links, the target and the
+// disk instead of delaying switch_root. It then blocks reading its state
+// until startKeeper hands it over, and raises itself to nice 0 (keeperMain).
+// Without iSCSI targets or with rd.netroot.keeper=0 it does nothing; if it
+// fails, startKeeper tries once more.
+func (b *boot) prelaunchKeeper() {
+	if len(b.plan.ISCSI.Targets) == 0 || !b.plan.Boot.Keeper {
+		return
+	}
+	// The fork and exec run on their own goroutine: the thread that forks
+	// waits until the (low-priority) child has exec'd.
+	launched := make(chan *keeperProcess, 1)
+	b.keeperLaunch = launched
+	go func() {
+		var k *keeperProcess
+		err := prio.Run(19, func() (err error) {
+			k, err = launchKeeper()
+			return err
+		})
+		if err != nil {
+			b.log.Debugf("keeper: early start: %v", err)
+		}
+		launched <- k
+	}()
+}
+
+// earlyKeeper returns the keeper prelaunchKeeper started (nil if none or
+// it failed), once and only once.
+func (b *boot) earlyKeeper() *keeperProcess {
+	if b.keeperLaunch == nil {
+		return nil
+	}
+	k := <-b.keeperLaunch
+	b.keeperLaunch = nil
+	return k
+}
+
+// startKeeper hands the sessions to the keeper (started by prelaunchKeeper,
+// else now) just before switch_root: this binary again, from memory
+// (/proc/self/exe), as "@netroot-keeper", with the state on a pipe. It
+// waits until the keeper listens for events.
 func (b *boot) startKeeper() {
 	b.writeHints()
+	k := b.earlyKeeper()
 	if len(b.kept) == 0 {
+		k.abort()
 		return
 	}
 	st := b.log.Begin("keeper")
@@ -81,7 +124,14 @@ func (b *boot) startKeeper() {
 		st.Done("rd.netroot.keeper=0: no keeper; a failed iSCSI connection stays down until iscsid takes over")
 		return
 	}
-	pid, err := spawnKeeper(keeper.State{TransportHandle: b.transportHandle, Sessions: b.kept})
+	var err error
+	if k == nil {
+		k, err = launchKeeper()
+	}
+	pid := 0
+	if err == nil {
+		pid, err = k.handOver(keeper.State{TransportHandle: b.transportHandle, Sessions: b.kept})
+	}
 	if err != nil {
 		st.Fail(err)
 		b.log.Warnf("keeper: %v — the root works, but a network or target outage will not be recovered until iscsid runs", err)
@@ -91,30 +141,34 @@ func (b *boot) startKeeper() {
 	st.Done("%s pid %d keeps %d session(s)", keeper.ProcessName, pid, len(b.kept))
 }
 
-func spawnKeeper(state keeper.State) (int, error) {
-	data, err := keeper.Encode(state)
-	if err != nil {
-		return 0, err
-	}
+// keeperProcess is a started keeper waiting for its state.
+type keeperProcess struct {
+	cmd    *exec.Cmd
+	stateW *os.File // its state pipe; it reads until EOF
+	readyR *os.File // it writes "ready" here once it listens
+}
+
+// launchKeeper starts the keeper process; it waits for its state.
+func launchKeeper() (*keeperProcess, error) {
 	stateR, stateW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer stateW.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		stateR.Close()
-		return 0, err
+		stateW.Close()
+		return nil, err
 	}
-	defer readyR.Close()
 	out, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
 	if err != nil {
 		out, err = os.OpenFile("/dev/console", os.O_WRONLY, 0)
 	}
 	if err != nil {
-		stateR.Close()
-		readyW.Close()
-		return 0, fmt.Errorf("no /dev/kmsg or /dev/console for its log: %w", err)
+		for _, f := range []*os.File{stateR, stateW, readyR, readyW} {
+			f.Close()
+		}
+		return nil, fmt.Errorf("no /dev/kmsg or /dev/console for its log: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
@@ -131,17 +185,33 @@ func spawnKeeper(state keeper.State) (int, error) {
 	readyW.Close()
 	out.Close()
 	if err != nil {
-		return 0, fmt.Errorf("starting %s: %w", keeper.ProcessName, err)
+		stateW.Close()
+		readyR.Close()
+		return nil, fmt.Errorf("starting %s: %w", keeper.ProcessName, err)
 	}
-	if _, err := stateW.Write(data); err != nil {
-		cmd.Process.Kill()
-		return 0, fmt.Errorf("handing over the state: %w", err)
+	return &keeperProcess{cmd: cmd, stateW: stateW, readyR: readyR}, nil
+}
+
+// handOver writes the state and waits until the keeper is ready; it
+// returns the keeper's pid. On failure the keeper is stopped.
+func (k *keeperProcess) handOver(state keeper.State) (int, error) {
+	defer k.readyR.Close()
+	data, err := keeper.Encode(state)
+	if err == nil {
+		_, err = k.stateW.Write(data)
+		if err != nil {
+			err = fmt.Errorf("handing over the state: %w", err)
+		}
 	}
-	stateW.Close()
+	k.stateW.Close()
+	if err != nil {
+		k.kill()
+		return 0, err
+	}
 	ready := make(chan error, 1)
 	go func() {
 		b := make([]byte, 16)
-		n, err := readyR.Read(b)
+		n, err := k.readyR.Read(b)
 		if err == nil && !strings.HasPrefix(string(b[:n]), "ready") {
 			err = fmt.Errorf("keeper said %q", b[:n])
 		}
@@ -153,18 +223,32 @@ func spawnKeeper(state keeper.State) (int, error) {
 	select {
 	case err := <-ready:
 		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			k.kill()
 			return 0, err
 		}
 	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
+		k.kill()
 		return 0, errors.New("keeper not ready within 5 s")
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release() // the real init reaps it
+	pid := k.cmd.Process.Pid
+	k.cmd.Process.Release() // the real init reaps it
 	return pid, nil
+}
+
+// abort stops a keeper that was never handed its state (the boot failed,
+// or no session needs it). A nil k is fine.
+func (k *keeperProcess) abort() {
+	if k == nil {
+		return
+	}
+	k.stateW.Close()
+	k.readyR.Close()
+	k.kill()
+}
+
+func (k *keeperProcess) kill() {
+	k.cmd.Process.Kill()
+	k.cmd.Wait()
 }
 
 // keeperMain is the keeper process (argv[0] "@netroot-keeper").
@@ -186,6 +270,11 @@ func keeperMain() {
 	}
 	data, err := io.ReadAll(io.LimitReader(stateF, keeper.MaxStateBytes+1))
 	stateF.Close()
+	// /init may have started this process early at nice 19 (see
+	// prelaunchKeeper); from here on it must not wait for the CPU.
+	if err := prio.SetProcess(0); err != nil {
+		logf("%v", err)
+	}
 	if err != nil {
 		logf("reading the state: %v", err)
 		os.Exit(1)

@@ -53,6 +53,9 @@ type boot struct {
 	keeperMu        sync.Mutex
 	kept            []keeper.Session
 	transportHandle uint64
+	// keeperLaunch delivers the keeper process started early (keeper.go)
+	// to startKeeper, which hands it the sessions.
+	keeperLaunch chan *keeperProcess
 }
 
 func main() {
@@ -157,6 +160,7 @@ func (b *boot) run() error {
 	if err := b.breakpoint("pre-net"); err != nil {
 		return err
 	}
+	b.prelaunchKeeper()
 	if err := b.network(ctx); err != nil {
 		return err
 	}
@@ -282,6 +286,7 @@ func (b *boot) emergency(err error) {
 		err = errors.New("boot ended without switching root")
 	}
 	b.log.Errorf("FATAL %v", err)
+	b.earlyKeeper().abort()
 	tl := b.log.Timeline()
 	bootlog.WriteJSON(tl, filepath.Join(runDir, "timeline.json"))
 

@@ -25,10 +25,7 @@ func (b *boot) attachRoot(ctx context.Context, mods *modules) (*blockdev.Device,
 	defer w.Close()
 	scanner := blockdev.NewScanner()
 
-	if err := mods.iscsi.wait(ctx); err != nil {
-		return nil, fail("modules", err, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
-	}
-	if err := b.loginTargets(ctx, w, scanner); err != nil {
+	if err := b.loginTargets(ctx, mods.iscsi.wait, w, scanner); err != nil {
 		return nil, err
 	}
 
