@@ -27,7 +27,7 @@ type image struct {
 	path      string
 	size, raw int64
 	seed      bool
-	rootTimes []float64 // kernel start → real init (or, for the floor, modules loaded)
+	rootTimes []float64 // kernel start → the real init reports (the floor: after loading the modules only)
 	initTimes []float64 // /init start → the same point
 	rss       []float64 // MiB, ours only
 	failures  int
@@ -168,8 +168,8 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, erro
 }
 
 // boot boots im once and returns the kernel uptime at which the real root's
-// init ran (for the floor: when the modules were loaded), the part of it
-// spent after /init started, and our peak RSS.
+// init reported (for the floor: the same init, exec'd once the modules were
+// loaded), the part of it spent after /init started, and our peak RSS.
 func boot(ctx context.Context, env *rig.Env, im *image, mem int) (root, init, rss float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
