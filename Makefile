@@ -71,8 +71,10 @@ uroot: all
 	$(GO) run ./integration/cmd/uroot -o $(BUILD)/uroot.img -netroot $(BUILD)/netroot -init $(BUILD)/netroot-init \
 		$(if $(UROOT_CMDLINE),-cmdline '$(UROOT_CMDLINE)')
 
+# bench races netroot against the seed-style baselines (figures, not
+# assertions). BENCH_FLAGS, e.g. '-n 9 -smp 2 -m 192'.
 bench: deps all
-	$(GO) run ./integration/cmd/bench
+	$(GO) run ./integration/cmd/bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

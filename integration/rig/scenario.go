@@ -97,6 +97,8 @@ type BootSpec struct {
 	Target *TargetConfig
 	// MemoryMB is the guest's memory (256 when 0).
 	MemoryMB int
+	// CPUs is the guest's virtual CPUs (1 when 0).
+	CPUs int
 	// NetSetup, when set, runs once the namespace exists, before the
 	// target and the DHCP server start (e.g. to add a VLAN on the bridge).
 	NetSetup func(ctx context.Context, n *Net) error
@@ -192,7 +194,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	cmdline := strings.TrimSpace(s.Cmdline + " " + Console)
 	vc := VMConfig{
 		Kernel: e.Kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
-		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, NICOptions: s.NICOptions,
+		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, CPUs: s.CPUs, NICOptions: s.NICOptions,
 	}
 	if s.PXE != nil {
 		if err := b.startPXE(ctx, e.Kernel.Vmlinuz, *s.PXE, cmdline, &vc); err != nil {

@@ -27,6 +27,8 @@ type VMConfig struct {
 	MACs []string
 	// MemoryMB defaults to 256.
 	MemoryMB int
+	// CPUs is the number of virtual CPUs (-smp); 1 when 0.
+	CPUs int
 	// Dir receives console.log, the console and monitor sockets.
 	Dir string
 	// Extra are extra QEMU arguments.
@@ -58,6 +60,9 @@ type VM struct {
 // StartVM boots a guest under TCG inside cfg.Net's namespace. Its serial
 // console is written to Dir/console.log and can be typed into with Send.
 func StartVM(cfg VMConfig) (*VM, error) {
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 256
 	}
@@ -78,7 +83,7 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	os.Remove(v.monitor)
 	args := []string{
 		"netns", "exec", cfg.Net.NS,
-		"qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", strconv.Itoa(cfg.MemoryMB),
+		"qemu-system-x86_64", "-accel", "tcg", "-smp", strconv.Itoa(cfg.CPUs), "-m", strconv.Itoa(cfg.MemoryMB),
 		"-display", "none", "-vga", "none", "-no-reboot",
 		"-S", // paused until the console is connected: nothing is lost
 		"-chardev", "socket,id=con,path=" + consoleSock + ",server=on,wait=off",

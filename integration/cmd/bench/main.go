@@ -43,14 +43,15 @@ var (
 func main() {
 	n := flag.Int("n", 5, "boots per image")
 	mem := flag.Int("m", 192, "guest memory in MiB")
+	cpus := flag.Int("smp", 1, "guest virtual CPUs (TCG runs one host thread per vCPU)")
 	flag.Parse()
-	if err := run(*n, *mem); err != nil {
+	if err := run(*n, *mem, *cpus); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, mem int) error {
+func run(n, mem, cpus int) error {
 	if reason := rig.Missing(); reason != "" {
 		return fmt.Errorf("cannot boot here: %s", reason)
 	}
@@ -102,10 +103,10 @@ func run(n, mem int) error {
 		im.size = st.Size()
 	}
 
-	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM, TCG, kernel %s\n", n, mem, env.Kernel.Version)
+	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM -smp %d, TCG, kernel %s\n", n, mem, cpus, env.Kernel.Version)
 	for round := 1; round <= n; round++ {
 		for _, im := range images {
-			root, init, rss, err := boot(ctx, env, im, mem)
+			root, init, rss, err := boot(ctx, env, im, mem, cpus)
 			if err != nil {
 				im.failures++
 				fmt.Printf("  round %d %-22s FAILED: %v\n", round, im.name, err)
@@ -170,11 +171,11 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, erro
 // boot boots im once and returns the kernel uptime at which the real root's
 // init reported (for the floor: the same init, exec'd once the modules were
 // loaded), the part of it spent after /init started, and our peak RSS.
-func boot(ctx context.Context, env *rig.Env, im *image, mem int) (root, init, rss float64, err error) {
+func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, rss float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: rig.ScenarioCmdline,
-		Target: rig.DefaultTarget(), MemoryMB: mem})
+		Target: rig.DefaultTarget(), MemoryMB: mem, CPUs: cpus})
 	if err != nil {
 		return 0, 0, 0, err
 	}
