@@ -63,21 +63,7 @@ func assertRecovered(t *testing.T, b *rig.Boot) {
 	for _, l := range keeperLines {
 		t.Log(l)
 	}
-	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
-		t.Errorf("writer: %q, want finished", got)
-	}
-	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
-		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
-	}
-	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
-		t.Errorf("verify: %q, want ok", got)
-	}
-	// The outage must have been felt: a write waited for the recovery.
-	if got := reported(log, "keeper-maxstall"); len(got) != 1 {
-		t.Errorf("maxstall: %q", got)
-	} else if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s < 10 {
-		t.Errorf("longest write stall %q: the outage did not stall I/O, so the test proves nothing", got[0])
-	}
+	assertWriterSurvived(t, log)
 	if n := len(regexp.MustCompile(`netroot-keeper: recovered session`).FindAllString(log, -1)); n != 1 {
 		t.Errorf("keeper logged %d recoveries, want 1", n)
 	}
@@ -94,6 +80,27 @@ func assertRecovered(t *testing.T, b *rig.Boot) {
 	}
 	if strings.Contains(log, "Kernel panic") {
 		t.Errorf("kernel panic on the console")
+	}
+}
+
+// assertWriterSurvived checks the test root's writer through an outage:
+// it finished, with no I/O error and every record intact, and the outage
+// stalled a write (else the test proved nothing).
+func assertWriterSurvived(t *testing.T, log string) {
+	t.Helper()
+	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
+		t.Errorf("writer: %q, want finished", got)
+	}
+	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
+		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
+	}
+	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
+		t.Errorf("verify: %q, want ok", got)
+	}
+	if got := reported(log, "keeper-maxstall"); len(got) != 1 {
+		t.Errorf("maxstall: %q", got)
+	} else if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s < 10 {
+		t.Errorf("longest write stall %q: the outage did not stall I/O, so the test proves nothing", got[0])
 	}
 }
 
@@ -193,20 +200,7 @@ func TestKeeperHandOffToIscsid(t *testing.T) {
 		!strings.Contains(got[0], rig.HostAddr+":3260,") || !strings.Contains(got[0], rig.TargetIQN) {
 		t.Errorf("iscsiadm -m session = %q, want the root's session adopted by iscsid", got)
 	}
-	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
-		t.Errorf("writer: %q, want finished (iscsid recovered the session)", got)
-	}
-	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
-		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
-	}
-	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
-		t.Errorf("verify: %q, want ok", got)
-	}
-	if got := reported(log, "keeper-maxstall"); len(got) != 1 {
-		t.Errorf("maxstall: %q", got)
-	} else if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s < 10 {
-		t.Errorf("longest write stall %q: the outage did not stall I/O, so the test proves nothing", got[0])
-	}
+	assertWriterSurvived(t, log) // iscsid recovered the session
 	if strings.Contains(log, "netroot-keeper: recovered session") {
 		t.Errorf("the keeper recovered a session after iscsid had started: both acted")
 	}
