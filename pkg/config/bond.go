@@ -147,19 +147,24 @@ func ParseBond(value string) (Bond, error) {
 		}
 	}
 	if len(f) > 2 && f[2] != "" {
+		// Every bad option is reported, not just the first.
 		seen := map[string]bool{}
+		var errs []error
 		for _, o := range strings.Split(f[2], ",") {
 			name, val, ok := strings.Cut(o, "=")
 			if !ok || name == "" || val == "" {
-				return b, fmt.Errorf("%w: bond option %q is not name=value", ErrSyntax, o)
+				errs = append(errs, fmt.Errorf("%w: bond option %q is not name=value", ErrSyntax, o))
+				continue
 			}
 			if seen[name] {
-				return b, fmt.Errorf("%w: bond option %s given twice", ErrConflict, name)
+				errs = append(errs, fmt.Errorf("%w: bond option %s given twice", ErrConflict, name))
+				continue
 			}
 			seen[name] = true
 			v, err := normaliseBondOption(name, val, b.Slaves)
 			if err != nil {
-				return b, err
+				errs = append(errs, err)
+				continue
 			}
 			opt := BondOption{Name: name, Value: v}
 			if name == "mode" {
@@ -167,6 +172,9 @@ func ParseBond(value string) (Bond, error) {
 			} else {
 				b.Options = append(b.Options, opt)
 			}
+		}
+		if err := joinCauses(errs); err != nil {
+			return b, err
 		}
 	}
 	if len(f) > 3 && f[3] != "" {

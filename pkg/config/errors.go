@@ -74,6 +74,33 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
+// causes is several causes of one parameter's problem (e.g. every bad
+// option of one bond=), shown on one line.
+type causes []error
+
+// Error joins the causes with "; ".
+func (c causes) Error() string {
+	msgs := make([]string, len(c))
+	for i, e := range c {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the causes for errors.Is and errors.As.
+func (c causes) Unwrap() []error { return c }
+
+// joinCauses returns nil, the one cause, or all of them as one error.
+func joinCauses(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return causes(errs)
+}
+
 // quoteIfNeeded puts a value containing white space (or nothing) in quotes,
 // as it would be written on the command line.
 func quoteIfNeeded(s string) string {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -86,5 +88,23 @@ func TestParseRenameAndBootIF(t *testing.T) {
 	}
 	if _, err := ParseBootIF("01-52-54"); err == nil {
 		t.Error("ParseBootIF(01-52-54): want an error")
+	}
+}
+
+func TestParseBondReportsEveryBadOption(t *testing.T) {
+	_, err := ParseBond("bond0:eth0,eth1:mode=nope,miimon=abc,miimon=100,foo=1,xyz")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, ErrSyntax) || !errors.Is(err, ErrConflict) {
+		t.Errorf("err %v: want both ErrSyntax and ErrConflict", err)
+	}
+	for _, want := range []string{`mode="nope"`, `"abc"`, "miimon given twice", `"foo"`, `"xyz" is not name=value`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("err spans lines: %q", err)
 	}
 }
