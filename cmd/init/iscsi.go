@@ -48,7 +48,21 @@ func (b *boot) loginTargets(ctx context.Context, kernelReady func(context.Contex
 	if k.nl != nil {
 		b.transportHandle = k.nl.TransportHandle
 	}
-	return errors.Join(errs...)
+	return errors.Join(distinct(errs)...)
+}
+
+// distinct drops nil errors and repeats of the same message (e.g. the
+// shared kernel transport failing for every target), keeping the order.
+func distinct(errs []error) []error {
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if e != nil && !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // kernelSide is the iSCSI netlink transport, opened once the iSCSI
