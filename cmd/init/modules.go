@@ -119,13 +119,7 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	// The background batches run at nice 19 (modload.Niced): the kernel
 	// work of loading them then takes the CPU time the network and login
 	// steps leave idle instead of slowing them down.
-	bg := &modload.Loader{
-		Index:     idx,
-		Sys:       modload.Niced{Sys: modload.KernelSyscalls{}, Nice: 19},
-		Params:    params,
-		Blacklist: b.plan.Modules.Blacklist,
-		Logf:      b.log.Debugf,
-	}
+	bg := l.WithSys(modload.Niced{Sys: l.Sys, Nice: 19})
 	m := &modules{l: l}
 	m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
 	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), m.iscsi)

@@ -64,6 +64,12 @@ type Loader struct {
 	// Logf, when set, receives progress and non-fatal problems.
 	Logf func(format string, args ...any)
 
+	once sync.Once
+	mem  *memory // shared with the Loaders WithSys made
+}
+
+// memory is what a Loader remembers between calls.
+type memory struct {
 	mu     sync.Mutex
 	loaded map[string]bool // loaded (or found loaded) by this Loader
 	// absent remembers the modules whose init said ENODEV (the hardware
@@ -71,6 +77,27 @@ type Loader struct {
 	// SSE4.2): the kernel reads, checks and relocates a module before
 	// its init can say so, so it is not tried again by this Loader.
 	absent map[string]error
+}
+
+// memory returns l's memory, made on first use.
+func (l *Loader) memory() *memory {
+	l.once.Do(func() {
+		if l.mem == nil {
+			l.mem = &memory{loaded: map[string]bool{}, absent: map[string]error{}}
+		}
+	})
+	return l.mem
+}
+
+// WithSys returns a Loader like l that makes its system calls through sys
+// (e.g. Niced, for loading in the background) and shares l's memory of
+// what was loaded and what said ENODEV.
+func (l *Loader) WithSys(sys Syscalls) *Loader {
+	return &Loader{
+		Index: l.Index, Sys: sys, Params: l.Params, Blacklist: l.Blacklist,
+		ProcRoot: l.ProcRoot, SysfsRoot: l.SysfsRoot, Parallel: l.Parallel, MaxRounds: l.MaxRounds,
+		Logf: l.Logf, mem: l.memory(),
+	}
 }
 
 // LoadError is the failure to load one module.
@@ -231,14 +258,12 @@ func (l *Loader) alreadyLoaded() map[string]bool {
 // when loaded or already loaded) and the modules it inserted.
 func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error, inserted map[string]bool) {
 	loadedBefore := l.alreadyLoaded()
-	l.mu.Lock()
-	if l.loaded == nil {
-		l.loaded = map[string]bool{}
-	}
-	for m := range l.loaded {
+	mem := l.memory()
+	mem.mu.Lock()
+	for m := range mem.loaded {
 		loadedBefore[m] = true
 	}
-	l.mu.Unlock()
+	mem.mu.Unlock()
 
 	type state struct {
 		done     chan struct{}
@@ -278,9 +303,9 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 			st.err = &LoadError{Module: m, Err: err}
 			return
 		}
-		l.mu.Lock()
-		prev := l.absent[m]
-		l.mu.Unlock()
+		mem.mu.Lock()
+		prev := mem.absent[m]
+		mem.mu.Unlock()
 		if prev != nil {
 			st.err = prev
 			return
@@ -293,20 +318,15 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		}
 		st.err = l.insert(m)
 		<-sem
-		if errors.Is(st.err, syscall.ENODEV) {
-			l.mu.Lock()
-			if l.absent == nil {
-				l.absent = map[string]error{}
-			}
-			l.absent[m] = st.err
-			l.mu.Unlock()
-		}
-		if st.err == nil {
+		mem.mu.Lock()
+		switch {
+		case st.err == nil:
 			st.inserted = true
-			l.mu.Lock()
-			l.loaded[m] = true
-			l.mu.Unlock()
+			mem.loaded[m] = true
+		case errors.Is(st.err, syscall.ENODEV):
+			mem.absent[m] = st.err
 		}
+		mem.mu.Unlock()
 	}
 	if parallel == 1 {
 		// Sequential: exactly the plan's order, which is deterministic.

@@ -528,3 +528,20 @@ func TestAbsentHardwareTriedOnce(t *testing.T) {
 		t.Errorf("crc32c_intel inserted %d times, want once (ENODEV is remembered)", n)
 	}
 }
+
+func TestWithSysSharesMemory(t *testing.T) {
+	l, k := newTestLoader(t)
+	k.fail = map[string]error{"crc32c_intel": syscall.ENODEV}
+	bg := l.WithSys(k)
+	if err := bg.Load(context.Background(), "crc32c", "ext4"); err != nil {
+		t.Fatal(err)
+	}
+	k.calls = nil
+	// What bg loaded, and what said ENODEV to it, l does not load again.
+	if err := l.Load(context.Background(), "ext4"); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.calls) != 0 {
+		t.Errorf("l made calls %+v after bg loaded the same modules", k.calls)
+	}
+}
