@@ -79,8 +79,7 @@ type kernelSide struct {
 // and hands the logged-in connection to the kernel.
 func (k *kernelSide) handOff(ctx context.Context, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
 	if err := k.ready(ctx); err != nil {
-		return iscsi.KernelSession{}, &stepError{step: "modules", err: err,
-			hint: "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)"}
+		return iscsi.KernelSession{}, fail("modules", err, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -88,12 +87,11 @@ func (k *kernelSide) handOff(ctx context.Context, conn net.Conn, sess *iscsi.Ses
 		k.nl, k.err = iscsi.OpenKernelTransport()
 	}
 	if k.err != nil {
-		return iscsi.KernelSession{}, &stepError{step: "login", err: k.err,
-			hint: "the initramfs needs iscsi_tcp and scsi_transport_iscsi"}
+		return iscsi.KernelSession{}, fail("login", k.err, "the initramfs needs iscsi_tcp and scsi_transport_iscsi")
 	}
 	ks, err := iscsi.HandOff(k.nl, conn, sess, kopts)
 	if err != nil {
-		return ks, &stepError{step: "login", err: err, hint: "the kernel refused the session; dmesg says more"}
+		return ks, fail("login", err, "the kernel refused the session; dmesg says more")
 	}
 	return ks, nil
 }

@@ -270,14 +270,14 @@ func keeperMain() {
 	}
 	data, err := io.ReadAll(io.LimitReader(stateF, keeper.MaxStateBytes+1))
 	stateF.Close()
+	if err != nil {
+		logf("reading the state: %v", err)
+		os.Exit(1)
+	}
 	// /init may have started this process early at nice 19 (see
 	// prelaunchKeeper); from here on it must not wait for the CPU.
 	if err := prio.SetProcess(0); err != nil {
 		logf("%v", err)
-	}
-	if err != nil {
-		logf("reading the state: %v", err)
-		os.Exit(1)
 	}
 	st, err := keeper.Decode(data)
 	clear(data)
