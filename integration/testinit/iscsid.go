@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The hand-off test mode (netroot.test=iscsid): the root image carries
@@ -75,15 +73,9 @@ func waitExit(pid int, timeout time.Duration, since time.Time) string {
 	if pid <= 0 {
 		return "no keeper pid"
 	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		var ws unix.WaitStatus
-		if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != nil {
-			return "<" + err.Error() + ">"
-		} else if got == pid {
-			return fmt.Sprintf("exited status=%d after=%.1fs", ws.ExitStatus(), time.Since(since).Seconds())
-		}
-		time.Sleep(100 * time.Millisecond)
+	status, err := waitChild(pid, timeout)
+	if err != nil {
+		return err.Error()
 	}
-	return fmt.Sprintf("still running after %v", timeout)
+	return fmt.Sprintf("exited status=%d after=%.1fs", status, time.Since(since).Seconds())
 }

@@ -159,17 +159,27 @@ func stopKeeper(pid int) string {
 	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
 		return "<" + err.Error() + ">"
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	status, err := waitChild(pid, 5*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("exited status=%d", status)
+}
+
+// waitChild waits up to timeout for the child pid to exit and returns its
+// exit status.
+func waitChild(pid int, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		var ws unix.WaitStatus
 		if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != nil {
-			return "<" + err.Error() + ">"
+			return 0, fmt.Errorf("<%v>", err)
 		} else if got == pid {
-			return fmt.Sprintf("exited status=%d", ws.ExitStatus())
+			return ws.ExitStatus(), nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "still running after 5s"
+	return 0, fmt.Errorf("still running after %v", timeout)
 }
 
 func powerOff(sync bool) {
