@@ -40,13 +40,15 @@ unit:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test $$($(GO) list ./... | grep -v /integration)
 
-# fuzz runs every fuzz target briefly (FUZZTIME each) as a smoke check.
+# fuzz runs every fuzz target briefly (FUZZTIME each) as a smoke check; a
+# failing target's output is shown (a crashing input lands in testdata/fuzz).
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./pkg/...); do \
+	@mkdir -p $(BUILD); set -e; for pkg in $$($(GO) list ./pkg/...); do \
 		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null; \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg > $(BUILD)/fuzz.log 2>&1 || \
+				{ tail -40 $(BUILD)/fuzz.log; exit 1; }; \
 		done; \
 	done
 
