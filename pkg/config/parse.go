@@ -149,6 +149,10 @@ func Parse(sources ...Source) (*Plan, error) {
 		p.plan.Root.InitArgs = append(p.plan.Root.InitArgs, rest...)
 	}
 	for _, a := range dedupe(all) {
+		if a.Unclosed {
+			p.unclosed(a)
+			continue
+		}
 		p.collect(a)
 	}
 	for _, k := range p.order {
@@ -197,6 +201,19 @@ func newPlan() *Plan {
 // fail records a problem with parameter a.
 func (p *parser) fail(a arg, value, expected string, err error) {
 	p.errs = append(p.errs, &ParamError{Source: a.Source, Param: scrubSecrets(a.Key), Value: scrubSecrets(value), Expected: expected, Err: err})
+}
+
+// unclosed records a parameter whose opening double quote is never closed:
+// the kernel would make everything after it part of its value, so the
+// parameters swallowed would silently not apply. Only the part before the
+// first white space is shown (the rest may hold a secret).
+func (p *parser) unclosed(a arg) {
+	v := a.String()
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) }); i >= 0 {
+		v = v[:i] + "…"
+	}
+	p.errs = append(p.errs, &ParamError{Source: a.Source, Param: scrubSecrets(v),
+		Err: fmt.Errorf("%w: a double quote opened here is never closed, so everything after it became part of this parameter — close the quote", ErrSyntax)})
 }
 
 // failCross records a problem that involves several parameters.

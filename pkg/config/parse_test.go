@@ -300,3 +300,33 @@ func TestParseBakedAndKernelIdentical(t *testing.T) {
 		t.Error("two different bond= for bond0 accepted")
 	}
 }
+
+func TestParseUnclosedQuote(t *testing.T) {
+	for _, tc := range []struct {
+		name, cl string
+		ok       bool
+	}{
+		{"swallows the rest", `root=LABEL="my root rd.iscsi.password=s3cr3t quiet`, false},
+		{"swallows the next line of a conf file", "rootflags=\"noatime\nrd.iscsi.password=s3cr3t root=LABEL=r", false},
+		{"quoted key swallows", `"rd.shell root=LABEL=r`, false},
+		{"closed", `root=LABEL="my root" rd.iscsi.password=s3cr3t`, true},
+		{"unclosed at the very end, nothing swallowed", `root=LABEL=r rootflags="noatime`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(Source{Name: "/etc/cmdline.d/x.conf", Text: tc.cl})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Parse(%q): %v", tc.cl, err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "never closed") {
+				t.Fatalf("Parse(%q) = %v, want an unclosed-quote error", tc.cl, err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error leaks the secret: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}

@@ -13,6 +13,10 @@ type arg struct {
 	HasValue bool
 	// Source names where the parameter came from.
 	Source string
+	// Unclosed is true when a double quote opened in this parameter is
+	// never closed and so made the rest of its source (white space and
+	// all) part of it, as the kernel's next_arg() does.
+	Unclosed bool
 }
 
 // String returns the parameter as key or key=value (not redacted).
@@ -74,6 +78,7 @@ func splitCmdline(s, source string) (args []arg, rest []string, sawDashes bool) 
 		end := j // token is s[start:end]
 		var a arg
 		a.Source = source
+		a.Unclosed = inQuote && strings.IndexFunc(s[start:end], func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) }) >= 0
 		if equals < 0 {
 			tok := s[start:end]
 			if quoted && len(tok) > 0 && tok[len(tok)-1] == '"' {
