@@ -261,7 +261,9 @@ func (b *boot) breakpoint(point string) error {
 // switchRoot writes the timeline and hands over to the real init.
 func (b *boot) switchRoot() error {
 	status, _ := os.ReadFile("/proc/self/status")
-	b.log.RootReady(bootlog.PeakRSSKiB(string(status)))
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.log.RootReady(bootlog.PeakRSSKiB(string(status)), seconds(ru.Utime), seconds(ru.Stime))
 	tl := b.log.Timeline()
 	if err := bootlog.WriteJSON(tl, filepath.Join(runDir, "timeline.json")); err != nil {
 		b.log.Warnf("writing the timeline: %v", err)
@@ -381,3 +383,6 @@ func reapForever() {
 		<-sigs
 	}
 }
+
+// seconds converts a rusage time to seconds.
+func seconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }

@@ -59,7 +59,7 @@ func TestTimelineAndSummary(t *testing.T) {
 	l := New(&bytes.Buffer{}, nil, 0, fakeUptime(3.0, 3.4, 3.5, 3.62))
 	l.Begin("modules").Done("x")
 	l.Begin("bond").Done("y")
-	l.RootReady(9400)
+	l.RootReady(9400, 0.25, 1.5)
 	tl := l.Timeline()
 	if len(tl.Steps) != 2 || tl.Steps[0].Step != "modules" || tl.Steps[1].Uptime != 3.5 {
 		t.Fatalf("timeline = %+v", tl)
@@ -69,7 +69,7 @@ func TestTimelineAndSummary(t *testing.T) {
 	}
 	s := Summary(tl)
 	if !strings.HasPrefix(s, "root ready at 3.62 s since kernel start, /init took 0.62 s: modules 0.00, bond 0.00") ||
-		!strings.HasSuffix(s, "peak RSS 9.2 MiB") {
+		!strings.HasSuffix(s, "peak RSS 9.2 MiB; CPU 0.25 s user, 1.50 s system") {
 		t.Errorf("Summary = %q", s)
 	}
 	p := filepath.Join(t.TempDir(), "timeline.json")
