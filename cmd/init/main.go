@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
@@ -174,6 +175,7 @@ func (b *boot) run() error {
 	if err := b.mountRoot(ctx, mods, dev); err != nil {
 		return err
 	}
+	b.prefetchInit()
 	if err := b.breakpoint("pre-pivot"); err != nil {
 		return err
 	}
@@ -256,6 +258,27 @@ func (b *boot) breakpoint(point string) error {
 		}
 	}
 	return nil
+}
+
+// prefetchInit starts reading the real init and the libraries it needs
+// from the new root into memory while the timeline, the hints and the
+// keeper are handled: on a network root, exec would otherwise fault them
+// in page by page, a round trip to the target each.
+func (b *boot) prefetchInit() {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Debugf("prefetch: internal error: %v", r)
+			}
+		}()
+		start := time.Now()
+		files, err := switchroot.Prefetch(newRoot, b.plan.Root.Init)
+		if err != nil {
+			b.log.Debugf("prefetch: %v", err)
+		}
+		b.log.Debugf("prefetch: asked for %d file(s) of %s in %.3fs: %s", len(files), b.plan.Root.Init,
+			time.Since(start).Seconds(), strings.Join(files, " "))
+	}()
 }
 
 // switchRoot writes the timeline and hands over to the real init.

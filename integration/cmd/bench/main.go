@@ -22,7 +22,11 @@ import (
 	"github.com/netroot/netroot/integration/rig"
 )
 
+// onlySet is -only: the keys of the images to boot (nil: all).
+var onlySet map[string]bool
+
 type image struct {
+	key       string // for -only
 	name      string
 	path      string
 	size, raw int64
@@ -44,7 +48,14 @@ func main() {
 	n := flag.Int("n", 5, "boots per image")
 	mem := flag.Int("m", 192, "guest memory in MiB")
 	cpus := flag.Int("smp", 1, "guest virtual CPUs (TCG runs one host thread per vCPU)")
+	only := flag.String("only", "", "boot only these images, comma-separated among netroot,seed,poll,floor (default: all); the ratios need all")
 	flag.Parse()
+	if *only != "" {
+		onlySet = map[string]bool{}
+		for _, k := range strings.Split(*only, ",") {
+			onlySet[strings.TrimSpace(k)] = true
+		}
+	}
 	if err := run(*n, *mem, *cpus); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -66,7 +77,7 @@ func run(n, mem, cpus int) error {
 		return err
 	}
 
-	ours := &image{name: "netroot", path: filepath.Join(dir, "netroot.img")}
+	ours := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img")}
 	// The same modules as the baselines: the scenario's and virtio's.
 	args := []string{"build", "-o", ours.path, "-modules", env.Kernel.ModulesDir, "-init", env.Init,
 		"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}
@@ -81,7 +92,7 @@ func run(n, mem, cpus int) error {
 	}
 	images := []*image{ours}
 	for _, k := range []rig.SeedKind{rig.SeedSleep, rig.SeedPoll, rig.Floor} {
-		im := &image{name: k.String(), path: filepath.Join(dir, fmt.Sprintf("seed-%d.img", k)), seed: true}
+		im := &image{key: [...]string{"seed", "poll", "floor"}[k], name: k.String(), path: filepath.Join(dir, fmt.Sprintf("seed-%d.img", k)), seed: true}
 		if im.raw, err = env.BuildSeed(ctx, k, im.path); err != nil {
 			return err
 		}
@@ -106,6 +117,9 @@ func run(n, mem, cpus int) error {
 	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM -smp %d, TCG, kernel %s\n", n, mem, cpus, env.Kernel.Version)
 	for round := 1; round <= n; round++ {
 		for _, im := range images {
+			if onlySet != nil && !onlySet[im.key] {
+				continue
+			}
 			root, init, rss, err := boot(ctx, env, im, mem, cpus)
 			if err != nil {
 				im.failures++
