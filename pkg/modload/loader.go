@@ -269,6 +269,8 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		done     chan struct{}
 		err      error
 		inserted bool
+		// remembered: err is an earlier call's ENODEV, already logged.
+		remembered bool
 	}
 	states := make(map[string]*state, len(p.order))
 	for _, m := range p.order {
@@ -307,7 +309,7 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		prev := mem.absent[m]
 		mem.mu.Unlock()
 		if prev != nil {
-			st.err = prev
+			st.err, st.remembered = prev, true
 			return
 		}
 		select {
@@ -347,7 +349,7 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		if st.inserted {
 			inserted[m] = true
 		}
-		if st.err != nil {
+		if st.err != nil && !st.remembered {
 			l.logf("modload: %v", st.err)
 		}
 	}

@@ -513,6 +513,12 @@ func TestDeviceScannerReadsNewDevicesOnly(t *testing.T) {
 func TestAbsentHardwareTriedOnce(t *testing.T) {
 	l, k := newTestLoader(t)
 	k.fail = map[string]error{"crc32c_intel": syscall.ENODEV}
+	var logged []string
+	l.Logf = func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); strings.Contains(msg, "crc32c_intel") {
+			logged = append(logged, msg)
+		}
+	}
 	for i := 0; i < 3; i++ {
 		if err := l.Load(context.Background(), "crc32c", "ext4"); err != nil {
 			t.Fatalf("load %d: %v", i, err)
@@ -526,6 +532,9 @@ func TestAbsentHardwareTriedOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("crc32c_intel inserted %d times, want once (ENODEV is remembered)", n)
+	}
+	if len(logged) != 1 {
+		t.Errorf("crc32c_intel's ENODEV logged %d times, want once: %q", len(logged), logged)
 	}
 }
 
