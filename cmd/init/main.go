@@ -48,6 +48,9 @@ type boot struct {
 	plan *config.Plan
 	// kernelRelease is uname -r.
 	kernelRelease string
+	// idleAtStart is the CPUs' idle seconds when /proc was mounted (-1:
+	// unknown), for the summary's idle figure.
+	idleAtStart float64
 	// shells counts emergency shells started.
 	shells int
 	// kept lists the iSCSI sessions the keeper will watch (keeper.go).
@@ -126,6 +129,12 @@ func (b *boot) run() error {
 		return fail("mount", err, "the kernel needs proc, sysfs, devtmpfs and tmpfs support")
 	}
 	b.log.SyncUptime()
+	b.idleAtStart = -1
+	if stat, err := os.ReadFile("/proc/stat"); err == nil {
+		if idle, ok := bootlog.IdleSeconds(string(stat)); ok {
+			b.idleAtStart = idle
+		}
+	}
 	b.openKmsg()
 	var u unix.Utsname
 	unix.Uname(&u)
@@ -286,7 +295,13 @@ func (b *boot) switchRoot() error {
 	status, _ := os.ReadFile("/proc/self/status")
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	b.log.RootReady(bootlog.PeakRSSKiB(string(status)), seconds(ru.Utime), seconds(ru.Stime))
+	use := bootlog.Usage{PeakRSSKiB: bootlog.PeakRSSKiB(string(status)), User: seconds(ru.Utime), System: seconds(ru.Stime)}
+	if stat, err := os.ReadFile("/proc/stat"); err == nil && b.idleAtStart >= 0 {
+		if idle, ok := bootlog.IdleSeconds(string(stat)); ok {
+			use.Idle = idle - b.idleAtStart
+		}
+	}
+	b.log.RootReady(use)
 	tl := b.log.Timeline()
 	if err := bootlog.WriteJSON(tl, filepath.Join(runDir, "timeline.json")); err != nil {
 		b.log.Warnf("writing the timeline: %v", err)

@@ -59,7 +59,7 @@ func TestTimelineAndSummary(t *testing.T) {
 	l := New(&bytes.Buffer{}, nil, 0, fakeUptime(3.0, 3.4, 3.5, 3.62))
 	l.Begin("modules").Done("x")
 	l.Begin("bond").Done("y")
-	l.RootReady(9400, 0.25, 1.5)
+	l.RootReady(Usage{PeakRSSKiB: 9400, User: 0.25, System: 1.5, Idle: 0.3})
 	tl := l.Timeline()
 	if len(tl.Steps) != 2 || tl.Steps[0].Step != "modules" || tl.Steps[1].Uptime != 3.5 {
 		t.Fatalf("timeline = %+v", tl)
@@ -69,7 +69,7 @@ func TestTimelineAndSummary(t *testing.T) {
 	}
 	s := Summary(tl)
 	if !strings.HasPrefix(s, "root ready at 3.62 s since kernel start, /init took 0.62 s: modules 0.00, bond 0.00") ||
-		!strings.HasSuffix(s, "peak RSS 9.2 MiB; CPU 0.25 s user, 1.50 s system") {
+		!strings.HasSuffix(s, "peak RSS 9.2 MiB; CPU 0.25 s user, 1.50 s system, 0.30 s idle") {
 		t.Errorf("Summary = %q", s)
 	}
 	p := filepath.Join(t.TempDir(), "timeline.json")
@@ -105,5 +105,24 @@ func TestSyncUptime(t *testing.T) {
 	tl := l.Timeline()
 	if tl.InitStartUptime <= 2.4 || tl.InitStartUptime > 2.5 {
 		t.Errorf("InitStartUptime = %v, want just under 2.5", tl.InitStartUptime)
+	}
+}
+
+func TestIdleSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"cpu  120 0 340 250 30 0 5 0 0 0\ncpu0 120 0 340 250 30 0 5 0 0 0\n", 2.8, true},
+		{"cpu  1 2 3\n", 0, false},
+		{"cpu0 1 2 3 4 5 6\n", 0, false},
+		{"cpu  1 2 3 x 5 6\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := IdleSeconds(tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("IdleSeconds(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
 	}
 }
