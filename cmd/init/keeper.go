@@ -141,6 +141,35 @@ func (b *boot) startKeeper() {
 	st.Done("%s pid %d keeps %d session(s)", keeper.ProcessName, pid, len(b.kept))
 }
 
+// startKeeperAsync runs startKeeper on its own goroutine as soon as the
+// root device is found: the keeper then watches the sessions while the
+// root is mounted (a connection lost meanwhile is recovered, not left
+// failed), and its becoming ready overlaps the mount instead of delaying
+// switch_root. waitKeeper waits for it.
+func (b *boot) startKeeperAsync() {
+	done := make(chan struct{})
+	b.keeperDone = done
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Warnf("keeper: internal error: %v — the root works, but a network or target outage will not be recovered until iscsid runs", r)
+			}
+		}()
+		b.startKeeper()
+	}()
+}
+
+// waitKeeper waits for the hand-over startKeeperAsync started, or hands
+// over now if it did not start.
+func (b *boot) waitKeeper() {
+	if b.keeperDone == nil {
+		b.startKeeper()
+		return
+	}
+	<-b.keeperDone
+}
+
 // keeperProcess is a started keeper waiting for its state.
 type keeperProcess struct {
 	cmd    *exec.Cmd

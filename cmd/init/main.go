@@ -60,6 +60,9 @@ type boot struct {
 	// keeperLaunch delivers the keeper process started early (keeper.go)
 	// to startKeeper, which hands it the sessions.
 	keeperLaunch chan *keeperProcess
+	// keeperDone is closed when startKeeperAsync's hand-over has ended
+	// (nil until it starts).
+	keeperDone chan struct{}
 }
 
 func main() {
@@ -178,6 +181,7 @@ func (b *boot) run() error {
 	if err != nil {
 		return err
 	}
+	b.startKeeperAsync()
 	if err := b.breakpoint("pre-mount"); err != nil {
 		return err
 	}
@@ -308,7 +312,7 @@ func (b *boot) switchRoot() error {
 	}
 	b.log.Printf("%s", bootlog.Summary(tl))
 	b.log.Printf("switching to the root on %s, starting %s", newRoot, b.plan.Root.Init)
-	b.startKeeper()
+	b.waitKeeper()
 	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("ratelimit\n"), 0o644)
 	err := switchroot.SwitchRoot(switchroot.Options{
 		NewRoot: newRoot,
@@ -326,7 +330,13 @@ func (b *boot) emergency(err error) {
 		err = errors.New("boot ended without switching root")
 	}
 	b.log.Errorf("FATAL %v", err)
-	b.earlyKeeper().abort()
+	if b.keeperDone != nil {
+		// A keeper already handed the sessions stays: it keeps the
+		// root's session alive for the emergency shell.
+		<-b.keeperDone
+	} else {
+		b.earlyKeeper().abort()
+	}
 	tl := b.log.Timeline()
 	bootlog.WriteJSON(tl, filepath.Join(runDir, "timeline.json"))
 

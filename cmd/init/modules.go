@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -122,7 +123,13 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	bg := l.WithSys(modload.Niced{Sys: l.Sys, Nice: 19})
 	m := &modules{l: l}
 	m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
-	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), m.iscsi)
+	// On one CPU the filesystem batch follows the iSCSI one, which the
+	// login needs first; with more, the two load side by side.
+	var fsAfter *background
+	if runtime.NumCPU() == 1 {
+		fsAfter = m.iscsi
+	}
+	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), fsAfter)
 	return m, nil
 }
 
