@@ -105,3 +105,31 @@ func TestBootWrongLabel(t *testing.T) {
 		t.Errorf("the error does not list /dev/sda with its label")
 	}
 }
+
+// TestBootMountFails: the root is found but cannot be mounted (a mount
+// option ext4 does not know). One FATAL line names the step, the device
+// and the hint; the keeper, already handed the session when the device
+// was found, stays and keeps it logged in for the emergency shell.
+func TestBootMountFails(t *testing.T) {
+	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rootflags=no_such_option",
+		Target: rig.DefaultTarget(), Shell: true})
+	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
+	t.Logf("error line: %s", m[0])
+	for _, want := range []string{"mount-root:", "/dev/sda", "no_such_option", "check rootfstype= and rootflags="} {
+		if !strings.Contains(m[1], want) {
+			t.Errorf("error line lacks %q", want)
+		}
+	}
+	waitFor(t, b, `netroot:/# `, time.Minute)
+	if err := b.VM.Send("cat /sys/class/iscsi_session/session1/state /proc/$(cat /run/netroot/keeper.pid)/comm; echo state-$((6*7))\n"); err != nil {
+		t.Fatal(err)
+	}
+	m = waitFor(t, b, `(?s)(LOGGED_IN)\s+(netroot-keeper)\s+state-42`, 30*time.Second)
+	log := b.VM.Log()
+	if !strings.Contains(log, "netroot-keeper: watching session 1") {
+		t.Errorf("the keeper never watched the session")
+	}
+	if n := strings.Count(log, "netroot: FATAL"); n != 1 {
+		t.Errorf("%d FATAL lines, want exactly 1", n)
+	}
+}
