@@ -2,10 +2,7 @@ package switchroot
 
 import (
 	"debug/elf"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -136,31 +133,12 @@ func elfDeps(file string) (interp string, needed, runpath []string, err error) {
 // resolveFile follows symlinks of p inside root and returns the path of
 // the regular file it names.
 func resolveFile(root, p string) (string, error) {
-	for hops := 0; hops < 40; hops++ {
-		dir, err := resolveDir(root, path.Dir(p), hops)
-		if err != nil {
-			return "", err
-		}
-		p = path.Join(dir, path.Base(p))
-		st, err := os.Lstat(filepath.Join(root, p))
-		if err != nil {
-			return "", err
-		}
-		if st.Mode()&fs.ModeSymlink == 0 {
-			if !st.Mode().IsRegular() {
-				return "", fmt.Errorf("%s is not a regular file", p)
-			}
-			return p, nil
-		}
-		target, err := os.Readlink(filepath.Join(root, p))
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			p = path.Clean(target)
-		} else {
-			p = path.Join(path.Dir(p), target)
-		}
+	q, st, err := resolveIn(root, p)
+	if err != nil {
+		return "", err
 	}
-	return "", errors.New("too many levels of symbolic links")
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", q)
+	}
+	return q, nil
 }

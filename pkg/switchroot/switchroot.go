@@ -66,43 +66,64 @@ func ResolveInit(newRoot, init string) (string, error) {
 	if !path.IsAbs(init) {
 		return "", fmt.Errorf("init=%s: must be an absolute path", init)
 	}
-	p := path.Clean(init)
-	for hops := 0; hops < 40; hops++ {
-		// Resolve every directory component first.
-		dir, err := resolveDir(newRoot, path.Dir(p), hops)
+	p, st, err := resolveIn(newRoot, init)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("init %s does not exist in the new root — check init= or the root image", init)
+		}
+		return "", fmt.Errorf("init %s: %w", init, err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("init %s (%s) is not a regular file", init, p)
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("init %s (%s) is not executable (mode %v)", init, p, st.Mode().Perm())
+	}
+	return p, nil
+}
+
+// errLinkLoop is the error of a path with too many symlinks to follow.
+var errLinkLoop = errors.New("too many levels of symbolic links")
+
+// maxHops bounds the symlinks followed for one path, as the kernel's 40.
+const maxHops = 40
+
+// resolveIn follows the symlinks of every component of the absolute path
+// p inside root, as they will resolve once root is "/", and returns the
+// path (inside root) of what p names, with its Lstat.
+func resolveIn(root, p string) (string, fs.FileInfo, error) {
+	p = path.Clean(p)
+	for hops := 0; hops < maxHops; hops++ {
+		dir, err := resolveDir(root, path.Dir(p), hops)
 		if err != nil {
-			return "", fmt.Errorf("init %s: %w", init, err)
+			return "", nil, err
 		}
 		p = path.Join(dir, path.Base(p))
-		full := filepath.Join(newRoot, p)
-		st, err := os.Lstat(full)
+		st, err := os.Lstat(filepath.Join(root, p))
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return "", fmt.Errorf("init %s does not exist in the new root — check init= or the root image", init)
-			}
-			return "", fmt.Errorf("init %s: %w", init, err)
+			return "", nil, err
 		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(full)
-			if err != nil {
-				return "", fmt.Errorf("init %s: %w", init, err)
-			}
-			if path.IsAbs(target) {
-				p = path.Clean(target)
-			} else {
-				p = path.Join(path.Dir(p), target)
-			}
-			continue
+		if st.Mode()&fs.ModeSymlink == 0 {
+			return p, st, nil
 		}
-		if !st.Mode().IsRegular() {
-			return "", fmt.Errorf("init %s (%s) is not a regular file", init, p)
+		if p, err = follow(root, p); err != nil {
+			return "", nil, err
 		}
-		if st.Mode().Perm()&0o111 == 0 {
-			return "", fmt.Errorf("init %s (%s) is not executable (mode %v)", init, p, st.Mode().Perm())
-		}
-		return p, nil
 	}
-	return "", fmt.Errorf("init %s: too many levels of symbolic links", init)
+	return "", nil, errLinkLoop
+}
+
+// follow reads the symlink p inside root and returns its target as a path
+// inside root: an absolute target is relative to root.
+func follow(root, p string) (string, error) {
+	target, err := os.Readlink(filepath.Join(root, p))
+	if err != nil {
+		return "", err
+	}
+	if path.IsAbs(target) {
+		return path.Clean(target), nil
+	}
+	return path.Join(path.Dir(p), target), nil
 }
 
 // resolveDir resolves symlinks in each component of dir inside root.
@@ -113,23 +134,17 @@ func resolveDir(root, dir string, hops int) (string, error) {
 			continue
 		}
 		next := path.Join(out, c)
-		for ; hops < 40; hops++ {
+		for ; hops < maxHops; hops++ {
 			st, err := os.Lstat(filepath.Join(root, next))
 			if err != nil || st.Mode()&fs.ModeSymlink == 0 {
 				break
 			}
-			target, err := os.Readlink(filepath.Join(root, next))
-			if err != nil {
+			if next, err = follow(root, next); err != nil {
 				return "", err
 			}
-			if path.IsAbs(target) {
-				next = path.Clean(target)
-			} else {
-				next = path.Join(path.Dir(next), target)
-			}
 		}
-		if hops >= 40 {
-			return "", errors.New("too many levels of symbolic links")
+		if hops >= maxHops {
+			return "", errLinkLoop
 		}
 		out = next
 	}
