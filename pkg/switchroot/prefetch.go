@@ -98,6 +98,7 @@ func PrefetchList(newRoot, init string) ([]string, error) {
 func elfDeps(file string) (interp string, needed, runpath []string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			interp, needed, runpath = "", nil, nil
 			err = fmt.Errorf("%s: malformed ELF: %v", file, r)
 		}
 	}()

@@ -135,3 +135,24 @@ func TestPrefetchListNoELF(t *testing.T) {
 		t.Error("missing init: want an error")
 	}
 }
+
+// FuzzElfDeps: whatever the new root's init file holds, reading its
+// dependencies returns (an error at worst), never panics or hangs.
+func FuzzElfDeps(f *testing.F) {
+	if b, err := os.ReadFile("/bin/true"); err == nil {
+		f.Add(b[:min(len(b), 8192)])
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01\x00"))
+	f.Add([]byte("#!/bin/sh\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "init")
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		interp, needed, runpath, err := elfDeps(p)
+		if err != nil && (interp != "" || needed != nil || runpath != nil) {
+			t.Errorf("error %v with results %q %q %q", err, interp, needed, runpath)
+		}
+	})
+}
