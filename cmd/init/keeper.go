@@ -72,7 +72,7 @@ func (b *boot) keptSession(ks iscsi.KernelSession, cfg iscsi.LoginConfig, sess *
 // prelaunchKeeper starts the keeper process before the network comes up,
 // at nice 19, so that its start (the Go runtime of this binary, again)
 // fills the CPU time left idle by the waits for links, the target and the
-// disk instead of delaying switch_root. It then blocks reading its state
+// disk instead of delaying the boot. It then blocks reading its state
 // until startKeeper hands it over, and raises itself to nice 0 (keeperMain).
 // Without iSCSI targets or with rd.netroot.keeper=0 it does nothing; if it
 // fails, startKeeper tries once more.
@@ -108,8 +108,9 @@ func (b *boot) earlyKeeper() *keeperProcess {
 	return k
 }
 
-// startKeeper hands the sessions to the keeper (started by prelaunchKeeper,
-// else now) just before switch_root: this binary again, from memory
+// startKeeper writes the hints for the real OS and hands the sessions to
+// the keeper (started by prelaunchKeeper, else now) once the root device
+// is found (startKeeperAsync): this binary again, from memory
 // (/proc/self/exe), as "@netroot-keeper", with the state on a pipe. It
 // waits until the keeper listens for events.
 func (b *boot) startKeeper() {

@@ -132,12 +132,7 @@ func (b *boot) run() error {
 		return fail("mount", err, "the kernel needs proc, sysfs, devtmpfs and tmpfs support")
 	}
 	b.log.SyncUptime()
-	b.idleAtStart = -1
-	if stat, err := os.ReadFile("/proc/stat"); err == nil {
-		if idle, ok := bootlog.IdleSeconds(string(stat)); ok {
-			b.idleAtStart = idle
-		}
-	}
+	b.idleAtStart = bootlog.ProcIdle()
 	b.openKmsg()
 	var u unix.Utsname
 	unix.Uname(&u)
@@ -300,10 +295,8 @@ func (b *boot) switchRoot() error {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	use := bootlog.Usage{PeakRSSKiB: bootlog.PeakRSSKiB(string(status)), User: seconds(ru.Utime), System: seconds(ru.Stime)}
-	if stat, err := os.ReadFile("/proc/stat"); err == nil && b.idleAtStart >= 0 {
-		if idle, ok := bootlog.IdleSeconds(string(stat)); ok {
-			use.Idle = idle - b.idleAtStart
-		}
+	if idle := bootlog.ProcIdle(); idle >= 0 && b.idleAtStart >= 0 {
+		use.Idle = idle - b.idleAtStart
 	}
 	b.log.RootReady(use)
 	tl := b.log.Timeline()

@@ -290,6 +290,19 @@ func ProcUptime() float64 {
 	return ParseUptime(string(b))
 }
 
+// ProcIdle reads the CPUs' idle seconds from /proc/stat (IdleSeconds); -1
+// when unreadable.
+func ProcIdle() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	if s, ok := IdleSeconds(string(b)); ok {
+		return s
+	}
+	return -1
+}
+
 // ParseUptime parses the first field of /proc/uptime.
 func ParseUptime(s string) float64 {
 	f := strings.Fields(s)
