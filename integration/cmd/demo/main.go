@@ -19,14 +19,15 @@ import (
 
 func main() {
 	cmdline := flag.String("cmdline", rig.ScenarioCmdline, "kernel command line (console=ttyS0 is appended)")
+	cpus := flag.Int("smp", 1, "guest virtual CPUs")
 	flag.Parse()
-	if err := run(*cmdline); err != nil {
+	if err := run(*cmdline, *cpus); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cmdline string) error {
+func run(cmdline string, cpus int) error {
 	if reason := rig.Missing(); reason != "" {
 		return fmt.Errorf("cannot boot here: %s", reason)
 	}
@@ -41,7 +42,7 @@ func run(cmdline string) error {
 	if err != nil {
 		return err
 	}
-	b, err := env.Start(ctx, rig.BootSpec{Name: "demo", Cmdline: cmdline, Target: rig.DefaultTarget(), Shell: true})
+	b, err := env.Start(ctx, rig.BootSpec{Name: "demo", Cmdline: cmdline, Target: rig.DefaultTarget(), Shell: true, CPUs: cpus})
 	if err != nil {
 		return err
 	}
