@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -13,11 +12,11 @@ import (
 	"github.com/netroot/netroot/pkg/modload"
 )
 
-// modules is the module loading of one boot. It runs in phases so the
+// modules is the module loading of one boot. It runs in batches so the
 // kernel's work overlaps with the waits of the network and the login: the
 // NIC drivers and bonding/VLAN modules are loaded before the network comes
-// up; the iSCSI stack, then the filesystem modules, load in the background
-// and the steps that need them wait for them.
+// up; the iSCSI stack and the filesystem modules load in the background
+// from the start, and the steps that need them wait for them.
 type modules struct {
 	l *modload.Loader
 	// iscsi completes when the iSCSI stack (and every other module the
@@ -46,10 +45,9 @@ var networkModules = map[string]bool{"bonding": true, "8021q": true}
 // fsModules are the filesystems /init can mount a root of.
 var fsModules = []string{"ext4", "xfs", "btrfs", "vfat"}
 
-// loadModules loads rd.driver.pre modules and, concurrently, the drivers
-// of the devices present (NICs) and the network modules; it then starts
-// loading the rest of the plan's modules and the filesystem modules in
-// the background.
+// loadModules loads rd.driver.pre modules, starts loading the rest of the
+// plan's modules and the filesystem modules in the background, and loads
+// the drivers of the devices present (NICs) and the network modules.
 func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	st := b.log.Begin("modules")
 	dir := "/lib/modules/" + b.kernelRelease
@@ -89,6 +87,19 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 			rest = append(rest, m)
 		}
 	}
+	// The iSCSI stack starts loading now, beside the NIC drivers, at nice
+	// 19 (modload.Niced), and the filesystem modules after it: with more
+	// than one CPU the iSCSI stack loads in parallel with the NIC drivers
+	// and is ready before the login needs it, and the filesystem modules
+	// load while the network comes up; with one CPU, the kernel work of
+	// loading them takes the CPU time the NIC probes and the network steps
+	// leave idle instead of slowing them down. A third batch at once would
+	// only contend with the NIC drivers for the CPUs.
+	bg := l.WithSys(modload.Niced{Sys: l.Sys, Nice: 19})
+	m := &modules{l: l}
+	m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
+	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), m.iscsi)
+
 	var (
 		wg      sync.WaitGroup
 		devMods []string
@@ -117,19 +128,6 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	sort.Strings(all)
 	st.Done("%d loaded for devices and network: %s", len(all), strings.Join(compact(all), " "))
 
-	// The background batches run at nice 19 (modload.Niced): the kernel
-	// work of loading them then takes the CPU time the network and login
-	// steps leave idle instead of slowing them down.
-	bg := l.WithSys(modload.Niced{Sys: l.Sys, Nice: 19})
-	m := &modules{l: l}
-	m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
-	// On one CPU the filesystem batch follows the iSCSI one, which the
-	// login needs first; with more, the two load side by side.
-	var fsAfter *background
-	if runtime.NumCPU() == 1 {
-		fsAfter = m.iscsi
-	}
-	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), fsAfter)
 	return m, nil
 }
 
