@@ -140,6 +140,10 @@ func assertRealRootFS(t *testing.T, b *rig.Boot, fstype string) string {
 	if got := reported(log, "root-mount"); len(got) != 1 || !strings.Contains(got[0], " "+fstype+" ro") {
 		t.Errorf("root mount = %q, want %s mounted ro", got, fstype)
 	}
+	// The disk's I/O scheduler is blk-mq's "none" (set by /init).
+	if got := reported(log, "root-scheduler"); len(got) != 1 || !strings.Contains(got[0], "[none]") {
+		t.Errorf("root disk's scheduler = %q, want [none]", got)
+	}
 	bonds := reported(log, "bond")
 	if len(bonds) != 1 || !strings.HasPrefix(bonds[0], "bond0 ") ||
 		// A PXE NIC named by BOOTIF is enslaved first (primary), so either order.

@@ -161,9 +161,13 @@ func (b *boot) loginTarget(ctx context.Context, k *kernelSide, initiator string,
 		st.Fail(err)
 		return fail("disk", err, fmt.Sprintf("does target %s export LUN %d? (tgt's LUN 0 is its controller)", t.Name, t.LUN))
 	}
-	if err := iscsi.SetScheduler("/sys", dev.Name, "none"); err != nil {
-		b.log.Debugf("disk: scheduler of %s: %v", dev.Name, err)
-	}
+	// Switching the I/O scheduler freezes the disk's queue and waits for
+	// an RCU grace period: tens of ms the root's search need not wait for.
+	b.tuning.Go(func() {
+		if err := iscsi.SetScheduler("/sys", dev.Name, "none"); err != nil {
+			b.log.Debugf("disk: scheduler of %s: %v", dev.Name, err)
+		}
+	})
 	st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
 	return nil
 }

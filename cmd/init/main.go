@@ -63,6 +63,9 @@ type boot struct {
 	// keeperDone is closed when startKeeperAsync's hand-over has ended
 	// (nil until it starts).
 	keeperDone chan struct{}
+	// tuning runs the disk settings that need not delay the boot (the
+	// I/O scheduler); switchRoot waits for it.
+	tuning sync.WaitGroup
 }
 
 func main() {
@@ -306,6 +309,7 @@ func (b *boot) switchRoot() error {
 	b.log.Printf("%s", bootlog.Summary(tl))
 	b.log.Printf("switching to the root on %s, starting %s", newRoot, b.plan.Root.Init)
 	b.waitKeeper()
+	b.tuning.Wait()
 	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("ratelimit\n"), 0o644)
 	err := switchroot.SwitchRoot(switchroot.Options{
 		NewRoot: newRoot,

@@ -58,6 +58,7 @@ func main() {
 		f := strings.Fields(line)
 		if len(f) > 3 && f[1] == "/" {
 			report("root-mount", f[0]+" "+f[2]+" "+f[3])
+			report("root-scheduler", scheduler(f[0]))
 		}
 	}
 	report("env-path", os.Getenv("PATH"))
@@ -110,4 +111,17 @@ func main() {
 		report("poweroff-error", err.Error())
 	}
 	select {}
+}
+
+// scheduler is the I/O scheduler line of the disk holding dev (a disk or
+// a partition), e.g. "[none] mq-deadline".
+func scheduler(dev string) string {
+	sys, err := filepath.EvalSymlinks("/sys/class/block/" + filepath.Base(dev))
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	if _, err := os.Stat(sys + "/partition"); err == nil {
+		sys = filepath.Dir(sys)
+	}
+	return read(sys + "/queue/scheduler")
 }
