@@ -77,13 +77,18 @@ type memory struct {
 	// SSE4.2): the kernel reads, checks and relocates a module before
 	// its init can say so, so it is not tried again by this Loader.
 	absent map[string]error
+	// inflight holds the modules some call is inserting right now; the
+	// channel closes when it is done. A concurrent call (another batch)
+	// needing the same module waits for it instead of making the kernel
+	// read and relocate the module a second time only to say EEXIST.
+	inflight map[string]chan struct{}
 }
 
 // memory returns l's memory, made on first use.
 func (l *Loader) memory() *memory {
 	l.once.Do(func() {
 		if l.mem == nil {
-			l.mem = &memory{loaded: map[string]bool{}, absent: map[string]error{}}
+			l.mem = &memory{loaded: map[string]bool{}, absent: map[string]error{}, inflight: map[string]chan struct{}{}}
 		}
 	})
 	return l.mem
@@ -305,13 +310,48 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 			st.err = &LoadError{Module: m, Err: err}
 			return
 		}
+		// Another call may have loaded it, found it absent, or be loading
+		// it right now (then wait and look again).
 		mem.mu.Lock()
-		prev := mem.absent[m]
-		mem.mu.Unlock()
-		if prev != nil {
-			st.err, st.remembered = prev, true
-			return
+		for {
+			if mem.loaded[m] {
+				mem.mu.Unlock()
+				return
+			}
+			if prev := mem.absent[m]; prev != nil {
+				mem.mu.Unlock()
+				st.err, st.remembered = prev, true
+				return
+			}
+			busy, ok := mem.inflight[m]
+			if !ok {
+				break
+			}
+			mem.mu.Unlock()
+			select {
+			case <-busy:
+			case <-ctx.Done():
+				st.err = &LoadError{Module: m, Err: ctx.Err()}
+				return
+			}
+			mem.mu.Lock()
 		}
+		mine := make(chan struct{})
+		mem.inflight[m] = mine
+		mem.mu.Unlock()
+		defer func() {
+			mem.mu.Lock()
+			switch {
+			case st.err == nil:
+				st.inserted = true
+				mem.loaded[m] = true
+			case errors.Is(st.err, syscall.ENODEV):
+				mem.absent[m] = st.err
+			}
+			delete(mem.inflight, m)
+			mem.mu.Unlock()
+			close(mine)
+		}()
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -320,15 +360,6 @@ func (l *Loader) execute(ctx context.Context, p *plan) (results map[string]error
 		}
 		st.err = l.insert(m)
 		<-sem
-		mem.mu.Lock()
-		switch {
-		case st.err == nil:
-			st.inserted = true
-			mem.loaded[m] = true
-		case errors.Is(st.err, syscall.ENODEV):
-			mem.absent[m] = st.err
-		}
-		mem.mu.Unlock()
 	}
 	if parallel == 1 {
 		// Sequential: exactly the plan's order, which is deterministic.

@@ -554,3 +554,43 @@ func TestWithSysSharesMemory(t *testing.T) {
 		t.Errorf("l made calls %+v after bg loaded the same modules", k.calls)
 	}
 }
+
+func TestConcurrentCallsShareAnInsert(t *testing.T) {
+	l, k := newTestLoader(t)
+	bg := l.WithSys(k)
+	k.gate = make(chan struct{})
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { first <- l.Load(ctx, "crc16") }()
+	inFlight := func() int {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.inFlight
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first load never reached the kernel")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A second batch wants the same module while it is being inserted: it
+	// must wait for that insert, not make its own.
+	second := make(chan error, 1)
+	go func() { second <- bg.Load(ctx, "crc16") }()
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if n := inFlight(); n != 1 {
+			t.Fatalf("%d inserts of crc16 in flight, want 1", n)
+		}
+	}
+	close(k.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if got := k.callNames(); len(got) != 1 {
+		t.Errorf("kernel calls %q, want crc16 once", got)
+	}
+}
