@@ -25,6 +25,9 @@ import (
 // onlySet is -only: the keys of the images to boot (nil: all).
 var onlySet map[string]bool
 
+// extra is -extra: kernel parameters added to the netroot image's boots.
+var extra string
+
 type image struct {
 	key       string // for -only
 	name      string
@@ -49,6 +52,7 @@ func main() {
 	mem := flag.Int("m", 192, "guest memory in MiB")
 	cpus := flag.Int("smp", 1, "guest virtual CPUs (TCG runs one host thread per vCPU)")
 	only := flag.String("only", "", "boot only these images, comma-separated among netroot,seed,poll,floor (default: all); the ratios need all")
+	flag.StringVar(&extra, "extra", "", "kernel parameters added to the netroot image's boots, for what-if runs (e.g. rd.netroot.keeper=0)")
 	flag.Parse()
 	if *only != "" {
 		onlySet = map[string]bool{}
@@ -115,6 +119,9 @@ func run(n, mem, cpus int) error {
 	}
 
 	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM -smp %d, TCG, kernel %s\n", n, mem, cpus, env.Kernel.Version)
+	if extra != "" {
+		fmt.Printf("bench: the netroot image boots with %q added\n", extra)
+	}
 	for round := 1; round <= n; round++ {
 		for _, im := range images {
 			if onlySet != nil && !onlySet[im.key] {
@@ -188,7 +195,11 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, erro
 func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, rss float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: rig.ScenarioCmdline,
+	cmdline := rig.ScenarioCmdline
+	if !im.seed && extra != "" {
+		cmdline += " " + extra
+	}
+	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: cmdline,
 		Target: rig.DefaultTarget(), MemoryMB: mem, CPUs: cpus})
 	if err != nil {
 		return 0, 0, 0, err
