@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +17,8 @@ import (
 // kernel's work overlaps with the waits of the network and the login: the
 // NIC drivers and bonding/VLAN modules are loaded before the network comes
 // up; the iSCSI stack and the filesystem modules load in the background
-// from the start, and the steps that need them wait for them.
+// (from the start when there is more than one CPU), and the steps that
+// need them wait for them.
 type modules struct {
 	l *modload.Loader
 	// iscsi completes when the iSCSI stack (and every other module the
@@ -45,9 +47,9 @@ var networkModules = map[string]bool{"bonding": true, "8021q": true}
 // fsModules are the filesystems /init can mount a root of.
 var fsModules = []string{"ext4", "xfs", "btrfs", "vfat"}
 
-// loadModules loads rd.driver.pre modules, starts loading the rest of the
-// plan's modules and the filesystem modules in the background, and loads
-// the drivers of the devices present (NICs) and the network modules.
+// loadModules loads rd.driver.pre modules and the drivers of the devices
+// present (NICs) and the network modules, and starts loading the rest of
+// the plan's modules and the filesystem modules in the background.
 func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	st := b.log.Begin("modules")
 	dir := "/lib/modules/" + b.kernelRelease
@@ -87,18 +89,24 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 			rest = append(rest, m)
 		}
 	}
-	// The iSCSI stack starts loading now, beside the NIC drivers, at nice
-	// 19 (modload.Niced), and the filesystem modules after it: with more
-	// than one CPU the iSCSI stack loads in parallel with the NIC drivers
-	// and is ready before the login needs it, and the filesystem modules
-	// load while the network comes up; with one CPU, the kernel work of
-	// loading them takes the CPU time the NIC probes and the network steps
-	// leave idle instead of slowing them down. A third batch at once would
-	// only contend with the NIC drivers for the CPUs.
+	// The iSCSI stack, then the filesystem modules, load in the
+	// background at nice 19 (modload.Niced), so that their kernel work
+	// takes the CPU time the network steps leave idle instead of slowing
+	// them down. With more than one CPU the iSCSI stack starts now, beside
+	// the NIC drivers, and is ready before the login needs it (a third
+	// batch at once would only contend with the NIC drivers for the CPUs);
+	// with one, the NIC drivers' loading leaves no CPU idle (the summary's
+	// idle figure is 0.00 s there), so the batches start after it.
 	bg := l.WithSys(modload.Niced{Sys: l.Sys, Nice: 19})
 	m := &modules{l: l}
-	m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
-	m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), m.iscsi)
+	startBackground := func() {
+		m.iscsi = b.loadBackground(ctx, bg, "modules-plan", rest, nil)
+		m.fs = b.loadBackground(ctx, bg, "modules-fs", b.fsCandidates(idx), m.iscsi)
+	}
+	oneCPU := runtime.NumCPU() == 1
+	if !oneCPU {
+		startBackground()
+	}
 
 	var (
 		wg      sync.WaitGroup
@@ -127,7 +135,9 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	all := append(append([]string(nil), devMods...), netMods...)
 	sort.Strings(all)
 	st.Done("%d loaded for devices and network: %s", len(all), strings.Join(compact(all), " "))
-
+	if oneCPU {
+		startBackground()
+	}
 	return m, nil
 }
 
