@@ -55,6 +55,7 @@ type fakeKernel struct {
 	maxIn    int
 	onLoad   func(module string) // called after a successful load
 	gate     chan struct{}       // when set, each load waits on it
+	entered  chan string         // when set, each load sends its module first
 }
 
 func newFakeKernel(t *testing.T, idx *Index) *fakeKernel {
@@ -98,8 +99,11 @@ func (k *fakeKernel) load(name, params string, finit bool) error {
 			k.t.Errorf("%s loaded before its dependency %s", name, d)
 		}
 	}
-	gate := k.gate
+	gate, entered := k.gate, k.entered
 	k.mu.Unlock()
+	if entered != nil {
+		entered <- name
+	}
 	if gate != nil {
 		select {
 		case <-gate:
@@ -559,29 +563,23 @@ func TestConcurrentCallsShareAnInsert(t *testing.T) {
 	l, k := newTestLoader(t)
 	bg := l.WithSys(k)
 	k.gate = make(chan struct{})
+	k.entered = make(chan string, 2)
 	ctx := context.Background()
 	first := make(chan error, 1)
 	go func() { first <- l.Load(ctx, "crc16") }()
-	inFlight := func() int {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		return k.inFlight
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for inFlight() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first load never reached the kernel")
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-k.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first load never reached the kernel")
 	}
 	// A second batch wants the same module while it is being inserted: it
 	// must wait for that insert, not make its own.
 	second := make(chan error, 1)
 	go func() { second <- bg.Load(ctx, "crc16") }()
-	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if n := inFlight(); n != 1 {
-			t.Fatalf("%d inserts of crc16 in flight, want 1", n)
-		}
+	select {
+	case m := <-k.entered:
+		t.Fatalf("a second insert of %s reached the kernel while the first was in flight", m)
+	case <-time.After(200 * time.Millisecond):
 	}
 	close(k.gate)
 	if err := <-first; err != nil {
