@@ -164,7 +164,7 @@ func (b *boot) loginTarget(ctx context.Context, k *kernelSide, initiator string,
 	// Switching the I/O scheduler freezes the disk's queue and waits for
 	// an RCU grace period: tens of ms the root's search need not wait for.
 	b.tuning.Go(func() {
-		if err := iscsi.SetScheduler("/sys", dev.Name, "none"); err != nil {
+		if err := recovered(func() error { return iscsi.SetScheduler("/sys", dev.Name, "none") }); err != nil {
 			b.log.Debugf("disk: scheduler of %s: %v", dev.Name, err)
 		}
 	})

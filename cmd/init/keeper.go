@@ -152,12 +152,9 @@ func (b *boot) startKeeperAsync() {
 	b.keeperDone = done
 	go func() {
 		defer close(done)
-		defer func() {
-			if r := recover(); r != nil {
-				b.log.Warnf("keeper: internal error: %v — the root works, but a network or target outage will not be recovered until iscsid runs", r)
-			}
-		}()
-		b.startKeeper()
+		if err := recovered(func() error { b.startKeeper(); return nil }); err != nil {
+			b.log.Warnf("keeper: %v — the root works, but a network or target outage will not be recovered until iscsid runs", err)
+		}
 	}()
 }
 

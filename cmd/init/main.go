@@ -277,18 +277,19 @@ func (b *boot) breakpoint(point string) error {
 // in page by page, a round trip to the target each.
 func (b *boot) prefetchInit() {
 	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				b.log.Debugf("prefetch: internal error: %v", r)
+		err := recovered(func() error {
+			start := time.Now()
+			files, err := switchroot.Prefetch(newRoot, b.plan.Root.Init)
+			if err != nil {
+				b.log.Debugf("prefetch: %v", err)
 			}
-		}()
-		start := time.Now()
-		files, err := switchroot.Prefetch(newRoot, b.plan.Root.Init)
-		if err != nil {
+			b.log.Debugf("prefetch: asked for %d file(s) of %s in %.3fs: %s", len(files), b.plan.Root.Init,
+				time.Since(start).Seconds(), strings.Join(files, " "))
+			return nil
+		})
+		if err != nil { // a panic
 			b.log.Debugf("prefetch: %v", err)
 		}
-		b.log.Debugf("prefetch: asked for %d file(s) of %s in %.3fs: %s", len(files), b.plan.Root.Init,
-			time.Since(start).Seconds(), strings.Join(files, " "))
 	}()
 }
 

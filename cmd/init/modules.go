@@ -222,3 +222,10 @@ func recoverInto(err *error) {
 		*err = fmt.Errorf("internal error: %v", r)
 	}
 }
+
+// recovered runs fn and returns its error, or a panic in it as an error
+// (recoverInto).
+func recovered(fn func() error) (err error) {
+	defer recoverInto(&err)
+	return fn()
+}
