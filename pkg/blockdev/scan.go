@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +31,21 @@ func NewScanner() *Scanner {
 	return &Scanner{SysRoot: "/sys", DevRoot: "/dev", Mknod: mknodBlock}
 }
 
-var scsiAddrRE = regexp.MustCompile(`^[0-9]+:[0-9]+:[0-9]+:[0-9]+$`)
+// isSCSIAddress reports whether s is a SCSI address H:C:T:L (four decimal
+// numbers), as named in a SCSI disk's sysfs path. (A regexp would be
+// compiled in every process's start, the keeper's too, for this.)
+func isSCSIAddress(s string) bool {
+	parts := strings.Split(s, ":")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // Scan lists every block device in SysRoot/class/block with a non-zero
 // size, probes each for a filesystem, reads whole disks' partition tables
@@ -184,7 +197,7 @@ func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
 	if d.DevPath != "" {
 		parts := strings.Split(d.DevPath, "/")
 		for _, c := range parts {
-			if scsiAddrRE.MatchString(c) {
+			if isSCSIAddress(c) {
 				d.SCSIAddress = c
 			}
 		}

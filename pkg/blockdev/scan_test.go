@@ -174,3 +174,15 @@ func TestScanErrors(t *testing.T) {
 		t.Errorf("String() = %q", msg)
 	}
 }
+
+func TestIsSCSIAddress(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2:0:0:1": true, "10:0:12:255": true,
+		"": false, "2:0:0": false, "2:0:0:1:0": false, "2:0::1": false, "a:0:0:1": false,
+		"target2:0:0": false, "host2": false, "2:0:0:1 ": false, "-1:0:0:1": false,
+	} {
+		if got := isSCSIAddress(s); got != want {
+			t.Errorf("isSCSIAddress(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
