@@ -61,6 +61,14 @@ type Loader struct {
 	Parallel int
 	// MaxRounds bounds LoadForDevices' rounds (DefaultMaxRounds when 0).
 	MaxRounds int
+	// AsyncProbe passes "async_probe" to every module it inserts (unless
+	// Params set async_probe for it): the kernel then probes a driver's
+	// devices in its async workers, in parallel, and the insert returns
+	// without waiting for them (nor, for any module, for other async work
+	// such as another driver's probes). Devices a driver creates while
+	// probing then appear after LoadForDevices returns: LoadForNewDevices
+	// loads their drivers.
+	AsyncProbe bool
 	// Logf, when set, receives progress and non-fatal problems.
 	Logf func(format string, args ...any)
 
@@ -101,7 +109,7 @@ func (l *Loader) WithSys(sys Syscalls) *Loader {
 	return &Loader{
 		Index: l.Index, Sys: sys, Params: l.Params, Blacklist: l.Blacklist,
 		ProcRoot: l.ProcRoot, SysfsRoot: l.SysfsRoot, Parallel: l.Parallel, MaxRounds: l.MaxRounds,
-		Logf: l.Logf, mem: l.memory(),
+		AsyncProbe: l.AsyncProbe, Logf: l.Logf, mem: l.memory(),
 	}
 }
 
@@ -394,7 +402,7 @@ func (l *Loader) insert(name string) error {
 	if !filepath.IsAbs(path) { // old depmods wrote absolute paths
 		path = filepath.Join(l.Index.Dir, path)
 	}
-	params := strings.Join(l.paramsFor(name), " ")
+	params := strings.Join(l.insertParams(name), " ")
 	begin := time.Now()
 	err := l.insertFile(path, params)
 	if err == nil || errors.Is(err, syscall.EEXIST) {
@@ -409,6 +417,21 @@ func (l *Loader) insert(name string) error {
 		}
 	}
 	return le
+}
+
+// insertParams returns the parameters to insert the module name with: its
+// Params, and async_probe when AsyncProbe is set and they do not say.
+func (l *Loader) insertParams(name string) []string {
+	p := l.paramsFor(name)
+	if !l.AsyncProbe {
+		return p
+	}
+	for _, kv := range p {
+		if k, _, _ := strings.Cut(kv, "="); k == "async_probe" {
+			return p
+		}
+	}
+	return append(slices.Clip(p), "async_probe")
 }
 
 // paramsFor returns the parameters of the module name, whose key in Params
@@ -623,6 +646,65 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 			if inserted[m] {
 				loaded = append(loaded, m)
 			}
+		}
+	}
+}
+
+// LoadForNewDevices loads the drivers of the devices the kernel adds from
+// now on, until next fails (e.g. because ctx ended), and returns next's
+// error. next blocks until the kernel adds a device with a modalias and
+// returns it (from the device's "add" uevent). Each modalias is matched
+// against the index's aliases as in LoadForDevices; modules loaded before,
+// tried by this call or blacklisted are skipped. report, when set, is
+// called after each load with the modalias, the drivers loaded for it and
+// the load's errors (joined, each a *LoadError, or nil).
+func (l *Loader) LoadForNewDevices(ctx context.Context, next func(context.Context) (string, error), report func(modalias string, loaded []string, err error)) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	black := l.blacklisted()
+	tried := map[string]bool{}
+	mem := l.memory()
+	for {
+		alias, err := next(ctx)
+		if err != nil {
+			return err
+		}
+		var cands []string
+		mem.mu.Lock()
+		for _, m := range l.Index.MatchAliases(alias) {
+			if !tried[m] && !black(m) && !mem.loaded[m] {
+				tried[m] = true
+				cands = append(cands, m)
+			}
+		}
+		mem.mu.Unlock()
+		if len(cands) == 0 {
+			continue
+		}
+		sort.Strings(cands)
+		l.logf("modload: drivers for the added device %s: %s", alias, strings.Join(cands, " "))
+		var errs []error
+		var loaded []string
+		p, err := l.Index.plan(cands, black)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("loading device drivers: %w", err))
+		} else {
+			results, inserted := l.execute(ctx, p)
+			errs = append(errs, p.errs...)
+			for _, n := range p.needs {
+				if err := needError(n, results); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			for _, m := range cands {
+				if inserted[m] {
+					loaded = append(loaded, m)
+				}
+			}
+		}
+		if report != nil && (len(loaded) > 0 || len(errs) > 0) {
+			report(alias, loaded, errors.Join(errs...))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -590,5 +591,108 @@ func TestConcurrentCallsShareAnInsert(t *testing.T) {
 	}
 	if got := k.callNames(); len(got) != 1 {
 		t.Errorf("kernel calls %q, want crc16 once", got)
+	}
+}
+
+// TestAsyncProbeParam checks that AsyncProbe adds "async_probe" to every
+// insert, after the module's own parameters, unless they set it.
+func TestAsyncProbeParam(t *testing.T) {
+	l, k := newTestLoader(t)
+	l.AsyncProbe = true
+	l.Params = map[string][]string{"virtio-pci": {"force_legacy=1"}, "virtio_net": {"async_probe=0"}}
+	if err := l.Load(context.Background(), "virtio_pci", "virtio_net"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range k.calls {
+		got[c.module] = c.params
+	}
+	want := map[string]string{
+		"virtio":       "async_probe",
+		"virtio_ring":  "async_probe",
+		"virtio_pci":   "force_legacy=1 async_probe",
+		"failover":     "async_probe",
+		"net_failover": "async_probe",
+		"virtio_net":   "async_probe=0", // the user's choice stands
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("params %q, want %q", got, want)
+	}
+	// WithSys keeps the setting; Params are not modified.
+	if !l.WithSys(k).AsyncProbe {
+		t.Error("WithSys dropped AsyncProbe")
+	}
+	if p := l.Params["virtio-pci"]; !slices.Equal(p, []string{"force_legacy=1"}) {
+		t.Errorf("Params modified: %q", p)
+	}
+}
+
+// TestLoadForNewDevices feeds the modaliases of added devices, as the
+// uevents of an asynchronous probe bring them, and checks which drivers
+// load and what is reported.
+func TestLoadForNewDevices(t *testing.T) {
+	l, k := newTestLoader(t)
+	l.AsyncProbe = true
+	l.Blacklist = []string{"e1000"}
+	if err := l.Load(context.Background(), "virtio_pci"); err != nil {
+		t.Fatal(err)
+	}
+	k.fail["bonding"] = syscall.EINVAL
+	events := []string{
+		"virtio:d00000001v00001AF4",                             // virtio_net (and its dependencies)
+		"virtio:d00000001v00001AF4",                             // a second NIC: nothing more to load
+		"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00", // virtio_pci: loaded before
+		"pci:v00008086d0000100Esv00008086sd00001E00bc02sc00i00", // e1000: blacklisted
+		"platform:nothing-matches",
+		"rtnl-link-bond", // bonding fails
+		"rtnl-link-bond", // … and is not tried again
+	}
+	stop := errors.New("no more events")
+	i := 0
+	next := func(ctx context.Context) (string, error) {
+		if i == len(events) {
+			return "", stop
+		}
+		i++
+		return events[i-1], nil
+	}
+	type rep struct {
+		alias  string
+		loaded []string
+		err    error
+	}
+	var reps []rep
+	k.calls = nil
+	err := l.LoadForNewDevices(context.Background(), next, func(alias string, loaded []string, err error) {
+		reps = append(reps, rep{alias, loaded, err})
+	})
+	if err != stop {
+		t.Errorf("err = %v, want next's error", err)
+	}
+	if got, want := k.callNames(), []string{"failover", "net_failover", "virtio_net", "bonding"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("reports %+v, want 2", reps)
+	}
+	if r := reps[0]; r.alias != events[0] || !slices.Equal(r.loaded, []string{"virtio_net"}) || r.err != nil {
+		t.Errorf("first report %+v", r)
+	}
+	var le *LoadError
+	if r := reps[1]; r.alias != "rtnl-link-bond" || len(r.loaded) != 0 || !errors.As(r.err, &le) || le.Module != "bonding" {
+		t.Errorf("second report %+v, want bonding's failure", r)
+	}
+	for _, c := range k.calls {
+		if !strings.HasSuffix(c.params, "async_probe") {
+			t.Errorf("%s inserted with %q", c.module, c.params)
+		}
+	}
+
+	// A cancelled context ends the loop with next's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = l.LoadForNewDevices(ctx, func(ctx context.Context) (string, error) { return "", ctx.Err() }, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
 	}
 }
