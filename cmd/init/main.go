@@ -63,6 +63,9 @@ type boot struct {
 	// keeperDone is closed when startKeeperAsync's hand-over has ended
 	// (nil until it starts).
 	keeperDone chan struct{}
+	// stopHotplug ends the loading of drivers for devices added after the
+	// first scan (modules.go), before switching root; nil if none runs.
+	stopHotplug func()
 	// tuning runs the disk settings that need not delay the boot (the
 	// I/O scheduler); switchRoot waits for it.
 	tuning sync.WaitGroup
@@ -311,6 +314,9 @@ func (b *boot) switchRoot() error {
 	b.log.Printf("switching to the root on %s, starting %s", newRoot, b.plan.Root.Init)
 	b.waitKeeper()
 	b.tuning.Wait()
+	if b.stopHotplug != nil {
+		b.stopHotplug()
+	}
 	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("ratelimit\n"), 0o644)
 	err := switchroot.SwitchRoot(switchroot.Options{
 		NewRoot: newRoot,

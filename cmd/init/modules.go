@@ -75,6 +75,19 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		Blacklist: b.plan.Modules.Blacklist,
 		Logf:      b.log.Debugf,
 	}
+	// With async_probe the kernel probes a driver's devices in parallel
+	// (two NICs of a bond at once) and the insert does not wait for them;
+	// the devices a probe creates (virtio_pci's virtio devices) then come
+	// as uevents, subscribed to before any driver loads, and hotplug loads
+	// their drivers.
+	var uevents *blockdev.Watcher
+	if b.plan.Boot.AsyncProbe {
+		if uevents, err = blockdev.NewWatcher(); err != nil {
+			b.log.Warnf("modules: %v: drivers will probe one device at a time", err)
+		} else {
+			l.AsyncProbe = true
+		}
+	}
 	if len(b.plan.Modules.Pre) > 0 {
 		if err := l.Load(ctx, b.plan.Modules.Pre...); err != nil {
 			st.Fail(err)
@@ -132,6 +145,9 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 			b.log.Warnf("modules: %v", e)
 		}
 	}
+	if uevents != nil {
+		b.stopHotplug = b.hotplug(ctx, l, uevents)
+	}
 	all := append(append([]string(nil), devMods...), netMods...)
 	sort.Strings(all)
 	st.Done("%d loaded for devices and network: %s", len(all), strings.Join(compact(all), " "))
@@ -139,6 +155,63 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		startBackground()
 	}
 	return m, nil
+}
+
+// hotplug loads the drivers of the devices the kernel adds from now on
+// (those an asynchronous probe creates, or hardware that shows up late),
+// read from uevents, until the returned function is called; that function
+// waits for a load in progress. Should the uevent socket fail (its queue
+// overflowed), sysfs is scanned again, so no device is missed.
+func (b *boot) hotplug(ctx context.Context, l *modload.Loader, uevents *blockdev.Watcher) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	next := func(ctx context.Context) (string, error) {
+		for {
+			ev, err := uevents.Next(ctx)
+			if err != nil {
+				return "", err
+			}
+			if a := ev.Env["MODALIAS"]; ev.Action == "add" && a != "" {
+				return a, nil
+			}
+		}
+	}
+	report := func(alias string, loaded []string, err error) {
+		if len(loaded) > 0 {
+			b.log.Printf("modules: %s for a device added since (%s)", strings.Join(loaded, " "), alias)
+		}
+		if err != nil {
+			for _, e := range unjoin(err) {
+				b.log.Warnf("modules: %v", e)
+			}
+		}
+	}
+	go func() {
+		defer close(done)
+		defer uevents.Close()
+		err := recovered(func() error {
+			const maxFailures = 3
+			for failures := 1; ; failures++ {
+				err := l.LoadForNewDevices(ctx, next, report)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if failures == maxFailures {
+					return err
+				}
+				b.log.Debugf("modules: uevents: %v; scanning sysfs again", err)
+				loaded, err := l.LoadForDevices(ctx)
+				report("sysfs", loaded, err)
+			}
+		})
+		if err != nil {
+			b.log.Warnf("modules: no longer loading drivers for devices added later: %v", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // fsCandidates are the filesystem modules to load ahead of the mount:

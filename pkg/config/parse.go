@@ -66,6 +66,7 @@ var single = map[string]bool{
 	"rd.iscsi.waitnet": true, "rd.iscsi.testroute": true, "rd.shell": true,
 	"rd.emergency": true, "rd.retry": true, "rd.timeout": true,
 	"rd.debug": true, "quiet": true, "rd.netroot.keeper": true,
+	"rd.netroot.async_probe": true,
 	// anaconda-style ip=<address> companions, read only with it.
 	"gateway": true, "netmask": true, "hostname": true, "ksdevice": true, "mtu": true,
 }
@@ -193,7 +194,7 @@ func newPlan() *Plan {
 		Net:     Net{PeerDNS: true},
 		ISCSI:   ISCSI{TestRoute: true},
 		Root:    Root{Init: DefaultInit},
-		Boot:    Boot{Shell: true, Keeper: true, Retry: DefaultRetry},
+		Boot:    Boot{Shell: true, Keeper: true, AsyncProbe: true, Retry: DefaultRetry},
 		Modules: Modules{Params: map[string][]string{}},
 	}
 }
@@ -538,7 +539,7 @@ func (p *parser) single(a arg) {
 		}
 		pl.Net.BootIF = m
 	case "rd.bootif", "rd.neednet", "rd.iscsi.waitnet", "rd.iscsi.testroute",
-		"rd.shell", "rd.debug", "quiet", "rd.peerdns", "rd.netroot.keeper":
+		"rd.shell", "rd.debug", "quiet", "rd.peerdns", "rd.netroot.keeper", "rd.netroot.async_probe":
 		// handled below / in finish
 		b := parseBool(a)
 		switch a.Key {
@@ -554,6 +555,8 @@ func (p *parser) single(a arg) {
 			pl.Boot.Shell = b
 		case "rd.netroot.keeper":
 			pl.Boot.Keeper = b
+		case "rd.netroot.async_probe":
+			pl.Boot.AsyncProbe = b
 		case "rd.debug":
 			pl.Boot.Debug = b
 		case "quiet":
