@@ -498,7 +498,7 @@ func TestDeviceScannerReadsNewDevicesOnly(t *testing.T) {
 	sysfs := t.TempDir()
 	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
 	d := newDeviceScanner(sysfs)
-	got, err := d.scan()
+	got, err := d.scan(nil)
 	if err != nil || !slices.Equal(got, []string{"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"}) {
 		t.Fatalf("first scan: %q, %v", got, err)
 	}
@@ -506,11 +506,11 @@ func TestDeviceScannerReadsNewDevicesOnly(t *testing.T) {
 	// changed; a new one is.
 	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:changed")
 	addDevice(t, sysfs, "virtio", "virtio0", "virtio:d00000001v00001AF4")
-	got, err = d.scan()
+	got, err = d.scan(nil)
 	if err != nil || !slices.Equal(got, []string{"virtio:d00000001v00001AF4"}) {
 		t.Fatalf("second scan: %q, %v", got, err)
 	}
-	if got, err = d.scan(); err != nil || len(got) != 0 {
+	if got, err = d.scan(nil); err != nil || len(got) != 0 {
 		t.Fatalf("third scan: %q, %v", got, err)
 	}
 }
@@ -694,5 +694,32 @@ func TestLoadForNewDevices(t *testing.T) {
 	err = l.LoadForNewDevices(ctx, func(ctx context.Context) (string, error) { return "", ctx.Err() }, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+// TestLoadForDevicesFirstBuses checks that the drivers of the first buses'
+// devices (the NICs on pci) load before the other buses are read.
+func TestLoadForDevicesFirstBuses(t *testing.T) {
+	l, k := newTestLoader(t)
+	sysfs := l.SysfsRoot
+	addDevice(t, sysfs, "acpi", "LNXSYSTM:00", "rtnl-link-bond") // sorts first, matches bonding
+	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	loaded, err := l.LoadForDevices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := k.callNames()
+	if i, j := slices.Index(calls, "virtio_pci"), slices.Index(calls, "bonding"); i < 0 || j < 0 || j < i {
+		t.Errorf("calls %q: want virtio_pci (pci) before bonding (acpi)", calls)
+	}
+	if want := []string{"virtio_pci", "bonding"}; !slices.Equal(loaded, want) {
+		t.Errorf("loaded %q, want %q", loaded, want)
+	}
+
+	// Without first-bus devices every bus is read in round 1.
+	l, k = newTestLoader(t)
+	addDevice(t, l.SysfsRoot, "acpi", "LNXSYSTM:00", "rtnl-link-bond")
+	if loaded, err := l.LoadForDevices(context.Background()); err != nil || !slices.Equal(loaded, []string{"bonding"}) {
+		t.Errorf("acpi only: loaded %q, err %v", loaded, err)
 	}
 }
