@@ -175,13 +175,29 @@ func TestBootScenario(t *testing.T) {
 	if !strings.Contains(lines, "root ready at ") {
 		t.Errorf("no closing timeline summary")
 	}
+	// Probing is synchronous by default: the modules step's rounds load
+	// virtio_net for the virtio devices virtio_pci's probes created.
+	if m := regexp.MustCompile(`(?m)^netroot: modules: .*loaded for devices and network: (.*) \(`).FindStringSubmatch(lines); m == nil || !strings.Contains(m[1], "virtio_net") ||
+		strings.Contains(lines, "for a device added since") {
+		t.Errorf("modules step %q: want virtio_net loaded there, not by the uevent loop", m)
+	}
 }
 
-// TestBootBakedCmdline boots with the scenario baked into the initramfs
-// and nothing but console= on the kernel command line.
+// TestBootBakedCmdline boots with the scenario baked into the initramfs;
+// the kernel command line adds only console= and rd.netroot.async_probe,
+// which keeps that path proven: the NIC drivers are inserted with
+// async_probe, the virtio-pci probes run in the kernel's async workers, and
+// virtio_net for the virtio devices they create is loaded by the uevent
+// loop (or, should the probes beat the modules step's second round, there).
 func TestBootBakedCmdline(t *testing.T) {
-	b := start(t, rig.BootSpec{Baked: rig.ScenarioCmdline, Target: rig.DefaultTarget()})
+	b := start(t, rig.BootSpec{Baked: rig.ScenarioCmdline, Cmdline: "rd.netroot.async_probe", Target: rig.DefaultTarget()})
 	assertRealRoot(t, b)
+	log := b.VM.Log()
+	step := regexp.MustCompile(`netroot: modules: [^\r\n]*loaded for devices and network: ([^(\r\n]*)`).FindStringSubmatch(log)
+	late := strings.Contains(log, "netroot: modules: virtio_net for a device added since")
+	if step == nil || late == strings.Contains(step[1], "virtio_net") {
+		t.Errorf("modules step %q, uevent loop loaded virtio_net: %v — want virtio_net loaded exactly once", step, late)
+	}
 }
 
 // TestBootNoTarget boots against a portal nobody serves: the boot must end

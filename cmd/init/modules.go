@@ -75,21 +75,26 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		Blacklist: b.plan.Modules.Blacklist,
 		Logf:      b.log.Debugf,
 	}
-	// With async_probe the kernel probes a driver's devices in parallel
-	// (two NICs of a bond at once) and the insert does not wait for them;
-	// the devices a probe creates (virtio_pci's virtio devices) then come
-	// as uevents, subscribed to before any driver loads, and hotplug loads
-	// their drivers.
-	var uevents *blockdev.Watcher
-	if b.plan.Boot.AsyncProbe {
-		if uevents, err = blockdev.NewWatcher(); err != nil {
-			b.log.Warnf("modules: %v: drivers will probe one device at a time", err)
-		} else {
-			l.AsyncProbe = true
+	// Devices that appear after the sysfs scan — created by a probe that
+	// runs asynchronously (every driver with rd.netroot.async_probe, some
+	// on their own), or hardware that shows up late — come as uevents,
+	// subscribed to before any driver loads; hotplug loads their drivers.
+	uevents, err := blockdev.NewWatcher()
+	if err != nil {
+		msg := "drivers of devices that appear after the first scan will not be loaded"
+		if b.plan.Boot.AsyncProbe {
+			msg += "; rd.netroot.async_probe ignored"
 		}
+		b.log.Warnf("modules: %v: %s", err, msg)
+		uevents = nil
+	} else {
+		l.AsyncProbe = b.plan.Boot.AsyncProbe
 	}
 	if len(b.plan.Modules.Pre) > 0 {
 		if err := l.Load(ctx, b.plan.Modules.Pre...); err != nil {
+			if uevents != nil {
+				uevents.Close()
+			}
 			st.Fail(err)
 			return nil, fail("modules", err, "check rd.driver.pre=")
 		}
@@ -134,6 +139,9 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 	}()
 	netErr := l.Load(ctx, netMods...)
 	wg.Wait()
+	if uevents != nil {
+		b.stopHotplug = b.hotplug(ctx, l, uevents)
+	}
 	if netErr != nil {
 		st.Fail(netErr)
 		return nil, fail("modules", netErr, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
@@ -144,9 +152,6 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		for _, e := range unjoin(devErr) {
 			b.log.Warnf("modules: %v", e)
 		}
-	}
-	if uevents != nil {
-		b.stopHotplug = b.hotplug(ctx, l, uevents)
 	}
 	all := append(append([]string(nil), devMods...), netMods...)
 	sort.Strings(all)

@@ -194,7 +194,7 @@ func newPlan() *Plan {
 		Net:     Net{PeerDNS: true},
 		ISCSI:   ISCSI{TestRoute: true},
 		Root:    Root{Init: DefaultInit},
-		Boot:    Boot{Shell: true, Keeper: true, AsyncProbe: true, Retry: DefaultRetry},
+		Boot:    Boot{Shell: true, Keeper: true, Retry: DefaultRetry},
 		Modules: Modules{Params: map[string][]string{}},
 	}
 }

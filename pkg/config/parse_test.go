@@ -156,7 +156,7 @@ func TestParseEverything(t *testing.T) {
 	if !reflect.DeepEqual(p.Root, wantRoot) {
 		t.Errorf("root: %+v", p.Root)
 	}
-	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true, Keeper: true, AsyncProbe: true}
+	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true, Keeper: true}
 	if !reflect.DeepEqual(p.Boot, wantBoot) {
 		t.Errorf("boot: %+v", p.Boot)
 	}
@@ -259,22 +259,23 @@ func TestParseIgnoredNetroot(t *testing.T) {
 	}
 }
 
-// TestParseKeeper checks rd.netroot.keeper and rd.netroot.async_probe: on
-// unless set to a false value.
+// TestParseKeeper checks rd.netroot.keeper (on unless set to a false value)
+// and rd.netroot.async_probe (off unless set to a true value).
 func TestParseKeeper(t *testing.T) {
 	base := "netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:a root=LABEL=r "
 	for _, tc := range []struct {
 		arg        string
 		keeper, ap bool
 	}{
-		{"", true, true},
-		{"rd.netroot.keeper", true, true},
-		{"rd.netroot.keeper=1", true, true},
-		{"rd.netroot.keeper=0", false, true},
-		{"rd.netroot.keeper=no", false, true},
-		{"rd.netroot.keeper=0 rd.netroot.keeper=1", true, true},
-		{"rd.netroot.async_probe=0", true, false},
-		{"rd.netroot.async_probe=0 rd.netroot.async_probe", true, true},
+		{"", true, false},
+		{"rd.netroot.keeper", true, false},
+		{"rd.netroot.keeper=1", true, false},
+		{"rd.netroot.keeper=0", false, false},
+		{"rd.netroot.keeper=no", false, false},
+		{"rd.netroot.keeper=0 rd.netroot.keeper=1", true, false},
+		{"rd.netroot.async_probe", true, true},
+		{"rd.netroot.async_probe=1", true, true},
+		{"rd.netroot.async_probe=1 rd.netroot.async_probe=0", true, false},
 	} {
 		p, err := Parse(Source{Name: "/proc/cmdline", Text: base + tc.arg})
 		if err != nil {

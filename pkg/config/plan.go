@@ -414,10 +414,11 @@ type Boot struct {
 	// running after switch_root that recovers the root's iSCSI sessions
 	// when their connections fail.
 	Keeper bool
-	// AsyncProbe is rd.netroot.async_probe (default on): insert modules
-	// with async_probe, so that a driver probes its devices in parallel
-	// and the NICs come up sooner; a module's own async_probe= parameter
-	// (virtio_pci.async_probe=0) wins.
+	// AsyncProbe is rd.netroot.async_probe (default off): insert modules
+	// with async_probe, so that a driver probes its devices in parallel;
+	// the kernel's interface names (eth0, eth1) then follow the order the
+	// probes end in, so pin them with ifname=. A module's own async_probe=
+	// parameter (virtio_pci.async_probe=0) wins.
 	AsyncProbe bool
 }
 
