@@ -93,7 +93,8 @@ func assertConsoleOrder(t *testing.T, console string, patterns ...string) {
 	// The firmware and pxelinux draw on a terminal: cursor moves can land
 	// in the middle of a line ("Loading v\x1b[25;09H\x1b[25;10Hmlinuz"),
 	// depending on when the screen scrolls. Match the text as it reads.
-	console = terminalControls.ReplaceAllString(console, "")
+	// A redraw can also put a carriage return there ("P\r\x1b[25;02HXELINUX").
+	console = strings.ReplaceAll(terminalControls.ReplaceAllString(console, ""), "\r", "")
 	last := -1
 	for _, p := range patterns {
 		loc := regexp.MustCompile(p).FindStringIndex(console)
@@ -152,7 +153,12 @@ func TestPXEBootPXELinux(t *testing.T) {
 	dlog := b.PXE.Log()
 
 	addr := assertPXEDHCP(t, dlog, nic, "pxelinux.0")
-	assertTFTPSent(t, dlog, addr, "pxelinux.0", "ldlinux.c32", "pxelinux.cfg/default", rig.PXEKernelName, rig.PXEInitrdName)
+	// dnsmasq logs a file as sent once the client acknowledges its last
+	// block; pxelinux starts the kernel right after the initramfs's, and
+	// that acknowledgement can be lost as it shuts its network down. The
+	// console's "Loading initrd.img... ok" (below) proves the initramfs
+	// arrived whole; only TFTP could bring it (QEMU gets no -initrd here).
+	assertTFTPSent(t, dlog, addr, "pxelinux.0", "ldlinux.c32", "pxelinux.cfg/default", rig.PXEKernelName)
 	assertConsoleOrder(t, console,
 		`SeaBIOS \(version`,
 		`iPXE \(http://ipxe\.org\) 00:0[0-9a-f]\.0`,
