@@ -666,23 +666,36 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 		}
 		sort.Strings(cands)
 		l.logf("modload: round %d: drivers for devices: %s (%d new modaliases matched in %.3fs)", round, strings.Join(cands, " "), len(aliases), time.Since(scanBegin).Seconds())
-		p, err := l.Index.plan(cands, black)
+		got, failed, err := l.loadDrivers(ctx, cands, black)
 		if err != nil {
-			return loaded, errors.Join(append(errs, fmt.Errorf("loading device drivers: %w", err))...)
+			return loaded, errors.Join(append(errs, err)...)
 		}
-		errs = append(errs, p.errs...)
-		results, inserted := l.execute(ctx, p)
-		for _, n := range p.needs {
-			if err := needError(n, results); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		for _, m := range cands {
-			if inserted[m] {
-				loaded = append(loaded, m)
-			}
+		loaded = append(loaded, got...)
+		errs = append(errs, failed...)
+	}
+}
+
+// loadDrivers loads the device drivers cands with their dependencies and
+// returns the drivers it inserted and the failures (one per unmet name);
+// err is set when no plan could be made.
+func (l *Loader) loadDrivers(ctx context.Context, cands []string, black func(string) bool) (loaded []string, failed []error, err error) {
+	p, err := l.Index.plan(cands, black)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading device drivers: %w", err)
+	}
+	failed = slices.Clone(p.errs)
+	results, inserted := l.execute(ctx, p)
+	for _, n := range p.needs {
+		if err := needError(n, results); err != nil {
+			failed = append(failed, err)
 		}
 	}
+	for _, m := range cands {
+		if inserted[m] {
+			loaded = append(loaded, m)
+		}
+	}
+	return loaded, failed, nil
 }
 
 // LoadForNewDevices loads the drivers of the devices the kernel adds from
@@ -719,27 +732,12 @@ func (l *Loader) LoadForNewDevices(ctx context.Context, next func(context.Contex
 		}
 		sort.Strings(cands)
 		l.logf("modload: drivers for the added device %s: %s", alias, strings.Join(cands, " "))
-		var errs []error
-		var loaded []string
-		p, err := l.Index.plan(cands, black)
+		loaded, failed, err := l.loadDrivers(ctx, cands, black)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("loading device drivers: %w", err))
-		} else {
-			results, inserted := l.execute(ctx, p)
-			errs = append(errs, p.errs...)
-			for _, n := range p.needs {
-				if err := needError(n, results); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			for _, m := range cands {
-				if inserted[m] {
-					loaded = append(loaded, m)
-				}
-			}
+			failed = append(failed, err)
 		}
-		if report != nil && (len(loaded) > 0 || len(errs) > 0) {
-			report(alias, loaded, errors.Join(errs...))
+		if report != nil && (len(loaded) > 0 || len(failed) > 0) {
+			report(alias, loaded, errors.Join(failed...))
 		}
 	}
 }
