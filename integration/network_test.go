@@ -192,6 +192,33 @@ func TestNetVLANOnBond(t *testing.T) {
 	wantReport(t, log, "iscsi-conn", `persistent=10.77.100.1:3260`)
 }
 
+// TestNetUSBNICLate boots over a USB NIC (QEMU's usb-net behind an xHCI
+// controller), the way a diskless desktop on a USB-C dock does. The USB
+// device shows up only once the hub worker has enumerated the bus, after
+// the xHCI driver's probe returned and the modules step's sysfs rounds
+// ended: the uevent loop loads its driver (cdc_ether),
+// ifname= names it by MAC, and the boot reaches the iSCSI root over it.
+// Without the loop no driver would be loaded and the boot would stop at
+// "no interface usbnic".
+func TestNetUSBNICLate(t *testing.T) {
+	b := start(t, rig.BootSpec{
+		Cmdline: "ifname=usbnic:" + pxeMAC + " ip=10.77.0.10::10.77.0.1:255.255.255.0:client:usbnic:none netroot=" +
+			targetPath + " " + rootArgs,
+		BuildArgs: []string{"-drivers", "virtio_pci,virtio_net,xhci_pci,cdc_ether"},
+		Target:    rig.DefaultTarget(),
+		USBNICs:   []int{1},
+	})
+	log := realRoot(t, b)
+	step := wantLine(t, log, `^netroot: modules: .*loaded for devices and network`)
+	late := wantLine(t, log, `^netroot: modules: cdc_ether for a device added since \(usb:v0525pA4A2`)
+	if strings.Contains(step, "cdc_ether") {
+		t.Errorf("the USB NIC's driver came from the sysfs rounds (%q), not the uevent loop", step)
+	}
+	t.Logf("late driver: %s", late)
+	wantLine(t, log, `^netroot: links: usbnic present`)
+	wantReport(t, log, "addr", "usbnic 10.77.0.10/24")
+}
+
 // TestNetBondModes boots the scenario with other bonding modes: balance-rr
 // (with ifname= renaming the NICs by MAC first) and 802.3ad, which the
 // bridge does not negotiate: the bond counts as up on its active

@@ -106,6 +106,8 @@ type BootSpec struct {
 	DHCP *DHCPConfig
 	// NICOptions are appended to every virtio NIC's -device (see VMConfig).
 	NICOptions string
+	// USBNICs lists the NICs attached as USB NICs (see VMConfig).
+	USBNICs []int
 	// PXE, when set, network-boots the guest (DHCP + TFTP from dnsmasq)
 	// instead of handing QEMU the kernel.
 	PXE *PXESpec
@@ -194,7 +196,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	cmdline := strings.TrimSpace(s.Cmdline + " " + Console)
 	vc := VMConfig{
 		Kernel: e.Kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
-		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, CPUs: s.CPUs, NICOptions: s.NICOptions,
+		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, CPUs: s.CPUs, NICOptions: s.NICOptions, USBNICs: s.USBNICs,
 	}
 	if s.PXE != nil {
 		if err := b.startPXE(ctx, e.Kernel.Vmlinuz, *s.PXE, cmdline, &vc); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,9 @@ type VMConfig struct {
 	// iPXE and pxelinux write to, is copied to the serial console.
 	NetBoot bool
 	BootNIC int
+	// USBNICs lists the NICs (by index) attached as USB NICs — QEMU's
+	// usb-net on a qemu-xhci controller — rather than virtio-net-pci.
+	USBNICs []int
 }
 
 // VM is a running QEMU guest.
@@ -99,6 +103,7 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	} else {
 		args = append(args, "-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Cmdline)
 	}
+	usb := false
 	for i, tap := range cfg.Net.Taps {
 		mac := fmt.Sprintf("52:54:00:77:00:%02x", 0x10+i)
 		if i < len(cfg.MACs) {
@@ -107,6 +112,13 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		dev := fmt.Sprintf("virtio-net-pci,netdev=n%d,mac=%s", i, mac)
 		if cfg.NICOptions != "" {
 			dev += "," + cfg.NICOptions
+		}
+		if slices.Contains(cfg.USBNICs, i) {
+			if !usb {
+				args = append(args, "-device", "qemu-xhci,id=xhci")
+				usb = true
+			}
+			dev = fmt.Sprintf("usb-net,bus=xhci.0,netdev=n%d,mac=%s", i, mac)
 		}
 		switch {
 		case cfg.NetBoot && i == cfg.BootNIC:
