@@ -28,7 +28,7 @@ func (b *boot) network(ctx context.Context) error {
 		// The NIC's driver may still be probing: wait for its MAC.
 		if err := waitMAC(ctx, r.MAC); err != nil {
 			st.Fail(err)
-			return fail("ifname", fmt.Errorf("ifname=%s:%s: %w", r.Name, r.MAC, err), "check ifname=<name>:<MAC>")
+			return fail("ifname", fmt.Errorf("ifname=%s:%s: %w", r.Name, r.MAC, err), "check ifname=<name>:<MAC>, and that the NIC's driver (and, for a USB NIC, its host controller's) is in the initramfs: netroot build -drivers")
 		}
 		if err := netconf.Rename(r.MAC, r.Name); err != nil {
 			st.Fail(err)
