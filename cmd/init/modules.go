@@ -65,7 +65,7 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		params[k] = append([]string(nil), v...)
 	}
 	// Without max_bonds=0 the bonding module creates a bond0 of its own.
-	if !hasParam(params["bonding"], "max_bonds") {
+	if !modload.HasParam(params["bonding"], "max_bonds") {
 		params["bonding"] = append(params["bonding"], "max_bonds=0")
 	}
 	l := &modload.Loader{
@@ -86,7 +86,6 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 			msg += "; rd.netroot.async_probe ignored"
 		}
 		b.log.Warnf("modules: %v: %s", err, msg)
-		uevents = nil
 	} else {
 		l.AsyncProbe = b.plan.Boot.AsyncProbe
 	}
@@ -256,15 +255,6 @@ func (b *boot) loadBackground(ctx context.Context, l *modload.Loader, step strin
 		st.Done("%s (in the background)", strings.Join(names, " "))
 	}()
 	return g
-}
-
-func hasParam(params []string, name string) bool {
-	for _, p := range params {
-		if k, _, _ := strings.Cut(p, "="); k == name {
-			return true
-		}
-	}
-	return false
 }
 
 func baseNames(paths []string) []string {

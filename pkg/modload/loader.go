@@ -423,15 +423,20 @@ func (l *Loader) insert(name string) error {
 // Params, and async_probe when AsyncProbe is set and they do not say.
 func (l *Loader) insertParams(name string) []string {
 	p := l.paramsFor(name)
-	if !l.AsyncProbe {
+	if !l.AsyncProbe || HasParam(p, "async_probe") {
 		return p
 	}
-	for _, kv := range p {
-		if k, _, _ := strings.Cut(kv, "="); k == "async_probe" {
-			return p
+	return append(slices.Clip(p), "async_probe")
+}
+
+// HasParam reports whether params ("name=value" or "name") set name.
+func HasParam(params []string, name string) bool {
+	for _, kv := range params {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
 		}
 	}
-	return append(slices.Clip(p), "async_probe")
+	return false
 }
 
 // paramsFor returns the parameters of the module name, whose key in Params
@@ -644,16 +649,16 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 		if err != nil {
 			return loaded, errors.Join(append(errs, err)...)
 		}
-		if only != nil && len(l.candidates(aliases, tried, black)) == 0 {
-			only = nil
+		cands := l.candidates(aliases, tried, black)
+		if only != nil && len(cands) == 0 {
 			more, err := devices.scan(nil)
 			if err != nil {
 				return loaded, errors.Join(append(errs, err)...)
 			}
 			aliases = append(aliases, more...)
+			cands = l.candidates(more, tried, black)
 		}
 		only = nil
-		cands := l.candidates(aliases, tried, black)
 		for _, m := range cands {
 			tried[m] = true
 		}
@@ -718,15 +723,13 @@ func (l *Loader) LoadForNewDevices(ctx context.Context, next func(context.Contex
 		if err != nil {
 			return err
 		}
-		var cands []string
+		cands := l.candidates([]string{alias}, tried, black)
 		mem.mu.Lock()
-		for _, m := range l.Index.MatchAliases(alias) {
-			if !tried[m] && !black(m) && !mem.loaded[m] {
-				tried[m] = true
-				cands = append(cands, m)
-			}
-		}
+		cands = slices.DeleteFunc(cands, func(m string) bool { return mem.loaded[m] })
 		mem.mu.Unlock()
+		for _, m := range cands {
+			tried[m] = true
+		}
 		if len(cands) == 0 {
 			continue
 		}

@@ -717,9 +717,21 @@ func TestLoadForDevicesFirstBuses(t *testing.T) {
 	}
 
 	// Without first-bus devices every bus is read in round 1.
-	l, k = newTestLoader(t)
+	l, _ = newTestLoader(t)
 	addDevice(t, l.SysfsRoot, "acpi", "LNXSYSTM:00", "rtnl-link-bond")
 	if loaded, err := l.LoadForDevices(context.Background()); err != nil || !slices.Equal(loaded, []string{"bonding"}) {
 		t.Errorf("acpi only: loaded %q, err %v", loaded, err)
+	}
+}
+
+func TestHasParam(t *testing.T) {
+	params := []string{"max_bonds=0", "async_probe", "miimon=100=x"}
+	for name, want := range map[string]bool{"max_bonds": true, "async_probe": true, "miimon": true, "max": false, "0": false, "": false} {
+		if got := HasParam(params, name); got != want {
+			t.Errorf("HasParam(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if HasParam(nil, "max_bonds") {
+		t.Error("HasParam(nil) = true")
 	}
 }
