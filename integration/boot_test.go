@@ -177,10 +177,19 @@ func TestBootScenario(t *testing.T) {
 	}
 	// Probing is synchronous by default: the modules step's rounds load
 	// virtio_net for the virtio devices virtio_pci's probes created.
-	if m := regexp.MustCompile(`(?m)^netroot: modules: .*loaded for devices and network: (.*) \(`).FindStringSubmatch(lines); m == nil || !strings.Contains(m[1], "virtio_net") ||
-		strings.Contains(lines, "for a device added since") {
+	if m, ok := modulesStep(log); !ok || !strings.Contains(m, "virtio_net") || strings.Contains(lines, "for a device added since") {
 		t.Errorf("modules step %q: want virtio_net loaded there, not by the uevent loop", m)
 	}
+}
+
+// modulesStep returns the drivers the modules step's line lists as loaded
+// for devices and network.
+func modulesStep(log string) (string, bool) {
+	m := regexp.MustCompile(`netroot: modules: [^\r\n]*loaded for devices and network: ([^(\r\n]*)`).FindStringSubmatch(log)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // TestBootBakedCmdline boots with the scenario baked into the initramfs;
@@ -193,9 +202,9 @@ func TestBootBakedCmdline(t *testing.T) {
 	b := start(t, rig.BootSpec{Baked: rig.ScenarioCmdline, Cmdline: "rd.netroot.async_probe", Target: rig.DefaultTarget()})
 	assertRealRoot(t, b)
 	log := b.VM.Log()
-	step := regexp.MustCompile(`netroot: modules: [^\r\n]*loaded for devices and network: ([^(\r\n]*)`).FindStringSubmatch(log)
+	step, ok := modulesStep(log)
 	late := strings.Contains(log, "netroot: modules: virtio_net for a device added since")
-	if step == nil || late == strings.Contains(step[1], "virtio_net") {
+	if !ok || late == strings.Contains(step, "virtio_net") {
 		t.Errorf("modules step %q, uevent loop loaded virtio_net: %v — want virtio_net loaded exactly once", step, late)
 	}
 }
