@@ -87,6 +87,17 @@ func waitFor(t *testing.T, b *rig.Boot, re string, timeout time.Duration) []stri
 	return m
 }
 
+// waitFatal waits for /init's FATAL line to be on the console whole — up
+// to its line end: the console arrives in pieces, and a match on what came
+// so far can cut the line short — logs it and returns its text after
+// "FATAL ".
+func waitFatal(t *testing.T, b *rig.Boot, timeout time.Duration) string {
+	t.Helper()
+	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)\r?\n`, timeout)
+	t.Logf("error line: %s", strings.TrimRight(m[0], "\r\n"))
+	return m[1]
+}
+
 // reported returns the value of the test init's "NETROOT-TEST: key=value"
 // lines for key.
 func reported(log, key string) []string {
@@ -213,10 +224,9 @@ func TestBootBakedCmdline(t *testing.T) {
 // in one clear error line and a working emergency shell, not a hang.
 func TestBootNoTarget(t *testing.T) {
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rd.retry=5", Shell: true})
-	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
-	t.Logf("error line: %s", m[0])
+	msg := waitFatal(t, b, 3*time.Minute)
 	for _, want := range []string{"10.77.0.1:3260", "iqn.2010-01.org.example:root", "—"} {
-		if !strings.Contains(m[1], want) {
+		if !strings.Contains(msg, want) {
 			t.Errorf("error line lacks %q", want)
 		}
 	}

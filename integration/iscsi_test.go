@@ -90,10 +90,9 @@ func TestBootWrongPassword(t *testing.T) {
 	args, auth := secretFiles(t, "Wrong-"+chapSecret[:10], "")
 	tc := chapTarget(false)
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + auth, Target: tc, BuildArgs: args, Shell: true})
-	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
-	t.Logf("error line: %s", m[0])
+	msg := waitFatal(t, b, 3*time.Minute)
 	for _, want := range []string{"0x0201", "authentication", "rd.iscsi.username/password", rig.HostAddr + ":3260", rig.TargetIQN} {
-		if !strings.Contains(m[1], want) {
+		if !strings.Contains(msg, want) {
 			t.Errorf("error line lacks %q", want)
 		}
 	}

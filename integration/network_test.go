@@ -300,10 +300,9 @@ func TestNetFailures(t *testing.T) {
 				spec.Target = rig.DefaultTarget()
 			}
 			b := start(t, spec)
-			m := waitFor(t, b, `netroot: (FATAL [^\r\n]*)`, 3*time.Minute)
-			t.Logf("%s", m[0])
+			fatal := "FATAL " + waitFatal(t, b, 3*time.Minute)
 			for _, w := range tc.want {
-				if !strings.Contains(m[1], w) {
+				if !strings.Contains(fatal, w) {
 					t.Errorf("FATAL line lacks %q", w)
 				}
 			}

@@ -94,9 +94,8 @@ func TestBootSecondLUN(t *testing.T) {
 func TestBootWrongLabel(t *testing.T) {
 	b := start(t, rig.BootSpec{Cmdline: withRoot("root=LABEL=ISCSI-ROOT") + " rd.retry=3",
 		Target: rig.DefaultTarget(), Shell: true})
-	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
-	t.Logf("error line: %s", m[0])
-	if !strings.Contains(m[1], "LABEL=ISCSI-ROOT") {
+	msg := waitFatal(t, b, 3*time.Minute)
+	if !strings.Contains(msg, "LABEL=ISCSI-ROOT") {
 		t.Errorf("error line does not name the selector")
 	}
 	waitFor(t, b, `netroot:/# `, time.Minute)
@@ -113,10 +112,9 @@ func TestBootWrongLabel(t *testing.T) {
 func TestBootMountFails(t *testing.T) {
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rootflags=no_such_option",
 		Target: rig.DefaultTarget(), Shell: true})
-	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 3*time.Minute)
-	t.Logf("error line: %s", m[0])
+	msg := waitFatal(t, b, 3*time.Minute)
 	for _, want := range []string{"mount-root:", "/dev/sda", "no_such_option", "check rootfstype= and rootflags="} {
-		if !strings.Contains(m[1], want) {
+		if !strings.Contains(msg, want) {
 			t.Errorf("error line lacks %q", want)
 		}
 	}
@@ -124,7 +122,7 @@ func TestBootMountFails(t *testing.T) {
 	if err := b.VM.Send("cat /sys/class/iscsi_session/session1/state /proc/$(cat /run/netroot/keeper.pid)/comm; echo state-$((6*7))\n"); err != nil {
 		t.Fatal(err)
 	}
-	m = waitFor(t, b, `(?s)(LOGGED_IN)\s+(netroot-keeper)\s+state-42`, 30*time.Second)
+	waitFor(t, b, `(?s)(LOGGED_IN)\s+(netroot-keeper)\s+state-42`, 30*time.Second)
 	log := b.VM.Log()
 	if !strings.Contains(log, "netroot-keeper: watching session 1") {
 		t.Errorf("the keeper never watched the session")

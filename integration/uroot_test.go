@@ -217,9 +217,8 @@ func TestURootEmergencyShell(t *testing.T) {
 		Cmdline:   rig.ScenarioCmdline + " root=LABEL=NOPE rd.retry=3",
 		Target:    rig.DefaultTarget(),
 	})
-	m := waitFor(t, b, `netroot: FATAL ([^\r\n]*)`, 4*time.Minute)
-	t.Logf("error line: %s", m[0])
-	if !strings.Contains(m[1], "NOPE") {
+	msg := waitFatal(t, b, 4*time.Minute)
+	if !strings.Contains(msg, "NOPE") {
 		t.Errorf("the error line does not name the missing label")
 	}
 	waitFor(t, b, `netroot: emergency shell`, time.Minute)
