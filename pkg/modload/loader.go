@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -592,18 +593,74 @@ func (d *deviceScanner) scan(only []string) ([]string, error) {
 	return out, nil
 }
 
-// candidates returns the modules matching aliases that are neither in
+// candidates returns the modules matching aliases, or the aliases of the
+// devices their drivers will create (impliedAliases), that are neither in
 // tried nor blacklisted, each once, in the order found.
 func (l *Loader) candidates(aliases []string, tried map[string]bool, black func(string) bool) []string {
 	var out []string
 	for _, a := range aliases {
-		for _, m := range l.Index.MatchAliases(a) {
-			if !tried[m] && !black(m) && !slices.Contains(out, m) {
-				out = append(out, m)
+		for _, a := range append([]string{a}, impliedAliases(a)...) {
+			for _, m := range l.Index.MatchAliases(a) {
+				if !tried[m] && !black(m) && !slices.Contains(out, m) {
+					out = append(out, m)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// impliedAliases returns the modaliases of the devices that the driver of
+// the device with modalias a will create, where a's IDs tell them. A
+// virtio PCI function (vendor 0x1af4) becomes, once virtio_pci probes it,
+// a virtio device of the type its IDs encode: device IDs 0x1040–0x107f
+// are modern (type = ID − 0x1040), 0x1000–0x103f transitional (type = the
+// subsystem device ID), and the subsystem vendor is the virtio vendor
+// (virtio spec 1.2, 4.1.2; vp_modern_probe in Linux). Loading that
+// device's driver (virtio_net, virtio_blk…) beside virtio_pci lets it bind
+// while virtio_pci probes, instead of a sysfs round after: under emulation
+// each virtio-pci probe takes ~0.3 s, and the round after them ~0.1 s.
+func impliedAliases(a string) []string {
+	vendor, device, subVendor, subDevice, ok := parsePCIModalias(a)
+	if !ok || vendor != 0x1af4 {
+		return nil
+	}
+	var typ uint32
+	switch {
+	case device >= 0x1040 && device <= 0x107f:
+		typ = device - 0x1040
+	case device >= 0x1000 && device < 0x1040:
+		typ = subDevice
+	default:
+		return nil
+	}
+	if typ == 0 { // 0 is reserved: no device
+		return nil
+	}
+	return []string{fmt.Sprintf("virtio:d%08Xv%08X", typ, subVendor)}
+}
+
+// parsePCIModalias reads the IDs of a PCI modalias,
+// "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X" (the class fields are not
+// needed and not checked).
+func parsePCIModalias(a string) (vendor, device, subVendor, subDevice uint32, ok bool) {
+	rest, found := strings.CutPrefix(a, "pci:")
+	if !found {
+		return 0, 0, 0, 0, false
+	}
+	var ids [4]uint32
+	for i, tag := range []string{"v", "d", "sv", "sd"} {
+		if !strings.HasPrefix(rest, tag) || len(rest) < len(tag)+8 {
+			return 0, 0, 0, 0, false
+		}
+		v, err := strconv.ParseUint(rest[len(tag):len(tag)+8], 16, 32)
+		if err != nil {
+			return 0, 0, 0, 0, false
+		}
+		ids[i] = uint32(v)
+		rest = rest[len(tag)+8:]
+	}
+	return ids[0], ids[1], ids[2], ids[3], true
 }
 
 // LoadForDevices loads the drivers for the devices in sysfs: it matches

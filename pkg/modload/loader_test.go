@@ -415,7 +415,7 @@ func TestLoadForDevicesFixedPoint(t *testing.T) {
 	l.Blacklist = []string{"crc32c_intel"}
 
 	loaded, err := l.LoadForDevices(context.Background())
-	if want := []string{"virtio_pci", "virtio_net"}; !slices.Equal(loaded, want) {
+	if want := []string{"virtio_net", "virtio_pci"}; !slices.Equal(loaded, want) {
 		t.Errorf("loaded %q, want %q", loaded, want)
 	}
 	var le *LoadError
@@ -426,7 +426,7 @@ func TestLoadForDevicesFixedPoint(t *testing.T) {
 	if slices.Contains(calls, "crc32c_intel") {
 		t.Errorf("blacklisted module loaded: %q", calls)
 	}
-	if i, j := slices.Index(calls, "virtio_pci"), slices.Index(calls, "virtio_net"); i < 0 || j < i {
+	if !slices.Contains(calls, "virtio_pci") || !slices.Contains(calls, "virtio_net") {
 		t.Errorf("calls %q", calls)
 	}
 
@@ -712,7 +712,7 @@ func TestLoadForDevicesFirstBuses(t *testing.T) {
 	if i, j := slices.Index(calls, "virtio_pci"), slices.Index(calls, "bonding"); i < 0 || j < 0 || j < i {
 		t.Errorf("calls %q: want virtio_pci (pci) before bonding (acpi)", calls)
 	}
-	if want := []string{"virtio_pci", "bonding"}; !slices.Equal(loaded, want) {
+	if want := []string{"virtio_net", "virtio_pci", "bonding"}; !slices.Equal(loaded, want) {
 		t.Errorf("loaded %q, want %q", loaded, want)
 	}
 
@@ -722,6 +722,79 @@ func TestLoadForDevicesFirstBuses(t *testing.T) {
 	if loaded, err := l.LoadForDevices(context.Background()); err != nil || !slices.Equal(loaded, []string{"bonding"}) {
 		t.Errorf("acpi only: loaded %q, err %v", loaded, err)
 	}
+}
+
+// The driver of the virtio device a virtio PCI function becomes loads in
+// the same round as virtio_pci, so it is there when virtio_pci's probe
+// registers the device, not a sysfs round later.
+func TestLoadForDevicesVirtioChild(t *testing.T) {
+	l, k := newTestLoader(t)
+	sysfs := l.SysfsRoot
+	addDevice(t, sysfs, "pci", "0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	var netReady bool
+	k.onLoad = func(m string) {
+		if m == "virtio_pci" {
+			netReady = k.loaded["virtio_net"]
+			addDevice(t, sysfs, "virtio", "virtio0", "virtio:d00000001v00001AF4")
+		}
+	}
+	var rounds []string
+	l.Logf = func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); strings.HasPrefix(msg, "modload: round") {
+			rounds = append(rounds, msg)
+		}
+	}
+	loaded, err := l.LoadForDevices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !netReady {
+		t.Errorf("virtio_net not loaded when virtio_pci probed (calls %q)", k.callNames())
+	}
+	if want := []string{"virtio_net", "virtio_pci"}; !slices.Equal(loaded, want) {
+		t.Errorf("loaded %q, want %q", loaded, want)
+	}
+	if len(rounds) != 2 || !strings.Contains(rounds[1], "no new drivers") {
+		t.Errorf("rounds %q: want the virtio device's round to find nothing new", rounds)
+	}
+}
+
+func TestImpliedAliases(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00", "virtio:d00000001v00001AF4"}, // transitional net
+		{"pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00", "virtio:d00000002v00001AF4"}, // transitional block
+		{"pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00", "virtio:d00000001v00001AF4"}, // modern net
+		{"pci:v00001AF4d00001042sv0000CAFEsd00001100bc01sc00i00", "virtio:d00000002v0000CAFE"}, // modern block, other vendor
+		{"pci:v00001AF4d0000107Fsv00001AF4sd00000000bc00sc00i00", "virtio:d0000003Fv00001AF4"},
+		{"pci:v00001AF4d00001000sv00001AF4sd00000000bc02sc00i00", ""}, // type 0 is reserved
+		{"pci:v00001AF4d00001040sv00001AF4sd00000001bc02sc00i00", ""}, // modern type 0
+		{"pci:v00001AF4d00001080sv00001AF4sd00000001bc02sc00i00", ""}, // not virtio's range
+		{"pci:v00001AF4d00000FFFsv00001AF4sd00000001bc02sc00i00", ""},
+		{"pci:v00008086d0000100Esv00008086sd00001E00bc02sc00i00", ""}, // not virtio
+		{"virtio:d00000001v00001AF4", ""},
+		{"pci:v00001AF4d00001000sv00001AF4sd0000000", ""}, // cut short
+		{"pci:v00001AF4d0000100Gsv00001AF4sd00000001", ""},
+		{"pci:", ""},
+		{"", ""},
+	} {
+		got := strings.Join(impliedAliases(tc.in), ",")
+		if got != tc.want {
+			t.Errorf("impliedAliases(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzImpliedAliases(f *testing.F) {
+	f.Add("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	f.Add("pci:v00001AF4d00001042sv00001AF4sd00001100bc01sc00i00")
+	f.Add("pci:v00001AF4d0000")
+	f.Fuzz(func(t *testing.T, a string) {
+		for _, got := range impliedAliases(a) {
+			if !strings.HasPrefix(a, "pci:v00001") || len(got) != len("virtio:d00000001v00001AF4") || !strings.HasPrefix(got, "virtio:d") {
+				t.Errorf("impliedAliases(%q) = %q", a, got)
+			}
+		}
+	})
 }
 
 func TestHasParam(t *testing.T) {
