@@ -137,6 +137,9 @@ func (b *boot) loadModules(ctx context.Context) (*modules, error) {
 		devMods, devErr = l.LoadForDevices(ctx)
 	}()
 	netErr := l.Load(ctx, netMods...)
+	if netErr == nil {
+		b.prepareBonds()
+	}
 	wg.Wait()
 	if uevents != nil {
 		b.stopHotplug = b.hotplug(ctx, l, uevents)

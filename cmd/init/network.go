@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,18 +62,19 @@ func (b *boot) network(ctx context.Context) error {
 
 	for _, bc := range n.Bonds {
 		st := b.log.Begin("bond")
-		cfg := bond.Config{Name: bc.Name, Slaves: bc.Slaves, MTU: bc.MTU}
-		for _, o := range bc.Options {
-			cfg.Options = append(cfg.Options, bond.Option{Name: o.Name, Value: o.Value})
-		}
+		primary := ""
 		for _, s := range bc.Slaves {
 			if s == bootif {
 				// Enslaved first, so the bond takes the PXE MAC and the
 				// DHCP reservation for it matches.
-				cfg.Primary = s
+				primary = s
 			}
 		}
-		res, err := bond.Setup(ctx, cfg)
+		bd, err := b.bond(bc)
+		var res *bond.Result
+		if err == nil {
+			res, err = bd.Enslave(ctx, bc.Slaves, primary)
+		}
 		if err != nil {
 			st.Fail(err)
 			return fail("bond", fmt.Errorf("%s: %w", bc.Name, err), "check bond= and the slaves' links")
@@ -130,6 +132,60 @@ func (b *boot) network(ctx context.Context) error {
 			`have the DHCP server send option 17, e.g. dnsmasq --dhcp-option=17,"iscsi:<server>::3260:<lun>:<target>"`)
 	}
 	return nil
+}
+
+// preparedBonds are the plan's bonds, created while the NICs' drivers
+// probe (prepareBonds).
+type preparedBonds struct {
+	done  chan struct{}
+	bonds map[string]*bond.Bond
+	errs  map[string]error
+}
+
+// prepareBonds creates the plan's bonds in the background, up and without
+// slaves, as soon as the bonding module is loaded: creating a bond is tens
+// of milliseconds of kernel work (more under emulation) that then overlaps
+// with the NIC drivers' probes instead of following them. The network
+// step enslaves the NICs (bond). Not done when rd.break=pre-net asks to
+// stop before the network is touched.
+func (b *boot) prepareBonds() {
+	if len(b.plan.Net.Bonds) == 0 || slices.Contains(b.plan.Boot.Breaks, "pre-net") {
+		return
+	}
+	p := &preparedBonds{done: make(chan struct{}), bonds: map[string]*bond.Bond{}, errs: map[string]error{}}
+	b.prepared = p
+	go func() {
+		defer close(p.done)
+		for _, bc := range b.plan.Net.Bonds {
+			var bd *bond.Bond
+			err := recovered(func() (err error) {
+				bd, err = bond.Create(bondConfig(bc))
+				return err
+			})
+			p.bonds[bc.Name], p.errs[bc.Name] = bd, err
+		}
+	}()
+}
+
+// bond returns the bond bc describes: the one prepareBonds created, or a
+// new one.
+func (b *boot) bond(bc config.Bond) (*bond.Bond, error) {
+	if p := b.prepared; p != nil {
+		<-p.done
+		if bd, err := p.bonds[bc.Name], p.errs[bc.Name]; bd != nil || err != nil {
+			return bd, err
+		}
+	}
+	return bond.Create(bondConfig(bc))
+}
+
+// bondConfig translates a bond= entry.
+func bondConfig(bc config.Bond) bond.Config {
+	cfg := bond.Config{Name: bc.Name, MTU: bc.MTU}
+	for _, o := range bc.Options {
+		cfg.Options = append(cfg.Options, bond.Option{Name: o.Name, Value: o.Value})
+	}
+	return cfg
 }
 
 // lacpWait bounds the wait for an 802.3ad partner: a switch answers the

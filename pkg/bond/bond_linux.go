@@ -12,20 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Config describes one bond.
+// Config describes one bond; its slaves are given to Bond.Enslave.
 type Config struct {
 	// Name is the bond's interface name, e.g. bond0.
 	Name string
-	// Slaves are the NICs to enslave, in order.
-	Slaves []string
 	// Options are bonding driver options (mode first is customary).
 	Options []Option
 	// MTU is applied to the bond when non-zero.
 	MTU int
-	// Primary, when set, is the preferred slave (e.g. the PXE NIC); it is
-	// enslaved first so the bond takes its MAC address. An explicit
-	// primary= option wins.
-	Primary string
 }
 
 // Slave is a slave's state once the bond is up.
@@ -61,20 +55,67 @@ func (r *Result) String() string {
 	return fmt.Sprintf("%s %s %s: %s", r.Name, r.Mode, r.MAC, strings.Join(parts, ", "))
 }
 
-// Setup creates (or takes over) the bond, enslaves its NICs, brings it up
-// and waits until it has carrier or ctx ends. A bond of the same name left
-// by the bonding module (loaded without max_bonds=0) is reused when it has
-// no slaves.
-func Setup(ctx context.Context, cfg Config) (*Result, error) {
-	opts := cfg.Options
-	attrs, byName, err := Attrs(cfg.Name, opts)
+// Bond is a bond made by Create: up, with its options, and no slaves yet.
+type Bond struct {
+	name   string
+	index  int
+	mode   netlink.BondMode
+	byName map[string]string // options naming a slave, set once enslaved
+}
+
+// Create creates the bond with its options and MTU and brings it up,
+// without slaves: it needs only the bonding module, so it can run while
+// the NICs' drivers still probe. A bond of the same name that the bonding
+// module created (loaded without max_bonds=0) is replaced; another kind
+// of link of that name is an error.
+func Create(cfg Config) (*Bond, error) {
+	attrs, byName, err := Attrs(cfg.Name, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := byName["primary"]; !ok && cfg.Primary != "" && attrs.Mode == netlink.BOND_MODE_ACTIVE_BACKUP {
-		byName["primary"] = cfg.Primary
+	if old, err := netlink.LinkByName(cfg.Name); err == nil {
+		if _, isBond := old.(*netlink.Bond); !isBond {
+			return nil, fmt.Errorf("%s exists and is a %s, not a bond", cfg.Name, old.Type())
+		}
+		if err := netlink.LinkDel(old); err != nil {
+			return nil, fmt.Errorf("replacing the %s the bonding module created: %w", cfg.Name, err)
+		}
 	}
-	slaves := orderSlaves(cfg.Slaves, byName["primary"])
+	if cfg.MTU > 0 {
+		attrs.MTU = cfg.MTU
+	}
+	if err := netlink.LinkAdd(attrs); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
+	}
+	l, err := netlink.LinkByName(cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
+	}
+	// Up before its slaves: the first slave with carrier then gives the
+	// bond carrier as it is enslaved.
+	if err := netlink.LinkSetUp(l); err != nil {
+		return nil, fmt.Errorf("bringing %s up: %w", cfg.Name, err)
+	}
+	return &Bond{name: cfg.Name, index: l.Attrs().Index, mode: attrs.Mode, byName: byName}, nil
+}
+
+// Name is the bond's interface name.
+func (b *Bond) Name() string { return b.name }
+
+// Enslave enslaves slaves, in order, sets the options that name a slave,
+// and waits until the bond has carrier or ctx ends. primary, when set, is
+// the preferred slave (e.g. the PXE NIC): it is enslaved first so the bond
+// takes its MAC address, and in active-backup mode it becomes the
+// primary= option; an explicit primary= option wins.
+func (b *Bond) Enslave(ctx context.Context, slaves []string, primary string) (*Result, error) {
+	byName := make(map[string]string, len(b.byName)+1)
+	for k, v := range b.byName {
+		byName[k] = v
+	}
+	if _, ok := byName["primary"]; !ok && primary != "" && b.mode == netlink.BOND_MODE_ACTIVE_BACKUP {
+		byName["primary"] = primary
+	}
+	slaves = orderSlaves(slaves, byName["primary"])
 
 	// Subscribe before anything changes so no carrier event is missed.
 	updates := make(chan netlink.LinkUpdate, 64)
@@ -92,47 +133,25 @@ func Setup(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		links = append(links, l)
 	}
-
-	if old, err := netlink.LinkByName(cfg.Name); err == nil {
-		if _, isBond := old.(*netlink.Bond); !isBond {
-			return nil, fmt.Errorf("%s exists and is a %s, not a bond", cfg.Name, old.Type())
-		}
-		if err := netlink.LinkDel(old); err != nil {
-			return nil, fmt.Errorf("replacing the %s the bonding module created: %w", cfg.Name, err)
-		}
-	}
-	if cfg.MTU > 0 {
-		attrs.MTU = cfg.MTU
-	}
-	if err := netlink.LinkAdd(attrs); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
-	}
-	bondLink, err := netlink.LinkByName(cfg.Name)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
-	}
 	for _, l := range links {
 		if err := netlink.LinkSetDown(l); err != nil {
 			return nil, fmt.Errorf("taking %s down to enslave it: %w", l.Attrs().Name, err)
 		}
-		if err := netlink.LinkSetMasterByIndex(l, bondLink.Attrs().Index); err != nil {
-			return nil, fmt.Errorf("enslaving %s to %s: %w", l.Attrs().Name, cfg.Name, err)
+		if err := netlink.LinkSetMasterByIndex(l, b.index); err != nil {
+			return nil, fmt.Errorf("enslaving %s to %s: %w", l.Attrs().Name, b.name, err)
 		}
 	}
-	if err := setByName(cfg.Name, byName); err != nil {
+	if err := setByName(b.name, byName); err != nil {
 		return nil, err
 	}
-	if err := netlink.LinkSetUp(bondLink); err != nil {
-		return nil, fmt.Errorf("bringing %s up: %w", cfg.Name, err)
-	}
-	if err := waitCarrier(ctx, bondLink.Attrs().Index, updates); err != nil {
-		res, _ := Inspect(cfg.Name)
+	if err := waitCarrier(ctx, b.index, updates); err != nil {
+		res, _ := Inspect(b.name)
 		if res != nil {
-			return nil, fmt.Errorf("%s has no carrier: %w (slaves: %s) — check the cables/switch ports and the bond mode (802.3ad needs LACP on the switch)", cfg.Name, err, res)
+			return nil, fmt.Errorf("%s has no carrier: %w (slaves: %s) — check the cables/switch ports and the bond mode (802.3ad needs LACP on the switch)", b.name, err, res)
 		}
-		return nil, fmt.Errorf("%s has no carrier: %w", cfg.Name, err)
+		return nil, fmt.Errorf("%s has no carrier: %w", b.name, err)
 	}
-	return Inspect(cfg.Name)
+	return Inspect(b.name)
 }
 
 // orderSlaves puts the primary first, so the bond takes its MAC.

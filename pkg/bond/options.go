@@ -1,6 +1,8 @@
 // Package bond builds a Linux bonding interface over netlink: it creates
-// the bond with its mode and options, enslaves the NICs, brings it up and
-// waits on link events until it carries traffic.
+// the bond with its mode and options and brings it up (Create: that needs
+// only the bonding module, so it can run while the NICs' drivers probe),
+// then enslaves the NICs and waits on link events until it carries
+// traffic (Bond.Enslave).
 //
 // Options use the bonding driver's own names and values (miimon=100,
 // mode=active-backup, arp_ip_target=10.0.0.1;10.0.0.2 …) as dracut's bond=
