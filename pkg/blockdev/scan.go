@@ -9,12 +9,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Scanner enumerates block devices from sysfs and probes their device
 // nodes. Its fields are the seam that lets tests run it against a fake
 // tree: with SysRoot and DevRoot in a temporary directory, "device nodes"
-// can be plain image files.
+// can be plain image files. Use it by pointer: it remembers what it
+// probed.
 type Scanner struct {
 	// SysRoot is where sysfs is mounted ("/sys").
 	SysRoot string
@@ -23,6 +25,56 @@ type Scanner struct {
 	// Mknod creates a missing block device node at path. NewScanner sets
 	// it to a mknod(2) wrapper; nil means missing nodes are an error.
 	Mknod func(path string, major, minor uint32) error
+
+	// mu guards probed: what each device's probe found, so that a device
+	// is read once however often Scan runs. On a network disk each read is
+	// a round trip to the target, and the last close of a block device
+	// drops its page cache, so every probe would read it again.
+	mu     sync.Mutex
+	probed map[probeKey]probeResult
+}
+
+// probeKey identifies the contents a probe read: the same device (name,
+// number, sysfs path, size) with the same disk sequence number — the
+// kernel gives a disk a new one each time it appears or its medium
+// changes; empty on kernels before 5.15.
+type probeKey struct {
+	name, devPath string
+	major, minor  uint32
+	size          int64
+	diskseq       string
+}
+
+// probeResult is what a probe of a device found.
+type probeResult struct {
+	fsType, label, uuid string
+	ptType, ptUUID      string
+	table               *PartitionTable
+}
+
+func (s *Scanner) key(d *Device, disk string) probeKey {
+	seq, _ := readSysfsString(filepath.Join(s.SysRoot, "class", "block", disk, "diskseq"))
+	return probeKey{name: d.Name, devPath: d.DevPath, major: d.Major, minor: d.Minor, size: d.Size, diskseq: seq}
+}
+
+func (s *Scanner) cached(k probeKey) (probeResult, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.probed[k]
+	return r, ok
+}
+
+// remember keeps a probe's result unless it failed (an I/O error may pass).
+func (s *Scanner) remember(k probeKey, d *Device, table *PartitionTable) {
+	if d.ProbeError != "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probed == nil {
+		s.probed = map[probeKey]probeResult{}
+	}
+	s.probed[k] = probeResult{fsType: d.FSType, label: d.Label, uuid: d.UUID, ptType: d.PTType, ptUUID: d.PTUUID, table: table}
 }
 
 // NewScanner returns a Scanner for the running system: /sys, /dev, and
@@ -51,7 +103,9 @@ func isSCSIAddress(s string) bool {
 // size, probes each for a filesystem, reads whole disks' partition tables
 // and gives partitions their PARTLABEL/PARTUUID from them. Problems with
 // one device are recorded in its ProbeError; only an unreadable sysfs is
-// an error.
+// an error. A device probed by an earlier Scan, and unchanged since (same
+// number, size and disk sequence number), is not read again; one whose
+// probe failed is. Scan may be called from several goroutines.
 func (s *Scanner) Scan() ([]Device, error) {
 	classDir := filepath.Join(s.SysRoot, "class", "block")
 	entries, err := os.ReadDir(classDir)
@@ -75,11 +129,20 @@ func (s *Scanner) Scan() ([]Device, error) {
 	for i := range disks {
 		d := &disks[i]
 		scsi[d.Name] = d.SCSIAddress
+		k := s.key(d, d.Name)
+		if r, ok := s.cached(k); ok {
+			d.FSType, d.Label, d.UUID, d.PTType, d.PTUUID = r.fsType, r.label, r.uuid, r.ptType, r.ptUUID
+			if r.table != nil {
+				tables[d.Name] = r.table
+			}
+			continue
+		}
 		ss := s.logicalBlockSize(d.Name)
+		var table *PartitionTable
 		s.probe(d, func(f *os.File) {
 			pt, err := ReadPartitionTable(f, d.Size, ss)
 			if err == nil {
-				tables[d.Name] = pt
+				table = pt
 				d.PTType, d.PTUUID = pt.Type, pt.UUID
 				return
 			}
@@ -88,6 +151,10 @@ func (s *Scanner) Scan() ([]Device, error) {
 			}
 			probeFSInto(d, f)
 		})
+		if table != nil {
+			tables[d.Name] = table
+		}
+		s.remember(k, d, table)
 	}
 	for i := range parts {
 		p := &parts[i]
@@ -102,7 +169,13 @@ func (s *Scanner) Scan() ([]Device, error) {
 				}
 			}
 		}
+		k := s.key(p, p.Parent)
+		if r, ok := s.cached(k); ok {
+			p.FSType, p.Label, p.UUID = r.fsType, r.label, r.uuid
+			continue
+		}
 		s.probe(p, func(f *os.File) { probeFSInto(p, f) })
+		s.remember(k, p, nil)
 	}
 	all := append(disks, parts...)
 	out := all[:0]

@@ -154,6 +154,65 @@ func TestScanFakeTree(t *testing.T) {
 	}
 }
 
+// A Scanner reads a device once: a later Scan reuses what the probe found
+// while the device's number, size and diskseq stay, and probes again when
+// one changes or the probe failed.
+func TestScanRemembersProbes(t *testing.T) {
+	needTool(t, "mkfs.vfat")
+	sysRoot := filepath.Join(t.TempDir(), "sys")
+	devRoot := t.TempDir()
+	fs := fakeSys{t, sysRoot}
+	const disk = "devices/platform/host0/session1/target0:0:0/0:0:0:1/block/sda"
+	fs.device(disk, "8:0", 2<<20/512, 0)
+	fs.write(disk+"/diskseq", "9")
+	img := func(label string) {
+		t.Helper()
+		p := sparseFile(t, "vfat.img", 2<<20)
+		run(t, "mkfs.vfat", "-n", label, p)
+		copyFile(t, p, filepath.Join(devRoot, "sda"))
+	}
+	s := &Scanner{SysRoot: sysRoot, DevRoot: devRoot}
+	label := func() string {
+		t.Helper()
+		devs, err := s.Scan()
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("Scan = %+v, %v", devs, err)
+		}
+		return devs[0].Label + devs[0].ProbeError
+	}
+
+	img("FIRST")
+	if got := label(); got != "FIRST" {
+		t.Fatalf("first scan: label %q", got)
+	}
+	img("SECOND") // behind the kernel's back: the same disk to the scanner
+	if got := label(); got != "FIRST" {
+		t.Errorf("second scan read the device again: label %q, want the remembered FIRST", got)
+	}
+	fs.write(disk+"/diskseq", "10") // the disk reappeared
+	if got := label(); got != "SECOND" {
+		t.Errorf("after a new diskseq: label %q, want SECOND", got)
+	}
+	img("THIRD")
+	fs.write(disk+"/size", itoa(1<<20/512)) // resized
+	if got := label(); got != "THIRD" {
+		t.Errorf("after a resize: label %q, want THIRD", got)
+	}
+
+	// A failed probe is not remembered.
+	if err := os.Remove(filepath.Join(devRoot, "sda")); err != nil {
+		t.Fatal(err)
+	}
+	fs.write(disk+"/diskseq", "11")
+	if got := label(); !strings.Contains(got, "sda") {
+		t.Errorf("without the node: %q, want the open error", got)
+	}
+	img("FOURTH")
+	if got := label(); got != "FOURTH" {
+		t.Errorf("after a failed probe: label %q, want FOURTH", got)
+	}
+}
+
 func TestScanErrors(t *testing.T) {
 	s := &Scanner{SysRoot: filepath.Join(t.TempDir(), "nosys"), DevRoot: t.TempDir()}
 	if _, err := s.Scan(); err == nil || !strings.Contains(err.Error(), "sysfs") {
