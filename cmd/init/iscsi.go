@@ -75,21 +75,64 @@ type kernelSide struct {
 	err   error
 }
 
-// handOff waits for the iSCSI modules, opens the transport the first time,
-// and hands the logged-in connection to the kernel.
-func (k *kernelSide) handOff(ctx context.Context, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
-	if err := k.ready(ctx); err != nil {
-		return iscsi.KernelSession{}, fail("modules", err, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
+// prepared is a kernel session being created while its login runs
+// (kernelSide.prepare).
+type prepared struct {
+	done chan struct{}
+	p    *iscsi.PreparedSession
+	err  error
+}
+
+// prepare waits for the iSCSI modules, opens the transport the first time,
+// and creates the kernel's session and connection for a login to come, in
+// the background: that kernel work then overlaps with the login.
+func (k *kernelSide) prepare(ctx context.Context, portal, target string, kopts iscsi.KernelOptions) *prepared {
+	pr := &prepared{done: make(chan struct{})}
+	go func() {
+		defer close(pr.done)
+		defer recoverInto(&pr.err)
+		if err := k.ready(ctx); err != nil {
+			pr.err = fail("modules", err, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)")
+			return
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.nl == nil && k.err == nil {
+			k.nl, k.err = iscsi.OpenKernelTransport()
+		}
+		if k.err != nil {
+			pr.err = fail("login", k.err, "the initramfs needs iscsi_tcp and scsi_transport_iscsi")
+			return
+		}
+		if pr.p, pr.err = iscsi.PrepareSession(k.nl, portal, target, kopts); pr.err != nil {
+			pr.err = fail("login", pr.err, "the kernel refused the session; dmesg says more")
+		}
+	}()
+	return pr
+}
+
+// discard destroys the prepared session of a login that failed.
+func (k *kernelSide) discard(pr *prepared, logf func(string, ...any)) {
+	<-pr.done
+	if pr.p == nil {
+		return
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.nl == nil && k.err == nil {
-		k.nl, k.err = iscsi.OpenKernelTransport()
+	if err := pr.p.Destroy(); err != nil {
+		logf("login: removing the kernel session prepared for the failed login: %v", err)
 	}
-	if k.err != nil {
-		return iscsi.KernelSession{}, fail("login", k.err, "the initramfs needs iscsi_tcp and scsi_transport_iscsi")
+}
+
+// handOff hands the logged-in connection to the prepared kernel session.
+func (k *kernelSide) handOff(pr *prepared, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
+	<-pr.done
+	if pr.err != nil {
+		return iscsi.KernelSession{}, pr.err
 	}
-	ks, err := iscsi.HandOff(k.nl, conn, sess, kopts)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ks, err := pr.p.Start(conn, sess, kopts)
 	if err != nil {
 		return ks, fail("login", err, "the kernel refused the session; dmesg says more")
 	}
@@ -123,16 +166,18 @@ func (b *boot) loginTarget(ctx context.Context, k *kernelSide, initiator string,
 		Credentials: creds,
 		Params:      params,
 	}
+	pr := k.prepare(ctx, t.Portal(), t.Name, kopts)
 	sess, conn, err := iscsi.Connect(ctx, cfg, iscsi.ConnectOptions{
 		Deadline:    b.plan.Boot.Retry,
 		MaxAttempts: b.plan.ISCSI.LoginRetryMax,
 		Logf:        b.log.Printf,
 	})
 	if err != nil {
+		k.discard(pr, b.log.Debugf)
 		st.Fail(err)
 		return fail("login", err, "is the target up and reachable from this network (check netroot= and the portal)?")
 	}
-	ks, err := k.handOff(ctx, conn, sess, kopts)
+	ks, err := k.handOff(pr, conn, sess, kopts)
 	conn.Close() // the kernel holds its own reference now (or the login failed)
 	if err != nil {
 		st.Fail(err)

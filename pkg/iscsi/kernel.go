@@ -50,21 +50,108 @@ type KernelSession struct {
 // created and names the failed step. conn must be a *net.TCPConn (or
 // another syscall.Conn); the kernel takes its own reference to the socket,
 // so the caller should Close conn after a successful hand-off and must not
-// read from or write to it in between.
+// read from or write to it in between. It is PrepareSession and Start in
+// one.
 func HandOff(t NetlinkTransport, conn net.Conn, s *Session, o KernelOptions) (ks KernelSession, err error) {
-	params, err := KernelParams(s, o)
+	if _, err := handOffChecks(conn, s, o); err != nil {
+		return ks, err
+	}
+	p, err := PrepareSession(t, s.Portal, s.TargetName, o)
 	if err != nil {
 		return ks, err
 	}
+	return p.Start(conn, s, o)
+}
+
+// handOffChecks validates what Start needs before anything is created:
+// parameters the kernel can take, an initial CmdSN of 0, a socket.
+func handOffChecks(conn net.Conn, s *Session, o KernelOptions) ([]KernelParam, error) {
+	params, err := KernelParams(s, o)
+	if err != nil {
+		return nil, err
+	}
 	if s.CmdSN != 0 {
 		// iscsinl cannot pass initial_cmdsn; our login always uses 0.
-		return ks, fmt.Errorf("iscsi: kernel hand-off: initial CmdSN %d unsupported (must be 0)", s.CmdSN)
+		return nil, fmt.Errorf("iscsi: kernel hand-off: initial CmdSN %d unsupported (must be 0)", s.CmdSN)
 	}
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return ks, fmt.Errorf("iscsi: kernel hand-off: connection %T has no file descriptor", conn)
+	if _, ok := conn.(syscall.Conn); !ok {
+		return nil, fmt.Errorf("iscsi: kernel hand-off: connection %T has no file descriptor", conn)
 	}
-	raw, err := sc.SyscallConn()
+	return params, nil
+}
+
+// PreparedSession is a kernel session and connection created ahead of the
+// login whose socket they will take (PrepareSession). Call Start or
+// Destroy exactly once.
+type PreparedSession struct {
+	t  NetlinkTransport
+	ks KernelSession
+}
+
+// PrepareSession creates the kernel's session (with its SCSI host) and
+// connection for a login to portal and target that is still to come, so
+// that this kernel work — tens of milliseconds, more under emulation —
+// overlaps with the login's TCP connect and PDU exchange instead of
+// following them. o's CmdsMax and QueueDepth size the session. On failure
+// nothing is left behind.
+func PrepareSession(t NetlinkTransport, portal, target string, o KernelOptions) (*PreparedSession, error) {
+	cmdsMax, depth := o.CmdsMax, o.QueueDepth
+	if cmdsMax == 0 {
+		cmdsMax = 128
+	}
+	if depth == 0 {
+		depth = 32
+	}
+	fail := func(step string, e error) error {
+		return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", portal, target, step, e)
+	}
+	sid, host, err := t.CreateSession(cmdsMax, depth)
+	if err != nil {
+		return nil, fail("create session", err)
+	}
+	p := &PreparedSession{t: t, ks: KernelSession{SID: sid, HostNo: host}}
+	if p.ks.CID, err = t.CreateConnection(sid); err != nil {
+		err = fail("create connection", err)
+		if derr := t.DestroySession(sid); derr != nil {
+			err = fmt.Errorf("%w (teardown also failed: %v)", err, derr)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// Destroy tears down a prepared session that will not be started (its
+// login failed).
+func (p *PreparedSession) Destroy() error {
+	return errors.Join(p.t.DestroyConnection(p.ks.SID, p.ks.CID), p.t.DestroySession(p.ks.SID))
+}
+
+// Start binds the logged-in connection conn to the prepared session, sets
+// every parameter s negotiated and starts the connection (see HandOff for
+// conn). On failure it tears down the connection and the session, and
+// names the failed step.
+func (p *PreparedSession) Start(conn net.Conn, s *Session, o KernelOptions) (ks KernelSession, err error) {
+	t := p.t
+	ks = p.ks
+	bound := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		var cleanup []error
+		if bound {
+			cleanup = append(cleanup, t.StopConnection(ks.SID, ks.CID))
+		}
+		cleanup = append(cleanup, t.DestroyConnection(ks.SID, ks.CID), t.DestroySession(ks.SID))
+		if cerr := errors.Join(cleanup...); cerr != nil {
+			err = fmt.Errorf("%w (teardown also failed: %v)", err, cerr)
+		}
+	}()
+	params, err := handOffChecks(conn, s, o)
+	if err != nil {
+		return ks, err
+	}
+	raw, err := conn.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return ks, fmt.Errorf("iscsi: kernel hand-off: get socket: %w", err)
 	}
@@ -76,46 +163,9 @@ func HandOff(t NetlinkTransport, conn net.Conn, s *Session, o KernelOptions) (ks
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	cmdsMax, depth := o.CmdsMax, o.QueueDepth
-	if cmdsMax == 0 {
-		cmdsMax = 128
-	}
-	if depth == 0 {
-		depth = 32
-	}
 	fail := func(step string, e error) error {
 		return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", s.Portal, s.TargetName, step, e)
 	}
-
-	sid, host, err := t.CreateSession(cmdsMax, depth)
-	if err != nil {
-		return ks, fail("create session", err)
-	}
-	ks.SID, ks.HostNo = sid, host
-	bound := false
-	created := false
-	defer func() {
-		if err == nil {
-			return
-		}
-		var cleanup []error
-		if bound {
-			cleanup = append(cleanup, t.StopConnection(ks.SID, ks.CID))
-		}
-		if created {
-			cleanup = append(cleanup, t.DestroyConnection(ks.SID, ks.CID))
-		}
-		cleanup = append(cleanup, t.DestroySession(ks.SID))
-		if cerr := errors.Join(cleanup...); cerr != nil {
-			err = fmt.Errorf("%w (teardown also failed: %v)", err, cerr)
-		}
-	}()
-
-	if ks.CID, err = t.CreateConnection(sid); err != nil {
-		return ks, fail("create connection", err)
-	}
-	created = true
-
 	var bindErr error
 	if err = raw.Control(func(fd uintptr) { bindErr = t.BindConnection(ks.SID, ks.CID, int(fd)) }); err != nil {
 		return ks, fail("bind connection", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,5 +198,50 @@ func TestHandOff(t *testing.T) {
 	defer c2.Close()
 	if _, err := HandOff(&fakeNL{}, c1, testSession(), KernelOptions{}); err == nil {
 		t.Error("pipe without fd accepted")
+	}
+}
+
+// A session prepared before the login is started with its socket later,
+// or destroyed when the login fails; a failing Start tears it down too.
+func TestPrepareSession(t *testing.T) {
+	f := &fakeNL{}
+	p, err := PrepareSession(f, "10.0.0.1:3260", "iqn.t", KernelOptions{CmdsMax: 64, QueueDepth: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[create-session 64 16 create-conn]"; fmt.Sprint(f.calls) != want {
+		t.Errorf("prepare: calls %v, want %s", f.calls, want)
+	}
+	ks, err := p.Start(tcpPair(t), testSession(), KernelOptions{})
+	if err != nil || ks != (KernelSession{SID: 3, CID: 0, HostNo: 7}) {
+		t.Fatalf("start: %+v, %v", ks, err)
+	}
+	if f.calls[2] != "bind" || f.calls[len(f.calls)-1] != "start" || slices.Contains(f.calls, "destroy-session") {
+		t.Errorf("start: calls %v", f.calls)
+	}
+
+	f = &fakeNL{}
+	p, err = PrepareSession(f, "10.0.0.1:3260", "iqn.t", KernelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Destroy(); err != nil || fmt.Sprint(f.calls) != "[create-session 128 32 create-conn destroy-conn destroy-session]" {
+		t.Errorf("destroy: calls %v, err %v", f.calls, err)
+	}
+
+	f = &fakeNL{failAt: "create-conn"}
+	if _, err := PrepareSession(f, "10.0.0.1:3260", "iqn.t", KernelOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "10.0.0.1:3260 iqn.t: create connection") || f.calls[len(f.calls)-1] != "destroy-session" {
+		t.Errorf("failed prepare: calls %v, err %v", f.calls, err)
+	}
+
+	// A session that cannot be handed over (no socket) is torn down.
+	f = &fakeNL{}
+	p, _ = PrepareSession(f, "10.0.0.1:3260", "iqn.t", KernelOptions{})
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	if _, err := p.Start(c1, testSession(), KernelOptions{}); err == nil || fmt.Sprint(f.calls[2:]) != "[destroy-conn destroy-session]" {
+		t.Errorf("start without a socket: calls %v, err %v", f.calls, err)
 	}
 }
