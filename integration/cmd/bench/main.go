@@ -25,6 +25,9 @@ import (
 // onlySet is -only: the keys of the images to boot (nil: all).
 var onlySet map[string]bool
 
+// compress is -compress: the netroot images' compressions.
+var compress string
+
 // extra is -extra: kernel parameters added to the netroot image's boots.
 var extra string
 
@@ -36,11 +39,14 @@ type image struct {
 	seed      bool
 	rootTimes []float64 // kernel start → the real init reports (the floor: after loading the modules only)
 	initTimes []float64 // /init start → the same point
+	unpack    []float64 // the kernel unpacking the initramfs (inside "root reached", before /init)
 	rss       []float64 // MiB, ours only
 	failures  int
 }
 
 var (
+	unpackRE  = regexp.MustCompile(`\[\s*([0-9.]+)\] Trying to unpack rootfs image as initramfs`)
+	freedRE   = regexp.MustCompile(`\[\s*([0-9.]+)\] Freeing initrd memory`)
 	runInitRE = regexp.MustCompile(`\[\s*([0-9.]+)\] Run /init as init process`)
 	uptimeRE  = regexp.MustCompile(`NETROOT-TEST: uptime=([0-9.]+)`)
 	rssRE     = regexp.MustCompile(`peak RSS ([0-9.]+) MiB`)
@@ -53,6 +59,7 @@ func main() {
 	cpus := flag.Int("smp", 1, "guest virtual CPUs (TCG runs one host thread per vCPU)")
 	only := flag.String("only", "", "boot only these images, comma-separated among netroot,seed,poll,floor (default: all); the ratios need all")
 	flag.StringVar(&extra, "extra", "", "kernel parameters added to the netroot image's boots, for what-if runs (e.g. rd.netroot.keeper=0)")
+	flag.StringVar(&compress, "compress", "", "compressions of netroot images, comma-separated (default: netroot build's); the ratios use the first, the others boot beside it")
 	flag.Parse()
 	if *only != "" {
 		onlySet = map[string]bool{}
@@ -81,13 +88,27 @@ func run(n, mem, cpus int) error {
 		return err
 	}
 
-	ours := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img")}
 	// The same modules as the baselines: the scenario's and virtio's.
-	args := []string{"build", "-o", ours.path, "-modules", env.Kernel.ModulesDir, "-init", env.Init,
-		"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}
-	if ours.raw, err = netrootBuild(ctx, env, args); err != nil {
-		return err
+	var variants []*image
+	for i, c := range strings.Split(compress, ",") {
+		c = strings.TrimSpace(c)
+		im := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img")}
+		args := []string{"build", "-o", im.path, "-modules", env.Kernel.ModulesDir, "-init", env.Init,
+			"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}
+		if c != "" {
+			args = append(args, "-compress", c)
+		}
+		if i > 0 {
+			im.name = "netroot (" + c + ")"
+			im.path = filepath.Join(dir, "netroot-"+c+".img")
+			args[2] = im.path
+		}
+		if im.raw, err = netrootBuild(ctx, env, args); err != nil {
+			return err
+		}
+		variants = append(variants, im)
 	}
+	ours := variants[0]
 	defaults := filepath.Join(dir, "netroot-default-drivers.img")
 	defRaw, err := netrootBuild(ctx, env, []string{"build", "-o", defaults, "-modules", env.Kernel.ModulesDir,
 		"-init", env.Init, "-cmdline", rig.ScenarioCmdline})
@@ -102,6 +123,7 @@ func run(n, mem, cpus int) error {
 		}
 		images = append(images, im)
 	}
+	images = append(images, variants[1:]...)
 	// The u-root busybox image (make uroot) from the same modules and
 	// cmdline, for its size beside ours (issue 9).
 	ur, err := rig.BuildURoot(ctx, rig.URootOptions{Netroot: env.Netroot, Init: env.Init,
@@ -127,7 +149,7 @@ func run(n, mem, cpus int) error {
 			if onlySet != nil && !onlySet[im.key] {
 				continue
 			}
-			root, init, rss, err := boot(ctx, env, im, mem, cpus)
+			root, init, unpack, rss, err := boot(ctx, env, im, mem, cpus)
 			if err != nil {
 				im.failures++
 				fmt.Printf("  round %d %-22s FAILED: %v\n", round, im.name, err)
@@ -135,27 +157,28 @@ func run(n, mem, cpus int) error {
 			}
 			im.rootTimes = append(im.rootTimes, root)
 			im.initTimes = append(im.initTimes, init)
+			im.unpack = append(im.unpack, unpack)
 			if rss > 0 {
 				im.rss = append(im.rss, rss)
 			}
-			fmt.Printf("  round %d %-22s root %.2fs  /init %.2fs\n", round, im.name, root, init)
+			fmt.Printf("  round %d %-22s root %.2fs  /init %.2fs  unpack %.2fs\n", round, im.name, root, init, unpack)
 		}
 	}
 
-	fmt.Printf("\n%-22s %-20s %-20s %-10s %-12s %s\n", "image", "root reached (s)", "/init part (s)", "gzip MB", "uncomp. MB", "peak RSS")
+	fmt.Printf("\n%-22s %-20s %-20s %-20s %-10s %-12s %s\n", "image", "root reached (s)", "/init part (s)", "unpack (s)", "compr. MB", "uncomp. MB", "peak RSS")
 	for _, im := range images {
 		rss := "-"
 		if len(im.rss) > 0 {
 			rss = fmt.Sprintf("%.1f MiB", median(im.rss))
 		}
-		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f %s\n", im.name, stat(im.rootTimes), stat(im.initTimes),
+		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f %s\n", im.name, stat(im.rootTimes), stat(im.initTimes), stat(im.unpack),
 			float64(im.size)/1e6, float64(im.raw)/1e6, rss)
 	}
 	st, _ := os.Stat(defaults)
-	fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", float64(st.Size())/1e6, float64(defRaw)/1e6)
+	fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", "", float64(st.Size())/1e6, float64(defRaw)/1e6)
 	if ur != nil {
-		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "u-root bb image", "", "", float64(ur.URootSize.Compressed)/1e6, float64(ur.URootSize.Uncompressed)/1e6)
-		fmt.Printf("%-22s %-20s %-20s %-10.2f %-12.2f\n", "netroot (same modules)", "", "", float64(ur.NetrootSize.Compressed)/1e6, float64(ur.NetrootSize.Uncompressed)/1e6)
+		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "u-root bb image", "", "", "", float64(ur.URootSize.Compressed)/1e6, float64(ur.URootSize.Uncompressed)/1e6)
+		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (same modules)", "", "", "", float64(ur.NetrootSize.Compressed)/1e6, float64(ur.NetrootSize.Uncompressed)/1e6)
 	}
 
 	seed, poll, floor := images[1], images[2], images[3]
@@ -192,7 +215,7 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, erro
 // boot boots im once and returns the kernel uptime at which the real root's
 // init reported (for the floor: the same init, exec'd once the modules were
 // loaded), the part of it spent after /init started, and our peak RSS.
-func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, rss float64, err error) {
+func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, unpack, rss float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmdline := rig.ScenarioCmdline
@@ -202,27 +225,32 @@ func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, in
 	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: cmdline,
 		Target: rig.DefaultTarget(), MemoryMB: mem, CPUs: cpus})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer b.Close()
 	if _, err := b.VM.WaitFor(ctx, doneRE); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	log := b.VM.Log()
 	if strings.Contains(log, "netroot: FATAL") {
-		return 0, 0, 0, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
+		return 0, 0, 0, 0, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
 	}
 	ri := runInitRE.FindStringSubmatch(log)
 	up := uptimeRE.FindStringSubmatch(log)
 	if ri == nil || up == nil {
-		return 0, 0, 0, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
+		return 0, 0, 0, 0, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
 	}
 	start, _ := strconv.ParseFloat(ri[1], 64)
 	root, _ = strconv.ParseFloat(up[1], 64)
 	if m := rssRE.FindStringSubmatch(log); m != nil {
 		rss, _ = strconv.ParseFloat(m[1], 64)
 	}
-	return root, root - start, rss, nil
+	if u, f := unpackRE.FindStringSubmatch(log), freedRE.FindStringSubmatch(log); u != nil && f != nil {
+		a, _ := strconv.ParseFloat(u[1], 64)
+		b, _ := strconv.ParseFloat(f[1], 64)
+		unpack = b - a
+	}
+	return root, root - start, unpack, rss, nil
 }
 
 func median(v []float64) float64 {
