@@ -75,9 +75,9 @@ type kernelSide struct {
 	err   error
 }
 
-// prepared is a kernel session being created while its login runs
+// preparedSession is a kernel session being created while its login runs
 // (kernelSide.prepare).
-type prepared struct {
+type preparedSession struct {
 	done chan struct{}
 	p    *iscsi.PreparedSession
 	err  error
@@ -86,8 +86,8 @@ type prepared struct {
 // prepare waits for the iSCSI modules, opens the transport the first time,
 // and creates the kernel's session and connection for a login to come, in
 // the background: that kernel work then overlaps with the login.
-func (k *kernelSide) prepare(ctx context.Context, portal, target string, kopts iscsi.KernelOptions) *prepared {
-	pr := &prepared{done: make(chan struct{})}
+func (k *kernelSide) prepare(ctx context.Context, portal, target string, kopts iscsi.KernelOptions) *preparedSession {
+	pr := &preparedSession{done: make(chan struct{})}
 	go func() {
 		defer close(pr.done)
 		defer recoverInto(&pr.err)
@@ -111,21 +111,28 @@ func (k *kernelSide) prepare(ctx context.Context, portal, target string, kopts i
 	return pr
 }
 
-// discard destroys the prepared session of a login that failed.
-func (k *kernelSide) discard(pr *prepared, logf func(string, ...any)) {
-	<-pr.done
-	if pr.p == nil {
-		return
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := pr.p.Destroy(); err != nil {
-		logf("login: removing the kernel session prepared for the failed login: %v", err)
-	}
+// discard destroys the prepared session of a login that failed, once it
+// is made: in the background, so that the login's error is not held up
+// should the iSCSI modules still be loading.
+func (k *kernelSide) discard(pr *preparedSession, logf func(string, ...any)) {
+	go func() {
+		err := recovered(func() error {
+			<-pr.done
+			if pr.p == nil {
+				return nil
+			}
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			return pr.p.Destroy()
+		})
+		if err != nil {
+			logf("login: removing the kernel session prepared for the failed login: %v", err)
+		}
+	}()
 }
 
 // handOff hands the logged-in connection to the prepared kernel session.
-func (k *kernelSide) handOff(pr *prepared, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
+func (k *kernelSide) handOff(pr *preparedSession, conn net.Conn, sess *iscsi.Session, kopts iscsi.KernelOptions) (iscsi.KernelSession, error) {
 	<-pr.done
 	if pr.err != nil {
 		return iscsi.KernelSession{}, pr.err

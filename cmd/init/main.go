@@ -66,9 +66,9 @@ type boot struct {
 	// stopHotplug ends the loading of drivers for devices added after the
 	// first scan (modules.go), before switching root; nil if none runs.
 	stopHotplug func()
-	// prepared holds the bonds created while the NIC drivers probe (nil
+	// bonds holds the bonds created while the NIC drivers probe (nil
 	// when none were).
-	prepared *preparedBonds
+	bonds *preparedBonds
 	// tuning runs the disk settings that need not delay the boot (the
 	// I/O scheduler); switchRoot waits for it.
 	tuning sync.WaitGroup

@@ -153,7 +153,7 @@ func (b *boot) prepareBonds() {
 		return
 	}
 	p := &preparedBonds{done: make(chan struct{}), bonds: map[string]*bond.Bond{}, errs: map[string]error{}}
-	b.prepared = p
+	b.bonds = p
 	go func() {
 		defer close(p.done)
 		for _, bc := range b.plan.Net.Bonds {
@@ -170,7 +170,7 @@ func (b *boot) prepareBonds() {
 // bond returns the bond bc describes: the one prepareBonds created, or a
 // new one.
 func (b *boot) bond(bc config.Bond) (*bond.Bond, error) {
-	if p := b.prepared; p != nil {
+	if p := b.bonds; p != nil {
 		<-p.done
 		if bd, err := p.bonds[bc.Name], p.errs[bc.Name]; bd != nil || err != nil {
 			return bd, err
