@@ -37,10 +37,11 @@ type image struct {
 	path      string
 	size, raw int64
 	seed      bool
-	rootTimes []float64 // kernel start → the real init reports (the floor: after loading the modules only)
-	initTimes []float64 // /init start → the same point
-	unpack    []float64 // the kernel unpacking the initramfs (inside "root reached", before /init)
-	rss       []float64 // MiB, ours only
+	rootTimes []float64          // kernel start → the real init reports (the floor: after loading the modules only)
+	byRound   map[int][2]float64 // root and /init times by round, for the paired figures
+	initTimes []float64          // /init start → the same point
+	unpack    []float64          // the kernel unpacking the initramfs (inside "root reached", before /init)
+	rss       []float64          // MiB, ours only
 	failures  int
 }
 
@@ -156,6 +157,10 @@ func run(n, mem, cpus int) error {
 				continue
 			}
 			im.rootTimes = append(im.rootTimes, root)
+			if im.byRound == nil {
+				im.byRound = map[int][2]float64{}
+			}
+			im.byRound[round] = [2]float64{root, init}
 			im.initTimes = append(im.initTimes, init)
 			im.unpack = append(im.unpack, unpack)
 			if rss > 0 {
@@ -187,8 +192,29 @@ func run(n, mem, cpus int) error {
 		fmt.Printf("root reached, ours/seed:         %.2f  (target ≤ 0.45)\n", median(ours.rootTimes)/median(seed.rootTimes))
 		fmt.Printf("root reached, ours/seed-polling: %.2f  (target ≤ 0.80)\n", median(ours.rootTimes)/median(poll.rootTimes))
 	}
+	// The same figures boot by boot: each round boots the images one
+	// after the other, so a figure within a round is less swayed by the
+	// host's speed drifting over the run than one between the medians.
+	paired := func(other *image, f func(a, b [2]float64) float64) []float64 {
+		var r []float64
+		for round, t := range ours.byRound {
+			if o, ok := other.byRound[round]; ok && o[0] > 0 {
+				r = append(r, f(t, o))
+			}
+		}
+		return r
+	}
+	ratio := func(a, b [2]float64) float64 { return a[0] / b[0] }
+	for _, other := range []*image{seed, poll} {
+		if r := paired(other, ratio); len(r) > 0 {
+			fmt.Printf("  paired by round, ours/%-9s %s\n", other.key+":", stat(r))
+		}
+	}
 	if len(ours.initTimes) > 0 && len(floor.initTimes) > 0 {
 		fmt.Printf("/init above the module floor:    %.2f s (target ≤ 0.30)\n", median(ours.initTimes)-median(floor.initTimes))
+		if r := paired(floor, func(a, b [2]float64) float64 { return a[1] - b[1] }); len(r) > 0 {
+			fmt.Printf("  paired by round:               %s s\n", stat(r))
+		}
 	}
 	if c := strings.TrimSpace(strings.Split(compress, ",")[0]); c == "" || c == "gzip" {
 		fmt.Printf("initramfs, ours (gzip):          %.2f MB (target ≤ 4)\n", float64(ours.size)/1e6)
