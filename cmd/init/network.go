@@ -135,11 +135,16 @@ func (b *boot) network(ctx context.Context) error {
 }
 
 // preparedBonds are the plan's bonds, created while the NICs' drivers
-// probe (prepareBonds).
+// probe (prepareBonds): each bond= entry's bond, or why it could not be
+// made.
 type preparedBonds struct {
 	done  chan struct{}
-	bonds map[string]*bond.Bond
-	errs  map[string]error
+	bonds map[string]preparedBond
+}
+
+type preparedBond struct {
+	bond *bond.Bond
+	err  error
 }
 
 // prepareBonds creates the plan's bonds in the background, up and without
@@ -152,29 +157,28 @@ func (b *boot) prepareBonds() {
 	if len(b.plan.Net.Bonds) == 0 || slices.Contains(b.plan.Boot.Breaks, "pre-net") {
 		return
 	}
-	p := &preparedBonds{done: make(chan struct{}), bonds: map[string]*bond.Bond{}, errs: map[string]error{}}
+	p := &preparedBonds{done: make(chan struct{}), bonds: map[string]preparedBond{}}
 	b.bonds = p
 	go func() {
 		defer close(p.done)
 		for _, bc := range b.plan.Net.Bonds {
-			var bd *bond.Bond
-			err := recovered(func() (err error) {
-				bd, err = bond.Create(bondConfig(bc))
+			var pb preparedBond
+			pb.err = recovered(func() (err error) {
+				pb.bond, err = bond.Create(bondConfig(bc))
 				return err
 			})
-			p.bonds[bc.Name], p.errs[bc.Name] = bd, err
+			p.bonds[bc.Name] = pb
 		}
 	}()
 }
 
-// bond returns the bond bc describes: the one prepareBonds created, or a
-// new one.
+// bond returns the bond bc describes: the one prepareBonds created, or,
+// when none were prepared, a new one.
 func (b *boot) bond(bc config.Bond) (*bond.Bond, error) {
 	if p := b.bonds; p != nil {
 		<-p.done
-		if bd, err := p.bonds[bc.Name], p.errs[bc.Name]; bd != nil || err != nil {
-			return bd, err
-		}
+		pb := p.bonds[bc.Name]
+		return pb.bond, pb.err
 	}
 	return bond.Create(bondConfig(bc))
 }

@@ -99,9 +99,6 @@ func Create(cfg Config) (*Bond, error) {
 	return &Bond{name: cfg.Name, index: l.Attrs().Index, mode: attrs.Mode, byName: byName}, nil
 }
 
-// Name is the bond's interface name.
-func (b *Bond) Name() string { return b.name }
-
 // Enslave enslaves slaves, in order, sets the options that name a slave,
 // and waits until the bond has carrier or ctx ends. primary, when set, is
 // the preferred slave (e.g. the PXE NIC): it is enslaved first so the bond
