@@ -138,12 +138,11 @@ func (p *PreparedSession) Start(conn net.Conn, s *Session, o KernelOptions) (ks 
 		if err == nil {
 			return
 		}
-		var cleanup []error
+		var stopErr error
 		if bound {
-			cleanup = append(cleanup, t.StopConnection(ks.SID, ks.CID))
+			stopErr = t.StopConnection(ks.SID, ks.CID)
 		}
-		cleanup = append(cleanup, t.DestroyConnection(ks.SID, ks.CID), t.DestroySession(ks.SID))
-		if cerr := errors.Join(cleanup...); cerr != nil {
+		if cerr := errors.Join(stopErr, p.Destroy()); cerr != nil {
 			err = fmt.Errorf("%w (teardown also failed: %v)", err, cerr)
 		}
 	}()
@@ -175,14 +174,14 @@ func (p *PreparedSession) Start(conn net.Conn, s *Session, o KernelOptions) (ks 
 	}
 	bound = true
 
-	for _, p := range params {
-		if perr := t.SetParam(ks.SID, ks.CID, iscsinl.IscsiParam(p.ID), p.Value); perr != nil {
-			if p.Optional {
-				logf("iscsi: kernel refused optional parameter %s: %v", p.Name, perr)
+	for _, kp := range params {
+		if perr := t.SetParam(ks.SID, ks.CID, iscsinl.IscsiParam(kp.ID), kp.Value); perr != nil {
+			if kp.Optional {
+				logf("iscsi: kernel refused optional parameter %s: %v", kp.Name, perr)
 				continue
 			}
 			err = perr
-			return ks, fail("set parameter "+p.Name, err)
+			return ks, fail("set parameter "+kp.Name, err)
 		}
 	}
 	if err = t.StartConnection(ks.SID, ks.CID); err != nil {
