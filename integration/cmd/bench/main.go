@@ -94,15 +94,13 @@ func run(n, mem, cpus int) error {
 	for i, c := range strings.Split(compress, ",") {
 		c = strings.TrimSpace(c)
 		im := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img")}
+		if i > 0 {
+			im.name, im.path = "netroot ("+c+")", filepath.Join(dir, "netroot-"+c+".img")
+		}
 		args := []string{"build", "-o", im.path, "-modules", env.Kernel.ModulesDir, "-init", env.Init,
 			"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}
 		if c != "" {
 			args = append(args, "-compress", c)
-		}
-		if i > 0 {
-			im.name = "netroot (" + c + ")"
-			im.path = filepath.Join(dir, "netroot-"+c+".img")
-			args[2] = im.path
 		}
 		if im.raw, err = netrootBuild(ctx, env, args); err != nil {
 			return err
