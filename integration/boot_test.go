@@ -186,8 +186,8 @@ func TestBootScenario(t *testing.T) {
 	if !strings.Contains(lines, "root ready at ") {
 		t.Errorf("no closing timeline summary")
 	}
-	// Probing is synchronous by default: the modules step's rounds load
-	// virtio_net for the virtio devices virtio_pci's probes created.
+	// The modules step loads virtio_net (beside virtio_pci: the PCI IDs
+	// name the virtio devices its probes create), not the uevent loop.
 	if m, ok := modulesStep(log); !ok || !strings.Contains(m, "virtio_net") || strings.Contains(lines, "for a device added since") {
 		t.Errorf("modules step %q: want virtio_net loaded there, not by the uevent loop", m)
 	}
@@ -206,9 +206,9 @@ func modulesStep(log string) (string, bool) {
 // TestBootBakedCmdline boots with the scenario baked into the initramfs;
 // the kernel command line adds only console= and rd.netroot.async_probe,
 // which keeps that path proven: the NIC drivers are inserted with
-// async_probe, the virtio-pci probes run in the kernel's async workers, and
-// virtio_net for the virtio devices they create is loaded by the uevent
-// loop (or, should the probes beat the modules step's second round, there).
+// async_probe and the virtio-pci probes run in the kernel's async workers;
+// virtio_net, loaded beside virtio_pci, must still be inserted only once
+// (the uevent loop sees the virtio devices it binds to).
 func TestBootBakedCmdline(t *testing.T) {
 	b := start(t, rig.BootSpec{Baked: rig.ScenarioCmdline, Cmdline: "rd.netroot.async_probe", Target: rig.DefaultTarget()})
 	assertRealRoot(t, b)
