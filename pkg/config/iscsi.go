@@ -322,16 +322,39 @@ func scrubSecrets(v string) string {
 		i := strings.Index(rest, f)
 		b.WriteString(rest[:i])
 		rest = rest[i+len(f):]
-		if j := strings.Index(strings.ToLower(f), "password="); j >= 0 {
+		if j := indexFold(f, "password="); j >= 0 {
 			f = f[:j+len("password=")] + redactSecret(f[j+len("password="):])
 		}
-		if j := strings.Index(strings.ToLower(f), "iscsi:"); j >= 0 {
+		if j := indexFold(f, "iscsi:"); j >= 0 {
 			f = f[:j] + redactNetroot(f[j:])
 		}
 		b.WriteString(f)
 	}
 	b.WriteString(rest)
 	return b.String()
+}
+
+// indexFold is the byte index in s of the first match of the lower-case
+// ASCII word, ignoring ASCII case, or -1. (An index into strings.ToLower(s)
+// is not one into s: invalid UTF-8 there becomes the 3-byte U+FFFD.)
+func indexFold(s, word string) int {
+	for i := 0; i+len(word) <= len(s); i++ {
+		j := 0
+		for j < len(word) {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != word[j] {
+				break
+			}
+			j++
+		}
+		if j == len(word) {
+			return i
+		}
+	}
+	return -1
 }
 
 // collectSecrets returns every CHAP secret written on the command line,
@@ -361,10 +384,10 @@ func collectSecrets(args []arg) []string {
 	scan := func(text string) {
 		for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) }) {
 			f = strings.Trim(f, `"`)
-			if j := strings.Index(strings.ToLower(f), "password="); j >= 0 {
+			if j := indexFold(f, "password="); j >= 0 {
 				add(f[j+len("password="):])
 			}
-			if j := strings.Index(strings.ToLower(f), "iscsi:"); j >= 0 {
+			if j := indexFold(f, "iscsi:"); j >= 0 {
 				fromRootPath(f[j:])
 			}
 		}

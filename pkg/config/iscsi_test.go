@@ -89,3 +89,28 @@ func TestRedactNetroot(t *testing.T) {
 		}
 	}
 }
+
+// Byte offsets found ignoring case must be offsets into the string itself:
+// invalid UTF-8 before "password=" once made the redaction cut in the wrong
+// place (and Parse panic: testdata/fuzz/FuzzParse/dc26376a225896f2).
+func TestIndexFoldInvalidUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		s, word string
+		want    int
+	}{
+		{"PassWord=x", "password=", 0},
+		{"\x84\x84password=x", "password=", 2},
+		{"a:iSCSI:b", "iscsi:", 2},
+		{"passwor", "password=", -1},
+		{"password:", "password=", -1},
+		{"", "iscsi:", -1},
+	} {
+		if got := indexFold(tc.s, tc.word); got != tc.want {
+			t.Errorf("indexFold(%q, %q) = %d, want %d", tc.s, tc.word, got, tc.want)
+		}
+	}
+	const secret = "Sekrit-1234567"
+	if got := scrubSecrets("x=\"\x84\x84\x84PASSWORD=" + secret); strings.Contains(got, secret) {
+		t.Errorf("scrubSecrets left the secret: %q", got)
+	}
+}
