@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,12 +32,17 @@ var compress string
 // extra is -extra: kernel parameters added to the netroot image's boots.
 var extra string
 
+// vs is -vs: kernel parameters of a second series of the netroot image's
+// boots, alternating with the first.
+var vs string
+
 type image struct {
 	key       string // for -only
 	name      string
 	path      string
 	size, raw int64
 	seed      bool
+	extra     string             // kernel parameters added to the scenario's (netroot images)
 	rootTimes []float64          // kernel start → the real init reports (the floor: after loading the modules only)
 	byRound   map[int][2]float64 // root and /init times by round, for the paired figures
 	initTimes []float64          // /init start → the same point
@@ -57,9 +63,10 @@ var (
 func main() {
 	n := flag.Int("n", 5, "boots per image")
 	mem := flag.Int("m", 192, "guest memory in MiB")
-	cpus := flag.Int("smp", 1, "guest virtual CPUs (TCG runs one host thread per vCPU)")
+	cpus := flag.Int("smp", defaultCPUs(), "guest virtual CPUs (TCG runs one host thread per vCPU; default: 2, or 1 on a one-core host)")
 	only := flag.String("only", "", "boot only these images, comma-separated among netroot,seed,poll,floor (default: all); the ratios need all")
 	flag.StringVar(&extra, "extra", "", "kernel parameters added to the netroot image's boots, for what-if runs (e.g. rd.netroot.keeper=0)")
+	flag.StringVar(&vs, "vs", "", "kernel parameters of a second series of netroot boots (the same image) alternating with the first, for paired what-if runs (e.g. rd.netroot.keeper=0)")
 	flag.StringVar(&compress, "compress", "", "compressions of netroot images, comma-separated (default: netroot build's); the ratios use the first, the others boot beside it")
 	flag.Parse()
 	if *only != "" {
@@ -72,6 +79,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultCPUs is the guest's vCPU count: two, as the machines netroot
+// boots have more than one core, where the targets (issue 8) are meant to
+// be met by overlapping module loading with the network, which one vCPU
+// cannot (on one, even the floor is above 0.80 of the polling seed);
+// one on a one-core host, where a second vCPU would only contend.
+func defaultCPUs() int {
+	return min(2, runtime.NumCPU())
+}
+
+// verdict marks a figure against its target.
+func verdict(v, target float64) string {
+	if v <= target {
+		return "met"
+	}
+	return "missed"
 }
 
 func run(n, mem, cpus int) error {
@@ -93,7 +117,7 @@ func run(n, mem, cpus int) error {
 	var variants []*image
 	for i, c := range strings.Split(compress, ",") {
 		c = strings.TrimSpace(c)
-		im := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img")}
+		im := &image{key: "netroot", name: "netroot", path: filepath.Join(dir, "netroot.img"), extra: extra}
 		if i > 0 {
 			im.name, im.path = "netroot ("+c+")", filepath.Join(dir, "netroot-"+c+".img")
 		}
@@ -123,6 +147,11 @@ func run(n, mem, cpus int) error {
 		images = append(images, im)
 	}
 	images = append(images, variants[1:]...)
+	var what *image
+	if vs = strings.TrimSpace(vs); vs != "" {
+		what = &image{key: "netroot", name: "netroot -vs", path: ours.path, raw: ours.raw, extra: strings.TrimSpace(extra + " " + vs)}
+		images = append(images, what)
+	}
 	// The u-root busybox image (make uroot) from the same modules and
 	// cmdline, for its size beside ours (issue 9).
 	ur, err := rig.BuildURoot(ctx, rig.URootOptions{Netroot: env.Netroot, Init: env.Init,
@@ -142,6 +171,9 @@ func run(n, mem, cpus int) error {
 	fmt.Printf("bench: %d boot(s) per image in alternation, -m %dM -smp %d, TCG, kernel %s\n", n, mem, cpus, env.Kernel.Version)
 	if extra != "" {
 		fmt.Printf("bench: the netroot image boots with %q added\n", extra)
+	}
+	if what != nil {
+		fmt.Printf("bench: \"netroot -vs\" is the netroot image booted with %q added\n", what.extra)
 	}
 	for round := 1; round <= n; round++ {
 		for _, im := range images {
@@ -187,8 +219,15 @@ func run(n, mem, cpus int) error {
 	seed, poll, floor := images[1], images[2], images[3]
 	fmt.Println()
 	if len(ours.rootTimes) > 0 && len(seed.rootTimes) > 0 && len(poll.rootTimes) > 0 {
-		fmt.Printf("root reached, ours/seed:         %.2f  (target ≤ 0.45)\n", median(ours.rootTimes)/median(seed.rootTimes))
-		fmt.Printf("root reached, ours/seed-polling: %.2f  (target ≤ 0.80)\n", median(ours.rootTimes)/median(poll.rootTimes))
+		r := median(ours.rootTimes) / median(seed.rootTimes)
+		fmt.Printf("root reached, ours/seed:         %.2f  (target ≤ 0.45: %s)\n", r, verdict(r, 0.45))
+		r = median(ours.rootTimes) / median(poll.rootTimes)
+		fmt.Printf("root reached, ours/seed-polling: %.2f  (target ≤ 0.80: %s)\n", r, verdict(r, 0.80))
+		if len(floor.rootTimes) > 0 {
+			// Where the ratio above stands against an init that does
+			// nothing but load the modules, one after the other.
+			fmt.Printf("  the floor itself/seed-polling: %.2f  (an /init that only insmods the modules)\n", median(floor.rootTimes)/median(poll.rootTimes))
+		}
 	}
 	// The same figures boot by boot: each round boots the images one
 	// after the other, so a figure within a round is less swayed by the
@@ -209,13 +248,26 @@ func run(n, mem, cpus int) error {
 		}
 	}
 	if len(ours.initTimes) > 0 && len(floor.initTimes) > 0 {
-		fmt.Printf("/init above the module floor:    %.2f s (target ≤ 0.30)\n", median(ours.initTimes)-median(floor.initTimes))
+		g := median(ours.initTimes) - median(floor.initTimes)
+		fmt.Printf("/init above the module floor:    %.2f s (target ≤ 0.30: %s)\n", g, verdict(g, 0.30))
 		if r := paired(floor, func(a, b [2]float64) float64 { return a[1] - b[1] }); len(r) > 0 {
 			fmt.Printf("  paired by round:               %s s\n", stat(r))
 		}
 	}
+	if what != nil {
+		var root, init []float64
+		for round, t := range what.byRound {
+			if o, ok := ours.byRound[round]; ok && o[0] > 0 {
+				root = append(root, t[0]/o[0])
+				init = append(init, t[1]-o[1])
+			}
+		}
+		if len(root) > 0 {
+			fmt.Printf("netroot -vs / netroot, paired:   root reached %s, /init part %s s\n", stat(root), stat(init))
+		}
+	}
 	if c := strings.TrimSpace(strings.Split(compress, ",")[0]); c == "" || c == "gzip" {
-		fmt.Printf("initramfs, ours (gzip):          %.2f MB (target ≤ 4)\n", float64(ours.size)/1e6)
+		fmt.Printf("initramfs, ours (gzip):          %.2f MB (target ≤ 4: %s)\n", float64(ours.size)/1e6, verdict(float64(ours.size)/1e6, 4))
 	} else {
 		fmt.Printf("initramfs, ours (%s):           %.2f MB (the target, ≤ 4 MB, is gzip's)\n", c, float64(ours.size)/1e6)
 	}
@@ -247,8 +299,8 @@ func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, in
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmdline := rig.ScenarioCmdline
-	if !im.seed && extra != "" {
-		cmdline += " " + extra
+	if im.extra != "" {
+		cmdline += " " + im.extra
 	}
 	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: cmdline,
 		Target: rig.DefaultTarget(), MemoryMB: mem, CPUs: cpus})
