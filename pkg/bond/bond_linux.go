@@ -131,8 +131,12 @@ func (b *Bond) Enslave(ctx context.Context, slaves []string, primary string) (*R
 		links = append(links, l)
 	}
 	for _, l := range links {
-		if err := netlink.LinkSetDown(l); err != nil {
-			return nil, fmt.Errorf("taking %s down to enslave it: %w", l.Attrs().Name, err)
+		// The kernel refuses to enslave a link that is up; a NIC whose
+		// driver just probed is down already, and one request less.
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			if err := netlink.LinkSetDown(l); err != nil {
+				return nil, fmt.Errorf("taking %s down to enslave it: %w", l.Attrs().Name, err)
+			}
 		}
 		if err := netlink.LinkSetMasterByIndex(l, b.index); err != nil {
 			return nil, fmt.Errorf("enslaving %s to %s: %w", l.Attrs().Name, b.name, err)
