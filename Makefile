@@ -78,7 +78,7 @@ uroot: all
 		$(if $(UROOT_CMDLINE),-cmdline '$(UROOT_CMDLINE)')
 
 # bench races netroot against the seed-style baselines (figures, not
-# assertions). BENCH_FLAGS, e.g. '-n 9 -smp 2 -m 192'.
+# assertions). BENCH_FLAGS, e.g. '-n 9 -smp 1 -m 192'.
 bench: deps all
 	$(GO) run ./integration/cmd/bench $(BENCH_FLAGS)
 
