@@ -84,7 +84,7 @@ func main() {
 // defaultCPUs is the guest's vCPU count: two, as the machines netroot
 // boots have more than one core, where the targets (issue 8) are meant to
 // be met by overlapping module loading with the network, which one vCPU
-// cannot (on one, even the floor is above 0.80 of the polling seed);
+// cannot (on one, even the floor reaches 0.80–0.86 of the polling seed);
 // one on a one-core host, where a second vCPU would only contend.
 func defaultCPUs() int {
 	return min(2, runtime.NumCPU())
