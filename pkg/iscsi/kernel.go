@@ -102,9 +102,7 @@ func PrepareSession(t NetlinkTransport, portal, target string, o KernelOptions) 
 	if depth == 0 {
 		depth = 32
 	}
-	fail := func(step string, e error) error {
-		return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", portal, target, step, e)
-	}
+	fail := func(step string, e error) error { return handOffError(portal, target, step, e) }
 	sid, host, err := t.CreateSession(cmdsMax, depth)
 	if err != nil {
 		return nil, fail("create session", err)
@@ -118,6 +116,11 @@ func PrepareSession(t NetlinkTransport, portal, target string, o KernelOptions) 
 		return nil, err
 	}
 	return p, nil
+}
+
+// handOffError names the hand-off step of portal and target that failed.
+func handOffError(portal, target, step string, err error) error {
+	return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", portal, target, step, err)
 }
 
 // Destroy tears down a prepared session that will not be started (its
@@ -162,9 +165,7 @@ func (p *PreparedSession) Start(conn net.Conn, s *Session, o KernelOptions) (ks 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	fail := func(step string, e error) error {
-		return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", s.Portal, s.TargetName, step, e)
-	}
+	fail := func(step string, e error) error { return handOffError(s.Portal, s.TargetName, step, e) }
 	var bindErr error
 	if err = raw.Control(func(fd uintptr) { bindErr = t.BindConnection(ks.SID, ks.CID, int(fd)) }); err != nil {
 		return ks, fail("bind connection", err)
