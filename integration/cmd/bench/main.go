@@ -232,9 +232,9 @@ func run(n, mem, cpus int) error {
 	// The same figures boot by boot: each round boots the images one
 	// after the other, so a figure within a round is less swayed by the
 	// host's speed drifting over the run than one between the medians.
-	paired := func(other *image, f func(a, b [2]float64) float64) []float64 {
+	paired := func(im, other *image, f func(a, b [2]float64) float64) []float64 {
 		var r []float64
-		for round, t := range ours.byRound {
+		for round, t := range im.byRound {
 			if o, ok := other.byRound[round]; ok && o[0] > 0 {
 				r = append(r, f(t, o))
 			}
@@ -242,28 +242,22 @@ func run(n, mem, cpus int) error {
 		return r
 	}
 	ratio := func(a, b [2]float64) float64 { return a[0] / b[0] }
+	initGap := func(a, b [2]float64) float64 { return a[1] - b[1] }
 	for _, other := range []*image{seed, poll} {
-		if r := paired(other, ratio); len(r) > 0 {
+		if r := paired(ours, other, ratio); len(r) > 0 {
 			fmt.Printf("  paired by round, ours/%-9s %s\n", other.key+":", stat(r))
 		}
 	}
 	if len(ours.initTimes) > 0 && len(floor.initTimes) > 0 {
 		g := median(ours.initTimes) - median(floor.initTimes)
 		fmt.Printf("/init above the module floor:    %.2f s (target ≤ 0.30: %s)\n", g, verdict(g, 0.30))
-		if r := paired(floor, func(a, b [2]float64) float64 { return a[1] - b[1] }); len(r) > 0 {
+		if r := paired(ours, floor, initGap); len(r) > 0 {
 			fmt.Printf("  paired by round:               %s s\n", stat(r))
 		}
 	}
 	if what != nil {
-		var root, init []float64
-		for round, t := range what.byRound {
-			if o, ok := ours.byRound[round]; ok && o[0] > 0 {
-				root = append(root, t[0]/o[0])
-				init = append(init, t[1]-o[1])
-			}
-		}
-		if len(root) > 0 {
-			fmt.Printf("netroot -vs / netroot, paired:   root reached %s, /init part %s s\n", stat(root), stat(init))
+		if root := paired(what, ours, ratio); len(root) > 0 {
+			fmt.Printf("netroot -vs / netroot, paired:   root reached %s, /init part %s s\n", stat(root), stat(paired(what, ours, initGap)))
 		}
 	}
 	if c := strings.TrimSpace(strings.Split(compress, ",")[0]); c == "" || c == "gzip" {
