@@ -41,6 +41,34 @@ type Entry struct {
 	Error string `json:"error,omitempty"`
 }
 
+// Span is a sub-entry of the timeline: a timed piece of work inside the
+// steps, kept under rd.debug — one module's insert, one device-driver
+// round's sysfs scan. Debugf records it from a log argument that
+// implements Timed.
+type Span struct {
+	// Kind says what it is: "module" (an insert) or "scan" (a round's
+	// sysfs scan).
+	Kind string `json:"kind"`
+	// Name names it: the module, or the round ("round 2").
+	Name string `json:"name"`
+	// Start is when it began, in seconds since /init started.
+	Start float64 `json:"start"`
+	// Duration in seconds.
+	Duration float64 `json:"duration"`
+	// Background is set for work of a background batch (at a lower
+	// priority, beside the foreground steps).
+	Background bool `json:"background,omitempty"`
+}
+
+// Timed is implemented by a log argument that is also a span of work
+// (modload passes its inserts and scans so, and they print as their
+// names): under rd.debug, Debugf records it as a Span as well as logging
+// the line. An argument that also has a Background() bool method tells
+// whether it was background work.
+type Timed interface {
+	TimedSpan() (kind, name string, begin time.Time, d time.Duration)
+}
+
 // Timeline is what /run/netroot/timeline.json holds.
 type Timeline struct {
 	// InitStartUptime is the kernel uptime when /init started.
@@ -50,6 +78,9 @@ type Timeline struct {
 	RootReadyUptime float64 `json:"root_ready_uptime,omitempty"`
 	// Steps in order.
 	Steps []Entry `json:"steps"`
+	// Spans are the sub-entries under rd.debug, in the order they ended;
+	// absent otherwise.
+	Spans []Span `json:"spans,omitempty"`
 	// PeakRSSKiB is /init's VmHWM.
 	PeakRSSKiB int `json:"peak_rss_kib,omitempty"`
 	// CPUUser and CPUSystem are the CPU seconds /init had used when the
@@ -84,11 +115,14 @@ type Logger struct {
 	// are echoed on the console by the kernel, so they are not written
 	// there twice.
 	consoleLevel int
-	debug        bool
-	start        time.Time
-	startUptime  float64
-	uptime       func() float64
-	timeline     Timeline
+	// held counts HoldConsole calls not yet released: while a shell runs
+	// on the console, lines are not written there.
+	held        int
+	debug       bool
+	start       time.Time
+	startUptime float64
+	uptime      func() float64
+	timeline    Timeline
 }
 
 // New returns a Logger writing to console and, when not nil, to kmsg.
@@ -137,18 +171,44 @@ func (l *Logger) SetDebug(on bool) {
 // Since returns the time since /init started.
 func (l *Logger) Since() time.Duration { return time.Since(l.start) }
 
+// HoldConsole stops the Logger's writing to the console until release is
+// called, for a shell running there: lines still go to the kernel log and
+// the timeline, but at a level the kernel does not echo on the console
+// (the console level itself, at most debug; debug when it is unknown), so
+// neither writer prints over the shell's prompt.
+func (l *Logger) HoldConsole() (release func()) {
+	l.mu.Lock()
+	l.held++
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.held--
+			l.mu.Unlock()
+		})
+	}
+}
+
 func (l *Logger) log(prio int, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	kprio := prio
+	if l.held > 0 {
+		kprio = max(prio, min(l.consoleLevel, PrioDebug))
+		if l.consoleLevel == 0 {
+			kprio = PrioDebug
+		}
+	}
 	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
 		echoed := false
 		if l.kmsg != nil {
 			// One write is one kernel log record.
-			if _, err := fmt.Fprintf(l.kmsg, "<%d>netroot: %s\n", prio, line); err == nil {
-				echoed = l.consoleLevel > 0 && prio < l.consoleLevel
+			if _, err := fmt.Fprintf(l.kmsg, "<%d>netroot: %s\n", kprio, line); err == nil {
+				echoed = l.consoleLevel > 0 && kprio < l.consoleLevel
 			}
 		}
-		if !echoed && (prio < PrioDebug || l.debug) && l.console != nil {
+		if !echoed && l.held == 0 && (prio < PrioDebug || l.debug) && l.console != nil {
 			fmt.Fprintf(l.console, "netroot: %s\n", line)
 		}
 	}
@@ -163,8 +223,33 @@ func (l *Logger) Warnf(format string, args ...any) { l.log(PrioWarn, fmt.Sprintf
 // Errorf logs an error.
 func (l *Logger) Errorf(format string, args ...any) { l.log(PrioErr, fmt.Sprintf(format, args...)) }
 
-// Debugf logs a line shown on the console only with rd.debug.
-func (l *Logger) Debugf(format string, args ...any) { l.log(PrioDebug, fmt.Sprintf(format, args...)) }
+// Debugf logs a line shown on the console only with rd.debug; with
+// rd.debug, the arguments that are Timed are recorded as Spans.
+func (l *Logger) Debugf(format string, args ...any) {
+	l.recordSpans(args)
+	l.log(PrioDebug, fmt.Sprintf(format, args...))
+}
+
+// recordSpans adds the Timed arguments to the timeline under rd.debug.
+func (l *Logger) recordSpans(args []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.debug {
+		return
+	}
+	for _, a := range args {
+		t, ok := a.(Timed)
+		if !ok {
+			continue
+		}
+		kind, name, begin, d := t.TimedSpan()
+		sp := Span{Kind: kind, Name: name, Start: begin.Sub(l.start).Seconds(), Duration: d.Seconds()}
+		if bg, ok := a.(interface{ Background() bool }); ok {
+			sp.Background = bg.Background()
+		}
+		l.timeline.Spans = append(l.timeline.Spans, sp)
+	}
+}
 
 // Step is a step in progress.
 type Step struct {
@@ -247,6 +332,7 @@ func (l *Logger) Timeline() Timeline {
 	defer l.mu.Unlock()
 	t := l.timeline
 	t.Steps = append([]Entry(nil), t.Steps...)
+	t.Spans = append([]Span(nil), t.Spans...)
 	return t
 }
 
@@ -272,13 +358,13 @@ func Summary(t Timeline) string {
 	return b.String()
 }
 
-// WriteJSON writes the timeline to path.
-func WriteJSON(t Timeline, path string) error {
+// JSON is the timeline as /run/netroot/timeline.json holds it.
+func (t Timeline) JSON() ([]byte, error) {
 	b, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return append(b, '\n'), nil
 }
 
 // ProcUptime reads the kernel uptime from /proc/uptime; 0 when unreadable.

@@ -3,10 +3,11 @@ package bootlog
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fakeUptime(vals ...float64) func() float64 {
@@ -72,12 +73,11 @@ func TestTimelineAndSummary(t *testing.T) {
 		!strings.HasSuffix(s, "peak RSS 9.2 MiB; CPU 0.25 s user, 1.50 s system, 0.30 s idle") {
 		t.Errorf("Summary = %q", s)
 	}
-	p := filepath.Join(t.TempDir(), "timeline.json")
-	if err := WriteJSON(tl, p); err != nil {
-		t.Fatal(err)
+	b, err := tl.JSON()
+	if err != nil || !bytes.HasSuffix(b, []byte("}\n")) {
+		t.Fatalf("JSON = %q, %v", b, err)
 	}
 	var back Timeline
-	b, _ := os.ReadFile(p)
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Steps) != 2 || back.PeakRSSKiB != 9400 {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
@@ -124,5 +124,113 @@ func TestIdleSeconds(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("IdleSeconds(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// screen is what a console shows: the Logger's own console lines and the
+
+// timedArg is a Timed log argument, as modload passes its inserts.
+type timedArg struct {
+	name  string
+	begin time.Time
+	d     time.Duration
+	bg    bool
+}
+
+func (a timedArg) String() string { return a.name }
+func (a timedArg) TimedSpan() (string, string, time.Time, time.Duration) {
+	return "module", a.name, a.begin, a.d
+}
+func (a timedArg) Background() bool { return a.bg }
+
+func TestSpansUnderDebug(t *testing.T) {
+	var con bytes.Buffer
+	l := New(&con, nil, 0, fakeUptime(1))
+	begin := l.start.Add(250 * time.Millisecond)
+	l.Debugf("modload: loaded %s (%.3fs)", timedArg{"bonding", begin, 40 * time.Millisecond, false}, 0.04)
+	if tl := l.Timeline(); len(tl.Spans) != 0 {
+		t.Errorf("spans without rd.debug: %+v", tl.Spans)
+	}
+	b, _ := json.Marshal(l.Timeline())
+	if strings.Contains(string(b), "spans") {
+		t.Errorf("JSON without rd.debug has spans: %s", b)
+	}
+	l.SetDebug(true)
+	l.Debugf("modload: loaded %s (%.3fs)", timedArg{"ext4", begin, 40 * time.Millisecond, true}, 0.04)
+	l.Debugf("plain %d", 3)
+	if !strings.Contains(con.String(), "netroot: modload: loaded ext4 (0.040s)\n") {
+		t.Errorf("console = %q", con.String())
+	}
+	tl := l.Timeline()
+	want := []Span{{Kind: "module", Name: "ext4", Start: 0.25, Duration: 0.04, Background: true}}
+	if !reflect.DeepEqual(tl.Spans, want) {
+		t.Errorf("spans = %+v, want %+v", tl.Spans, want)
+	}
+	// An older timeline (no spans) still reads.
+	var old Timeline
+	if err := json.Unmarshal([]byte(`{"init_start_uptime":2,"steps":[{"step":"mount","start":0,"duration":0.1,"uptime":2.1}]}`), &old); err != nil || len(old.Steps) != 1 || old.Spans != nil {
+		t.Errorf("old timeline: %+v, %v", old, err)
+	}
+}
+
+// kernel's echo of the kmsg records below the console level.
+type screen struct {
+	level int
+	out   bytes.Buffer
+	kmsg  bytes.Buffer
+}
+
+func (s *screen) console() *bytes.Buffer { return &s.out }
+
+type kmsgEcho struct{ s *screen }
+
+func (k kmsgEcho) Write(p []byte) (int, error) {
+	k.s.kmsg.Write(p)
+	var prio int
+	if _, err := fmt.Sscanf(string(p), "<%d>", &prio); err == nil && prio < k.s.level {
+		k.s.out.Write(p[strings.Index(string(p), ">")+1:])
+	}
+	return len(p), nil
+}
+
+func TestHoldConsole(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		kmsg  bool
+		level int
+	}{
+		{"no kmsg", false, 0},
+		{"console level 7 (kernel echoes info)", true, 7},
+		{"quiet (console level 4)", true, 4},
+		{"kmsg, level unknown", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &screen{level: tc.level}
+			l := New(s.console(), nil, 0, fakeUptime(1))
+			if tc.kmsg {
+				l.SetKmsg(kmsgEcho{s}, tc.level)
+			}
+			l.Printf("before")
+			release := l.HoldConsole()
+			before := s.out.String()
+			l.Begin("modules-fs").Done("ext4 (in the background)")
+			l.Warnf("a warning")
+			l.Errorf("an error")
+			if s.out.String() != before {
+				t.Errorf("console written while held: %q", strings.TrimPrefix(s.out.String(), before))
+			}
+			if tc.kmsg && (!strings.Contains(s.kmsg.String(), "netroot: modules-fs: ext4") || !strings.Contains(s.kmsg.String(), "netroot: an error")) {
+				t.Errorf("held lines missing from kmsg: %q", s.kmsg.String())
+			}
+			if tl := l.Timeline(); len(tl.Steps) != 1 || tl.Steps[0].Step != "modules-fs" {
+				t.Errorf("held step missing from the timeline: %+v", tl.Steps)
+			}
+			release()
+			release() // twice is once
+			l.Printf("after")
+			if !strings.Contains(s.out.String(), "netroot: after") || !strings.Contains(before, "netroot: before") {
+				t.Errorf("console without the hold: %q", s.out.String())
+			}
+		})
 	}
 }
