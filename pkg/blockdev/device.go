@@ -41,6 +41,17 @@ type Device struct {
 	// SCSIAddress is "H:C:T:L" when the device (or its disk) sits on a
 	// SCSI host, e.g. an iSCSI session; empty otherwise.
 	SCSIAddress string
+	// ByPath is the name of the device's /dev/disk/by-path/ link as
+	// udev's path_id makes it for a disk of an iSCSI session (and
+	// "-part<n>" for its partitions), e.g.
+	// "ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1";
+	// empty for other devices.
+	ByPath string
+	// WWID identifies the logical unit of a SCSI disk (and of its
+	// partitions) the way multipath-tools does (udev's ID_SERIAL, see
+	// ReadIdentity): the same LUN reached through two sessions has the
+	// same WWID. Empty when the disk reports none.
+	WWID string
 
 	// ProbeError says why probing failed (open error, bad checksum), so
 	// that listings can show it; empty when probing worked or simply
@@ -101,29 +112,17 @@ func (d Device) String() string {
 	field("PARTLABEL", d.PartLabel)
 	field("PARTUUID", d.PartUUID)
 	field("PTUUID", d.PTUUID)
-	if d.SCSIAddress != "" {
+	switch {
+	case d.SCSIAddress != "" && d.WWID != "":
+		fmt.Fprintf(&b, " [scsi %s wwid %s]", d.SCSIAddress, d.WWID)
+	case d.SCSIAddress != "":
 		fmt.Fprintf(&b, " [scsi %s]", d.SCSIAddress)
+	}
+	if d.ByPath != "" {
+		fmt.Fprintf(&b, " by-path/%s", d.ByPath)
 	}
 	if d.ProbeError != "" {
 		fmt.Fprintf(&b, " (probe error: %s)", d.ProbeError)
 	}
 	return b.String()
-}
-
-// FSModule returns the kernel module that provides the filesystem type
-// fstype (as reported in Device.FSType), or "" if none is known.
-func FSModule(fstype string) string {
-	switch fstype {
-	case "ext2", "ext3", "ext4":
-		return "ext4"
-	case "xfs":
-		return "xfs"
-	case "btrfs":
-		return "btrfs"
-	case "vfat":
-		return "vfat"
-	case "jbd":
-		return "jbd2"
-	}
-	return ""
 }

@@ -126,9 +126,20 @@ func (s *Scanner) Scan() ([]Device, error) {
 	}
 	tables := map[string]*PartitionTable{}
 	scsi := map[string]string{}
+	byPath := map[string]string{}
+	wwid := map[string]string{}
 	for i := range disks {
 		d := &disks[i]
+		if d.SCSIAddress != "" {
+			// The kernel read the VPD pages when it found the disk:
+			// no I/O to the target here.
+			id, _ := ReadIdentity(os.DirFS(s.SysRoot), d.Name)
+			d.WWID = id.WWID
+		}
 		scsi[d.Name] = d.SCSIAddress
+		d.ByPath = s.iscsiPath(d)
+		byPath[d.Name] = d.ByPath
+		wwid[d.Name] = d.WWID
 		k := s.key(d, d.Name)
 		if r, ok := s.cached(k); ok {
 			d.FSType, d.Label, d.UUID, d.PTType, d.PTUUID = r.fsType, r.label, r.uuid, r.ptType, r.ptUUID
@@ -161,6 +172,10 @@ func (s *Scanner) Scan() ([]Device, error) {
 		if p.SCSIAddress == "" {
 			p.SCSIAddress = scsi[p.Parent]
 		}
+		if bp := byPath[p.Parent]; bp != "" {
+			p.ByPath = bp + "-part" + strconv.Itoa(p.PartNumber)
+		}
+		p.WWID = wwid[p.Parent]
 		if pt := tables[p.Parent]; pt != nil {
 			for _, e := range pt.Partitions {
 				if e.Number == p.PartNumber {
@@ -276,6 +291,32 @@ func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
 		}
 	}
 	return d, true
+}
+
+// iscsiPath returns the by-path name of a disk of an iSCSI session, as
+// udev's path_id computes it: the session's target name, its first
+// connection's persistent address and port, and the LUN; "" for other
+// disks.
+func (s *Scanner) iscsiPath(d *Device) string {
+	session := ""
+	for _, c := range strings.Split(d.DevPath, "/") {
+		if n, ok := strings.CutPrefix(c, "session"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			session = c
+		}
+	}
+	_, _, _, lun, ok := d.SCSI()
+	if session == "" || !ok {
+		return ""
+	}
+	target, err1 := readSysfsString(filepath.Join(s.SysRoot, "class", "iscsi_session", session, "targetname"))
+	conn := filepath.Join(s.SysRoot, "class", "iscsi_connection", "connection"+strings.TrimPrefix(session, "session")+":0")
+	addr, err2 := readSysfsString(filepath.Join(conn, "persistent_address"))
+	portStr, err3 := readSysfsString(filepath.Join(conn, "persistent_port"))
+	port, err4 := strconv.Atoi(portStr)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || target == "" || addr == "" {
+		return ""
+	}
+	return ISCSIPath{Address: addr, Port: port, Target: target, LUN: uint64(lun)}.String()
 }
 
 func (s *Scanner) nodePath(name string) string {

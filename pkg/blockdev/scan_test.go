@@ -89,6 +89,10 @@ func TestScanFakeTree(t *testing.T) {
 	fs.device(scsiDisk, "8:16", int64(len(gpt))/512, 0)
 	fs.device(scsiDisk+"/sdb1", "8:17", 32<<20/512, 1)
 	fs.device(scsiDisk+"/sdb2", "8:18", 2<<20/512, 2)
+	// The session's sysfs entries udev's path_id reads for by-path.
+	fs.write("class/iscsi_session/session1/targetname", "iqn.2010-01.org.example:root")
+	fs.write("class/iscsi_connection/connection1:0/persistent_address", "10.77.0.1")
+	fs.write("class/iscsi_connection/connection1:0/persistent_port", "3260")
 	fs.device("devices/virtual/block/loop0", "7:0", 0, 0)
 	fs.device("devices/virtual/block/ram0", "1:0", 16384, 0)
 	if err := os.WriteFile(filepath.Join(devRoot, "ram0"), make([]byte, 16384*512), 0o644); err != nil {
@@ -135,13 +139,18 @@ func TestScanFakeTree(t *testing.T) {
 		sdb2.PartUUID != "12345678-9abc-def0-0102-030405060799" {
 		t.Errorf("sdb2 = %+v", sdb2)
 	}
-	if vdaDev.FSType != "vfat" || vdaDev.Label != "ISCSI_ROOT" || vdaDev.PTType != "" || vdaDev.SCSIAddress != "" {
+	const byPath = "ip-10.77.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1"
+	if sdb.ByPath != byPath || sdb1.ByPath != byPath+"-part1" || sdb2.ByPath != byPath+"-part2" {
+		t.Errorf("by-path names: %q %q %q", sdb.ByPath, sdb1.ByPath, sdb2.ByPath)
+	}
+	if vdaDev.FSType != "vfat" || vdaDev.Label != "ISCSI_ROOT" || vdaDev.PTType != "" || vdaDev.SCSIAddress != "" || vdaDev.ByPath != "" {
 		t.Errorf("vda = %+v", vdaDev)
 	}
 
 	for sel, want := range map[string]string{
 		"LABEL=ISCSI-ROOT": "sdb1", "PARTLABEL=EFI System": "sdb2", "/dev/vda": "vda",
 		"PARTUUID=12345678-9ABC-DEF0-0102-030405060708": "sdb1", "UUID=1234-5678": "vda",
+		"/dev/disk/by-path/" + byPath: "sdb", "/dev/disk/by-path/" + byPath + "-part1": "sdb1",
 	} {
 		s, err := ParseSelector(sel)
 		if err != nil {

@@ -17,6 +17,7 @@ const (
 	ByPartLabel                         // PARTLABEL=, /dev/disk/by-partlabel/
 	ByPartUUID                          // PARTUUID=, /dev/disk/by-partuuid/
 	ByName                              // /dev/NAME
+	ByPath                              // /dev/disk/by-path/ip-…-iscsi-…-lun-N (iSCSI disks)
 )
 
 // String names the kind the way root= spells it.
@@ -32,6 +33,8 @@ func (k SelectorKind) String() string {
 		return "PARTUUID"
 	case ByName:
 		return "NAME"
+	case ByPath:
+		return "PATH"
 	}
 	return fmt.Sprintf("SelectorKind(%d)", int(k))
 }
@@ -40,7 +43,8 @@ func (k SelectorKind) String() string {
 type Selector struct {
 	Kind SelectorKind
 	// Value is what is compared: the label, UUID, … or, for ByName,
-	// the kernel name ("sda2", "cciss!c0d0p1").
+	// the kernel name ("sda2", "cciss!c0d0p1"), for ByPath the by-path
+	// link name (Device.ByPath).
 	Value string
 	// Raw is the string the selector was parsed from.
 	Raw string
@@ -54,6 +58,9 @@ func (s Selector) String() string {
 	if s.Kind == ByName {
 		return "/dev/" + strings.ReplaceAll(s.Value, "!", "/")
 	}
+	if s.Kind == ByPath {
+		return "/dev/disk/by-path/" + s.Value
+	}
 	return s.Kind.String() + "=" + s.Value
 }
 
@@ -62,8 +69,11 @@ var ErrBadSelector = errors.New("bad device selector")
 
 // ParseSelector parses a device name as given to root=: LABEL=…, UUID=…,
 // PARTLABEL=…, PARTUUID=…, /dev/disk/by-{label,uuid,partlabel,partuuid}/…
-// (with udev's \xNN escapes undone) or /dev/NAME. The KEY= prefixes are
-// matched case-insensitively; values are taken verbatim.
+// (with udev's \xNN escapes undone), an iSCSI disk's
+// /dev/disk/by-path/ip-<address>:<port>-iscsi-<target>-lun-<n>[-part<n>]
+// (the name udev's path_id gives it, which the scan computes the same
+// way) or /dev/NAME. The KEY= prefixes are matched case-insensitively;
+// values are taken verbatim.
 func ParseSelector(s string) (Selector, error) {
 	bad := func(why string) (Selector, error) {
 		return Selector{}, fmt.Errorf("%w %q: %s", ErrBadSelector, s, why)
@@ -112,6 +122,11 @@ func ParseSelector(s string) (Selector, error) {
 			kind = ByPartLabel
 		case "by-partuuid":
 			kind = ByPartUUID
+		case "by-path":
+			if _, err := ParseISCSIPath(name); err != nil {
+				return bad(err.Error() + "; only iSCSI disks' by-path names are supported")
+			}
+			return Selector{Kind: ByPath, Value: name, Raw: s}, nil
 		default:
 			return bad(fmt.Sprintf("/dev/disk/%s/ links are made by udev and cannot be resolved here; use LABEL=, UUID=, PARTLABEL= or PARTUUID=", dir))
 		}
@@ -168,6 +183,8 @@ func (s Selector) Matches(d Device) bool {
 		return d.PartUUID != "" && strings.EqualFold(d.PartUUID, s.Value)
 	case ByName:
 		return d.Name == s.Value
+	case ByPath:
+		return d.ByPath != "" && d.ByPath == s.Value
 	}
 	return false
 }

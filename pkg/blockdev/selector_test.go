@@ -27,6 +27,8 @@ func TestParseSelector(t *testing.T) {
 		{"/dev/vdb", ByName, "vdb"},
 		{"/dev/nvme0n1p3", ByName, "nvme0n1p3"},
 		{"/dev/cciss/c0d0p1", ByName, "cciss!c0d0p1"},
+		{"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1", ByPath, "ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1"},
+		{"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1-part2", ByPath, "ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1-part2"},
 	}
 	for _, tt := range tests {
 		s, err := ParseSelector(tt.in)
@@ -43,6 +45,7 @@ func TestParseSelector(t *testing.T) {
 func TestParseSelectorErrors(t *testing.T) {
 	for _, in := range []string{
 		"", "LABEL=", "FOO=bar", "sda1", "/dev/", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1",
+		"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.x-lun-01", "/dev/disk/by-id/wwn-0x5000",
 		"/dev/disk/by-label/", `/dev/disk/by-label/a\x2`, `/dev/disk/by-label/a\y20`, `/dev/disk/by-label/a\xZZ`,
 		"/dev/disk/by-label/a/b", "/dev/../etc/passwd", "/dev/mapper/vg-root", "PARTUUID=abc/PARTNROFF=1",
 	} {
@@ -149,9 +152,51 @@ func TestHumanSize(t *testing.T) {
 }
 
 func TestFSModule(t *testing.T) {
-	for in, want := range map[string]string{"ext2": "ext4", "ext3": "ext4", "ext4": "ext4", "xfs": "xfs", "btrfs": "btrfs", "vfat": "vfat", "swap": "", "": ""} {
+	for in, want := range map[string]string{"ext2": "ext4", "ext3": "ext4", "ext4": "ext4", "xfs": "xfs", "btrfs": "btrfs", "vfat": "vfat",
+		"swap": "", "": "", "jbd": "", "f2fs": ""} {
 		if got := FSModule(in); got != want {
 			t.Errorf("FSModule(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := strings.Join(FSModules(), " "); got != "ext4 xfs btrfs vfat" {
+		t.Errorf("FSModules = %s", got)
+	}
+}
+
+// TestFilesystemsProbed: every supported root filesystem is one ProbeFS
+// reports (FSInfo.Type; TestProbeFSAgainstMkfs proves each), or LABEL=
+// and UUID= could never find it.
+func TestFilesystemsProbed(t *testing.T) {
+	probed := map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "vfat": true}
+	for _, f := range Filesystems() {
+		if !probed[f.Type] {
+			t.Errorf("%s is in the filesystem table but ProbeFS does not recognise it", f.Type)
+		}
+	}
+}
+
+func TestISCSIPath(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want ISCSIPath
+	}{
+		{"ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-0", ISCSIPath{Address: "10.0.0.1", Port: 3260, Target: "iqn.2010-01.org.example:root"}},
+		{"ip-fd00::1:3261-iscsi-iqn.2010-01.org.example:a-lun-b-lun-255-part3", ISCSIPath{Address: "fd00::1", Port: 3261, Target: "iqn.2010-01.org.example:a-lun-b", LUN: 255, Part: 3}},
+		{"ip-my-iscsi-server:3260-iscsi-naa.1234-iscsi-x-lun-0x0001000100000000", ISCSIPath{Address: "my-iscsi-server", Port: 3260, Target: "naa.1234-iscsi-x", LUN: 65537}},
+	} {
+		got, err := ParseISCSIPath(tc.name)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseISCSIPath(%q) = %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+		if s := tc.want.String(); s != tc.name {
+			t.Errorf("String() = %q, want %q", s, tc.name)
+		}
+	}
+	for _, bad := range []string{"", "pci-0000:00:1f.2-ata-1", "ip-10.0.0.1-iscsi-t-lun-0", "ip-10.0.0.1:3260-iscsi--lun-0",
+		"ip-10.0.0.1:3260-iscsi-t-lun-256", "ip-10.0.0.1:3260-iscsi-t-lun-00", "ip-10.0.0.1:3260-iscsi-t-lun-0-part0",
+		"ip-10.0.0.1:99999-iscsi-t-lun-0", "ip-[fd00::1]:3260-iscsi-t-lun-0", "ip-fd00::zz:3260-iscsi-t-lun-0"} {
+		if p, err := ParseISCSIPath(bad); err == nil {
+			t.Errorf("ParseISCSIPath(%q) = %+v, want an error", bad, p)
 		}
 	}
 }
@@ -175,7 +220,7 @@ func FuzzParseSelector(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if sel.Value == "" || sel.Kind < ByLabel || sel.Kind > ByName {
+		if sel.Value == "" || sel.Kind < ByLabel || sel.Kind > ByPath {
 			t.Fatalf("ParseSelector(%q) = %+v", s, sel)
 		}
 		_, _ = Match(sel, testDevices)

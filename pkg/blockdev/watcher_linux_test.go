@@ -109,9 +109,10 @@ func TestLoopEndToEnd(t *testing.T) {
 	var scans atomic.Int32
 	attached := make(chan string, 1)
 	scan := func() ([]Device, error) {
+		devs, err := scanner.Scan()
 		if scans.Add(1) == 1 {
-			// Attach only after the first scan, so the device can
-			// only be found through a uevent.
+			// Attach only once the first scan is done, so the device
+			// can only be found through a uevent.
 			go func() {
 				out, err := exec.Command(needTool(t, "losetup"), "-f", "--show", img).CombinedOutput()
 				if err != nil {
@@ -122,7 +123,7 @@ func TestLoopEndToEnd(t *testing.T) {
 				attached <- strings.TrimSpace(string(out))
 			}()
 		}
-		return scanner.Scan()
+		return devs, err
 	}
 	var loopDev string
 	t.Cleanup(func() {

@@ -2,12 +2,13 @@ package bond
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
+	"github.com/netroot/netroot/pkg/hint"
+	"github.com/netroot/netroot/pkg/netconf"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -69,10 +70,11 @@ type Bond struct {
 // module created (loaded without max_bonds=0) is replaced; another kind
 // of link of that name is an error.
 func Create(cfg Config) (*Bond, error) {
-	attrs, byName, err := Attrs(cfg.Name, cfg.Options)
+	tr, err := Translate(cfg.Name, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
+	attrs, byName := tr.Link, tr.ByName
 	if old, err := netlink.LinkByName(cfg.Name); err == nil {
 		if _, isBond := old.(*netlink.Bond); !isBond {
 			return nil, fmt.Errorf("%s exists and is a %s, not a bond", cfg.Name, old.Type())
@@ -90,6 +92,9 @@ func Create(cfg Config) (*Bond, error) {
 	l, err := netlink.LinkByName(cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", cfg.Name, err)
+	}
+	if err := setExtra(l.Attrs().Index, tr.Extra); err != nil {
+		return nil, fmt.Errorf("setting the options of %s: %w", cfg.Name, err)
 	}
 	// Up before its slaves: the first slave with carrier then gives the
 	// bond carrier as it is enslaved.
@@ -114,19 +119,11 @@ func (b *Bond) Enslave(ctx context.Context, slaves []string, primary string) (*R
 	}
 	slaves = orderSlaves(slaves, byName["primary"])
 
-	// Subscribe before anything changes so no carrier event is missed.
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
-		return nil, fmt.Errorf("subscribing to link events: %w", err)
-	}
-
 	links := make([]netlink.Link, 0, len(slaves))
 	for _, s := range slaves {
 		l, err := netlink.LinkByName(s)
 		if err != nil {
-			return nil, fmt.Errorf("slave %s: %w (is its NIC driver loaded? see the interfaces found)", s, err)
+			return nil, hint.Wrap(fmt.Errorf("slave %s: %w", s, err), "is its NIC driver loaded? see the interfaces found")
 		}
 		links = append(links, l)
 	}
@@ -145,12 +142,18 @@ func (b *Bond) Enslave(ctx context.Context, slaves []string, primary string) (*R
 	if err := setByName(b.name, byName); err != nil {
 		return nil, err
 	}
-	if err := waitCarrier(ctx, b.index, updates); err != nil {
-		res, _ := Inspect(b.name)
-		if res != nil {
-			return nil, fmt.Errorf("%s has no carrier: %w (slaves: %s) — check the cables/switch ports and the bond mode (802.3ad needs LACP on the switch)", b.name, err, res)
+	// IFF_RUNNING (operstate up) on the bond.
+	err := netconf.WaitFor(ctx, func() (bool, error) {
+		l, err := netlink.LinkByIndex(b.index)
+		return err == nil && l.Attrs().RawFlags&unix.IFF_RUNNING != 0, nil
+	})
+	if err != nil {
+		if res, _ := Inspect(b.name); res != nil {
+			err = fmt.Errorf("%s has no carrier: %w (slaves: %s)", b.name, err, res)
+		} else {
+			err = fmt.Errorf("%s has no carrier: %w", b.name, err)
 		}
-		return nil, fmt.Errorf("%s has no carrier: %w", b.name, err)
+		return nil, hint.Wrap(err, "check the cables/switch ports and the bond mode (802.3ad needs LACP on the switch)")
 	}
 	return Inspect(b.name)
 }
@@ -179,36 +182,11 @@ func setByName(bond string, byName map[string]string) error {
 		if !ok {
 			continue
 		}
-		p := "/sys/class/net/" + bond + "/bonding/" + opt
-		if err := writeFile(p, v); err != nil {
+		if err := sysfs.Sys.Write("class/net/"+bond+"/bonding/"+opt, v); err != nil {
 			return fmt.Errorf("setting %s %s=%s: %w", bond, opt, v, err)
 		}
 	}
 	return nil
-}
-
-// waitCarrier waits for IFF_RUNNING (operstate up) on the link.
-func waitCarrier(ctx context.Context, index int, updates <-chan netlink.LinkUpdate) error {
-	if l, err := netlink.LinkByIndex(index); err == nil && running(l) {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case u, ok := <-updates:
-			if !ok {
-				return errors.New("link event subscription closed")
-			}
-			if int(u.Index) == index && u.IfInfomsg.Flags&unix.IFF_RUNNING != 0 {
-				return nil
-			}
-		}
-	}
-}
-
-func running(l netlink.Link) bool {
-	return l.Attrs().RawFlags&unix.IFF_RUNNING != 0
 }
 
 // Inspect reports the bond's mode and each slave's state. Carrier and the
@@ -224,32 +202,12 @@ func Inspect(name string) (*Result, error) {
 		return nil, fmt.Errorf("%s is not a bond", name)
 	}
 	res := &Result{Name: name, Mode: b.Mode.String(), MAC: b.HardwareAddr}
-	dir := "/sys/class/net/" + name + "/bonding/"
-	active := readFile(dir + "active_slave")
-	for _, s := range strings.Fields(readFile(dir + "slaves")) {
-		sl := Slave{Name: s, Up: readFile("/sys/class/net/"+s+"/carrier") == "1"}
+	dir := "class/net/" + name + "/bonding/"
+	active := sysfs.Sys.Value(dir + "active_slave")
+	for _, s := range strings.Fields(sysfs.Sys.Value(dir + "slaves")) {
+		sl := Slave{Name: s, Up: sysfs.Sys.Value("class/net/"+s+"/carrier") == "1"}
 		sl.Active = s == active
 		res.Slaves = append(res.Slaves, sl)
 	}
 	return res, nil
-}
-
-func readFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func writeFile(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(value); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -366,3 +366,19 @@ func ParseBuiltinModinfoAliases(data []byte) map[string][]string {
 	}
 	return out
 }
+
+// WithUncompressedPaths returns a copy of x whose module paths name the
+// files without their compression suffix (UncompressedPath), e.g.
+// "kernel/fs/ext4/ext4.ko" for "kernel/fs/ext4/ext4.ko.xz": the index of a
+// copy of the tree whose modules were decompressed (netroot build does so),
+// for WriteDepmodFiles. Its Dir is x's, whose files keep their names.
+func (x *Index) WithUncompressedPaths() *Index {
+	y := *x
+	y.modules = make(map[string]*Module, len(x.modules))
+	for n, m := range x.modules {
+		c := *m
+		c.Path = UncompressedPath(m.Path)
+		y.modules[n] = &c
+	}
+	return &y
+}

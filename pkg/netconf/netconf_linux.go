@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/netroot/netroot/pkg/hint"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -114,6 +116,44 @@ func SetHostname(name string) error {
 	return unix.Sethostname([]byte(name))
 }
 
+// WaitFor subscribes to link events, then calls check at once and again
+// after every event (a burst counts once) until check reports done or an
+// error, or ctx ends; it then returns ctx.Err(). It is the one wait on
+// link events: an interface appearing, its carrier, its master, a bond's
+// aggregator changing all come as events.
+func WaitFor(ctx context.Context, check func() (done bool, err error)) error {
+	updates := make(chan netlink.LinkUpdate, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	if err := netlink.LinkSubscribeWithOptions(updates, stop, netlink.LinkSubscribeOptions{}); err != nil {
+		return fmt.Errorf("subscribing to link events: %w", err)
+	}
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-updates:
+			if !ok {
+				return errors.New("link event subscription closed")
+			}
+		}
+		// One check covers the events queued meanwhile.
+		for drained := false; !drained; {
+			select {
+			case _, ok := <-updates:
+				if !ok {
+					return errors.New("link event subscription closed")
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
 // WaitLinks waits until every named interface exists (NIC drivers create
 // them while probing), or ctx ends; the error then lists the interfaces
 // that do exist with their MACs.
@@ -123,86 +163,119 @@ func WaitLinks(ctx context.Context, names []string) error {
 	}
 	// Usually the drivers have made them by now: a stat each, no netlink
 	// subscription (a socket, a goroutine and a request per name).
-	if allInSysfs(sysClassNet, names) {
+	if allInSysfs(sysfs.Sys, names) {
 		return nil
 	}
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
-		return fmt.Errorf("subscribing to link events: %w", err)
-	}
-	missing := func() []string {
-		var m []string
+	var missing []string
+	err := WaitFor(ctx, func() (bool, error) {
+		missing = missing[:0]
 		for _, n := range names {
 			if _, err := netlink.LinkByName(n); err != nil {
-				m = append(m, n)
+				missing = append(missing, n)
 			}
 		}
-		return m
+		return len(missing) == 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return hint.Errorf("is the NIC driver in the initramfs?", "no interface %s (interfaces present: %s)", strings.Join(missing, ", "), Describe())
 	}
-	for {
-		m := missing()
-		if len(m) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no interface %s (interfaces present: %s) — is the NIC driver in the initramfs?", strings.Join(m, ", "), Describe())
-		case _, ok := <-updates:
-			if !ok {
-				return errors.New("link event subscription closed")
-			}
-		}
-	}
+	return err
 }
 
-// sysClassNet lists the interfaces of /init's network namespace.
-const sysClassNet = "/sys/class/net"
-
-// allInSysfs reports whether every name is an entry of dir (sysClassNet).
+// allInSysfs reports whether every name is an entry of sys's class/net.
 // A name that is no plain file name (a '/', "." or "..") counts as absent,
 // so it is left to netlink to judge.
-func allInSysfs(dir string, names []string) bool {
+func allInSysfs(sys sysfs.FS, names []string) bool {
 	for _, n := range names {
 		if n == "" || n == "." || n == ".." || strings.ContainsRune(n, '/') {
 			return false
 		}
-		if _, err := os.Lstat(dir + "/" + n); err != nil {
+		if !sys.Exists("class/net/" + n) {
 			return false
 		}
 	}
 	return true
 }
 
-// WaitCarrier waits until the interface has carrier (IFF_RUNNING).
+// WaitCarrier waits until the interface has carrier (IFF_RUNNING and
+// IFF_LOWER_UP).
 func WaitCarrier(ctx context.Context, name string) error {
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{}); err != nil {
-		return fmt.Errorf("subscribing to link events: %w", err)
+	err := WaitFor(ctx, func() (bool, error) {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", name, err)
+		}
+		// IFF_RUNNING alone lies for a NIC whose carrier was off from
+		// its probe on (virtio_net): its operstate is still "unknown",
+		// which counts as running, until linkwatch first runs.
+		f := l.Attrs().RawFlags
+		return f&unix.IFF_RUNNING != 0 && f&unix.IFF_LOWER_UP != 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return hint.Wrap(fmt.Errorf("%s has no carrier: %w", name, ctx.Err()), "check the cable/switch port")
 	}
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	return err
+}
+
+// WaitMAC waits until an interface has the MAC (its driver may still be
+// probing) and returns its name; when ctx ends first, the error lists the
+// interfaces present.
+func WaitMAC(ctx context.Context, mac net.HardwareAddr) (string, error) {
+	var name string
+	var last error
+	err := WaitFor(ctx, func() (bool, error) {
+		name, last = ByMAC(mac)
+		return last == nil, nil
+	})
+	if err != nil && ctx.Err() != nil && last != nil {
+		return "", last
 	}
-	if l.Attrs().RawFlags&unix.IFF_RUNNING != 0 {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s has no carrier: %w — check the cable/switch port", name, ctx.Err())
-		case u, ok := <-updates:
-			if !ok {
-				return errors.New("link event subscription closed")
-			}
-			if u.Attrs().Name == name && u.IfInfomsg.Flags&unix.IFF_RUNNING != 0 {
-				return nil
+	return name, err
+}
+
+// FreeNICs waits until there is at least one physical Ethernet NIC that
+// is not enslaved, and returns them all, sorted.
+func FreeNICs(ctx context.Context) ([]string, error) {
+	var out []string
+	err := WaitFor(ctx, func() (bool, error) {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return false, err
+		}
+		out = out[:0]
+		for _, l := range links {
+			a := l.Attrs()
+			if l.Type() == "device" && len(a.HardwareAddr) == 6 && a.MasterIndex == 0 && a.Flags&net.FlagLoopback == 0 {
+				out = append(out, a.Name)
 			}
 		}
+		return len(out) > 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, hint.Errorf("is the NIC driver in the initramfs?", "no Ethernet interface appeared for ip=dhcp (interfaces present: %s)", Describe())
 	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// AddVLAN creates the VLAN interface name with id on parent, bringing the
+// parent up first.
+func AddVLAN(name, parent string, id int) error {
+	p, err := netlink.LinkByName(parent)
+	if err != nil {
+		return fmt.Errorf("VLAN %s: parent %s: %w", name, parent, err)
+	}
+	if err := netlink.LinkSetUp(p); err != nil {
+		return err
+	}
+	link := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index}, VlanId: id}
+	if err := netlink.LinkAdd(link); err != nil {
+		return fmt.Errorf("creating VLAN %s (id %d on %s): %w", name, id, parent, err)
+	}
+	return nil
 }
 
 // Describe lists the interfaces present as "eth0 52:54:00:…, eth1 …".

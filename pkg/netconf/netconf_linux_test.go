@@ -2,17 +2,22 @@ package netconf
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/pkg/hint"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 func TestAllInSysfs(t *testing.T) {
-	dir := t.TempDir()
+	sys := sysfs.FS{Root: t.TempDir()}
+	dir := filepath.Join(sys.Root, "class", "net")
 	for _, n := range []string{"eth0", "eth1"} {
-		if err := os.Mkdir(filepath.Join(dir, n), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,7 +38,7 @@ func TestAllInSysfs(t *testing.T) {
 		{[]string{".."}, false},
 		{[]string{""}, false},
 	} {
-		if got := allInSysfs(dir, tc.names); got != tc.want {
+		if got := allInSysfs(sys, tc.names); got != tc.want {
 			t.Errorf("allInSysfs(%q) = %v, want %v", tc.names, got, tc.want)
 		}
 	}
@@ -43,8 +48,8 @@ func TestAllInSysfs(t *testing.T) {
 // there (answered from sysfs), a made-up name never comes (netlink, until
 // the deadline).
 func TestWaitLinks(t *testing.T) {
-	if _, err := os.Stat(sysClassNet + "/lo"); err != nil {
-		t.Skipf("no %s/lo: %v", sysClassNet, err)
+	if !sysfs.Sys.Exists("class/net/lo") {
+		t.Skipf("no %s", sysfs.Sys.Path("class/net/lo"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -56,5 +61,29 @@ func TestWaitLinks(t *testing.T) {
 	err := WaitLinks(ctx, []string{"lo", "nrtest-absent0"})
 	if err == nil || !strings.Contains(err.Error(), "no interface nrtest-absent0") {
 		t.Fatalf("WaitLinks(lo, nrtest-absent0) = %v, want the missing name in the error", err)
+	}
+	if h := hint.Of(err); !strings.Contains(h, "NIC driver") {
+		t.Errorf("WaitLinks' error hints %q, want the NIC driver named", h)
+	}
+}
+
+// TestWaitFor runs against the host's own namespace: subscribing to link
+// events needs no privilege; no event is made, so only the first check
+// and the deadline are exercised.
+func TestWaitFor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	calls := 0
+	if err := WaitFor(ctx, func() (bool, error) { calls++; return true, nil }); err != nil || calls != 1 {
+		t.Fatalf("done at once: err %v after %d checks, want nil after 1", err, calls)
+	}
+	boom := errors.New("boom")
+	if err := WaitFor(ctx, func() (bool, error) { return false, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing check: %v, want %v", err, boom)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel2()
+	if err := WaitFor(short, func() (bool, error) { return false, nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("never done: %v, want the deadline", err)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/netroot/netroot/pkg/hint"
 )
 
 // Options for SwitchRoot.
@@ -69,7 +71,7 @@ func ResolveInit(newRoot, init string) (string, error) {
 	p, st, err := resolveIn(newRoot, init)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("init %s does not exist in the new root — check init= or the root image", init)
+			return "", hint.Errorf("check init= or the root image", "init %s does not exist in the new root", init)
 		}
 		return "", fmt.Errorf("init %s: %w", init, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/netroot/netroot/pkg/hint"
 )
 
 func mkroot(t *testing.T) string {
@@ -52,6 +54,9 @@ func TestResolveInit(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ResolveInit(%s) = %q, %v; want %q", tc.init, got, err, tc.want)
 		}
+	}
+	if _, err := ResolveInit(root, "/sbin/missing"); hint.Of(err) != "check init= or the root image" {
+		t.Errorf("a missing init hints %q", hint.Of(err))
 	}
 }
 
