@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha3"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -146,7 +147,36 @@ func parseCHAPIdentifier(s string) (uint8, error) {
 	return uint8(v), nil
 }
 
-// parseCHAPAlgorithmList parses a CHAP_A list value.
+// ParseCHAPAlgorithms parses open-iscsi's node.session.auth.chap_algs: a
+// comma-separated list in preference order of MD5, SHA1, SHA256 and
+// SHA3-256 (case-insensitive; "SHA-256", "SHA3256" and the CHAP_A numbers
+// 5..8 are accepted too). The result is offered in CHAP_A in that order.
+func ParseCHAPAlgorithms(s string) ([]CHAPAlgorithm, error) {
+	var out []CHAPAlgorithm
+	for _, item := range strings.Split(s, ",") {
+		name := strings.ToUpper(strings.TrimSpace(item))
+		var a CHAPAlgorithm
+		switch strings.ReplaceAll(name, "-", "") {
+		case "MD5", "5":
+			a = CHAPMD5
+		case "SHA1", "6":
+			a = CHAPSHA1
+		case "SHA256", "7":
+			a = CHAPSHA256
+		case "SHA3256", "8":
+			a = CHAPSHA3256
+		default:
+			return nil, fmt.Errorf("iscsi: CHAP algorithm %q in %q is not one of MD5, SHA1, SHA256, SHA3-256", truncateForError([]byte(strings.TrimSpace(item))), truncateForError([]byte(s)))
+		}
+		if containsAlg(out, a) {
+			return nil, fmt.Errorf("iscsi: CHAP algorithm %v listed twice in %q", a, truncateForError([]byte(s)))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// formatCHAPAlgorithms formats a CHAP_A list value.
 func formatCHAPAlgorithms(algs []CHAPAlgorithm) string {
 	s := make([]string, len(algs))
 	for i, a := range algs {
@@ -210,6 +240,12 @@ func (c Credentials) validate() error {
 	}
 	if c.Mutual() && (c.InUsername == "" || c.InPassword == "") {
 		return fmt.Errorf("iscsi: mutual CHAP needs both in.username and in.password — %s", hintInCredentials)
+	}
+	if c.Mutual() && subtle.ConstantTimeCompare([]byte(c.Password), []byte(c.InPassword)) == 1 {
+		// RFC 7143 §12.1.3: a secret that authenticates the initiator
+		// must not authenticate a target; a target that knows ours could
+		// otherwise pass as itself (open-iscsi refuses it too).
+		return fmt.Errorf("iscsi: mutual CHAP: the target's secret must differ from ours — %s", hintInCredentials)
 	}
 	return nil
 }

@@ -286,6 +286,8 @@ func FuzzDecodePDU(f *testing.F) {
 		ParseReject(p)
 		ParseNOPIn(p)
 		ParseTextResponse(p)
+		ParseAsyncMessage(p)
+		ParseLogoutResponse(p)
 		out, err := p.Marshal()
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)

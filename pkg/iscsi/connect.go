@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
+
+	"github.com/netroot/netroot/pkg/backoff"
 )
 
 // ConnectOptions control dialing and retrying in Connect. The zero value is
-// usable: net.Dialer, 1s initial backoff doubling up to 30s, a 15s per
-// attempt login timeout, no attempt limit (only ctx bounds the retries).
+// usable: net.Dialer, 1s initial backoff doubling up to 30s (each wait
+// jittered by ±50 %), a 15s per attempt login timeout, no attempt limit
+// (only ctx bounds the retries).
 type ConnectOptions struct {
 	// Dial opens the TCP connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -77,28 +81,19 @@ func waitTimer(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// backoff returns the wait before retry n (1-based): exponential growth
-// capped at max, with "equal jitter" (half fixed, half random) so machines
-// booting together spread out but never retry immediately.
-func backoff(n int, initial, max time.Duration, jitter float64) time.Duration {
-	d := initial
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + time.Duration(jitter*float64(d-half))
-}
+// loginJitter spreads each login retry over ±50 % of its wait, so that
+// machines booting together spread out.
+const loginJitter = 0.5
 
 // Connect dials cfg.Portal, logs in and returns the session and the
 // logged-in connection (ready for the kernel hand-off). It follows one
-// target redirect, falls back to CHAP MD5 once when a target fails our
-// preferred CHAP algorithm, and retries transient failures (network errors,
-// target errors) with exponential backoff and jitter until ctx,
-// opts.Deadline or opts.MaxAttempts ends it. Authentication, authorization
-// and not-found failures are returned at once.
+// target redirect; logs in again once, logged, offering CHAP MD5 only
+// (RetryWithMD5) or digests (RetryWithDigests) when a target fails what
+// was offered by default and not chosen by the caller; and retries
+// transient failures (network errors, target errors) with exponential
+// backoff and jitter (pkg/backoff) until ctx, opts.Deadline or
+// opts.MaxAttempts ends it. Authentication, authorization and not-found
+// failures are returned at once.
 func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Session, net.Conn, error) {
 	opts.defaults()
 	if opts.Deadline > 0 {
@@ -116,7 +111,7 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 		cfg.ISID = isid
 	}
 	origPortal := cfg.Portal
-	redirected, md5Fallback := false, false
+	redirected, md5Retried, digestsRetried := false, false, false
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		sess, conn, err := connectOnce(ctx, cfg, opts)
@@ -135,12 +130,18 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			continue
 		case isLE && le.IsRedirect():
 			return nil, nil, fmt.Errorf("iscsi: not following a second redirect: %w", err)
-		case isLE && le.Status() == 0x0200 && cfg.Credentials.Enabled() && !md5Fallback && offersNonMD5(cfg.CHAPAlgorithms):
-			// Some targets (tgt, IET) number SHA1 as CHAP_A=7 and then
-			// fail our SHA-256 response with a generic initiator error.
-			opts.Logf("iscsi: login to %s failed (%v); retrying with CHAP MD5 only", cfg.Portal, err)
-			md5Fallback = true
-			cfg.CHAPAlgorithms = []CHAPAlgorithm{CHAPMD5}
+		}
+		if c, ok := RetryWithMD5(cfg, err); ok && !md5Retried {
+			opts.Logf("iscsi: login to %s %s: %s after our CHAP %s response; logging in again offering CHAP MD5 only (node.session.auth.chap_algs chooses)",
+				cfg.Portal, cfg.TargetName, withoutHint(le), le.chapAlg)
+			md5Retried, cfg = true, c
+			attempt--
+			continue
+		}
+		if c, ok := RetryWithDigests(cfg, err); ok && !digestsRetried {
+			opts.Logf("iscsi: login to %s %s: %s, as when a target requires digests; logging in again offering %s",
+				cfg.Portal, cfg.TargetName, withoutHint(le), offeredDigests(c.Params, le.digestKeys))
+			digestsRetried, cfg = true, c
 			attempt--
 			continue
 		}
@@ -158,7 +159,7 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 		if opts.MaxAttempts > 0 && attempt >= opts.MaxAttempts {
 			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts: %w", attempt, lastErr)
 		}
-		wait := backoff(attempt, opts.InitialBackoff, opts.MaxBackoff, opts.Jitter())
+		wait := backoff.Policy{Initial: opts.InitialBackoff, Max: opts.MaxBackoff, Jitter: loginJitter}.Wait(attempt-1, opts.Jitter())
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (deadline reached): %w", attempt, lastErr)
 		}
@@ -169,16 +170,25 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 	}
 }
 
-func offersNonMD5(algs []CHAPAlgorithm) bool {
-	if len(algs) == 0 {
-		algs = DefaultCHAPAlgorithms()
-	}
-	for _, a := range algs {
-		if a != CHAPMD5 {
-			return true
+// withoutHint is e's message after its portal and target, without its
+// hint (a retry makes it moot), e.g. "target reports 0x0200 initiator
+// error".
+func withoutHint(e *LoginError) string {
+	c := *e
+	c.Hint = ""
+	return strings.TrimPrefix(c.Error(), fmt.Sprintf("iscsi: login to %s %s: ", e.Portal, e.Target))
+}
+
+// offeredDigests renders the digest keys of params, e.g.
+// "HeaderDigest=CRC32C,None DataDigest=CRC32C,None".
+func offeredDigests(params []KeyValue, keys []string) string {
+	var out []string
+	for _, k := range keys {
+		if v, ok := lookup(params, k); ok {
+			out = append(out, k+"="+v)
 		}
 	}
-	return false
+	return strings.Join(out, " ")
 }
 
 // connectOnce dials and logs in once, closing the connection on failure.

@@ -17,6 +17,8 @@ const (
 	hintInCredentials = "check rd.iscsi.in.username/in.password"
 	hintTargetName    = "check the target IQN in netroot="
 	hintNoCredentials = "target requires authentication: set rd.iscsi.username/password"
+	// A 0x0200 answer carries no reason; the target logs one.
+	hintInitiatorError = "the target refused something in the login request; its log says what (LIO: the kernel log; tgt: tgtd's output)"
 )
 
 // LoginError describes a failed login: either a non-zero status in a Login
@@ -42,6 +44,14 @@ type LoginError struct {
 	Err error
 
 	temporary bool
+	// digestKeys are the digest keys (HeaderDigest, DataDigest) the
+	// failure may be about: the target refused our offer of them, or
+	// failed the operational stage with 0x0200 while we offered them
+	// without CRC32C (RetryWithDigests).
+	digestKeys []string
+	// chapAlg is the CHAP algorithm other than MD5 after whose response
+	// the target failed the login with 0x0200 (RetryWithMD5).
+	chapAlg CHAPAlgorithm
 }
 
 // Status returns the 16-bit status class/detail (0 when not target-reported).
@@ -97,7 +107,7 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 	case 0x02:
 		switch detail {
 		case 0x00:
-			return "initiator error", "", false
+			return "initiator error", hintInitiatorError, false
 		case 0x01:
 			if !haveCreds {
 				return "authentication failure", hintNoCredentials, false

@@ -66,8 +66,14 @@ type KernelOptions struct {
 	QueueDepth uint16
 	// RecoveryTimeoutSec is the replacement timeout: how long I/O is queued
 	// while the connection is down before it fails. For a root disk it must
-	// outlast any network outage; 0 means DefaultRecoveryTimeoutSec.
+	// outlast any network outage. Unless RecoveryTimeoutSet, 0 means
+	// DefaultRecoveryTimeoutSec.
 	RecoveryTimeoutSec int
+	// RecoveryTimeoutSet says RecoveryTimeoutSec was configured
+	// (node.session.timeo.replacement_timeout): then 0 fails I/O at once
+	// when the connection drops and a negative value queues it until the
+	// session is back, as in open-iscsi (the kernel passes both through).
+	RecoveryTimeoutSet bool
 	// NoopIntervalSec/NoopTimeoutSec drive the kernel's NOP-Out pings;
 	// open-iscsi advises disabling them (0) for iSCSI root so a short outage
 	// does not fail the connection while no recovery daemon runs. Negative
@@ -142,7 +148,7 @@ func KernelParams(s *Session, o KernelOptions) ([]KernelParam, error) {
 		return nil, fmt.Errorf("iscsi: kernel parameters: session lacks target or initiator name")
 	}
 	rec := o.RecoveryTimeoutSec
-	if rec == 0 {
+	if rec == 0 && !o.RecoveryTimeoutSet {
 		rec = DefaultRecoveryTimeoutSec
 	}
 	iface := o.IfaceName

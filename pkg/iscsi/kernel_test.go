@@ -104,6 +104,8 @@ type fakeNL struct {
 	failAt  string
 	refuse  map[ParamID]bool
 	boundFD int
+	// values are the parameters set, last value wins.
+	values map[ParamID]string
 }
 
 func (f *fakeNL) call(name string) error {
@@ -126,6 +128,10 @@ func (f *fakeNL) SetParam(sid, cid uint32, p iscsinl.IscsiParam, v string) error
 		f.calls = append(f.calls, fmt.Sprintf("set %d refused", p))
 		return errors.New("error setting param: ENOSYS")
 	}
+	if f.values == nil {
+		f.values = map[ParamID]string{}
+	}
+	f.values[ParamID(p)] = v
 	return f.call(fmt.Sprintf("set %d", p))
 }
 func (f *fakeNL) StartConnection(sid, cid uint32) error   { return f.call("start") }

@@ -11,6 +11,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,11 @@ type Session struct {
 	// Declined lists keys the target answered Reject, Irrelevant or
 	// NotUnderstood (RFC defaults apply to them).
 	Declined map[string]string
+	// LoginParams are the operational keys this login offered beyond
+	// the defaults: LoginConfig.Params, with what a retry of Connect
+	// added (RetryWithDigests). A later login of the session (the
+	// keeper's reinstatement) offers them again.
+	LoginParams []KeyValue
 }
 
 // NewISID returns a random-type ISID (T=10b, RFC 7143 §11.12.5): byte 0 is
@@ -189,6 +195,7 @@ func Login(ctx context.Context, conn net.Conn, cfg LoginConfig) (*Session, error
 	l.sess = &Session{
 		Portal: cfg.Portal, TargetName: cfg.TargetName, InitiatorName: cfg.InitiatorName,
 		ISID: l.isid, CID: cfg.CID, ITT: l.itt, AuthMethod: "None", Credentials: cfg.Credentials,
+		LoginParams: slices.Clone(cfg.Params),
 	}
 
 	// Without credentials the security stage is skipped (RFC 7143 §6.3
@@ -275,9 +282,9 @@ func (l *login) security(ctx context.Context) error {
 		return err
 	}
 	aStr, _ := lookup(got, "CHAP_A")
-	aNum, err := strconv.ParseUint(aStr, 10, 8)
+	aNum, err := parseNumber(aStr)
 	alg := CHAPAlgorithm(aNum)
-	if err != nil || !containsAlg(algs, alg) {
+	if err != nil || aNum > 255 || !containsAlg(algs, alg) {
 		return l.fail(fmt.Sprintf("target chose unsupported CHAP algorithm CHAP_A=%s", truncateForError([]byte(aStr))),
 			"offered CHAP_A="+formatCHAPAlgorithms(algs), nil, false)
 	}
@@ -319,6 +326,13 @@ func (l *login) security(ctx context.Context) error {
 		out = append(out, KeyValue{"CHAP_I", strconv.Itoa(int(ourID))}, KeyValue{"CHAP_C", encodeCHAPHex(ourChallenge)})
 	}
 	resp, got, err = l.exchange(ctx, true, StageSecurity, StageOperational, out)
+	if le, ok := err.(*LoginError); ok && le.Status() == 0x0200 && alg != CHAPMD5 {
+		// The target chose alg and then faults our response with no
+		// reason given (tgt's mutual CHAP with SHA-256).
+		le.chapAlg = alg
+		le.Hint = fmt.Sprintf("the target chose CHAP_A=%d (%s) but may not implement it: offer MD5 with rd.iscsi.param=node.session.auth.chap_algs=MD5",
+			uint8(alg), alg)
+	}
 	if err != nil {
 		return err
 	}
@@ -386,6 +400,14 @@ func (l *login) operational(ctx context.Context, neg *negotiator) error {
 	}
 	for {
 		resp, got, err := l.exchange(ctx, true, StageOperational, StageFullFeature, kvs)
+		if le, ok := err.(*LoginError); ok && le.Status() == 0x0200 {
+			// No reason given: LIO fails so a login that offers only
+			// digests it does not accept.
+			if keys := noCRC32C(kvs); len(keys) > 0 {
+				le.digestKeys = keys
+				le.Hint = digestHint(keys, false)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -393,6 +415,11 @@ func (l *login) operational(ctx context.Context, neg *negotiator) error {
 			return l.protocol("target sent AuthMethod=%s in the operational stage", truncateForError([]byte(v)))
 		}
 		replies, err := neg.handle(got)
+		if dr, ok := err.(*digestRefusal); ok {
+			e := l.fail(dr.Error(), dr.hint(), nil, false)
+			e.digestKeys = dr.keys()
+			return e
+		}
 		if err != nil {
 			return l.fail("negotiation failed", "", err, false)
 		}
@@ -415,8 +442,8 @@ func (l *login) operational(ctx context.Context, neg *negotiator) error {
 // recordDeclarations keeps what the target declares about itself.
 func (l *login) recordDeclarations(kvs []KeyValue) error {
 	if v, ok := lookup(kvs, "TargetPortalGroupTag"); ok {
-		n, err := strconv.ParseUint(v, 10, 16)
-		if err != nil {
+		n, err := parseNumber(v)
+		if err != nil || n > 0xffff {
 			return l.protocol("bad TargetPortalGroupTag %q", truncateForError([]byte(v)))
 		}
 		l.sess.TPGT = uint16(n)

@@ -20,6 +20,7 @@ type fakeTarget struct {
 	statSN  uint32
 	reqs    []*LoginRequest // complete (reassembled) requests
 	texts   [][]KeyValue
+	chosen  string // the CHAP_A a CHAP target chose
 	handler func(f *fakeTarget, req *LoginRequest, kvs []KeyValue) []*PDU
 }
 
@@ -120,7 +121,7 @@ func TestLoginNegotiationEdgeCases(t *testing.T) {
 				}
 				// Answer in two PDUs (C bit), without transiting yet, and
 				// offer keys of our own.
-				text := EncodeText([]KeyValue{{"HeaderDigest", "None"}, {"DataDigest", "Reject"},
+				text := EncodeText([]KeyValue{{"HeaderDigest", "None"}, {"DataDigest", "None"}, {"MaxOutstandingR2T", "Reject"},
 					{"MaxBurstLength", "65536"}, {"FirstBurstLength", "Irrelevant"}, {"ImmediateData", "No"},
 					{"InitialR2T", "Yes"}, {"MaxRecvDataSegmentLength", "16384"}, {"TargetAlias", "al=ias"},
 					{"TargetPortalGroupTag", "3"}, {"X-Vendor-Key", "a=b"}, {"IFMarker", "Yes"},
@@ -167,7 +168,7 @@ func TestLoginNegotiationEdgeCases(t *testing.T) {
 	if s.TargetAlias != "al=ias" || s.TPGT != 3 || s.TSIH != 0x42 {
 		t.Errorf("alias %q tpgt %d tsih %d", s.TargetAlias, s.TPGT, s.TSIH)
 	}
-	if s.Declined["DataDigest"] != "Reject" || s.Declined["FirstBurstLength"] != "Irrelevant" || s.Declined["MaxConnections"] != "NotUnderstood" {
+	if s.Declined["MaxOutstandingR2T"] != "Reject" || s.Declined["FirstBurstLength"] != "Irrelevant" || s.Declined["MaxConnections"] != "NotUnderstood" {
 		t.Errorf("declined %v", s.Declined)
 	}
 	if s.ExpStatSN != s.StatSN+1 || s.CmdSN != 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // NegotiatedParams are the operational parameters in force after login, in
@@ -43,10 +44,13 @@ const (
 
 type keyDef struct {
 	kind     keyKind
-	rfcDef   string   // RFC 7143 default, used when the target does not answer
-	ours     string   // what we offer by default
-	min, max uint64   // numeric range
-	values   []string // allowed list items
+	rfcDef   string // RFC 7143 default, used when the target does not answer
+	ours     string // what we offer by default
+	min, max uint64 // numeric range (RFC 7143)
+	// oursOnlyZero: we may offer only 0, though the RFC allows more
+	// (what the kernel implements).
+	oursOnlyZero bool
+	values       []string // allowed list items
 }
 
 // operationalKey returns the definition of a negotiable operational key.
@@ -78,8 +82,10 @@ func operationalKey(key string) (keyDef, bool) {
 	case "DataSequenceInOrder":
 		return keyDef{kind: kindOr, rfcDef: "Yes", ours: "Yes"}, true
 	case "ErrorRecoveryLevel":
-		// The Linux iscsi_tcp driver implements ERL 0 only.
-		return keyDef{kind: kindMin, rfcDef: "0", ours: "0", min: 0, max: 0}, true
+		// RFC 7143 allows 0..2, and a target may offer 2 (the minimum
+		// wins); the Linux iscsi_tcp driver implements ERL 0 only, so we
+		// never offer more.
+		return keyDef{kind: kindMin, rfcDef: "0", ours: "0", min: 0, max: 2, oursOnlyZero: true}, true
 	case "IFMarker", "OFMarker":
 		// Obsolete (RFC 7143 removed markers); answer No if a target asks.
 		return keyDef{kind: kindAnd, rfcDef: "No", ours: "No"}, true
@@ -122,10 +128,29 @@ func formatBool(b bool) string {
 	return "No"
 }
 
-func (d keyDef) parseNum(s string) (uint64, error) {
-	v, err := strconv.ParseUint(s, 10, 32)
+// parseNumber parses an RFC 7143 §6.1 numerical value: a decimal
+// constant or a hex constant ("0x2000"). It fits in 32 bits here: no
+// operational key is larger.
+func parseNumber(s string) (uint64, error) {
+	var (
+		v   uint64
+		err error
+	)
+	if len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
+		v, err = strconv.ParseUint(s[2:], 16, 32)
+	} else {
+		v, err = strconv.ParseUint(s, 10, 32)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a number", s)
+		return 0, fmt.Errorf("%q is not a number", truncateForError([]byte(s)))
+	}
+	return v, nil
+}
+
+func (d keyDef) parseNum(s string) (uint64, error) {
+	v, err := parseNumber(s)
+	if err != nil {
+		return 0, err
 	}
 	if v < d.min || v > d.max {
 		return 0, fmt.Errorf("%d is outside %d..%d", v, d.min, d.max)
@@ -147,7 +172,10 @@ func (d keyDef) validate(v string) error {
 			}
 		}
 	case kindMin, kindMax, kindDeclarative:
-		_, err := d.parseNum(v)
+		n, err := d.parseNum(v)
+		if err == nil && d.oursOnlyZero && n != 0 {
+			return fmt.Errorf("%d: the kernel's iscsi_tcp implements only 0", n)
+		}
 		return err
 	case kindOr, kindAnd:
 		_, err := parseBool(v)
@@ -207,7 +235,16 @@ func (d keyDef) checkAnswer(ours, theirs string) (string, error) {
 			return "", fmt.Errorf("answer %q is not one of our offer %q", theirs, ours)
 		}
 		return theirs, nil
-	case kindMin, kindMax, kindOr, kindAnd:
+	case kindMin, kindMax:
+		want, err := d.answer(ours, theirs)
+		if err != nil {
+			return "", err
+		}
+		if got, _ := d.parseNum(theirs); strconv.FormatUint(got, 10) != want {
+			return "", fmt.Errorf("answer %q is inconsistent with our offer %q (expected %q)", theirs, ours, want)
+		}
+		return want, nil
+	case kindOr, kindAnd:
 		want, err := d.answer(ours, theirs)
 		if err != nil {
 			return "", err
@@ -270,7 +307,10 @@ func newNegotiator(overrides []KeyValue) (*negotiator, error) {
 // NotUnderstood; keys this negotiator does not own (security, declarative)
 // must be filtered out by the caller or are ignored when declarative.
 func (n *negotiator) handle(kvs []KeyValue) ([]KeyValue, error) {
-	var replies []KeyValue
+	var (
+		replies []KeyValue
+		refused []refusedDigest
+	)
 	for _, kv := range kvs {
 		if declarativeTargetKey(kv.Key) {
 			continue
@@ -288,20 +328,34 @@ func (n *negotiator) handle(kvs []KeyValue) ([]KeyValue, error) {
 				delete(n.pending, kv.Key)
 				continue
 			}
-			if _, err := d.parseNum(kv.Value); err != nil {
+			v, err := d.parseNum(kv.Value)
+			if err != nil {
 				return nil, fmt.Errorf("iscsi: target declared %s: %v", kv.Key, err)
 			}
-			n.targetRD = kv.Value
+			n.targetRD = strconv.FormatUint(v, 10)
 			delete(n.pending, kv.Key) // target's declaration also acknowledges ours
 			continue
 		}
 		if n.pending[kv.Key] {
 			delete(n.pending, kv.Key)
 			if isSpecialAnswer(kv.Value) {
+				// A digest refused is not a digest left at its default:
+				// a target that answers Reject may go on to run the
+				// connection with digests (RFC 7143 leaves it open), and
+				// a session whose two ends disagree on them dies at its
+				// first command.
+				if isDigestKey(kv.Key) && (kv.Value == valueReject || !slices.Contains(splitList(n.prefs[kv.Key]), "None")) {
+					refused = append(refused, refusedDigest{key: kv.Key, offer: n.prefs[kv.Key], answer: kv.Value})
+					continue
+				}
 				n.declined[kv.Key] = kv.Value
 				continue
 			}
 			res, err := d.checkAnswer(n.prefs[kv.Key], kv.Value)
+			if err != nil && isDigestKey(kv.Key) {
+				refused = append(refused, refusedDigest{key: kv.Key, offer: n.prefs[kv.Key], answer: kv.Value})
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("iscsi: target answered %s: %v", kv.Key, err)
 			}
@@ -325,7 +379,52 @@ func (n *negotiator) handle(kvs []KeyValue) ([]KeyValue, error) {
 		}
 		replies = append(replies, KeyValue{Key: kv.Key, Value: ans})
 	}
+	if len(refused) > 0 {
+		return nil, &digestRefusal{refused}
+	}
 	return replies, nil
+}
+
+// isDigestKey reports whether key is HeaderDigest or DataDigest.
+func isDigestKey(key string) bool { return slices.Contains(digestKeys, key) }
+
+// refusedDigest is a target's answer to our digest offer that leaves no
+// agreed digest: Reject, or a value we did not offer.
+type refusedDigest struct{ key, offer, answer string }
+
+// digestRefusal is the digests a target refused in one response.
+type digestRefusal struct{ refused []refusedDigest }
+
+func (e *digestRefusal) Error() string {
+	parts := make([]string, len(e.refused))
+	for i, r := range e.refused {
+		parts[i] = fmt.Sprintf("%s=%s (answered %s)", r.key, r.offer, truncateForError([]byte(r.answer)))
+	}
+	return "target refused " + strings.Join(parts, ", ")
+}
+
+// keys are the refused digests we offered without CRC32C: a retry may
+// offer it.
+func (e *digestRefusal) keys() []string {
+	var out []string
+	for _, r := range e.refused {
+		if !slices.Contains(splitList(r.offer), "CRC32C") {
+			out = append(out, r.key)
+		}
+	}
+	return out
+}
+
+// hint says what to set, given what we offered.
+func (e *digestRefusal) hint() string {
+	if keys := e.keys(); len(keys) > 0 {
+		return digestHint(keys, true)
+	}
+	r := e.refused[0]
+	if !slices.Contains(splitList(r.offer), "None") {
+		return "the target may not run digests: accept None too, " + digestSetting(r.key, DigestOffer)
+	}
+	return "check the target's " + r.key + " setting"
 }
 
 func isSpecialAnswer(v string) bool {
@@ -333,13 +432,31 @@ func isSpecialAnswer(v string) bool {
 }
 
 // value returns the negotiated value of key, or the RFC default when the
-// target did not answer or declined.
+// target did not answer or declined. A Boolean we offered with the value
+// that decides the result by itself (No for AND, Yes for OR) needs no
+// answer (RFC 7143 §6.2.2): it is the result.
 func (n *negotiator) value(key string) string {
 	if v, ok := n.results[key]; ok {
 		return v
 	}
 	d, _ := operationalKey(key)
+	if _, declined := n.declined[key]; !declined && n.offered(key) {
+		switch ours := n.prefs[key]; {
+		case d.kind == kindAnd && ours == "No", d.kind == kindOr && ours == "Yes":
+			return ours
+		}
+	}
 	return d.rfcDef
+}
+
+// offered reports whether key was in our offer.
+func (n *negotiator) offered(key string) bool {
+	for _, kv := range n.offers {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // params computes the parameters in force.

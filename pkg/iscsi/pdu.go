@@ -550,3 +550,89 @@ func ParseNOPIn(p *PDU) (*NOPIn, error) {
 		Data:     p.Data,
 	}, nil
 }
+
+// Asynchronous events (RFC 7143 §11.9.1).
+const (
+	AsyncSCSIEvent         = 0 // sense data in the data segment
+	AsyncLogoutRequest     = 1 // log out within Parameter3 seconds
+	AsyncDropConnection    = 2 // Parameter1: CID; Parameter2/3: Time2Wait/Time2Retain
+	AsyncDropAllConnection = 3 // Parameter2/3: Time2Wait/Time2Retain
+	AsyncRenegotiate       = 4 // renegotiate operational parameters
+	AsyncVendor            = 255
+)
+
+// AsyncMessage is an Asynchronous Message PDU (RFC 7143 §11.9): the
+// target's unsolicited notice to the initiator. The kernel hands the ones
+// it does not act on to userspace (ISCSI_KEVENT_RECV_PDU).
+type AsyncMessage struct {
+	LUN                                uint64
+	StatSN                             uint32
+	Event, VendorCode                  uint8
+	Parameter1, Parameter2, Parameter3 uint16
+	Data                               []byte
+}
+
+// ParseAsyncMessage decodes an Asynchronous Message.
+func ParseAsyncMessage(p *PDU) (*AsyncMessage, error) {
+	if p.Opcode() != OpAsyncMessage {
+		return nil, fmt.Errorf("iscsi: expected Async Message, got %v", p.Opcode())
+	}
+	return &AsyncMessage{
+		LUN:        binary.BigEndian.Uint64(p.Header[8:]),
+		StatSN:     p.u32(24),
+		Event:      p.Header[36],
+		VendorCode: p.Header[37],
+		Parameter1: p.u16(38),
+		Parameter2: p.u16(40),
+		Parameter3: p.u16(42),
+		Data:       p.Data,
+	}, nil
+}
+
+// Logout reason codes (RFC 7143 §11.14.1).
+const (
+	LogoutCloseSession    = 0
+	LogoutCloseConnection = 1
+	LogoutRemoveForRecov  = 2
+)
+
+// LogoutRequest is a Logout Request PDU (RFC 7143 §11.14). Sent through
+// the kernel (SEND_PDU), which fills CmdSN and ExpStatSN and replaces a
+// non-reserved ITT with its own.
+type LogoutRequest struct {
+	Reason    uint8
+	ITT       uint32
+	CID       uint16
+	CmdSN     uint32
+	ExpStatSN uint32
+}
+
+// PDU encodes the request; it is always immediate.
+func (r *LogoutRequest) PDU() *PDU {
+	p := &PDU{}
+	p.Header[0] = immediateBit | byte(OpLogoutRequest)
+	p.Header[1] = finalBit | r.Reason&0x7f
+	p.put32(16, r.ITT)
+	p.put16(20, r.CID)
+	p.put32(24, r.CmdSN)
+	p.put32(28, r.ExpStatSN)
+	return p
+}
+
+// LogoutResponse is a Logout Response PDU (RFC 7143 §11.15).
+type LogoutResponse struct {
+	// Response: 0 closed, 1 CID not found, 2 recovery not supported,
+	// 3 cleanup failed.
+	Response               uint8
+	ITT                    uint32
+	StatSN                 uint32
+	Time2Wait, Time2Retain uint16
+}
+
+// ParseLogoutResponse decodes a Logout Response.
+func ParseLogoutResponse(p *PDU) (*LogoutResponse, error) {
+	if p.Opcode() != OpLogoutResponse {
+		return nil, fmt.Errorf("iscsi: expected Logout Response, got %v", p.Opcode())
+	}
+	return &LogoutResponse{Response: p.Header[2], ITT: p.u32(16), StatSN: p.u32(24), Time2Wait: p.u16(40), Time2Retain: p.u16(42)}, nil
+}

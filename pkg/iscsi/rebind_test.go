@@ -23,6 +23,9 @@ type fakeKernel struct {
 	sent   []*LoginRequest
 	noAnsw bool
 	tsih   uint16
+	// digests is what the target answers an offer of CRC32C with
+	// ("CRC32C", or None when empty).
+	digests string
 }
 
 func (k *fakeKernel) SendPDU(sid, cid uint32, pdu iscsinl.PduLike) error {
@@ -53,7 +56,11 @@ func (k *fakeKernel) SendPDU(sid, cid uint32, pdu iscsinl.PduLike) error {
 		switch kv.Key {
 		case "InitiatorName", "TargetName", "SessionType":
 		case "HeaderDigest", "DataDigest":
-			answer = append(answer, KeyValue{kv.Key, "None"})
+			v := "None"
+			if k.digests != "" && strings.Contains(kv.Value, k.digests) {
+				v = k.digests
+			}
+			answer = append(answer, KeyValue{kv.Key, v})
 		default:
 			answer = append(answer, kv)
 		}
@@ -93,6 +100,34 @@ func TestRebind(t *testing.T) {
 	}
 	if !strings.Contains(calls, fmt.Sprintf("set %d", ParamPingTmo)) || !strings.Contains(calls, fmt.Sprintf("set %d", ParamExpStatSN)) {
 		t.Errorf("calls %s lack PING_TMO or EXP_STATSN", calls)
+	}
+}
+
+// TestRebindSetsDigests: the kernel clears a connection's digests when
+// it is stopped for recovery (libiscsi's STOP_CONN_RECOVER), so a
+// re-login that negotiated CRC32C must set both again, after the login
+// (which runs without digests) and before the start.
+func TestRebindSetsDigests(t *testing.T) {
+	for _, answer := range []string{"CRC32C", ""} {
+		k := &fakeKernel{out: make(chan []byte, 4), tsih: 9, digests: answer}
+		cfg := LoginConfig{InitiatorName: "iqn.i:me", TargetName: "iqn.t:root", Portal: "10.0.0.1:3260",
+			ISID: ISID{0x80, 1, 2, 3, 0, 0}, Params: []KeyValue{{"HeaderDigest", DigestOffer}, {"DataDigest", DigestOffer}}}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sess, err := Rebind(ctx, k, tcpPair(t), KernelSession{SID: 3}, cfg, KernelOptions{}, k.out)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"CRC32C": "1", "": "0"}[answer]
+		if k.values[ParamHdrDgstEn] != want || k.values[ParamDataDgstEn] != want || sess.Params.HeaderDigest != map[string]string{"CRC32C": "CRC32C", "": "None"}[answer] {
+			t.Errorf("target answering %q: kernel digests HDRDGST_EN=%q DATADGST_EN=%q, session %q; want %s",
+				answer, k.values[ParamHdrDgstEn], k.values[ParamDataDgstEn], sess.Params.HeaderDigest, want)
+		}
+		calls := strings.Join(k.calls, ",")
+		hdr, data := strings.Index(calls, fmt.Sprintf(",set %d,", ParamHdrDgstEn)), strings.Index(calls, fmt.Sprintf(",set %d,", ParamDataDgstEn))
+		if hdr < strings.Index(calls, "bind") || data < 0 || data > strings.LastIndex(calls, "start") {
+			t.Errorf("calls %s: want the digests set between the bind and the start", calls)
+		}
 	}
 }
 
