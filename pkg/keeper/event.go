@@ -3,8 +3,6 @@ package keeper
 import (
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
-	"time"
 )
 
 // Kernel event types (enum iscsi_uevent_e in include/scsi/iscsi_if.h).
@@ -15,6 +13,11 @@ const (
 	EventDestroySession = 104 // ISCSI_KEVENT_DESTROY_SESSION
 	EventUnbindSession  = 105 // ISCSI_KEVENT_UNBIND_SESSION
 	EventCreateSession  = 106 // ISCSI_KEVENT_CREATE_SESSION
+
+	// EventOverrun is not the kernel's: the event reader reports with it
+	// that events may have been lost (a receive buffer overrun, a read
+	// error), so the sessions must be checked in sysfs.
+	EventOverrun = 1 << 16
 )
 
 // ueventLen is sizeof(struct iscsi_uevent): type, iferror, transport
@@ -26,6 +29,8 @@ type Event struct {
 	Type            uint32
 	TransportHandle uint64
 	SID, CID        uint32
+	// HostNo is the SCSI host of session events.
+	HostNo uint32
 	// Error is the iscsi_err code of a connection error.
 	Error uint32
 	// PDU is a received PDU (48-byte header and its data) for RecvPDU.
@@ -56,9 +61,12 @@ func ParseEvent(b []byte) (Event, error) {
 		ev.PDU = append([]byte(nil), pdu[:n]...)
 	case EventConnError:
 		ev.SID, ev.CID, ev.Error = le.Uint32(r[0:4]), le.Uint32(r[4:8]), le.Uint32(r[8:12])
-	case EventDestroySession, EventUnbindSession, EventCreateSession:
-		// d_session / unbind_session / c_session_ret: sid first.
-		ev.SID = le.Uint32(r[0:4])
+	case EventDestroySession:
+		// msg_session_destroyed is {host_no; sid}.
+		ev.HostNo, ev.SID = le.Uint32(r[0:4]), le.Uint32(r[4:8])
+	case EventUnbindSession, EventCreateSession:
+		// msg_unbind_session and msg_create_session_ret are {sid; host_no}.
+		ev.SID, ev.HostNo = le.Uint32(r[0:4]), le.Uint32(r[4:8])
 	}
 	return ev, nil
 }
@@ -77,21 +85,3 @@ func ErrorName(code uint32) string {
 	}
 	return fmt.Sprint(code)
 }
-
-// Backoff returns the wait before recovery round n (1-based): doubling
-// from initial up to max, half of it fixed and half random (jitter in
-// [0,1)), so machines that lost the same switch do not retry in lockstep.
-func Backoff(n int, initial, max time.Duration, jitter float64) time.Duration {
-	d := initial
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + time.Duration(jitter*float64(d-half))
-}
-
-// defaultJitter is math/rand/v2 (never blocks).
-func defaultJitter() float64 { return rand.Float64() }

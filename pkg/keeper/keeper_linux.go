@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/bond"
+	"github.com/netroot/netroot/pkg/devmapper"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/multipath"
 	"github.com/u-root/iscsinl"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -25,10 +30,12 @@ type Options struct {
 	Ready func()
 	// Dial opens TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
-	// AttemptTimeout bounds one dial + login; 0 means 10 s.
+	// AttemptTimeout bounds one login, and one connect (at most 3 s: a
+	// connect that hangs is overtaken by the next); 0 means 10 s.
 	AttemptTimeout time.Duration
-	// InitialBackoff and MaxBackoff shape the wait between recovery
-	// rounds; 0 means 1 s and 10 s.
+	// InitialBackoff and MaxBackoff shape the schedule of connects while a
+	// session is down (each step jittered by ±25 %, reset at once when a
+	// link or address comes back); 0 (or less) means 250 ms and 1 s.
 	InitialBackoff, MaxBackoff time.Duration
 	// OtherDaemon reports whether another iSCSI daemon (iscsid) now owns
 	// recovery; the keeper then exits instead of acting. nil means
@@ -37,6 +44,80 @@ type Options struct {
 	// OtherDaemonPoll is how often OtherDaemon is asked between events;
 	// 0 means 5 s.
 	OtherDaemonPoll time.Duration
+	// Sysfs and Proc are /sys and /proc opened by the caller (a keeper
+	// started after switch_root reaches them by no path); nil opens them
+	// by path. Run does not close them.
+	Sysfs, Proc *os.File
+	// Multipathd reports whether multipathd runs and owns the multipath
+	// maps; nil means MultipathdRunning.
+	Multipathd func() bool
+}
+
+// system is what a keeper (Run) or a one-off recovery (Recover) works
+// through: the kernel's iSCSI events and commands, /sys and /proc.
+type system struct {
+	evs         *Events
+	cmd         *iscsinl.IscsiIpcConn
+	sysfs, proc *dir
+}
+
+// openSystem opens the event socket (first, so that nothing the
+// connection does from now on is missed), the command socket of handle,
+// and /sys and /proc — o's when set: a keeper started after switch_root
+// reaches them by no path.
+func openSystem(handle uint64, o Options, logf func(string, ...any)) (_ *system, err error) {
+	s := &system{}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.evs, err = ListenEvents(logf); err != nil {
+		return nil, err
+	}
+	if s.cmd, err = openCommands(handle); err != nil {
+		return nil, err
+	}
+	if s.sysfs, err = dirFrom(o.Sysfs, iscsi.DefaultSysfs); err != nil {
+		return nil, fmt.Errorf("keeper: %w", err)
+	}
+	if s.proc, err = dirFrom(o.Proc, "/proc"); err != nil {
+		return nil, fmt.Errorf("keeper: %w", err)
+	}
+	return s, nil
+}
+
+func (s *system) close() {
+	if s.proc != nil {
+		s.proc.close()
+	}
+	if s.sysfs != nil {
+		s.sysfs.close()
+	}
+	if s.cmd != nil {
+		s.cmd.Conn.Close()
+	}
+	if s.evs != nil {
+		s.evs.Close()
+	}
+}
+
+// env is the loop's view of the system; link changes are watched until
+// ctx ends.
+func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
+	links := make(chan LinkEvent, 16)
+	go watchLinks(ctx, links, logf)
+	return env{
+		t:      &lockedTransport{c: s.cmd},
+		events: s.evs.C(),
+		state: func(sid, cid uint32) (SessionState, error) {
+			return readSessionState(s.sysfs.readFile, sid, cid)
+		},
+		links:    links,
+		resolve:  resolver(s.proc),
+		route:    routeInterface,
+		failover: func(name string) *bond.Failover { return sysfsFailover(s.sysfs, name) },
+	}
 }
 
 // ErrSteppedAside is returned by Run when iscsid took over.
@@ -132,22 +213,71 @@ func openCommands(handle uint64) (*iscsinl.IscsiIpcConn, error) {
 	return &iscsinl.IscsiIpcConn{Conn: s, TransportHandle: handle}, nil
 }
 
-// readEvents delivers parsed events until ctx ends.
-func readEvents(ctx context.Context, fd int, out chan<- Event, logf func(string, ...any)) {
-	buf := make([]byte, 1<<16)
-	for ctx.Err() == nil {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if errors.Is(err, unix.ENOBUFS) {
-				logf("event socket overran; some events were lost")
-				continue
-			}
-			logf("reading events: %v", err)
-			return
+// eventSocket is the iSCSI event socket; it reopens itself when the
+// socket broke, so that the keeper never stops listening.
+type eventSocket struct {
+	fd   int
+	logf func(string, ...any)
+}
+
+func (s *eventSocket) recv(b []byte) (int, error) {
+	n, _, err := unix.Recvfrom(s.fd, b, 0)
+	if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ENOBUFS) {
+		if fd, oerr := openEvents(); oerr == nil {
+			unix.Close(s.fd)
+			s.fd = fd
+		} else {
+			s.logf("reopening the event socket: %v", oerr)
 		}
+	}
+	return n, err
+}
+
+func (s *eventSocket) close() { unix.Close(s.fd) }
+
+// readEvents delivers parsed events until ctx ends; recv reads one
+// datagram of the event socket. It never gives up: after an overrun
+// (ENOBUFS) or any other read error it reports EventOverrun, since events
+// may be lost, and after an unexpected error it waits a little (the
+// socket is reopened by recv) before reading again.
+func readEvents(ctx context.Context, recv func([]byte) (int, error), out chan<- Event, logf func(string, ...any)) {
+	buf := make([]byte, 1<<16)
+	send := func(ev Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	pause := backoff.New(backoff.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.25}, nil)
+	failures := 0
+	for ctx.Err() == nil {
+		n, err := recv(buf)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			logf("event socket overran; checking the sessions in sysfs")
+			if !send(Event{Type: EventOverrun}) {
+				return
+			}
+			continue
+		default:
+			if failures++; failures <= 3 || failures%100 == 0 {
+				logf("reading events: %v (%d in a row); still listening", err, failures)
+			}
+			if _, werr := pause.Wait(ctx); werr != nil {
+				return
+			}
+			if !send(Event{Type: EventOverrun}) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		pause.Reset()
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
 			logf("bad netlink message: %v", err)
@@ -159,26 +289,51 @@ func readEvents(ctx context.Context, fd int, out chan<- Event, logf func(string,
 				logf("%v", err)
 				continue
 			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
+			if !send(ev) {
 				return
 			}
 		}
 	}
 }
 
-type recovery struct {
+// Events is a subscription to the kernel's iSCSI events (ListenEvents).
+type Events struct {
+	sock   *eventSocket
+	c      chan Event
 	cancel context.CancelFunc
-	pdus   chan []byte
 }
 
-type result struct {
-	sid      uint32
-	portal   string
-	attempts int
-	took     time.Duration
-	err      error
+// ListenEvents subscribes to the kernel's iSCSI events (the group iscsid
+// listens on; scsi_transport_iscsi must be loaded) and delivers them,
+// parsed, on C until Close. Events that may have been lost come as
+// EventOverrun. logf receives the reader's trouble; nil discards it.
+func ListenEvents(logf func(string, ...any)) (*Events, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	fd, err := openEvents()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Events{sock: &eventSocket{fd: fd, logf: logf}, c: make(chan Event, 64), cancel: cancel}
+	go func() {
+		readEvents(ctx, e.sock.recv, e.c, logf)
+		// Closed by its reader only: a close under a blocked receive
+		// would make the reader reopen the socket.
+		e.sock.close()
+	}()
+	return e, nil
+}
+
+// C delivers the events.
+func (e *Events) C() <-chan Event { return e.c }
+
+// Close ends the subscription at once; the socket is closed once its
+// reader notices (within the socket's receive timeout).
+func (e *Events) Close() error {
+	e.cancel()
+	return nil
 }
 
 // Run keeps st's sessions alive until ctx ends (nil), iscsid takes over
@@ -191,181 +346,22 @@ func Run(ctx context.Context, st State, o Options) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	other := o.OtherDaemon
-	if other == nil {
-		other = IscsidRunning
-	}
-	poll := o.OtherDaemonPoll
-	if poll <= 0 {
-		poll = 5 * time.Second
-	}
-	fd, err := openEvents()
+	sys, err := openSystem(st.TransportHandle, o, logf)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	cmd, err := openCommands(st.TransportHandle)
-	if err != nil {
-		return err
-	}
-	defer cmd.Conn.Close()
-	t := &lockedTransport{c: cmd}
-
+	defer sys.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := make(chan Event, 64)
-	go readEvents(ctx, fd, events, logf)
-	if o.Ready != nil {
-		o.Ready()
+	maps := openMaps(st, func() (multipath.Control, error) { return devmapper.Open() }, logf)
+	if c, ok := maps.(*devmapper.Control); ok {
+		defer c.Close()
 	}
-
-	sessions := map[uint32]Session{}
-	for _, s := range st.Sessions {
-		sessions[s.SID] = s
+	mpathd := o.Multipathd
+	if mpathd == nil {
+		mpathd = MultipathdRunning
 	}
-	active := map[uint32]*recovery{}
-	results := make(chan result)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer func() {
-		for _, r := range active {
-			r.cancel()
-		}
-	}()
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			if other() {
-				return ErrSteppedAside
-			}
-		case res := <-results:
-			delete(active, res.sid)
-			if res.err != nil {
-				logf("session %d: recovery stopped: %v", res.sid, res.err)
-			} else {
-				logf("recovered session %d via %s after %.1fs (%d attempt(s))", res.sid, res.portal, res.took.Seconds(), res.attempts)
-			}
-		case ev := <-events:
-			if ev.TransportHandle != st.TransportHandle && ev.Type != EventIfError {
-				continue
-			}
-			s, ours := sessions[ev.SID]
-			switch ev.Type {
-			case EventRecvPDU:
-				if r := active[ev.SID]; r != nil {
-					select {
-					case r.pdus <- ev.PDU:
-					default:
-					}
-				}
-			case EventConnError:
-				if !ours || active[ev.SID] != nil {
-					continue
-				}
-				if other() {
-					logf("session %d: connection error %s, but iscsid is running: leaving it to iscsid", ev.SID, ErrorName(ev.Error))
-					return ErrSteppedAside
-				}
-				logf("session %d connection %d failed (%s): recovering %s", ev.SID, ev.CID, ErrorName(ev.Error), s)
-				rctx, rcancel := context.WithCancel(ctx)
-				r := &recovery{cancel: rcancel, pdus: make(chan []byte, 8)}
-				active[ev.SID] = r
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					res := recoverSession(rctx, t, s, r.pdus, o, logf)
-					select {
-					case results <- res:
-					case <-ctx.Done():
-					}
-				}()
-			case EventDestroySession, EventUnbindSession:
-				if !ours {
-					continue
-				}
-				logf("session %d was unbound or destroyed by someone else; no longer keeping it", ev.SID)
-				if r := active[ev.SID]; r != nil {
-					r.cancel()
-				}
-				delete(sessions, ev.SID)
-				if len(sessions) == 0 {
-					return nil
-				}
-			}
-		}
-	}
-}
-
-// recoverSession reconnects s until it succeeds or ctx ends.
-func recoverSession(ctx context.Context, t iscsi.RebindTransport, s Session, pdus chan []byte, o Options, logf func(string, ...any)) result {
-	start := time.Now()
-	dial := o.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	attemptTimeout := o.AttemptTimeout
-	if attemptTimeout <= 0 {
-		attemptTimeout = 10 * time.Second
-	}
-	initial, maxB := o.InitialBackoff, o.MaxBackoff
-	if initial <= 0 {
-		initial = time.Second
-	}
-	if maxB <= 0 {
-		maxB = 10 * time.Second
-	}
-	ks := s.KernelSession()
-	// Stop the failed connection for recovery: it releases the old socket,
-	// fails the in-flight commands back to the SCSI layer for retry and
-	// keeps the session (and its disks) blocked, not gone.
-	if err := t.StopConnection(ks.SID, ks.CID); err != nil {
-		logf("session %d: stopping the failed connection: %v", ks.SID, err)
-	}
-	attempts := 0
-	for round := 1; ; round++ {
-		for _, portal := range s.Portals {
-			if ctx.Err() != nil {
-				return result{sid: s.SID, err: ctx.Err()}
-			}
-			attempts++
-			err := rebindOnce(ctx, t, s, portal, pdus, dial, attemptTimeout)
-			if err == nil {
-				return result{sid: s.SID, portal: portal, attempts: attempts, took: time.Since(start)}
-			}
-			if attempts <= 3 || attempts%10 == 0 {
-				logf("session %d: attempt %d via %s: %v", s.SID, attempts, portal, err)
-			}
-		}
-		wait := Backoff(round, initial, maxB, defaultJitter())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return result{sid: s.SID, err: ctx.Err()}
-		case <-t.C:
-		}
-	}
-}
-
-func rebindOnce(ctx context.Context, t iscsi.RebindTransport, s Session, portal string, pdus chan []byte,
-	dial func(ctx context.Context, network, address string) (net.Conn, error), timeout time.Duration) error {
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := dial(actx, "tcp", portal)
-	if err != nil {
-		return fmt.Errorf("dial: %w", err)
-	}
-	defer conn.Close() // the kernel holds its own reference once bound
-	// Drop PDUs left from an earlier attempt.
-	for len(pdus) > 0 {
-		<-pdus
-	}
-	_, err = iscsi.Rebind(actx, t, conn, s.KernelSession(), s.LoginConfig(portal), s.KernelOptions(), pdus)
-	return err
+	e := sys.env(ctx, logf)
+	e.maps, e.multipathd = maps, mpathd
+	return run(ctx, st, o, e)
 }

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netroot/netroot/pkg/iscsi"
 )
@@ -16,7 +15,9 @@ func testState() State {
 		Portals: []string{"10.77.0.1:3260", "[fd00::1]:3260"}, ISID: iscsi.ISID{0x80, 1, 2, 3, 0, 0},
 		Credentials:    iscsi.Credentials{Username: "u", Password: "secret-pw", InUsername: "t", InPassword: "in-secret"},
 		CHAPAlgorithms: []iscsi.CHAPAlgorithm{iscsi.CHAPMD5}, Params: []iscsi.KeyValue{{Key: "MaxBurstLength", Value: "65536"}},
-		RecoveryTimeoutSec: 86400, NoopIntervalSec: 5, NoopTimeoutSec: 5,
+		RecoveryTimeoutSec: 86400, NoopIntervalSec: 5, NoopTimeoutSec: 5, RecoveryTimeoutSet: true,
+		DefaultTime2WaitSec: 2, Interface: "bond0",
+		Resolved: map[string][]string{"10.77.0.1:3260": {"10.77.0.1:3260"}},
 	}}}
 }
 
@@ -46,6 +47,13 @@ func TestStateValidate(t *testing.T) {
 		"no isid":     func(s *State) { s.Sessions[0].ISID = iscsi.ISID{} },
 		"no target":   func(s *State) { s.Sessions[0].TargetName = "" },
 		"twice":       func(s *State) { s.Sessions = append(s.Sessions, s.Sessions[0]) },
+		"time2wait":   func(s *State) { s.Sessions[0].DefaultTime2WaitSec = 3601 },
+		"resolved for no portal": func(s *State) {
+			s.Sessions[0].Resolved = map[string][]string{"nas:3260": {"10.0.0.1:3260"}}
+		},
+		"resolved to a name": func(s *State) {
+			s.Sessions[0].Resolved = map[string][]string{"10.77.0.1:3260": {"nas:3260"}}
+		},
 	} {
 		st := testState()
 		mutate(&st)
@@ -101,7 +109,10 @@ func TestParseEvent(t *testing.T) {
 	}{
 		{"conn error", uevent(EventConnError, 7, []uint32{3, 0, 1022}, nil), Event{Type: EventConnError, TransportHandle: 7, SID: 3, Error: 1022}, ""},
 		{"recv pdu", uevent(EventRecvPDU, 7, []uint32{3, 1}, append(append([]byte(nil), pdu...), 0, 0, 0)), Event{Type: EventRecvPDU, TransportHandle: 7, SID: 3, CID: 1, PDU: pdu}, ""},
-		{"destroy", uevent(EventDestroySession, 7, []uint32{9}, nil), Event{Type: EventDestroySession, TransportHandle: 7, SID: 9}, ""},
+		// include/uapi/scsi/iscsi_if.h: msg_session_destroyed is
+		// {host_no; sid}, msg_unbind_session {sid; host_no}.
+		{"destroy", uevent(EventDestroySession, 7, []uint32{2, 9}, nil), Event{Type: EventDestroySession, TransportHandle: 7, SID: 9, HostNo: 2}, ""},
+		{"unbind", uevent(EventUnbindSession, 7, []uint32{9, 2}, nil), Event{Type: EventUnbindSession, TransportHandle: 7, SID: 9, HostNo: 2}, ""},
 		{"unknown", uevent(999, 7, []uint32{9}, nil), Event{Type: 999, TransportHandle: 7}, ""},
 		{"short", make([]byte, 20), Event{}, "at least"},
 		{"short pdu", uevent(EventRecvPDU, 7, []uint32{3, 1}, pdu[:40]), Event{}, "PDU"},
@@ -132,24 +143,4 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatalf("short PDU accepted")
 		}
 	})
-}
-
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		n      int
-		jitter float64
-		want   time.Duration
-	}{
-		{1, 0, 500 * time.Millisecond},
-		{1, 0.999999, time.Second - time.Microsecond},
-		{2, 0, time.Second},
-		{4, 0, 4 * time.Second},
-		{5, 0, 5 * time.Second}, // capped at 10 s
-		{50, 0.5, 7500 * time.Millisecond},
-	} {
-		got := Backoff(tc.n, time.Second, 10*time.Second, tc.jitter)
-		if got.Round(time.Millisecond) != tc.want.Round(time.Millisecond) {
-			t.Errorf("Backoff(%d, %v) = %v, want %v", tc.n, tc.jitter, got, tc.want)
-		}
-	}
 }

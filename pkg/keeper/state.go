@@ -1,18 +1,26 @@
 // Package keeper keeps the iSCSI sessions of a network root alive after
 // switch_root: it listens for the kernel's connection-error events on the
 // iSCSI netlink socket and recovers a failed connection as iscsid does
-// (stop it for recovery, dial again with backoff and jitter, log in through
-// the kernel reinstating the same session, set the parameters, start it).
+// (stop it for recovery, wait Time2Wait, connect again on a capped,
+// jittered schedule that a link coming back restarts, log in through the
+// kernel reinstating the same session — following the target's redirects
+// —, set the parameters, start it). It also acts on the target's
+// asynchronous messages (logout requests, dropped connections,
+// renegotiation), and checks the sessions in sysfs when it starts and
+// whenever events may have been lost, so that no failure goes unseen.
 //
 // /init starts it just before switch_root by re-executing its own binary
 // with argv[0] "@netroot-keeper" (systemd's root storage daemon
 // convention, so systemd spares it at switch_root and shutdown), handing
 // it the State over a pipe. The keeper needs no file afterwards: it keeps
 // everything in memory and its root and working directory stay on the
-// initramfs, so it never keeps the real root busy.
+// initramfs, so it never keeps the real root busy. It runs as two
+// processes, the keeper and its guard, that restart each other
+// (Process, supervise.go), out of the OOM killer's reach and locked in
+// memory (harden_linux.go).
 //
-// The pure parts (State encoding, event parsing, backoff) run anywhere;
-// the netlink loop is Linux-only.
+// The pure parts (State encoding, event parsing, sysfs and resolver
+// files) run anywhere; the netlink loop is Linux-only.
 package keeper
 
 import (
@@ -20,6 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/netroot/netroot/pkg/iscsi"
@@ -57,6 +68,34 @@ type Session struct {
 	RecoveryTimeoutSec int
 	NoopIntervalSec    int
 	NoopTimeoutSec     int
+	// RecoveryTimeoutSet says RecoveryTimeoutSec was configured
+	// (node.session.timeo.replacement_timeout): 0 then fails I/O at once,
+	// as in open-iscsi, instead of meaning netroot's one day.
+	RecoveryTimeoutSet bool `json:",omitempty"`
+	// DefaultTime2WaitSec is the negotiated DefaultTime2Wait: how long to
+	// wait after the connection is lost before reconnecting (RFC 7143
+	// §13.15). Asynchronous messages and Logout Responses replace it.
+	DefaultTime2WaitSec int `json:",omitempty"`
+	// Resolved holds, for each portal given as a host name, the
+	// addresses ("ip:port") it resolved to at boot: dialled when the name
+	// cannot be resolved after switch_root (the initramfs's resolver
+	// files are gone; the real root's are asked first).
+	Resolved map[string][]string `json:",omitempty"`
+	// Interface is the interface the session's route used at boot (the
+	// bond, say): a link or address coming up on it or one of its ports
+	// makes a recovery retry at once. Empty: the routing table decides.
+	Interface string `json:",omitempty"`
+	// Bond is the active-backup bond the session's path leaves by: when a
+	// recovery's connects get no answer while another of its slaves has
+	// carrier, the keeper makes that one active (bond.Failover), as /init
+	// does. Empty: none.
+	Bond string `json:",omitempty"`
+	// Map is the device-mapper multipath map the session's disk is a
+	// path of, PathDev that disk ("major:minor"): once the session is
+	// recovered, the keeper reinstates the path in the map (the kernel
+	// failed it while the session was down). Empty: no map.
+	Map     string `json:",omitempty"`
+	PathDev string `json:",omitempty"`
 }
 
 // String describes the session without secrets.
@@ -79,7 +118,7 @@ func (s Session) LoginConfig(portal string) iscsi.LoginConfig {
 
 // KernelOptions are the kernel settings of the session.
 func (s Session) KernelOptions() iscsi.KernelOptions {
-	return iscsi.KernelOptions{RecoveryTimeoutSec: s.RecoveryTimeoutSec,
+	return iscsi.KernelOptions{RecoveryTimeoutSec: s.RecoveryTimeoutSec, RecoveryTimeoutSet: s.RecoveryTimeoutSet,
 		NoopIntervalSec: s.NoopIntervalSec, NoopTimeoutSec: s.NoopTimeoutSec}
 }
 
@@ -173,6 +212,36 @@ func (st State) Validate() error {
 				return fmt.Errorf("keeper: session %d: portal %q: %w", s.SID, p, err)
 			}
 		}
+		if (s.Map == "") != (s.PathDev == "") || s.PathDev != "" && !validDev(s.PathDev) {
+			return fmt.Errorf("keeper: session %d: multipath map %q with path %q (want both, the path as major:minor)", s.SID, s.Map, s.PathDev)
+		}
+		if strings.ContainsAny(s.Bond, "/ \t\n") || len(s.Bond) > 15 {
+			return fmt.Errorf("keeper: session %d: bond %q is not an interface name", s.SID, s.Bond)
+		}
+		if s.DefaultTime2WaitSec < 0 || s.DefaultTime2WaitSec > 3600 {
+			return fmt.Errorf("keeper: session %d: DefaultTime2Wait %d not in 0..3600", s.SID, s.DefaultTime2WaitSec)
+		}
+		for p, addrs := range s.Resolved {
+			if !slices.Contains(s.Portals, p) {
+				return fmt.Errorf("keeper: session %d: resolved address for %q, which is not a portal", s.SID, p)
+			}
+			for _, a := range addrs {
+				if _, err := netip.ParseAddrPort(a); err != nil {
+					return fmt.Errorf("keeper: session %d: resolved address %q of %s: %w", s.SID, a, p, err)
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// validDev checks a block device number "major:minor".
+func validDev(s string) bool {
+	ma, mi, ok := strings.Cut(s, ":")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ma, 10, 32)
+	_, err2 := strconv.ParseUint(mi, 10, 32)
+	return err1 == nil && err2 == nil
 }

@@ -1,0 +1,368 @@
+package shutdown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netroot/netroot/pkg/keeper"
+	"golang.org/x/sys/unix"
+)
+
+// Options tune Run; the zero value is the real thing.
+type Options struct {
+	// Log receives one line per step (default: /dev/kmsg, else stdout).
+	Log io.Writer
+	// UnmountTimeout bounds the unmounting of the old root and the sync
+	// (each); 0 means 30 s. Past it the sessions are ended anyway, which
+	// fails the I/O still waiting for a target that is gone.
+	UnmountTimeout time.Duration
+	// EndTimeout bounds ending the sessions; 0 means 40 s.
+	EndTimeout time.Duration
+}
+
+// Run is the shutdown role's main: PID 1 after systemd-shutdown. It never
+// returns.
+func Run(args []string, o Options) {
+	if o.Log == nil {
+		if k, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+			o.Log = kmsgWriter{k}
+		} else {
+			o.Log = os.Stdout
+		}
+	}
+	if o.UnmountTimeout == 0 {
+		o.UnmountTimeout = 30 * time.Second
+	}
+	if o.EndTimeout == 0 {
+		o.EndTimeout = 40 * time.Second
+	}
+	start := time.Now()
+	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "netroot-shutdown: "+format+"\n", a...) }
+	step := func(name string, t0 time.Time, format string, a ...any) {
+		logf("%s: %s (%.2fs)", name, fmt.Sprintf(format, a...), time.Since(t0).Seconds())
+	}
+	action, err := ParseAction(args)
+	if err != nil {
+		logf("%v", err)
+	}
+	logf("%s: unmounting the old root, then logging out of the iSCSI sessions", action)
+	// PID 1 must not die: whatever goes wrong, the machine still goes down.
+	defer func() {
+		if r := recover(); r != nil {
+			logf("internal error: %v; %s anyway", r, action)
+			unix.Sync()
+			finish(action, logf)
+		}
+	}()
+
+	t := time.Now()
+	step("mount", t, "%s", mountAPI())
+
+	t = time.Now()
+	step("keeper", t, "%s", stopKeepers(3*time.Second))
+
+	t = time.Now()
+	res, done := bounded(o.UnmountTimeout, func() string { return unmountAll(OldRoot) })
+	if !done {
+		res = fmt.Sprintf("still unmounting after %s (the target does not answer?); ending the sessions fails what waits", o.UnmountTimeout)
+	}
+	step("unmount", t, "%s", res)
+
+	t = time.Now()
+	_, done = bounded(o.UnmountTimeout, func() string { unix.Sync(); return "" })
+	if done {
+		step("sync", t, "done")
+	} else {
+		step("sync", t, "still syncing after %s; going on", o.UnmountTimeout)
+	}
+
+	t = time.Now()
+	step("logout", t, "%s", endSessions(o.EndTimeout))
+
+	t = time.Now()
+	unix.Sync()
+	logf("%s after %.2fs", action, time.Since(start).Seconds())
+	finish(action, logf)
+}
+
+// bounded runs fn, waiting at most d; done is false when fn still runs
+// (it is left running: a syscall stuck on a dead target).
+func bounded(d time.Duration, fn func() string) (string, bool) {
+	c := make(chan string, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c <- fmt.Sprintf("internal error: %v", r)
+			}
+		}()
+		c <- fn()
+	}()
+	select {
+	case r := <-c:
+		return r, true
+	case <-time.After(d):
+		return "", false
+	}
+}
+
+// mountAPI mounts /proc, /sys and /dev where systemd's return did not bind
+// them.
+func mountAPI() string {
+	var did []string
+	for _, m := range []struct{ fstype, target, check string }{
+		{"proc", "/proc", "/proc/self"},
+		{"sysfs", "/sys", "/sys/class"},
+		{"devtmpfs", "/dev", "/dev/null"},
+	} {
+		if _, err := os.Stat(m.check); err == nil {
+			continue
+		}
+		os.MkdirAll(m.target, 0o755)
+		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+			did = append(did, fmt.Sprintf("%s: %v", m.target, err))
+			continue
+		}
+		did = append(did, m.target)
+	}
+	if len(did) == 0 {
+		return "/proc, /sys, /dev present"
+	}
+	return "mounted " + strings.Join(did, ", ")
+}
+
+// stopKeepers ends the session keeper and its guard (SIGTERM, which ends
+// both; SIGKILL after wait), so that none of them takes the logout for a
+// failure to recover.
+func stopKeepers(wait time.Duration) string {
+	pids := keeperPIDs()
+	if len(pids) == 0 {
+		return "none running"
+	}
+	// Each pidfd is opened before the signal: a pid reused after the
+	// exit cannot be mistaken for the keeper.
+	var fds []unix.PollFd
+	for _, p := range pids {
+		if fd, err := unix.PidfdOpen(p, 0); err == nil {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+	}
+	for _, p := range pids {
+		unix.Kill(p, unix.SIGTERM)
+	}
+	waitExits(fds, time.Now().Add(wait))
+	// PID 1 reaps its children: the keepers are.
+	reap()
+	left := keeperPIDs()
+	if len(left) == 0 {
+		return fmt.Sprintf("stopped %d process(es)", len(pids))
+	}
+	for _, p := range left {
+		unix.Kill(p, unix.SIGKILL)
+	}
+	reap()
+	return fmt.Sprintf("stopped %d process(es), %d killed after %s", len(pids), len(left), wait)
+}
+
+// waitExits waits until every pidfd in fds reports its process's exit,
+// or until deadline; it closes the pidfds.
+func waitExits(fds []unix.PollFd, deadline time.Time) {
+	defer func() {
+		for _, f := range fds {
+			unix.Close(int(f.Fd))
+		}
+	}()
+	open := fds
+	for len(open) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(open, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		var still []unix.PollFd
+		for _, f := range open {
+			if f.Revents == 0 {
+				still = append(still, f)
+			}
+		}
+		open = still
+	}
+}
+
+func keeperPIDs() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state …
+		s := string(stat)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || close+2 >= len(s) {
+			continue
+		}
+		if s[open+1:close] == keeper.ProcessName[1:] && s[close+2] != 'Z' {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func reap() {
+	for {
+		pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// unmountAll unmounts root and every mount below it, deepest first; a
+// mount still busy is remounted read-only (its data synced and the
+// filesystem marked clean) and then detached.
+func unmountAll(root string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "reading the mounts: " + err.Error()
+	}
+	mounts := Below(ParseMountinfo(string(data)), root)
+	if len(mounts) == 0 {
+		return root + " is not mounted"
+	}
+	var unmounted, detached int
+	var notes []string
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Point, 0); err == nil {
+			unmounted++
+			continue
+		} else if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			continue // gone with its parent
+		}
+		ro := ""
+		if strings.HasPrefix(m.Source, "/dev/") {
+			if err := unix.Mount("", m.Point, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				ro = ", remount read-only: " + err.Error()
+			} else {
+				ro = ", remounted read-only"
+			}
+		}
+		if err := unix.Unmount(m.Point, unix.MNT_DETACH); err != nil {
+			notes = append(notes, fmt.Sprintf("%s (%s): %v%s", m.Point, m.Source, err, ro))
+			continue
+		}
+		detached++
+		if ro != "" {
+			notes = append(notes, fmt.Sprintf("%s (%s) busy%s, detached", m.Point, m.Source, ro))
+		}
+	}
+	var rootDesc string
+	for _, m := range mounts {
+		if m.Point == root {
+			rootDesc = fmt.Sprintf(" (%s %s)", m.Source, m.FSType)
+		}
+	}
+	out := fmt.Sprintf("%s%s and %d mount(s) below: %d unmounted, %d detached", root, rootDesc, len(mounts)-1, unmounted, detached)
+	if len(notes) > 0 {
+		out += "; " + strings.Join(notes, "; ")
+	}
+	return out
+}
+
+// endSessions logs out of every iSCSI session of the tcp transport.
+func endSessions(timeout time.Duration) string {
+	handleData, err := os.ReadFile("/sys/class/iscsi_transport/tcp/handle")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "no iSCSI session"
+		}
+		return err.Error()
+	}
+	handle, err := strconv.ParseUint(strings.TrimSpace(string(handleData)), 10, 64)
+	if err != nil {
+		return "reading the transport handle: " + err.Error()
+	}
+	sessions := sysfsSessions("/sys")
+	if len(sessions) == 0 {
+		return "no iSCSI session"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// Stages are bounded within the whole.
+	results, err := keeper.EndSessions(ctx, handle, sessions, keeper.EndOptions{
+		UnbindTimeout: timeout / 2, LogoutTimeout: timeout / 4,
+	})
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, r := range results {
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sysfsSessions lists the kernel's iSCSI sessions and their connections.
+func sysfsSessions(sys string) []keeper.SessionRef {
+	conns, _ := filepath.Glob(filepath.Join(sys, "class", "iscsi_connection", "connection*:*"))
+	var out []keeper.SessionRef
+	for _, c := range conns {
+		sidCID := strings.TrimPrefix(filepath.Base(c), "connection")
+		s, cs, ok := strings.Cut(sidCID, ":")
+		sid, err1 := strconv.ParseUint(s, 10, 32)
+		cid, err2 := strconv.ParseUint(cs, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			continue
+		}
+		target, _ := os.ReadFile(filepath.Join(sys, "class", "iscsi_session", "session"+s, "targetname"))
+		out = append(out, keeper.SessionRef{SID: uint32(sid), CID: uint32(cid), Target: strings.TrimSpace(string(target))})
+	}
+	return out
+}
+
+// finish does action; PID 1 must not return, so a failed call falls back
+// to reboot, then waits forever.
+func finish(a Action, logf func(string, ...any)) {
+	cmd := map[Action]int{
+		Reboot: unix.LINUX_REBOOT_CMD_RESTART, Poweroff: unix.LINUX_REBOOT_CMD_POWER_OFF,
+		Halt: unix.LINUX_REBOOT_CMD_HALT, Kexec: unix.LINUX_REBOOT_CMD_KEXEC,
+	}[a]
+	err := unix.Reboot(cmd)
+	logf("%s: %v; rebooting instead", a, err)
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		logf("reboot: %v", err)
+	}
+	for {
+		unix.Pause()
+	}
+}
+
+// kmsgWriter writes each line as one kernel log record at level notice.
+type kmsgWriter struct{ f *os.File }
+
+func (k kmsgWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if _, err := k.f.Write([]byte("<5>" + l + "\n")); err != nil && !errors.Is(err, syscall.EINVAL) {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
