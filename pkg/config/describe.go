@@ -2,27 +2,24 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
-)
 
-// fsModules maps rootfstype= to the kernel module providing it, where the
-// two differ or the type has a module at all.
-var fsModules = map[string]string{
-	"ext2": "ext4", "ext3": "ext4", "ext4": "ext4", "xfs": "xfs", "btrfs": "btrfs",
-	"vfat": "vfat", "msdos": "msdos", "f2fs": "f2fs", "jfs": "jfs", "reiserfs": "reiserfs",
-	"nilfs2": "nilfs2", "squashfs": "squashfs", "erofs": "erofs", "iso9660": "isofs",
-	"udf": "udf", "exfat": "exfat", "ntfs3": "ntfs3", "ocfs2": "ocfs2", "gfs2": "gfs2",
-	"bcachefs": "bcachefs", "overlay": "overlay", "fuse": "fuse",
-}
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/netname"
+)
 
 // NeededModules returns the kernel modules the plan needs besides the NIC
 // drivers, in load order, each once: rd.driver.pre modules first, then
-// "bonding" for a bond, "8021q" for a VLAN, the iSCSI stack ("iscsi_tcp",
+// "bonding" for a bond, "8021q" for a VLAN (or the iBFT's network, which
+// may have one), "iscsi_ibft" for the iBFT, the iSCSI stack ("iscsi_tcp",
 // "sd_mod" and "crc32c": iscsi_tcp allocates a crc32c hash for every
-// connection, digests or not, and fails with ENOMEM without one), and the module of rootfstype= (ext2/ext3 → ext4, iso9660 →
-// isofs …). With no rootfstype= it names no filesystem module: the caller
-// detects the type from the superblock. Blacklisted modules are left out.
+// connection, digests or not, and fails with ENOMEM without one), the
+// module of rootfstype= (blockdev.FSModule: ext2/ext3 → ext4 …), and
+// rd.driver.post modules last. With no rootfstype= it names no filesystem
+// module: the caller detects the type from the superblock. Blacklisted
+// modules are left out.
 func (p *Plan) NeededModules() []string {
 	var out []string
 	add := func(m string) {
@@ -39,18 +36,27 @@ func (p *Plan) NeededModules() []string {
 	if len(p.Net.Bonds) > 0 {
 		add("bonding")
 	}
-	if len(p.Net.VLANs) > 0 {
+	if len(p.Net.VLANs) > 0 || p.Net.IBFT {
 		add("8021q")
 	}
-	if len(p.ISCSI.Targets) > 0 || p.ISCSI.FromDHCP {
+	if p.ISCSI.Firmware || p.Net.IBFT {
+		add("iscsi_ibft")
+	}
+	if is := p.ISCSI; len(is.Targets) > 0 || is.FromDHCP || is.FromDHCP6 || is.Firmware {
 		add("iscsi_tcp")
 		add("sd_mod")
 		add("crc32c")
+		if p.ISCSI.Multipath {
+			for _, m := range MultipathModules {
+				add(m)
+			}
+		}
 	}
-	if m, ok := fsModules[p.Root.FSType]; ok {
+	if m := blockdev.FSModule(p.Root.FSType); m != "" {
 		add(m)
-	} else if p.Root.FSType != "" {
-		add(foldModule(p.Root.FSType))
+	}
+	for _, m := range p.Modules.Post {
+		add(m)
 	}
 	return out
 }
@@ -73,6 +79,20 @@ func (p *Plan) Describe() string {
 	}
 	if n.BootDev != "" {
 		w("  bootdev: %s\n", n.BootDev)
+	}
+	switch n.Names.Ifnames {
+	case IfnamesOff:
+		w("  interface names: the kernel's (net.ifnames=0)\n")
+	case IfnamesOn:
+		w("  interface names: every NIC renamed to its predictable name (net.ifnames=1), scheme %s\n", orDefaultScheme(n.Names.Scheme))
+	default:
+		if ns := predictableNames(n); len(ns) > 0 {
+			w("  interface names: %s renamed to their predictable names, scheme %s; other NICs keep the kernel's\n",
+				strings.Join(ns, ", "), orDefaultScheme(n.Names.Scheme))
+		}
+	}
+	if n.IBFT {
+		w("  addresses and VLANs of the NICs the firmware's iBFT names (by MAC; a bond slave configures its bond)\n")
 	}
 	for _, r := range n.Renames {
 		w("  name %s for the NIC %s\n", r.Name, r.MAC)
@@ -153,51 +173,47 @@ func (p *Plan) Describe() string {
 	}
 
 	is := p.ISCSI
-	if len(is.Targets) > 0 || is.FromDHCP || is.Initiator != "" {
+	if len(is.Targets) > 0 || is.FromDHCP || is.FromDHCP6 || is.Firmware || is.Initiator != "" {
 		w("iscsi:\n")
-		if is.Initiator != "" {
+		switch {
+		case is.Initiator != "":
 			w("  initiator: %s\n", is.Initiator)
-		} else {
-			w("  initiator: derived from the boot MAC (%s<mac>)\n", DefaultInitiatorPrefix)
+		case is.Firmware:
+			w("  initiator: the iBFT's, else /etc/iscsi/initiatorname.iscsi in the initramfs, else derived from the boot MAC (%s<mac>)\n", DefaultInitiatorPrefix)
+		default:
+			w("  initiator: /etc/iscsi/initiatorname.iscsi in the initramfs, else derived from the boot MAC (%s<mac>)\n", DefaultInitiatorPrefix)
 		}
 		if is.FromDHCP {
 			w("  target: from the DHCP root-path (option 17)\n")
 		}
-		for _, t := range is.Targets {
-			w("  target %s\n", t.Name)
-			w("    portal %s, lun %d", t.Portal(), t.LUN)
-			if t.Group != 1 {
-				w(", portal group %d", t.Group)
-			}
-			if t.IfaceName != "" {
-				w(", iface %s", t.IfaceName)
-			}
-			if t.NetDev != "" {
-				w(", netdev %s", t.NetDev)
-			}
-			w("\n    auth %s", t.Auth.Method())
-			if t.Auth.Username != "" {
-				w(" user %s password %s", t.Auth.Username, t.Auth.Password)
-			}
-			if t.Auth.InUsername != "" {
-				w(", target user %s password %s", t.Auth.InUsername, t.Auth.InPassword)
-			}
-			w("\n")
+		if is.FromDHCP6 {
+			w("  target: from the DHCPv6 boot file URL (option 59)\n")
 		}
-		for _, kv := range is.Params {
-			w("  param %s=%s\n", kv.Key, redactParam(kv.Key, kv.Value))
+		if is.Firmware {
+			w("  targets from the firmware's iBFT (iscsi_ibft): every valid target, with its CHAP credentials and LUN\n")
 		}
+		for _, tp := range p.Paths() {
+			describePaths(w, tp, is.Multipath)
+		}
+		if is.Multipath {
+			w("  multipath: every path of a target is kept; the root is mounted on a device-mapper multipath map over them (named by its WWID, as multipathd names it)\n")
+		}
+		describeSession(w, is.Session)
 		retries := "until rd.retry"
 		if is.LoginRetryMax > 0 {
 			retries = fmt.Sprintf("at most %d attempts", is.LoginRetryMax)
 		}
-		w("  login retries: %s, wait for all interfaces: %t, test route: %t\n", retries, is.WaitNet, is.TestRoute)
+		w("  login retries: %s\n", retries)
 	}
 
 	r := p.Root
-	w("root: %s", r.Spec())
-	if r.Kind == RootISCSI {
-		w(" (the whole disk of the first iSCSI LUN)")
+	switch {
+	case r.Kind == RootISCSI && r.Value == "":
+		w("root: the whole disk of the DHCP root-path's LUN")
+	case r.Kind == RootISCSI:
+		w("root: %s (the whole disk of the first iSCSI LUN)", r.Spec())
+	default:
+		w("root: %s", r.Spec())
 	}
 	fs := r.FSType
 	if fs == "" {
@@ -245,7 +261,7 @@ func (p *Plan) Describe() string {
 		w("modules: %s\n", strings.Join(mods, " "))
 	}
 	if len(m.Post) > 0 {
-		w("  load after the others: %s\n", strings.Join(m.Post, " "))
+		w("  loaded last (rd.driver.post): %s\n", strings.Join(m.Post, " "))
 	}
 	if len(m.Blacklist) > 0 {
 		w("  blacklisted: %s\n", strings.Join(m.Blacklist, " "))
@@ -258,10 +274,52 @@ func (p *Plan) Describe() string {
 	for _, k := range names {
 		w("  %s: %s\n", k, strings.Join(m.Params[k], " "))
 	}
-	for _, ig := range p.Ignored {
-		w("%s\n", ig)
-	}
 	return b.String()
+}
+
+// describePaths describes one LUN and its paths: how /init logs in to
+// them.
+func describePaths(w func(string, ...any), tp TargetPaths, multipath bool) {
+	if tp.Name == "" {
+		t := tp.Paths[0]
+		w("  targets: asked of portal %s (SendTargets discovery), lun %d: every target it offers, through every portal it lists\n", t.Portal(), tp.LUN)
+		describeAuth(w, t)
+		return
+	}
+	w("  target %s\n", tp.Name)
+	for _, t := range tp.Paths {
+		w("    portal %s, lun %d", t.Portal(), t.LUN)
+		if t.Group != 1 {
+			w(", portal group %d", t.Group)
+		}
+		if t.IfaceName != "" {
+			w(", iface %s", t.IfaceName)
+		}
+		if t.NetDev != "" {
+			w(", netdev %s", t.NetDev)
+		}
+		w("\n")
+		describeAuth(w, t)
+	}
+	if n := len(tp.Paths); n > 1 {
+		if multipath {
+			w("    %d paths: logged in on all at once, each kept as a path of the multipath map\n", n)
+		} else {
+			w("    %d paths: logged in on all at once; the first to answer is kept, the others are given up; the session keeper recovers through any of them\n", n)
+		}
+	}
+}
+
+// describeAuth describes a path's credentials (secrets as ***).
+func describeAuth(w func(string, ...any), t Target) {
+	w("    auth %s", t.Auth.Method())
+	if t.Auth.Username != "" {
+		w(" user %s password %s", t.Auth.Username, t.Auth.Password)
+	}
+	if t.Auth.InUsername != "" {
+		w(", target user %s password %s", t.Auth.InUsername, t.Auth.InPassword)
+	}
+	w("\n")
 }
 
 // joinAddrs joins addresses with ", ".
@@ -273,10 +331,59 @@ func joinAddrs[T fmt.Stringer](as []T) string {
 	return strings.Join(s, ", ")
 }
 
-// redactParam hides the value of iSCSI settings holding a password.
-func redactParam(key, value string) string {
-	if strings.Contains(strings.ToLower(key), "password") && value != "" {
-		return "***"
+// describeSession describes what rd.iscsi.param= asks of the sessions.
+func describeSession(w func(string, ...any), s Session) {
+	if len(s.LoginKeys) > 0 {
+		kv := make([]string, len(s.LoginKeys))
+		for i, k := range s.LoginKeys {
+			kv[i] = k.Key + "=" + k.Value
+		}
+		w("  login keys offered: %s\n", strings.Join(kv, " "))
 	}
-	return value
+	if s.CHAPAlgorithms != nil {
+		names := make([]string, len(s.CHAPAlgorithms))
+		for i, a := range s.CHAPAlgorithms {
+			names[i] = a.String()
+		}
+		w("  CHAP algorithms offered: %s\n", strings.Join(names, ", "))
+	}
+	var k []string
+	num := func(name string, v *int, unit string) {
+		if v != nil {
+			k = append(k, fmt.Sprintf("%s %d%s", name, *v, unit))
+		}
+	}
+	if s.ReplacementTimeout != nil && *s.ReplacementTimeout < 0 {
+		k = append(k, "replacement timeout: never (I/O waits for the session)")
+	} else {
+		num("replacement timeout", s.ReplacementTimeout, "s")
+	}
+	num("NOP-Out interval", s.NoopOutInterval, "s")
+	num("NOP-Out timeout", s.NoopOutTimeout, "s")
+	num("cmds_max", s.CmdsMax, "")
+	num("queue depth", s.QueueDepth, "")
+	num("login timeout", s.LoginTimeout, "s")
+	if len(k) > 0 {
+		w("  session: %s\n", strings.Join(k, ", "))
+	}
+}
+
+// orDefaultScheme names the naming scheme /init uses.
+func orDefaultScheme(s string) string {
+	if s == "" {
+		return "the newest that gives the names the command line uses"
+	}
+	return s
+}
+
+// predictableNames are the NICs the command line names the systemd way
+// (ens2, enp0s31f6) and ifname= does not name.
+func predictableNames(n Net) []string {
+	var out []string
+	for _, name := range n.nicNames() {
+		if netname.LooksPredictable(name) && !slices.ContainsFunc(n.Renames, func(r Rename) bool { return r.Name == name }) {
+			out = append(out, name)
+		}
+	}
+	return out
 }

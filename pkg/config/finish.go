@@ -3,7 +3,11 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/netname"
 )
 
 // finish applies the rules that involve several parameters.
@@ -18,6 +22,9 @@ func (p *parser) finish() {
 	p.finishAnaconda()
 	p.finishISCSI()
 	p.finishRoot()
+	p.finishFirmware()
+	p.finishTargets()
+	p.finishMultipath()
 	p.finishNet()
 	if !pl.Boot.Shell && pl.Boot.Emergency == "" {
 		// emergency_shell(): no shell and no rd.emergency → poweroff.
@@ -29,8 +36,16 @@ func (p *parser) finish() {
 }
 
 // finishAnaconda completes ip=<IPv4> from netmask=, gateway=, hostname=,
-// ksdevice= and mtu=, as net-lib.sh's ip_to_var does.
+// ksdevice= and mtu=, as net-lib.sh's ip_to_var does; without such an
+// ip= they do nothing, which is worth a warning.
 func (p *parser) finishAnaconda() {
+	if len(p.anaconda) == 0 {
+		for _, k := range anacondaKeys {
+			if _, ok := p.last[k]; ok {
+				p.warn(k, "read only with an anaconda-style ip=<IPv4 address>; ignored")
+			}
+		}
+	}
 	for i, addr := range p.anaconda {
 		c := &p.plan.Net.IP[i]
 		ipArg := p.ipArgs[i]
@@ -103,7 +118,7 @@ func (p *parser) finishISCSI() {
 				ok = false
 			}
 		} else {
-			p.fail(name, name.Value, grammarISCSIName, fmt.Errorf("%w: rd.iscsi.target.name needs rd.iscsi.target.ip (discovery is not supported)", ErrMissing))
+			p.fail(name, name.Value, grammarISCSIName, fmt.Errorf("%w: rd.iscsi.target.name needs rd.iscsi.target.ip (the portal to log in to)", ErrMissing))
 			ok = false
 		}
 		if port, found := p.last["rd.iscsi.target.port"]; found && port.Value != "" {
@@ -114,29 +129,21 @@ func (p *parser) finishISCSI() {
 			}
 			t.Port = n
 		}
-		if g, found := p.last["rd.iscsi.target.group"]; found && g.Value != "" {
-			n, err := parseUint(g.Value, 0, 65535)
-			if err != nil {
-				p.fail(g, g.Value, "<target group>", err)
-				ok = false
-			}
-			t.Group = n
-		}
 		if ok {
 			is.Targets = append(is.Targets, t)
 			p.authFields = append(p.authFields, 0)
 			p.targetArgs = append(p.targetArgs, name)
 		}
 	} else {
-		for _, k := range []string{"rd.iscsi.target.ip", "rd.iscsi.target.port", "rd.iscsi.target.group"} {
+		for _, k := range []string{"rd.iscsi.target.ip", "rd.iscsi.target.port"} {
 			if a, found := p.last[k]; found {
 				p.fail(a, a.Value, "", fmt.Errorf("%w: %s needs rd.iscsi.target.name", ErrMissing, k))
 			}
 		}
 	}
 	if p.bareISCSI != nil && !(hasName && name.Value != "") {
-		p.fail(*p.bareISCSI, p.bareISCSI.Value, grammarNetroot,
-			fmt.Errorf("%w: netroot=iscsi without rd.iscsi.target.name: targets from the firmware (iBFT) are not supported", ErrUnsupported))
+		// dracut: netroot=iscsi without a target is the firmware's.
+		p.firmware = true
 	}
 
 	// Global credentials, as iscsiroot.sh reads them before
@@ -175,13 +182,41 @@ func (p *parser) finishISCSI() {
 			p.fail(a, a.Value, grammarNetroot+"; or rd.iscsi.username= with rd.iscsi.password=", err)
 		}
 	}
+	// rd.iscsi.param=, of which node.session.initial_login_retry_max
+	// wins over rd.iscsi.login_retry_max (iscsiroot.sh).
+	is.Session = p.session.s
+	is.Params = p.session.legacyParams()
+	if p.session.setRetry {
+		is.LoginRetryMax = p.session.retry
+	}
+}
+
+// finishTargets checks every target (root=iscsi:'s first) against what
+// /init implements.
+func (p *parser) finishTargets() {
+	is := &p.plan.ISCSI
 	seen := map[string]int{}
 	for i, t := range is.Targets {
+		a := p.targetArgs[i]
 		key := t.Portal() + "/" + t.Name + fmt.Sprintf("/%d", t.LUN)
 		if j, dup := seen[key]; dup {
-			p.failCross("netroot", p.targetArgs[i].Value, fmt.Errorf("%w: same target and LUN as target %d", ErrConflict, j+1))
+			p.failCross(a.Key, a.Value, fmt.Errorf("%w: same target and LUN as target %d", ErrConflict, j+1))
 		}
 		seen[key] = i
+		if t.Protocol != "" && t.Protocol != "6" {
+			p.fail(a, a.Value, grammarNetroot, fmt.Errorf("%w: <protocol> %q: iSCSI runs over TCP (6, or empty)", ErrSyntax, t.Protocol))
+		}
+		if t.NetDev != "" && !supportNetDev {
+			p.fail(a, a.Value, grammarNetroot, fmt.Errorf("%w: <netdev_name> %s: binding the login to an interface is not supported yet; leave the field empty (routes pick the interface)", ErrUnsupported, t.NetDev))
+		}
+		if t.IfaceName != "" && !supportIfaceName {
+			p.warn(a.Key+" <iscsi_iface_name> "+t.IfaceName, "ignored: the session's iface is reported as \"default\"")
+		}
+	}
+	// Paths of one target need only one that answers; of several
+	// targets, one that fails is left out once the root is found.
+	if len(p.plan.Paths()) > 1 && is.TestRoute && !supportTestRoute {
+		p.warn("rd.iscsi.testroute", "netroot tries every target, also one without a route; one that cannot be reached is left out (with a warning) once the root is found without it; dracut would skip it at once")
 	}
 }
 
@@ -204,6 +239,9 @@ func (p *parser) finishRoot() {
 			return
 		}
 		t, n, err := parseISCSIRoot(a.Value)
+		if err == nil && t.Discovery() {
+			err = fmt.Errorf("%w: root=iscsi: names the root's LUN, which needs its <targetname>; to ask the portal for its targets, use netroot=iscsi:…:<LUN>: and name the root (root=LABEL=…, UUID=…)", ErrMissing)
+		}
 		if err != nil {
 			p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
 			return
@@ -222,10 +260,17 @@ func (p *parser) finishRoot() {
 			return
 		}
 		is.Targets = append([]Target{t}, is.Targets...)
-		pl.Root.Kind, pl.Root.Value = RootISCSI, ""
+		p.targetArgs = append([]arg{{Key: a.Key, Value: redactNetroot(a.Value), HasValue: true, Source: a.Source}}, p.targetArgs...)
+		pl.Root.Kind, pl.Root.Value = RootISCSI, "/dev/disk/by-path/"+ISCSIPath(t)
 	case a.Value == "dhcp" || (a.Value == "/dev/root" && pl.ISCSI.FromDHCP):
+		if !supportDHCPRoot {
+			p.fail(a, a.Value, grammarRoot, fmt.Errorf("%w: the whole LUN of the DHCP root-path as the root is not supported yet; keep netroot=dhcp and name the root: root=LABEL=…, UUID=… or PARTUUID=…", ErrUnsupported))
+			return
+		}
 		pl.ISCSI.FromDHCP = true
 		pl.Root.Kind, pl.Root.Value = RootISCSI, ""
+	case a.Value == "/dev/root":
+		p.fail(a, a.Value, grammarRoot, fmt.Errorf("%w: /dev/root is dracut's name for the LUN of netroot=dhcp's root-path; without netroot=dhcp name the root: LABEL=…, UUID=…", ErrSyntax))
 	default:
 		r, err := ParseRoot(a.Value)
 		if err != nil {
@@ -233,7 +278,32 @@ func (p *parser) finishRoot() {
 			return
 		}
 		pl.Root.Kind, pl.Root.Value = r.Kind, r.Value
+		p.checkByPath(a, r)
 	}
+}
+
+// checkByPath checks that an iSCSI by-path root names a LUN of a target
+// of the command line: any other would never appear.
+func (p *parser) checkByPath(a arg, r Root) {
+	name, ok := strings.CutPrefix(r.Value, "/dev/disk/by-path/")
+	if !ok {
+		return
+	}
+	bp, err := blockdev.ParseISCSIPath(name)
+	if err != nil {
+		return // ParseRoot took it, so it is one
+	}
+	for _, t := range p.plan.ISCSI.Targets {
+		if t.Server == bp.Address && t.Port == bp.Port && t.Name == bp.Target && uint64(t.LUN) == bp.LUN {
+			return
+		}
+	}
+	if is := p.plan.ISCSI; is.FromDHCP || is.FromDHCP6 || p.firmware || p.ibft {
+		p.warn("root="+r.Value, "its target and LUN cannot be checked against the DHCP root-path or the iBFT here")
+		return
+	}
+	p.fail(a, a.Value, grammarRoot, fmt.Errorf("%w: no target on the command line has portal %s:%d, name %s and LUN %d, so this disk would never appear",
+		ErrConflict, bp.Address, bp.Port, bp.Target, bp.LUN))
 }
 
 // finishNet checks the network parameters against each other, the way
@@ -241,6 +311,7 @@ func (p *parser) finishRoot() {
 func (p *parser) finishNet() {
 	pl := p.plan
 	n := &pl.Net
+	p.staticInterface()
 	if len(n.IP) > 1 {
 		// parse-ip-opts.sh: multiple ip= need bootdev= (or take the first
 		// interface) and imply rd.neednet=1 unless rd.neednet=0.
@@ -336,12 +407,146 @@ func (p *parser) finishNet() {
 		}
 	}
 
-	if len(pl.ISCSI.Targets) > 0 || pl.ISCSI.FromDHCP {
+	p.checkNames()
+	is := pl.ISCSI
+	if len(is.Targets) > 0 || is.FromDHCP || is.FromDHCP6 || is.Firmware || n.IBFT {
 		n.NeedNet = true
 	}
-	if n.NeedNet && len(n.IP) == 0 {
+	if n.NeedNet && len(n.IP) == 0 && !n.IBFT {
 		// parse-ip-opts.sh: "No ip= argument(s) for netroot provided,
-		// defaulting to DHCP".
-		n.IP = append(n.IP, IPConfig{Method: IPDHCP, Implicit: true})
+		// defaulting to DHCP" — DHCPv6 for netroot=dhcp6.
+		m := IPDHCP
+		if is.FromDHCP6 && !is.FromDHCP {
+			m = IPDHCP6
+		}
+		n.IP = append(n.IP, IPConfig{Method: m, Implicit: true})
 	}
+	if is.FromDHCP6 && !slices.ContainsFunc(n.IP, runsDHCP6) {
+		p.fail(*p.dhcp6Arg, "dhcp6", grammarNetroot, fmt.Errorf("%w: netroot=dhcp6 takes the target from a DHCPv6 answer (option 59), but no ip= runs DHCPv6: add ip=<interface>:dhcp6 (or either6)", ErrConflict))
+	}
+}
+
+// staticInterface gives a static ip= without an interface one: bootdev=,
+// else the one interface the command line creates that can hold an
+// address (its VLAN, or its bond without a VLAN on it). dracut's ifup
+// applies such an ip= to every interface it brings up; with no single
+// candidate netroot refuses it.
+func (p *parser) staticInterface() {
+	n := &p.plan.Net
+	if len(n.IP) != 1 {
+		return // several ip= must each name theirs (finishNet)
+	}
+	for i := range n.IP {
+		c := &n.IP[i]
+		if c.Method != IPStatic || c.Interface != "" {
+			continue
+		}
+		if n.BootDev != "" {
+			c.Interface = n.BootDev
+			continue
+		}
+		var cands []string
+		parents := map[string]bool{}
+		for _, v := range n.VLANs {
+			cands = append(cands, v.Name)
+			parents[v.Parent] = true
+		}
+		for _, b := range n.Bonds {
+			if !parents[b.Name] {
+				cands = append(cands, b.Name)
+			}
+		}
+		if len(cands) == 1 {
+			c.Interface = cands[0]
+			continue
+		}
+		a := p.ipArgs[i]
+		p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: a static address needs an interface: name it (the 6th field), give bootdev=, or create exactly one bond or VLAN for it", ErrMissing))
+	}
+}
+
+// finishFirmware decides what comes from the firmware's iBFT, knowing the
+// targets and addresses the command line gives (dracut needs
+// rd.iscsi.firmware for the targets and ip=ibft for the network; either
+// alone is taken to mean both when the command line lacks the other
+// half).
+func (p *parser) finishFirmware() {
+	pl := p.plan
+	is := &pl.ISCSI
+	is.Firmware = p.firmware
+	if p.ibft && len(is.Targets) == 0 && !is.FromDHCP && !is.FromDHCP6 {
+		is.Firmware = true
+	}
+	pl.Net.IBFT = p.ibft || is.Firmware && len(pl.Net.IP) == 0
+}
+
+// runsDHCP6 reports whether an ip= entry runs DHCPv6 (dhcp6, or either6
+// when no router advertises autoconfiguration).
+func runsDHCP6(c IPConfig) bool {
+	return slices.ContainsFunc(append([]IPMethod{c.Method}, c.MoreMethods...), func(m IPMethod) bool {
+		return m == IPDHCP6 || m == IPEither6
+	})
+}
+
+// checkNames checks the interface names of the command line against
+// net.ifnames=: with 0 the kernel's names stay, so a NIC named the
+// systemd way (ens2, enp0s31f6) would never appear unless ifname= gives
+// that name.
+//
+// With 1 every NIC is renamed, so a name that is neither predictable nor
+// given by ifname= (a kernel name, eth0) would be gone.
+func (p *parser) checkNames() {
+	n := p.plan.Net
+	if n.Names.Ifnames == IfnamesAuto {
+		return
+	}
+	a := p.last["net.ifnames"]
+	for _, name := range n.nicNames() {
+		if slices.ContainsFunc(n.Renames, func(r Rename) bool { return r.Name == name }) {
+			continue
+		}
+		switch predictable := netname.LooksPredictable(name); {
+		case n.Names.Ifnames == IfnamesOff && predictable:
+			p.fail(a, a.Value, "",
+				fmt.Errorf("%w: %s is a predictable (systemd-udev) name, but net.ifnames=0 keeps the kernel's names (eth0 …), so no NIC would have it: drop net.ifnames=0, or name the NIC with ifname=%s:<MAC>", ErrConflict, name, name))
+		case n.Names.Ifnames == IfnamesOn && !predictable:
+			p.fail(a, a.Value, "",
+				fmt.Errorf("%w: net.ifnames=1 renames every NIC to its predictable (systemd-udev) name, so none keeps %s: use the predictable names, drop net.ifnames=1, or name the NIC with ifname=%s:<MAC>", ErrConflict, name, name))
+		}
+	}
+}
+
+// nicNames lists the NICs the command line names: bond slaves, VLAN
+// parents, ip=, bootdev= and rd.route= interfaces, less the bonds and
+// VLANs it creates.
+func (n Net) nicNames() []string {
+	created := map[string]bool{}
+	for _, b := range n.Bonds {
+		created[b.Name] = true
+	}
+	for _, v := range n.VLANs {
+		created[v.Name] = true
+	}
+	var out []string
+	add := func(s string) {
+		if s != "" && !created[s] && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, b := range n.Bonds {
+		for _, s := range b.Slaves {
+			add(s)
+		}
+	}
+	for _, v := range n.VLANs {
+		add(v.Parent)
+	}
+	for _, c := range n.IP {
+		add(c.Interface)
+	}
+	add(n.BootDev)
+	for _, r := range n.Routes {
+		add(r.Interface)
+	}
+	return out
 }

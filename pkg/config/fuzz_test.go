@@ -16,6 +16,9 @@ func FuzzParse(f *testing.F) {
 		`bond=bond0:eth0,eth1:mode=4,miimon=100:9000 vlan=bond0.5:bond0 ip=10.0.0.2::10.0.0.1:24:h:bond0.5:none:10.0.0.53 "rootflags=a b"`,
 		"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 root=/dev/root netroot=dhcp BOOTIF=01-52-54-00-12-34-56 -- single",
 		"rd.break rd.break=pre-mount rd.shell=0 rd.emergency=halt bonding.max_bonds=0 rd.driver.pre=a,b",
+		"root=LABEL=r bond=bond0:ens2,ens3 net.naming-scheme=v252 net.ifnames=1 ifname=lan0:52:54:00:12:34:56",
+		"root=LABEL=r rd.iscsi.firmware ip=ibft netroot=iscsi iscsi_firmware rd.iscsi.ibft=1",
+		"root=LABEL=r netroot=dhcp6 ip=bond0:either6 ip=eth2:auto6 ip=eth3:link6 ip=dhcp,dhcp6",
 	} {
 		f.Add(s)
 	}
@@ -96,8 +99,12 @@ func FuzzNetroot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if tg.Name == "" || tg.Server == "" || tg.Port < 1 || tg.Port > 65535 || tg.LUN < 0 {
+		if tg.Server == "" || tg.Port < 1 || tg.Port > 65535 || tg.LUN < 0 {
 			t.Fatalf("bad target %+v", tg)
+		}
+		// An empty name asks the portal (discovery); another is a name.
+		if tg.Name != "" && checkISCSIName("target name", tg.Name) != nil {
+			t.Fatalf("bad target name %q", tg.Name)
 		}
 		if strings.Contains(tg.Auth.Password.String()+tg.Auth.InPassword.String()+tg.Portal(), secretMarker) {
 			t.Fatalf("String leaks the secret")
@@ -113,6 +120,34 @@ func FuzzSplitCmdline(f *testing.F) {
 			if a.Key == "" && !a.HasValue {
 				t.Fatalf("empty arg from %q", s)
 			}
+		}
+	})
+}
+
+// FuzzInitiatorName: any file gives a name checkISCSIName accepts, or a
+// one-line error (a name it quotes, quoted).
+func FuzzInitiatorName(f *testing.F) {
+	for _, s := range []string{
+		"InitiatorName=iqn.1993-08.org.debian:01:abcdef\n",
+		"## DO NOT EDIT\nGenerateName=yes\n",
+		"# c\n  InitiatorName = iqn.x \nInitiatorAlias=a\n",
+		"InitiatorName=\x00\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name, err := ParseInitiatorName(data)
+		if err != nil {
+			if name != "" {
+				t.Fatalf("name %q with error %v", name, err)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("a raw line break in the error (a file's text shown unquoted): %q", err)
+			}
+			return
+		}
+		if err := checkISCSIName("initiator name", name); err != nil {
+			t.Fatalf("name %q: %v", name, err)
 		}
 	})
 }

@@ -168,6 +168,23 @@ func parseMethods(s string) ([]IPMethod, error) {
 	return out, nil
 }
 
+// shortForm reports whether the second field of an ip= value is the
+// method list of ip=<interface>:<methods>… rather than the long form's
+// peer: one or more of the automatic methods.
+func shortForm(field string) bool {
+	if field == "" {
+		return false
+	}
+	for _, m := range strings.Split(field, ",") {
+		switch m {
+		case "dhcp", "on", "any", "dhcp6", "auto6", "either6", "link6":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // isAutoMethod reports whether the method obtains the address by itself.
 func isAutoMethod(m IPMethod) bool { return m != IPStatic && m != IPIBFT }
 
@@ -220,17 +237,17 @@ func parseIPForms(value string) (IPConfig, error) {
 		return c, nil
 	}
 
-	switch f[1] {
-	case "dhcp", "on", "any", "dhcp6", "auto6", "either6", "link6":
-		// ip=<interface>:{dhcp|…}[:[<mtu>][:<macaddr>]]. dracut's
-		// ip_to_var omits link6 here although dracut.cmdline(7) lists it;
-		// we follow the man page (dracut would reject the line).
+	if shortForm(f[1]) {
+		// ip=<interface>:{dhcp|…}[:[<mtu>][:<macaddr>]], the methods a
+		// list as in the other forms (ip_to_var takes the field whole).
+		// dracut's ip_to_var omits link6 here although dracut.cmdline(7)
+		// lists it; we follow the man page (dracut would reject the line).
 		if err := checkIfname(f[0], true); err != nil {
 			return c, err
 		}
 		c.Interface = f[0]
 		ms, _ := parseMethods(f[1])
-		c.Method = ms[0]
+		c.Method, c.MoreMethods = ms[0], moreMethods(ms)
 		if len(f) > 2 && f[2] != "" {
 			mtu, err := parseMTU(f[2])
 			if err != nil {
@@ -480,4 +497,50 @@ func moreMethods(ms []IPMethod) []IPMethod {
 		return nil
 	}
 	return ms[1:]
+}
+
+// isIPv6Method reports whether m configures IPv6.
+func isIPv6Method(m IPMethod) bool {
+	switch m {
+	case IPDHCP6, IPAuto6, IPEither6, IPLink6:
+		return true
+	}
+	return false
+}
+
+// ipSupported checks an ip= parameter against what /init implements:
+// static addresses, DHCPv4, the iBFT's network (IPv6 behind supportIPv6,
+// <macaddr> behind supportIPMAC). Until /init configures IPv6, a list of
+// methods with DHCPv4 and IPv6 ones is accepted with a warning.
+func (p *parser) ipSupported(a arg, c IPConfig) error {
+	methods := append([]IPMethod{c.Method}, c.MoreMethods...)
+	var v4, static bool
+	var v6 []string
+	for _, m := range methods {
+		switch {
+		case m == IPIBFT:
+			if len(methods) > 1 || c.Address.IsValid() {
+				return fmt.Errorf("%w: ibft takes the network from the firmware's iBFT and cannot be combined with another method or an address", ErrConflict)
+			}
+		case m == IPStatic:
+			static = true
+		case m == IPDHCP || m == IPSingleDHCP:
+			v4 = true
+		case isIPv6Method(m):
+			v6 = append(v6, string(m))
+		}
+	}
+	if static && len(methods) > 1 {
+		return fmt.Errorf("%w: a static address cannot be combined with other methods", ErrUnsupported)
+	}
+	if len(v6) > 0 && !supportIPv6 {
+		if !v4 {
+			return fmt.Errorf("%w: IPv6 configuration (%s) is not supported yet: use dhcp or a static address (IPv6 static addresses work)", ErrUnsupported, strings.Join(v6, ","))
+		}
+		p.warn("ip="+a.Value, "IPv6 configuration ("+strings.Join(v6, ",")+") is not supported yet: netroot runs DHCPv4 only")
+	}
+	if c.MAC != nil && !supportIPMAC {
+		return fmt.Errorf("%w: the <macaddr> field (setting a MAC address on the interface) is not supported yet", ErrUnsupported)
+	}
+	return nil
 }

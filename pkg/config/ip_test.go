@@ -37,6 +37,7 @@ func TestParseIP(t *testing.T) {
 		// Form 2.
 		{"eth0:dhcp", IPConfig{Interface: "eth0", Method: IPDHCP}},
 		{"eth0:auto6", IPConfig{Interface: "eth0", Method: IPAuto6}},
+		{"bond0:dhcp,dhcp6", IPConfig{Interface: "bond0", Method: IPDHCP, MoreMethods: []IPMethod{IPDHCP6}}},
 		{"eth0:link6", IPConfig{Interface: "eth0", Method: IPLink6}},
 		{"eth0:dhcp:9000", IPConfig{Interface: "eth0", Method: IPDHCP, MTU: 9000}},
 		{"eth0:dhcp::52:54:00:12:34:56", IPConfig{Interface: "eth0", Method: IPDHCP, MAC: mac("52:54:00:12:34:56")}},

@@ -81,6 +81,11 @@ func redactSecret(s string) string {
 	return "***"
 }
 
+// RedactRootPath returns an iSCSI root path (netroot=, root=, or a DHCP
+// root-path, with or without "iscsi:") with its CHAP passwords replaced by
+// ***, for files and logs; anything else is returned unchanged.
+func RedactRootPath(v string) string { return redactNetroot(v) }
+
 // redactNetroot replaces the passwords in the credentials part of a
 // netroot= value (everything before the first '@', when the rest has the
 // four colons parse_iscsi_root looks for) with ***.
@@ -132,7 +137,9 @@ func shellColonFields(s string) []string {
 
 // ParseISCSIRoot parses an iSCSI root path as dracut's parse_iscsi_root
 // does: the value of netroot=iscsi:… or root=iscsi:…, or the root-path a
-// DHCP server sends (option 17). The "iscsi:" prefix is optional.
+// DHCP server sends (option 17). The "iscsi:" prefix is optional. A path
+// without a target name (iscsi:<server>::<port>:<LUN>:) gives a Target
+// whose Name is empty: the portal is to be asked (SendTargets discovery).
 //
 // Credentials come first, before an '@', when the remainder still has
 // four colons (so that an '@' inside the target name is left alone; an
@@ -272,10 +279,14 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 			if len(f) > 3 && f[0]+f[1] != "" && (f[2] == "" || isDigits(f[2])) {
 				t.IfaceName, t.NetDev, f = f[0], f[1], f[2:]
 			}
-			if len(f) < 2 {
-				return t, authFields, fmt.Errorf("%w: missing <LUN>:<targetname>", ErrSyntax)
+			switch len(f) {
+			case 0:
+			case 1:
+				// <LUN>: and no <targetname>: SendTargets discovery.
+				lun = f[0]
+			default:
+				lun, t.Name = f[0], strings.Join(f[1:], ":")
 			}
-			lun, t.Name = f[0], strings.Join(f[1:], ":")
 		}
 	}
 	if lun != "" {
@@ -285,8 +296,10 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 		}
 		t.LUN = n
 	}
-	if err := checkISCSIName("target name", t.Name); err != nil {
-		return t, authFields, err
+	if t.Name != "" {
+		if err := checkISCSIName("target name", t.Name); err != nil {
+			return t, authFields, err
+		}
 	}
 	if t.NetDev != "" {
 		if err := checkIfname(t.NetDev, false); err != nil {
@@ -297,7 +310,7 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 		return t, authFields, fmt.Errorf("%w: iscsi_iface_name %q", ErrSyntax, t.IfaceName)
 	}
 	if t.Server == "" {
-		return t, authFields, fmt.Errorf("%w: empty <servername>: SendTargets discovery is not supported", ErrUnsupported)
+		return t, authFields, fmt.Errorf("%w: empty <servername>: give the portal's address (or host name)", ErrUnsupported)
 	}
 	if strings.ContainsAny(t.Server, " \t@") {
 		return t, authFields, fmt.Errorf("%w: server %q", ErrSyntax, t.Server)

@@ -23,9 +23,17 @@ func TestParseBond(t *testing.T) {
 			Bond{Name: "bond0", Slaves: []string{"a", "b"}, Options: []BondOption{
 				{"mode", "active-backup"}, {"primary", "b"}, {"fail_over_mac", "follow"}, {"arp_interval", "200"},
 				{"arp_ip_target", "10.0.0.1;10.0.0.2"}, {"arp_validate", "all"}}}},
-		{"bond0:a,b:mode=6,updelay=0200,ad_select=bandwidth,primary_reselect=failure,arp_all_targets=all", Bond{
+		{"bond0:a,b:mode=6,miimon=100,updelay=0200,ad_select=bandwidth,primary_reselect=failure,arp_all_targets=all", Bond{
 			Name: "bond0", Slaves: []string{"a", "b"}, Options: []BondOption{
-				{"mode", "balance-alb"}, {"updelay", "200"}, {"ad_select", "bandwidth"}, {"primary_reselect", "failure"}, {"arp_all_targets", "all"}}}},
+				{"mode", "balance-alb"}, {"miimon", "100"}, {"updelay", "200"}, {"ad_select", "bandwidth"}, {"primary_reselect", "failure"}, {"arp_all_targets", "all"}}}},
+		// The options netlink.Bond lacks, and on/off options by number.
+		{"bond0:a,b:mode=802.3ad,miimon=100,lacp_active=off,coupled_control=0,peer_notif_delay=200,use_carrier=1", Bond{
+			Name: "bond0", Slaves: []string{"a", "b"}, Options: []BondOption{
+				{"mode", "802.3ad"}, {"miimon", "100"}, {"lacp_active", "off"}, {"coupled_control", "off"}, {"peer_notif_delay", "200"},
+				{"use_carrier", "on"}}}},
+		{"bond0:a,b:mode=1,arp_interval=100,arp_ip_target=10.0.0.1,arp_missed_max=3", Bond{
+			Name: "bond0", Slaves: []string{"a", "b"}, Options: []BondOption{
+				{"mode", "active-backup"}, {"arp_interval", "100"}, {"arp_ip_target", "10.0.0.1"}, {"arp_missed_max", "3"}}}},
 	}
 	for _, tt := range tests {
 		got, err := ParseBond(tt.in)
@@ -39,6 +47,12 @@ func TestParseBond(t *testing.T) {
 		"bond0:a,b:mode", "bond0:a,b:mode=1,mode=2", "bond0:a,a", "bond0:bond0,a", "bond0:a,b::10",
 		"bond0:a,b:mode=1:9000:x", "bond0:", "bond0:a,,b", ":a,b", "bond0:a,b:xmit_hash_policy=layer5",
 		"bond0:a,b:lacp_rate=2", "bond0:a,b:num_grat_arp=256",
+		// What the kernel refuses over netlink, or pkg/bond cannot set.
+		"bond0:a,b:mode=1,lacp_rate=fast", "bond0:a,b:lacp_active=on", "bond0:a,b:use_carrier=2",
+		"bond0:a,b:missed_max=2", "bond0:a,b:mode=4,ad_select=actor_port_prio", "bond0:a,b:mode=4,miimon=100,primary=a",
+		"bond0:a,b:miimon=100,arp_interval=100,arp_ip_target=10.0.0.1", "bond0:a,b:miimon=100,arp_validate=all",
+		"bond0:a,b:updelay=100", "bond0:a,b:mode=1,arp_interval=100", "bond0:a,b:queue_id=1",
+		"bond0:a,b:arp_ip_target=0.0.0.0", "bond0:a,b:mode=1,coupled_control=off",
 	} {
 		if b, err := ParseBond(in); err == nil {
 			t.Errorf("ParseBond(%q) = %+v, want an error", in, b)

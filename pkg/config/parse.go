@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/netname"
 )
 
 // Defaults Parse applies.
@@ -19,12 +22,13 @@ const (
 const (
 	grammarBool      = "0|1 (or no|off, anything else is true; bare means 1)"
 	grammarSeconds   = "<seconds>"
-	grammarRoot      = "LABEL=<label>|UUID=<uuid>|PARTLABEL=<label>|PARTUUID=<uuid>|/dev/<device>|iscsi:…|dhcp"
+	grammarRoot      = "LABEL=<label>|UUID=<uuid>|PARTLABEL=<label>|PARTUUID=<uuid>|/dev/disk/by-{label,uuid,partlabel,partuuid}/<name>|/dev/disk/by-path/ip-<address>:<port>-iscsi-<target>-lun-<n>[-part<n>]|/dev/<device>|iscsi:…"
 	grammarEmergency = "reboot|poweroff|halt"
 	grammarBreak     = "pre-net|pre-mount|pre-pivot (or bare rd.break)"
 	grammarModules   = "<module>[,<module>…]"
 	grammarISCSIName = "iqn.<yyyy-mm>.<reversed domain>[:<name>] | eui.<hex> | naa.<hex>"
 	grammarParam     = "<iscsi setting>=<value>"
+	grammarScheme    = "v238|v239|v240|v241|v243|v245|v247|v249|v250|v251|v252|v253|v254|v255|v257|latest"
 )
 
 // keyAliases maps dracut's deprecated spellings (getarg -d) to the
@@ -41,55 +45,12 @@ var keyAliases = map[string]string{
 	"iscsi_in_password":  "rd.iscsi.in.password",
 	"iscsi_param":        "rd.iscsi.param",
 	"iscsi_firmware":     "rd.iscsi.firmware",
+	// udev reads '-' and '_' alike in its keys.
+	"net.naming_scheme": "net.naming-scheme",
 }
 
-// repeatable lists the parameters that may be given several times and
-// accumulate (dracut's getargs); every other parameter Parse knows is
-// single-valued and the last one wins (getarg).
-var repeatable = map[string]bool{
-	"ip": true, "bond": true, "vlan": true, "ifname": true, "rd.route": true,
-	"nameserver": true, "netroot": true, "rd.break": true,
-	"rd.driver.pre": true, "rd.driver.blacklist": true, "rd.driver.post": true,
-	"rd.iscsi.param": true,
-}
-
-// single lists the single-valued parameters Parse interprets.
-var single = map[string]bool{
-	"root": true, "rootfstype": true, "rootflags": true, "init": true,
-	"BOOTIF": true, "rd.bootif": true, "bootdev": true, "rd.peerdns": true,
-	"rd.neednet": true, "rd.iscsi.initiator": true, "rd.iscsi.target.name": true,
-	"rd.iscsi.target.ip": true, "rd.iscsi.target.port": true,
-	"rd.iscsi.target.group": true, "rd.iscsi.username": true,
-	"rd.iscsi.password": true, "rd.iscsi.in.username": true,
-	"rd.iscsi.in.password": true, "rd.iscsi.firmware": true,
-	"rd.iscsi.ibft": true, "rd.iscsi.login_retry_max": true,
-	"rd.iscsi.waitnet": true, "rd.iscsi.testroute": true, "rd.shell": true,
-	"rd.emergency": true, "rd.retry": true, "rd.timeout": true,
-	"rd.debug": true, "quiet": true, "rd.netroot.keeper": true,
-	"rd.netroot.async_probe": true,
-	// anaconda-style ip=<address> companions, read only with it.
-	"gateway": true, "netmask": true, "hostname": true, "ksdevice": true, "mtu": true,
-}
-
-// ignoredPrefixes are the dracut parameters (or families) netroot knows
-// but does not implement: they go to Plan.Ignored.
-var ignoredPrefixes = []string{
-	"rd.luks", "rd.lvm", "rd.md", "rd.dm", "rd.multipath", "rd.nfs", "rd.znet",
-	"rd.live", "rd.fcoe", "rd.nvmf", "rd.nonvmf", "rd.zfcp", "rd.dasd", "rd.overlay",
-	"rd.vconsole", "rd.locale", "rd.udev", "rd.net.", "rd.plymouth", "rd.fips",
-	"rd.driver.export", "rd.shutdown", "rd.cio_accept", "rd.zipl", "rd.writable",
-	"rd.memdebug", "rd.info", "rd.auto", "rd.hostonly", "rd.cmdline", "rd.fstab",
-	"rd.skipfsck", "rd.ctty", "rd.noverifyssl", "rd.minmem", "rd.image",
-	"rd.iscsi.mp", "rd.iscsi.transport", "rd.kiwi", "rd.systemd",
-}
-
-// ignoredKeys are whole parameter names handled the same way.
-var ignoredKeys = map[string]bool{
-	"nfsroot": true, "team": true, "bridge": true, "fcoe": true,
-	"rootfallback": true, "resume": true, "biosdevname": true, "iscsiroot": true,
-	"cifsuser": true, "cifspass": true, "plymouth.enable": true,
-	"rd.iscsi.firmware": true, "rd.iscsi.ibft": true,
-}
+// anacondaKeys are the companions of an anaconda-style ip=<IPv4>.
+var anacondaKeys = []string{"netmask", "gateway", "hostname", "ksdevice", "mtu"}
 
 // breakPoints are the rd.break= points netroot's /init stops at.
 var breakPoints = map[string]bool{"pre-net": true, "pre-mount": true, "pre-pivot": true}
@@ -114,6 +75,11 @@ type parser struct {
 	anaconda map[int]netip.Addr
 	// netroot=iscsi (bare) seen.
 	bareISCSI *arg
+	// firmware is rd.iscsi.firmware=1 (or a bare netroot=iscsi without
+	// rd.iscsi.target.name); ibft is rd.iscsi.ibft=1 or ip=ibft.
+	firmware, ibft bool
+	// dhcp6Arg is netroot=dhcp6, for errors.
+	dhcp6Arg *arg
 	// ipArgs are the ip= parameters, parallel to plan.Net.IP.
 	ipArgs []arg
 	// authFields per target, parallel to plan.ISCSI.Targets.
@@ -121,9 +87,14 @@ type parser struct {
 	// targetArgs per target, parallel to plan.ISCSI.Targets.
 	targetArgs []arg
 	// global holds rd.iscsi.username & co.
-	global   Auth
-	ignored  map[string]bool
+	global Auth
+	// warned holds the parameters already warned about.
+	warned   map[string]bool
 	hasBreak bool
+	// session accumulates rd.iscsi.param=.
+	session iscsiSession
+	// paramArgs are the rd.iscsi.param= parameters, for errors.
+	paramArgs []arg
 }
 
 // Parse reads the command line in sources and returns the boot plan. The
@@ -141,7 +112,8 @@ func Parse(sources ...Source) (*Plan, error) {
 		plan:     newPlan(),
 		last:     map[string]arg{},
 		anaconda: map[int]netip.Addr{},
-		ignored:  map[string]bool{},
+		warned:   map[string]bool{},
+		session:  iscsiSession{gated: !supportSession},
 	}
 	var all []arg
 	for _, s := range sources {
@@ -194,7 +166,7 @@ func newPlan() *Plan {
 		Net:     Net{PeerDNS: true},
 		ISCSI:   ISCSI{TestRoute: true},
 		Root:    Root{Init: DefaultInit},
-		Boot:    Boot{Shell: true, Keeper: true, Retry: DefaultRetry},
+		Boot:    Boot{Shell: true, Keeper: true, OSConfig: true, Retry: DefaultRetry},
 		Modules: Modules{Params: map[string][]string{}},
 	}
 }
@@ -222,52 +194,82 @@ func (p *parser) failCross(param, value string, err error) {
 	p.errs = append(p.errs, &ParamError{Param: param, Value: value, Err: err})
 }
 
-// ignore records an unsupported parameter once.
-func (p *parser) ignore(name string) {
-	if p.ignored[name] {
+// warn records a parameter accepted with a note, once per parameter.
+func (p *parser) warn(param, note string) {
+	if p.warned[param] {
 		return
 	}
-	p.ignored[name] = true
-	p.plan.Ignored = append(p.plan.Ignored, "ignored: "+name+" (not supported)")
+	p.warned[param] = true
+	w := Warning{Param: scrubSecrets(param), Note: note}
+	p.plan.Warnings = append(p.plan.Warnings, w)
+	p.plan.Ignored = append(p.plan.Ignored, w.String())
 }
 
 // collect handles one parameter in order: repeatable ones at once,
-// single-valued ones are remembered for later.
+// single-valued ones are remembered for later, the others by their
+// verdict in the parameter table.
 func (p *parser) collect(a arg) {
 	if k, ok := keyAliases[a.Key]; ok {
 		a.Key = k
 	}
-	switch {
-	case a.Key == "ro" || a.Key == "rw":
+	if a.Key == "ro" || a.Key == "rw" {
 		if !a.HasValue {
 			a := a
 			p.rorw = &a
 		}
 		return
-	case single[a.Key]:
+	}
+	info, known := lookupParam(a.Key)
+	if !known {
+		p.unknown(a)
+		return
+	}
+	switch info.Verdict {
+	case Acted:
+		if info.Repeat {
+			p.repeated(a)
+			return
+		}
 		if _, ok := p.last[a.Key]; !ok {
 			p.order = append(p.order, a.Key)
 		}
 		p.last[a.Key] = a
-		return
-	case repeatable[a.Key]:
-		p.repeated(a)
-		return
-	case ignoredKeys[a.Key]:
-		p.ignore(a.Key)
-		return
+	case NoOp:
+	case Warned:
+		p.warn(a.Key, info.Doc)
+	case OffOnly:
+		if !isOff(a) {
+			p.fail(a, shownValue(a), "", fmt.Errorf("%w: %s", ErrUnsupported, info.Doc))
+		}
+	case Refused:
+		p.fail(a, shownValue(a), "", fmt.Errorf("%w: %s", ErrUnsupported, info.Doc))
 	}
-	for _, pre := range ignoredPrefixes {
-		if strings.HasPrefix(a.Key, pre) {
-			p.ignore(a.Key)
-			return
+}
+
+// shownValue is the value of a parameter shown in an error: its value,
+// unless that may be a secret.
+func shownValue(a arg) string {
+	if strings.Contains(strings.ToLower(a.Key), "pass") || strings.Contains(strings.ToLower(a.Key), "key") {
+		return ""
+	}
+	return a.Value
+}
+
+// unknown handles a parameter the table lacks: a typo in netroot's or
+// the iSCSI namespace is an error, another rd.* parameter a warning, and
+// anything else belongs to a module or the kernel.
+func (p *parser) unknown(a arg) {
+	hint := ""
+	if strings.HasPrefix(a.Key, "rd.") {
+		if c := closest(a.Key, knownNames()); c != "" {
+			hint = " (did you mean " + c + "?)"
 		}
 	}
 	switch {
-	case strings.HasPrefix(a.Key, "rd.iscsi."):
-		p.fail(a, "", "", fmt.Errorf("%w: unknown rd.iscsi parameter (a typo?)", ErrSyntax))
+	case strings.HasPrefix(a.Key, "rd.iscsi."), strings.HasPrefix(a.Key, "rd.netroot."):
+		p.fail(a, "", "", fmt.Errorf("%w: unknown parameter%s", ErrSyntax, hint))
 	case strings.HasPrefix(a.Key, "rd."):
-		p.ignore(a.Key)
+		p.warn(a.Key, "not a parameter netroot knows; ignored"+hint)
 	default:
 		p.moduleParam(a)
 	}
@@ -292,13 +294,15 @@ func (p *parser) repeated(a arg) {
 			return
 		}
 		c, anaconda, err := parseIP(v)
+		if err == nil {
+			err = p.ipSupported(a, c)
+		}
 		if err != nil {
 			p.fail(a, v, grammarIP, err)
 			return
 		}
 		if c.Method == IPIBFT {
-			p.plan.ISCSI.Firmware = true
-			p.ignore("ip=ibft")
+			p.ibft = true // the network from the iBFT: no entry of its own
 			return
 		}
 		if anaconda.IsValid() {
@@ -366,7 +370,7 @@ func (p *parser) repeated(a arg) {
 		case breakPoints[a.Value]:
 			p.addBreak(a.Value)
 		case dracutBreakPoints[a.Value]:
-			p.ignore("rd.break=" + a.Value)
+			p.warn("rd.break="+a.Value, "not supported: netroot stops only at pre-net, pre-mount and pre-pivot (and before switch_root with a bare rd.break)")
 		default:
 			p.fail(a, a.Value, grammarBreak, fmt.Errorf("%w: unknown break point", ErrSyntax))
 		}
@@ -402,7 +406,17 @@ func (p *parser) repeated(a arg) {
 			p.fail(a, "***", grammarParam, fmt.Errorf("%w: not key=value", ErrSyntax))
 			return
 		}
-		p.plan.ISCSI.Params = append(p.plan.ISCSI.Params, KV{Key: k, Value: val})
+		if err := p.session.add(k, val); err != nil {
+			shown := v
+			if strings.Contains(strings.ToLower(k), "password") || strings.Contains(strings.ToLower(k), "username") {
+				shown = k + "=***"
+			}
+			p.fail(a, shown, grammarParam, err)
+			return
+		}
+		if k == "node.session.timeo.replacement_timeout" && strings.TrimSpace(val) == "0" {
+			p.warn("rd.iscsi.param="+v, "a replacement timeout of 0 fails the root's I/O as soon as its connection fails, as in open-iscsi; without a second path (multipath), give seconds, or -1 to queue I/O until the keeper recovers the session")
+		}
 	}
 }
 
@@ -439,6 +453,10 @@ func (p *parser) netroot(a arg) {
 	switch {
 	case v == "dhcp":
 		p.plan.ISCSI.FromDHCP = true
+	case v == "dhcp6":
+		p.plan.ISCSI.FromDHCP6 = true
+		a := a
+		p.dhcp6Arg = &a
 	case v == "iscsi" || v == "iscsi:":
 		// Targets from rd.iscsi.target.* or from the firmware.
 		a := a
@@ -448,13 +466,12 @@ func (p *parser) netroot(a arg) {
 	default:
 		scheme, _, _ := strings.Cut(v, ":")
 		switch scheme {
-		case "nfs", "nfs4", "nbd", "cifs", "dhcp6", "fcoe", "nvmf":
+		case "nfs", "nfs4", "nbd", "cifs", "fcoe", "nvmf":
+			// Other dracut modules' network roots.
+			p.fail(a, scheme+":…", grammarNetroot, fmt.Errorf("%w: netroot boots iSCSI roots only", ErrUnsupported))
 		default:
 			p.fail(a, redactNetroot(v), grammarNetroot, fmt.Errorf("%w: unknown network root", ErrSyntax))
-			return
 		}
-		// Other dracut modules' network roots.
-		p.ignore("netroot=" + scheme)
 	}
 }
 
@@ -503,15 +520,20 @@ func (p *parser) single(a arg) {
 	case "root":
 		// handled in finish, which knows netroot=.
 	case "rootfstype":
-		v, ok := p.value(a, "<filesystem type>")
+		grammar := "auto|" + strings.Join(blockdev.FilesystemTypes(), "|")
+		v, ok := p.value(a, grammar)
 		if !ok {
 			return
 		}
 		if v == "auto" {
 			v = "" // dracut.cmdline(7): "auto" if not specified.
 		}
-		if v != "" && !validFSType(v) {
-			p.fail(a, v, "<filesystem type>", fmt.Errorf("%w: invalid filesystem type", ErrSyntax))
+		if v != "" && blockdev.FSModule(v) == "" {
+			err := fmt.Errorf("%w: netroot recognises and mounts only %s roots", ErrUnsupported, strings.Join(blockdev.FilesystemTypes(), ", "))
+			if !validFSType(v) {
+				err = fmt.Errorf("%w: invalid filesystem type", ErrSyntax)
+			}
+			p.fail(a, v, grammar, err)
 			return
 		}
 		pl.Root.FSType = v
@@ -538,8 +560,34 @@ func (p *parser) single(a arg) {
 			return
 		}
 		pl.Net.BootIF = m
-	case "rd.bootif", "rd.neednet", "rd.iscsi.waitnet", "rd.iscsi.testroute",
-		"rd.shell", "rd.debug", "quiet", "rd.peerdns", "rd.netroot.keeper", "rd.netroot.async_probe":
+	case "net.ifnames":
+		on, err := netname.ParseIfnames(a.Value)
+		if err != nil {
+			p.fail(a, a.Value, "0|1", fmt.Errorf("%w: want 0 (the kernel's names) or 1 (predictable names)", ErrSyntax))
+			return
+		}
+		pl.Net.Names.Ifnames = IfnamesOff
+		if on {
+			pl.Net.Names.Ifnames = IfnamesOn
+		}
+	case "net.naming-scheme":
+		v, ok := p.value(a, grammarScheme)
+		if !ok {
+			return
+		}
+		if _, err := netname.ParseScheme(v); err != nil {
+			p.fail(a, v, grammarScheme, fmt.Errorf("%w: unknown naming scheme %q", ErrSyntax, v))
+			return
+		}
+		pl.Net.Names.Scheme = v
+	case "rd.iscsi.firmware":
+		p.firmware = parseBool(a)
+	case "rd.iscsi.ibft":
+		p.ibft = p.ibft || parseBool(a)
+	case "rd.multipath", "rd.netroot.multipath":
+		// finishMultipath: rd.netroot.multipath wins, wherever it is.
+	case "rd.bootif", "rd.neednet", "rd.iscsi.waitnet", "rd.iscsi.testroute", "rd.info", "biosdevname",
+		"rd.shell", "rd.debug", "quiet", "rd.peerdns", "rd.netroot.keeper", "rd.netroot.async_probe", "rd.netroot.osconfig":
 		// handled below / in finish
 		b := parseBool(a)
 		switch a.Key {
@@ -549,6 +597,13 @@ func (p *parser) single(a arg) {
 			pl.Net.NeedNet = b
 		case "rd.iscsi.waitnet":
 			pl.ISCSI.WaitNet = b
+			if !b {
+				p.warn("rd.iscsi.waitnet=0", "netroot configures every interface before it logs in, whatever rd.iscsi.waitnet says")
+			}
+		case "biosdevname":
+			if b {
+				p.warn("biosdevname=1", "netroot does not rename NICs by their BIOS names: the kernel's names stay (pin them with ifname=)")
+			}
 		case "rd.iscsi.testroute":
 			pl.ISCSI.TestRoute = b
 		case "rd.shell":
@@ -557,6 +612,8 @@ func (p *parser) single(a arg) {
 			pl.Boot.Keeper = b
 		case "rd.netroot.async_probe":
 			pl.Boot.AsyncProbe = b
+		case "rd.netroot.osconfig":
+			pl.Boot.OSConfig = b
 		case "rd.debug":
 			pl.Boot.Debug = b
 		case "quiet":
@@ -582,10 +639,10 @@ func (p *parser) single(a arg) {
 			return
 		}
 		pl.ISCSI.Initiator = v
-	case "rd.iscsi.firmware", "rd.iscsi.ibft":
-		if parseBool(a) {
-			pl.ISCSI.Firmware = true
-			p.ignore(a.Key)
+	case "rd.iscsi.transport":
+		v, ok := p.value(a, "tcp")
+		if ok && v != "tcp" && v != "iscsi_tcp" {
+			p.fail(a, v, "tcp", fmt.Errorf("%w: netroot's initiator uses the kernel's iscsi_tcp; offload transports are not supported", ErrUnsupported))
 		}
 	case "rd.iscsi.login_retry_max":
 		v, ok := p.value(a, "<num>")

@@ -38,10 +38,9 @@ func TestParseDefaults(t *testing.T) {
 func TestParseRoot(t *testing.T) {
 	// dracut.cmdline(7)'s root= examples.
 	tests := map[string]Root{
-		"/dev/sda1": {Kind: RootPath, Value: "/dev/sda1"},
-		"/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1":  {Kind: RootPath, Value: "/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1"},
-		"/dev/disk/by-label/Root":                                {Kind: RootLabel, Value: "Root"},
-		"LABEL=Root":                                             {Kind: RootLabel, Value: "Root"},
+		"/dev/sda1":               {Kind: RootPath, Value: "/dev/sda1"},
+		"/dev/disk/by-label/Root": {Kind: RootLabel, Value: "Root"},
+		"LABEL=Root":              {Kind: RootLabel, Value: "Root"},
 		"/dev/disk/by-uuid/3f5ad593-4546-4a94-a374-bcfb68aa11f7": {Kind: RootUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
 		"UUID=3f5ad593-4546-4a94-a374-bcfb68aa11f7":              {Kind: RootUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
 		"PARTUUID=3f5ad593-4546-4a94-a374-bcfb68aa11f7":          {Kind: RootPartUUID, Value: "3f5ad593-4546-4a94-a374-bcfb68aa11f7"},
@@ -58,7 +57,17 @@ func TestParseRoot(t *testing.T) {
 			t.Errorf("root=%s: %+v, want %+v", in, p.Root, want)
 		}
 	}
-	for _, in := range []string{"", "root=", "root=sda1", "root=nfs:1.2.3.4:/x", "root=/dev/nfs", "root=UUID=", "root=live:LABEL=x"} {
+	// An iSCSI disk's by-path name, when a target of the command line has
+	// that portal, name and LUN.
+	bp := "/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2015-01.com.example:t-lun-1-part2"
+	p := mustParse(t, proc("root="+bp+" netroot=iscsi:10.0.0.1::3260:1:iqn.2015-01.com.example:t"))
+	if p.Root.Kind != RootPath || p.Root.Value != bp || p.RootSpec() != bp {
+		t.Errorf("by-path root: %+v", p.Root)
+	}
+	for _, in := range []string{"", "root=", "root=sda1", "root=nfs:1.2.3.4:/x", "root=/dev/nfs", "root=UUID=", "root=live:LABEL=x",
+		"root=/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1", "root=/dev/disk/by-id/wwn-0x5000c500a1b2c3d4",
+		"root=PARTUUID=abcd-01/PARTNROFF=1", "root=/dev/mapper/vg-root", "root=/dev/root",
+		"root=" + bp + " netroot=iscsi:10.0.0.1::3260:2:iqn.2015-01.com.example:t"} {
 		if _, err := Parse(proc(in)); err == nil {
 			t.Errorf("Parse(%q): want an error", in)
 		}
@@ -74,16 +83,18 @@ func TestParseISCSIRootForms(t *testing.T) {
 	if len(p.Net.IP) != 1 || !p.Net.IP[0].Implicit || p.Net.IP[0].Method != IPDHCP {
 		t.Errorf("implicit dhcp: %+v", p.Net.IP)
 	}
+	if p.Root.Spec() != "/dev/disk/by-path/ip-192.168.50.1:3260-iscsi-iqn.2009-06.dracut:target0-lun-0" {
+		t.Errorf("root=iscsi: spec %q", p.Root.Spec())
+	}
 	// Several netroot=, root=UUID.
 	p = mustParse(t, proc("root=UUID=12424547 netroot=iscsi:192.168.50.1::::iqn.2009-06.dracut:target0 netroot=iscsi:192.168.50.1::::iqn.2009-06.dracut:target1"))
 	if p.Root.Kind != RootUUID || len(p.ISCSI.Targets) != 2 || p.ISCSI.Targets[1].Name != "iqn.2009-06.dracut:target1" {
 		t.Errorf("netroot x2: %+v %+v", p.Root, p.ISCSI.Targets)
 	}
-	// netroot=dhcp.
+	// root=dhcp: the whole LUN of the DHCP root-path.
 	for _, cl := range []string{"root=/dev/root netroot=dhcp", "root=dhcp"} {
-		p = mustParse(t, proc(cl))
-		if !p.ISCSI.FromDHCP || p.Root.Kind != RootISCSI || !p.Net.NeedNet {
-			t.Errorf("%s: %+v %+v", cl, p.ISCSI, p.Root)
+		if p, err := Parse(proc(cl)); err != nil || p.Root.Kind != RootISCSI || !p.ISCSI.FromDHCP {
+			t.Errorf("%s: %+v, %v", cl, p, err)
 		}
 	}
 	p = mustParse(t, proc("root=LABEL=r netroot=dhcp"))
@@ -92,10 +103,13 @@ func TestParseISCSIRootForms(t *testing.T) {
 	}
 	// rd.iscsi.target.* and the global credentials.
 	p = mustParse(t, proc("root=LABEL=r netroot=iscsi rd.iscsi.initiator=iqn.2015-01.com.example:host rd.iscsi.target.name=iqn.2015-01.com.example:t rd.iscsi.target.ip=10.0.0.1 rd.iscsi.target.port=3261 rd.iscsi.target.group=2 rd.iscsi.username=u rd.iscsi.password=@/etc/netroot/chap rd.iscsi.in.username=tu rd.iscsi.in.password=tp"))
-	want := Target{Server: "10.0.0.1", Port: 3261, Group: 2, Name: "iqn.2015-01.com.example:t",
+	want := Target{Server: "10.0.0.1", Port: 3261, Group: 1, Name: "iqn.2015-01.com.example:t",
 		Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap"), InUsername: "tu", InPassword: NewSecret("tp")}}
 	if len(p.ISCSI.Targets) != 1 || !reflect.DeepEqual(p.ISCSI.Targets[0], want) || p.ISCSI.Initiator != "iqn.2015-01.com.example:host" {
 		t.Errorf("rd.iscsi.target: %+v", p.ISCSI)
+	}
+	if len(p.Warnings) != 1 || p.Warnings[0].Param != "rd.iscsi.target.group" {
+		t.Errorf("rd.iscsi.target.group: warnings %v", p.Warnings)
 	}
 	// Own credentials win; rd.iscsi.in.* fill in mutual CHAP for two fields.
 	p = mustParse(t, proc("root=LABEL=r rd.iscsi.username=gu rd.iscsi.password=gp rd.iscsi.in.username=tu rd.iscsi.in.password=tp netroot=iscsi:u:p@10.0.0.1::::iqn.2015-01.com.example:t netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:t2"))
@@ -140,7 +154,7 @@ func TestParseEverything(t *testing.T) {
 	rd.shell=0 rd.emergency=reboot rd.break=pre-mount rd.break rd.retry=90 rd.timeout=600 rd.debug
 	rd.driver.pre=bonding,8021q rd.driver.pre=virtio-net rd.driver.blacklist=nouveau rd.driver.post=dm-mod
 	bonding.max_bonds=0 ixgbe.allow_unsupported_sfp=1 mlx4-core.debug_level=1 "e1000e.InterruptThrottleRate=3,3"
-	rd.luks.uuid=1234 rd.lvm.vg=vg0 rd.lvm.lv=vg0/root rd.md=0 rd.live.image rd.iscsi.firmware rd.break=initqueue rd.nfs.domain=x rd.luks.uuid=5678
+	rd.luks=0 rd.lvm.conf=0 rd.md=0 rd.live.image rd.iscsi.firmware=0 rd.break=initqueue rd.nfs.domain=x rd.plymouth=0 rd.nonvmf
 	-- --single`
 	p := mustParse(t, proc(cl))
 	n := p.Net
@@ -149,14 +163,14 @@ func TestParseEverything(t *testing.T) {
 		len(n.IP[0].DNS) != 1 || len(n.Routes) != 1 || len(n.Nameservers) != 2 || n.PeerDNS || !n.NeedNet {
 		t.Errorf("net: %+v", n)
 	}
-	if p.ISCSI.Targets[0].Name != "iqn.2015-01.com.example:store:node5@root" || p.ISCSI.LoginRetryMax != 5 || !p.ISCSI.WaitNet || p.ISCSI.TestRoute || !p.ISCSI.Firmware {
+	if p.ISCSI.Targets[0].Name != "iqn.2015-01.com.example:store:node5@root" || p.ISCSI.LoginRetryMax != 5 || !p.ISCSI.WaitNet || p.ISCSI.TestRoute || p.ISCSI.Firmware {
 		t.Errorf("iscsi: %+v", p.ISCSI)
 	}
 	wantRoot := Root{Kind: RootUUID, Value: "3f5ad593", FSType: "xfs", Flags: "noatime,nobarrier", ReadWrite: true, Init: "/usr/lib/systemd/systemd", InitArgs: []string{"--single"}}
 	if !reflect.DeepEqual(p.Root, wantRoot) {
 		t.Errorf("root: %+v", p.Root)
 	}
-	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true, Keeper: true}
+	wantBoot := Boot{Shell: false, Emergency: EmergencyReboot, Breaks: []string{"pre-mount", ""}, Retry: 90 * time.Second, Timeout: 600 * time.Second, Debug: true, Quiet: true, Keeper: true, OSConfig: true}
 	if !reflect.DeepEqual(p.Boot, wantBoot) {
 		t.Errorf("boot: %+v", p.Boot)
 	}
@@ -165,19 +179,23 @@ func TestParseEverything(t *testing.T) {
 	if !reflect.DeepEqual(p.Modules, wantMods) {
 		t.Errorf("modules: %+v", p.Modules)
 	}
-	wantIgn := []string{"ignored: rd.luks.uuid (not supported)", "ignored: rd.lvm.vg (not supported)", "ignored: rd.lvm.lv (not supported)",
-		"ignored: rd.md (not supported)", "ignored: rd.live.image (not supported)", "ignored: rd.break=initqueue (not supported)",
-		"ignored: rd.nfs.domain (not supported)", "ignored: rd.iscsi.firmware (not supported)"}
-	if !reflect.DeepEqual(p.Ignored, wantIgn) {
-		t.Errorf("ignored:\n got %q\nwant %q", p.Ignored, wantIgn)
+	var warned []string
+	for _, w := range p.Warnings {
+		warned = append(warned, w.Param)
 	}
-	if got, want := p.NeededModules(), []string{"bonding", "8021q", "virtio_net", "iscsi_tcp", "sd_mod", "crc32c", "xfs"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"rd.live.image", "rd.break=initqueue", "rd.nfs.domain", "rd.plymouth"}; !reflect.DeepEqual(warned, want) {
+		t.Errorf("warnings:\n got %q\nwant %q", warned, want)
+	}
+	if len(p.Ignored) != len(p.Warnings) || p.Ignored[0] != p.Warnings[0].String() {
+		t.Errorf("Ignored %q", p.Ignored)
+	}
+	if got, want := p.NeededModules(), []string{"bonding", "8021q", "virtio_net", "iscsi_tcp", "sd_mod", "crc32c", "xfs", "dm_mod"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("NeededModules = %q, want %q", got, want)
 	}
 	d := p.Describe()
 	for _, s := range []string{"bond bond0: slaves nic0,nic1, options mode=802.3ad miimon=100 lacp_rate=fast, mtu 9000",
 		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, lun 0", "route 10.2.0.0/16 via 10.1.0.254",
-		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier, rw", "ignored: rd.luks.uuid", "emergency: reboot"} {
+		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier, rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot"} {
 		if !strings.Contains(d, s) {
 			t.Errorf("Describe lacks %q:\n%s", s, d)
 		}
@@ -235,7 +253,6 @@ func TestParseCrossChecks(t *testing.T) {
 		"root=LABEL=x ip=eth0:dhcp ip=eth0:dhcp6",                              // interface twice
 		"root=LABEL=x ifname=a:52:54:00:00:00:01 ifname=b:52:54:00:00:00:01",   // MAC twice
 		"root=LABEL=x ifname=a:52:54:00:00:00:01 ip=a:dhcp::52:54:00:00:00:02", // macaddr with ifname
-		"root=LABEL=x netroot=iscsi",                                           // iBFT only
 		"root=LABEL=x rd.iscsi.target.ip=10.0.0.1",                             // no name
 		"root=LABEL=x rd.iscsi.username=u netroot=iscsi:10.0.0.1::::iqn.x:y",   // user without password
 		"root=LABEL=x netroot=iscsi:10.0.0.1::::iqn.x:y netroot=iscsi:10.0.0.1::3260:0:iqn.x:y",
@@ -252,10 +269,15 @@ func TestParseCrossChecks(t *testing.T) {
 	}
 }
 
-func TestParseIgnoredNetroot(t *testing.T) {
-	p := mustParse(t, proc("root=LABEL=x netroot=nbd:10.0.0.1:root rd.bootif=0 BOOTIF=01-52-54-00-00-00-01 ip=ibft rd.neednet"))
-	if p.Net.BootIF != nil || !p.Net.NeedNet || len(p.Ignored) != 2 || !p.ISCSI.Firmware {
-		t.Errorf("got %+v %q", p.Net, p.Ignored)
+func TestParseRefusedNetroot(t *testing.T) {
+	p := mustParse(t, proc("root=LABEL=x rd.bootif=0 BOOTIF=01-52-54-00-00-00-01 rd.neednet"))
+	if p.Net.BootIF != nil || !p.Net.NeedNet || len(p.Warnings) != 0 {
+		t.Errorf("got %+v %q", p.Net, p.Warnings)
+	}
+	for _, cl := range []string{"root=LABEL=x netroot=nbd:10.0.0.1:root", "root=LABEL=x netroot=nfs:10.0.0.1:/r"} {
+		if _, err := Parse(proc(cl)); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: err = %v, want not supported", cl, err)
+		}
 	}
 }
 
@@ -283,6 +305,31 @@ func TestParseKeeper(t *testing.T) {
 		}
 		if p.Boot.Keeper != tc.keeper || p.Boot.AsyncProbe != tc.ap {
 			t.Errorf("%q: Keeper = %v, AsyncProbe = %v, want %v, %v", tc.arg, p.Boot.Keeper, p.Boot.AsyncProbe, tc.keeper, tc.ap)
+		}
+	}
+}
+
+// TestParseOSConfig checks rd.netroot.osconfig: on unless set to a false
+// value, independent of the keeper.
+func TestParseOSConfig(t *testing.T) {
+	base := "netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:a root=LABEL=r "
+	for _, tc := range []struct {
+		arg              string
+		osconfig, keeper bool
+	}{
+		{"", true, true},
+		{"rd.netroot.osconfig", true, true},
+		{"rd.netroot.osconfig=0", false, true},
+		{"rd.netroot.osconfig=off", false, true},
+		{"rd.netroot.osconfig=0 rd.netroot.osconfig=yes", true, true},
+		{"rd.netroot.keeper=0", true, false},
+	} {
+		p, err := Parse(Source{Name: "/proc/cmdline", Text: base + tc.arg})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.arg, err)
+		}
+		if p.Boot.OSConfig != tc.osconfig || p.Boot.Keeper != tc.keeper {
+			t.Errorf("%q: OSConfig = %v, Keeper = %v, want %v, %v", tc.arg, p.Boot.OSConfig, p.Boot.Keeper, tc.osconfig, tc.keeper)
 		}
 	}
 }

@@ -27,15 +27,40 @@
 //     ip=…:<method>::<dns2> reads dns2 where ip_to_var would take a MAC.
 //   - Invalid numbers (rd.retry=x, rd.iscsi.login_retry_max=x) are errors
 //     where dracut silently falls back to its default.
-//   - iBFT (rd.iscsi.firmware, rd.iscsi.ibft, ip=ibft), SendTargets
-//     discovery (an empty <servername>) and the other dracut modules' roots
-//     are not supported: they are reported in Plan.Ignored or as errors.
+//   - SendTargets discovery (an empty <servername>) and the other dracut
+//     modules' roots and storage stacks are not supported: they are errors
+//     (or, where netroot can boot without them, warnings in
+//     Plan.Warnings).
+//   - iBFT: rd.iscsi.firmware=1 (or a bare netroot=iscsi) also takes the
+//     network from the table when no ip= is given, and ip=ibft or
+//     rd.iscsi.ibft=1 also takes the targets from it when the command line
+//     names none (dracut needs both parameters); a NIC of the table that
+//     is a bond= slave configures the bond, and its VLAN sits on the bond
+//     (or the NIC), where dracut puts the address below the VLAN.
 //   - root= is required as in dracut's init ("No or empty root="); with
 //     root=iscsi:… (or root=dhcp, or root=/dev/root netroot=dhcp) the root
 //     is the whole disk of the iSCSI LUN (RootISCSI).
-//   - With no initiator name (rd.iscsi.initiator=), dracut runs the random
-//     iscsi-iname; netroot leaves ISCSI.Initiator empty and /init uses the
-//     deterministic DefaultInitiator(boot MAC).
+//   - With no initiator name (rd.iscsi.initiator=), /init takes the
+//     iBFT's, then the initramfs's /etc/iscsi/initiatorname.iscsi, as
+//     dracut does; where dracut then runs the random iscsi-iname, /init
+//     uses the deterministic DefaultInitiator(boot MAC). ISCSI.Initiator
+//     stays empty.
+//   - A static ip= without an interface goes to bootdev=, else to the one
+//     bond or VLAN the command line creates (dracut's ifup gives it to every
+//     interface it brings up); otherwise it is an error.
+//   - Bond options the kernel would refuse over netlink (an option outside
+//     its modes, miimon with arp_interval …) are errors; dracut writes
+//     them to sysfs and goes on when the kernel refuses.
+//
+// # What netroot check promises
+//
+// Parse accepts only what /init boots: every parameter is in the table
+// Parameters returns, with its verdict; a parameter /init could not
+// honour is an error naming it, one it ignores for a reason that does not
+// stop the boot is a warning (Plan.Warnings). Whatever Parse accepts,
+// /init's conversions accept too (the bond attributes of pkg/bond, the
+// login keys of pkg/iscsi, blockdev.ParseSelector of RootSpec, the module
+// of the root filesystem): FuzzPlanConversions holds Parse to that.
 package config
 
 import (
@@ -58,10 +83,27 @@ type Plan struct {
 	Boot Boot
 	// Modules holds what the cmdline says about kernel modules.
 	Modules Modules
-	// Ignored lists parameters that were recognised as dracut's (or another
-	// initramfs's) but are not supported, each once, in order of appearance.
+	// Warnings are the parameters accepted with a note: netroot ignores
+	// them or does something else than dracut would, in a way that does
+	// not stop the boot. Each parameter appears once, in order.
+	Warnings []Warning
+	// Ignored holds Warnings as text.
+	//
+	// Deprecated: use Warnings.
 	Ignored []string
 }
+
+// Warning is a parameter Parse accepted with a note.
+type Warning struct {
+	// Param is the parameter as it is shown: its name, or name=value
+	// when the value matters (rd.break=cmdline); never a secret.
+	Param string
+	// Note says what netroot does with it.
+	Note string
+}
+
+// String is "param: note".
+func (w Warning) String() string { return w.Param + ": " + w.Note }
 
 // Net is the network configuration of the plan.
 type Net struct {
@@ -87,6 +129,55 @@ type Net struct {
 	// NeedNet is true when the network must be brought up even without a
 	// network root (rd.neednet=1) or because a network root needs it.
 	NeedNet bool
+	// Names is how /init names the NICs (net.ifnames=,
+	// net.naming-scheme=).
+	Names Naming
+	// IBFT is true when the network comes from the firmware's iBFT: its
+	// NICs, found by MAC, get the addresses (static, DHCP) and VLANs it
+	// gives, or configure the bond= they are slaves of. Set by ip=ibft
+	// and rd.iscsi.ibft=1, and by rd.iscsi.firmware=1 (or a bare
+	// netroot=iscsi) when no ip= configures the network.
+	IBFT bool
+}
+
+// Ifnames is net.ifnames=.
+type Ifnames int
+
+// The values of net.ifnames=.
+const (
+	// IfnamesAuto (net.ifnames= not given): /init renames a NIC to its
+	// predictable name only when the command line names it so
+	// (bond=bond0:ens2,ens3); every other NIC keeps the kernel's name
+	// for the real root's udev to name.
+	IfnamesAuto Ifnames = iota
+	// IfnamesOn (net.ifnames=1): every NIC is renamed to its predictable
+	// name, as dracut's udev does.
+	IfnamesOn
+	// IfnamesOff (net.ifnames=0): the kernel's names stay (ifname= still
+	// names a NIC by its MAC).
+	IfnamesOff
+)
+
+// String is "auto", "1" or "0".
+func (i Ifnames) String() string {
+	switch i {
+	case IfnamesOn:
+		return "1"
+	case IfnamesOff:
+		return "0"
+	}
+	return "auto"
+}
+
+// Naming is how /init names the NICs: systemd-udev's predictable names
+// (pkg/netname), which the real root's udev then keeps.
+type Naming struct {
+	// Ifnames is net.ifnames=.
+	Ifnames Ifnames
+	// Scheme is net.naming-scheme= (or net.naming_scheme=) as given:
+	// "v252", …, "latest"; "" when not given (/init then picks the newest
+	// scheme that gives every NIC the command line names its name).
+	Scheme string
 }
 
 // IPMethod is how an interface gets its address.
@@ -101,8 +192,7 @@ const (
 	IPEither6    IPMethod = "either6"
 	IPLink6      IPMethod = "link6"
 	IPSingleDHCP IPMethod = "single-dhcp"
-	// IPIBFT is accepted by the grammar but never stored in Net.IP:
-	// iBFT is not supported and ip=ibft is reported in Plan.Ignored.
+	// IPIBFT is never stored in Net.IP: ip=ibft sets Net.IBFT.
 	IPIBFT IPMethod = "ibft"
 )
 
@@ -195,29 +285,56 @@ type ISCSI struct {
 	Initiator string
 	// Targets holds every netroot=iscsi:… (and root=iscsi:…) target, in order.
 	Targets []Target
-	// Params holds rd.iscsi.param=k=v overrides in order (later wins).
+	// Session is what rd.iscsi.param= asks of every session, validated:
+	// the login keys, CHAP algorithms and kernel settings /init applies.
+	Session Session
+	// Params holds the accepted rd.iscsi.param= entries, normalised:
+	// login keys by their bare RFC 7143 names with decimal numbers, the
+	// kernel settings by their open-iscsi names.
+	//
+	// Deprecated: use Session, which also carries the settings this list
+	// cannot express to a parser of it (cmds_max, queue_depth,
+	// chap_algs, login_timeout).
 	Params []KV
-	// LoginRetryMax is rd.iscsi.login_retry_max, 0 when unset: logins are
-	// then retried until rd.retry runs out. dracut passes its default of 3
+	// LoginRetryMax is rd.iscsi.login_retry_max (or
+	// rd.iscsi.param=node.session.initial_login_retry_max, which wins as
+	// in dracut), 0 when unset: logins are then retried until rd.retry
+	// runs out. dracut passes its default of 3
 	// (iscsiroot.sh: getargnum 3 0 10000) to each iscsistart run, but its
 	// initqueue reruns iscsistart until rd.retry, so the effect is the
 	// same; netroot retries within one login loop instead.
 	LoginRetryMax int
-	// Firmware is true with rd.iscsi.firmware / rd.iscsi.ibft (not supported
-	// by netroot's initiator; reported in Ignored as well).
+	// Firmware is true when the targets come from the firmware's iBFT:
+	// rd.iscsi.firmware=1 (dracut's iscsi_firmware), a bare
+	// netroot=iscsi, or ip=ibft / rd.iscsi.ibft=1 when the command line
+	// names no target. /init loads iscsi_ibft, reads the table and logs
+	// in to every valid target in it (with its CHAP credentials) besides
+	// Targets, using the table's initiator name unless
+	// rd.iscsi.initiator= gives one.
 	Firmware bool
 	// WaitNet is rd.iscsi.waitnet: wait for every interface to be set up
 	// before logging in. dracut.cmdline(7) suggests it defaults to on
 	// ("rd.iscsi.waitnet=0: turn off waiting"), but iscsiroot.sh reads it
 	// with getargbool 0, i.e. off unless given; we follow the code.
+	// /init configures every interface before it logs in whatever its
+	// value; should it ever log in earlier, it must wait when WaitNet.
 	WaitNet bool
 	// TestRoute is rd.iscsi.testroute (default true): skip a target with
-	// no route to it instead of trying to log in.
+	// no route to it instead of trying to log in (see supportTestRoute).
 	TestRoute bool
 	// FromDHCP is true with netroot=dhcp or root=dhcp (or root=/dev/root
 	// netroot=dhcp): the target is the iSCSI root-path of the DHCP answer
 	// (option 17), to be parsed with ParseISCSIRoot.
 	FromDHCP bool
+	// FromDHCP6 is true with netroot=dhcp6: the target is the iSCSI root
+	// path of the DHCPv6 answer's boot file URL (option 59, RFC 5970),
+	// parsed with ParseISCSIRoot.
+	FromDHCP6 bool
+	// Multipath is rd.netroot.multipath=1 (or dracut's rd.multipath=default):
+	// /init keeps a session on every path of a target (Paths) and mounts
+	// the root on a device-mapper multipath map over the sessions' disks,
+	// instead of keeping the first path that answers.
+	Multipath bool
 }
 
 // KV is a key=value pair.
@@ -234,15 +351,21 @@ type Target struct {
 	Port int
 	// Protocol is the (unused by dracut) protocol field, normally empty or "6".
 	Protocol string
-	// IfaceName and NetDev are the optional iscsi_iface_name and netdev_name.
+	// IfaceName and NetDev are the optional iscsi_iface_name and
+	// netdev_name: the name /init reports for the session's iface
+	// (iscsi.KernelOptions.IfaceName), and the interface its login must
+	// be bound to (see supportIfaceName and supportNetDev).
 	IfaceName string
 	NetDev    string
 	// LUN defaults to 0.
 	LUN int
 	// Group is the target portal group tag (rd.iscsi.target.group),
-	// dracut's default 1.
+	// dracut's default 1; like dracut, netroot does not use it.
 	Group int
-	// Name is the target IQN (may contain ':' and '@').
+	// Name is the target IQN (may contain ':' and '@'). Empty asks the
+	// portal which targets it has (SendTargets discovery, dracut's
+	// netroot=iscsi:<server>::<port>:<LUN>: with no <targetname>): every
+	// target it offers is logged in to, through every portal it lists.
 	Name string
 	// Auth holds CHAP credentials; zero when the target needs none.
 	Auth Auth
@@ -332,11 +455,12 @@ const (
 	RootUUID      RootKind = "UUID"
 	RootPartLabel RootKind = "PARTLABEL"
 	RootPartUUID  RootKind = "PARTUUID"
-	RootPath      RootKind = "path" // /dev/sda1, /dev/disk/by-path/…
+	RootPath      RootKind = "path" // /dev/sda1, /dev/disk/by-path/ip-…
 	// RootISCSI is the whole disk (not a partition) of the iSCSI LUN named
 	// by root=iscsi:…, or of the DHCP root-path with root=dhcp or
 	// root=/dev/root netroot=dhcp, as dracut's udev rule does. Value is
-	// empty.
+	// that disk's /dev/disk/by-path/ name, empty while the target is the
+	// DHCP one (Plan.RootSpec computes it then).
 	RootISCSI RootKind = "iscsi"
 )
 
@@ -361,13 +485,12 @@ type Root struct {
 	InitArgs []string
 }
 
-// Spec returns root= as the user would write it (LABEL=X, /dev/sda1), or
-// "iscsi" for RootISCSI.
+// Spec returns the root device as blockdev.ParseSelector takes it
+// (LABEL=X, /dev/sda1, /dev/disk/by-path/ip-…); for RootISCSI the by-path
+// name of the LUN's disk, "" while that is the DHCP target's (use
+// Plan.RootSpec).
 func (r Root) Spec() string {
-	if r.Kind == RootISCSI {
-		return "iscsi"
-	}
-	if r.Kind == RootPath || r.Kind == "" {
+	if r.Kind == RootPath || r.Kind == RootISCSI || r.Kind == "" {
 		return r.Value
 	}
 	return string(r.Kind) + "=" + r.Value
@@ -414,6 +537,12 @@ type Boot struct {
 	// running after switch_root that recovers the root's iSCSI sessions
 	// when their connections fail.
 	Keeper bool
+	// OSConfig is rd.netroot.osconfig (default on): before switch_root,
+	// write the runtime configuration the real OS's network stacks read
+	// (so they leave the root's interfaces as /init configured them) and
+	// install the shutdown role in /run/initramfs (systemd's exitrd, which
+	// logs out of the iSCSI sessions once the root is unmounted).
+	OSConfig bool
 	// AsyncProbe is rd.netroot.async_probe (default off): insert modules
 	// with async_probe, so that a driver probes its devices in parallel;
 	// the kernel's interface names (eth0, eth1) then follow the order the
@@ -428,7 +557,9 @@ type Modules struct {
 	Pre []string
 	// Blacklist holds rd.driver.blacklist= modules, never loaded.
 	Blacklist []string
-	// Post holds rd.driver.post= modules, loaded after the others.
+	// Post holds rd.driver.post= modules: they end NeededModules, so
+	// they are carried and loaded with the plan's modules (dracut loads
+	// them after every other; /init would need a batch of their own).
 	Post []string
 	// Params maps a module name (with '-' folded to '_') to its parameters
 	// given as module.param=value, in order, e.g. "bonding" → ["max_bonds=0"].

@@ -2,40 +2,28 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/netroot/netroot/pkg/blockdev"
 )
 
 // unsupportedRoots are root= schemes of other dracut modules.
 var unsupportedRoots = []string{"nfs:", "nfs4:", "cifs:", "nbd:", "live:", "virtiofs:", "zfs:", "http:", "https:", "ftp:", "tftp:", "dhcp6"}
 
-// byPath maps the udev symlink directories to the root kind they stand for.
-var byPath = []struct {
-	dir  string
-	kind RootKind
-}{
-	{"/dev/disk/by-label/", RootLabel},
-	{"/dev/disk/by-uuid/", RootUUID},
-	{"/dev/disk/by-partlabel/", RootPartLabel},
-	{"/dev/disk/by-partuuid/", RootPartUUID},
+// rootKinds maps blockdev's selector kinds to the plan's.
+var rootKinds = map[blockdev.SelectorKind]RootKind{
+	blockdev.ByLabel: RootLabel, blockdev.ByUUID: RootUUID, blockdev.ByPartLabel: RootPartLabel,
+	blockdev.ByPartUUID: RootPartUUID, blockdev.ByName: RootPath, blockdev.ByPath: RootPath,
 }
 
-// ParseRoot parses a block-device root= value: LABEL=, UUID=, PARTLABEL=,
-// PARTUUID=, or a /dev path (with dracut's optional "block:" prefix).
-// /dev/disk/by-label/… and its siblings become the matching kind, with
-// udev's \xNN escapes undone (dracut's label_uuid_to_dev writes '/' as
-// \x2f and ' ' as \x20 in these names). iscsi:… and dhcp are handled by
-// Parse.
+// ParseRoot parses a block-device root= value (with dracut's optional
+// "block:" prefix) as /init's blockdev.ParseSelector does: LABEL=,
+// UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,
+// partuuid}/… (which become the matching kind, with udev's \xNN escapes
+// undone), an iSCSI disk's /dev/disk/by-path/ip-…-iscsi-…-lun-<n>[-part<n>],
+// or /dev/<name>. iscsi:… and dhcp are handled by Parse.
 func ParseRoot(value string) (Root, error) {
 	v := strings.TrimPrefix(value, "block:")
-	for _, k := range []RootKind{RootLabel, RootUUID, RootPartLabel, RootPartUUID} {
-		if rest, ok := strings.CutPrefix(v, string(k)+"="); ok {
-			if rest == "" {
-				return Root{}, fmt.Errorf("%w: empty %s", ErrSyntax, k)
-			}
-			return Root{Kind: k, Value: rest}, nil
-		}
-	}
 	for _, s := range unsupportedRoots {
 		if strings.HasPrefix(v, s) {
 			return Root{}, fmt.Errorf("%w: root=%s… needs another dracut module", ErrUnsupported, strings.TrimSuffix(s, ":"))
@@ -44,34 +32,39 @@ func ParseRoot(value string) (Root, error) {
 	if v == "/dev/nfs" {
 		return Root{}, fmt.Errorf("%w: NFS root", ErrUnsupported)
 	}
-	if !strings.HasPrefix(v, "/dev/") || len(v) == len("/dev/") {
-		return Root{}, fmt.Errorf("%w: not a block device path", ErrSyntax)
+	sel, err := blockdev.ParseSelector(v)
+	if err != nil {
+		return Root{}, fmt.Errorf("%w: %w", ErrSyntax, err)
 	}
-	for _, b := range byPath {
-		if rest, ok := strings.CutPrefix(v, b.dir); ok && rest != "" && !strings.Contains(rest, "/") {
-			return Root{Kind: b.kind, Value: unescapeUdev(rest)}, nil
-		}
+	r := Root{Kind: rootKinds[sel.Kind], Value: sel.Value}
+	if r.Kind == RootPath {
+		r.Value = sel.String()
 	}
-	return Root{Kind: RootPath, Value: v}, nil
+	return r, nil
 }
 
-// unescapeUdev undoes udev's \xNN escapes.
-func unescapeUdev(s string) string {
-	if !strings.Contains(s, `\x`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) && s[i+1] == 'x' {
-			if n, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
+// ISCSIPath returns the /dev/disk/by-path/ name (without the directory)
+// of the whole disk of a target's LUN, as /init's scan computes it from
+// the session: the portal's host as given, its port, the target name and
+// the LUN.
+func ISCSIPath(t Target) string {
+	return blockdev.ISCSIPath{Address: t.Server, Port: t.Port, Target: t.Name, LUN: uint64(t.LUN)}.String()
+}
+
+// RootSpec returns the root device as blockdev.ParseSelector takes it:
+// Root.Spec(), or, for a root that is the whole LUN of the DHCP root-path
+// (root=dhcp, root=/dev/root netroot=dhcp), that LUN's by-path name once
+// the boot found the target: the first of found (the targets DHCP
+// root-paths gave), "" while there is none. The plan itself is never
+// changed by what the boot finds.
+func (p *Plan) RootSpec(found ...Target) string {
+	if p.Root.Kind == RootISCSI && p.Root.Value == "" {
+		if len(found) == 0 {
+			return ""
 		}
-		b.WriteByte(s[i])
+		return "/dev/disk/by-path/" + ISCSIPath(found[0])
 	}
-	return b.String()
+	return p.Root.Spec()
 }
 
 // validModuleName accepts kernel module names: letters, digits, '_' and '-'.

@@ -1,0 +1,388 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/bond"
+	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/netname"
+)
+
+// scenarioCmdline is integration/rig's ScenarioCmdline (issue 2's command
+// line), copied: importing the rig would pull the QEMU harness into this
+// package's tests.
+const scenarioCmdline = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " +
+	"bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
+	"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root " +
+	"rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"
+
+// acceptedCmdlines are command lines Parse must accept, each exercising
+// conversions /init performs.
+var acceptedCmdlines = []string{
+	scenarioCmdline,
+	scenarioCmdline + " console=ttyS0",
+	// Bond options the bond step used to refuse, now applied.
+	"root=LABEL=r bond=bond0:eth0,eth1:mode=802.3ad,miimon=100,lacp_rate=fast,lacp_active=on,coupled_control=off,peer_notif_delay=200,use_carrier=on,xmit_hash_policy=layer3+4 ip=bond0:dhcp",
+	"root=LABEL=r bond=bond0:eth0,eth1:mode=active-backup,arp_interval=100,arp_ip_target=10.0.0.1;10.0.0.2,arp_validate=all,arp_missed_max=3,primary=eth1 ip=bond0:dhcp",
+	// rd.iscsi.param: login keys (bare and open-iscsi names, hex), kernel settings, CHAP algorithms.
+	"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.iscsi.FirstBurstLength=0x10000 " +
+		"rd.iscsi.param=MaxBurstLength=262144 rd.iscsi.param=node.conn[0].iscsi.HeaderDigest=CRC32C,None rd.iscsi.param=node.session.iscsi.ERL=0 " +
+		"rd.iscsi.param=node.session.timeo.replacement_timeout=-1 rd.iscsi.param=node.conn[0].timeo.noop_out_interval=0 " +
+		"rd.iscsi.param=node.session.initial_login_retry_max=4 rd.iscsi.param=ImmediateData=no",
+	// A static ip= without an interface, on the one bond.
+	"root=LABEL=r bond=bond0:eth0,eth1:mode=1,miimon=100 ip=10.0.0.2::10.0.0.1:255.255.255.0:::none netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
+	"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:h::none bootdev=eth1",
+	// root=iscsi: and an iSCSI by-path root.
+	"root=iscsi:10.0.0.1::3260:2:iqn.2015-01.com.example:t rd.iscsi.initiator=iqn.2015-01.com.example:i",
+	"root=/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2015-01.com.example:t-lun-1-part1 netroot=iscsi:10.0.0.1::3260:1:iqn.2015-01.com.example:t",
+	"root=iscsi:[2001:db8::1]::::iqn.2009-06.dracut:target0 ip=[2001:db8::2]::[2001:db8::1]:64::eth0:none",
+	// Filesystems, module lists.
+	"root=UUID=x rootfstype=ext3 rd.driver.post=dm-mod rd.driver.pre=virtio_net",
+	"root=LABEL=r ip=dhcp,dhcp6 netroot=dhcp",
+	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
+}
+
+// checkConversions runs on a plan every conversion /init performs with
+// it, through the same functions, and returns the first failure: what
+// Parse accepts must never fail there.
+func checkConversions(p *Plan) error {
+	for _, b := range p.Net.Bonds {
+		opts := make([]bond.Option, len(b.Options))
+		for i, o := range b.Options {
+			opts[i] = bond.Option{Name: o.Name, Value: o.Value}
+		}
+		if _, err := bond.Translate(b.Name, opts); err != nil {
+			return fmt.Errorf("bond %s: bond.Translate: %w", b.Name, err)
+		}
+		if errs := bond.CheckOptions(opts, b.Slaves); len(errs) > 0 {
+			return fmt.Errorf("bond %s: bond.CheckOptions: %v", b.Name, errs)
+		}
+	}
+	s := p.ISCSI.Session
+	if err := iscsi.CheckLoginParams(s.LoginKeys); err != nil {
+		return fmt.Errorf("login keys: %w", err)
+	}
+	for _, a := range s.CHAPAlgorithms {
+		if !a.Valid() {
+			return fmt.Errorf("CHAP algorithm %v", a)
+		}
+	}
+	if s.CmdsMax != nil && (*s.CmdsMax < 16 || *s.CmdsMax > 2048 || *s.CmdsMax&(*s.CmdsMax-1) != 0) {
+		return fmt.Errorf("cmds_max %d", *s.CmdsMax)
+	}
+	if s.QueueDepth != nil && (*s.QueueDepth < 1 || *s.QueueDepth > 1024) {
+		return fmt.Errorf("queue_depth %d", *s.QueueDepth)
+	}
+	kopts := s.KernelOptions(iscsi.KernelOptions{})
+	initiator := p.ISCSI.Initiator
+	if initiator == "" {
+		initiator = DefaultInitiator(net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1})
+	}
+	for _, t := range p.ISCSI.Targets {
+		if _, _, err := net.SplitHostPort(t.Portal()); err != nil {
+			return fmt.Errorf("portal %q: %w", t.Portal(), err)
+		}
+		name := t.Name
+		if t.Discovery() {
+			name = "iqn.2010-01.org.example:discovered" // /init logs in with the names the portal gives
+		}
+		sess := &iscsi.Session{Portal: t.Portal(), TargetName: name, InitiatorName: initiator,
+			Params: iscsi.NegotiatedParams{HeaderDigest: "None", DataDigest: "None"}}
+		if _, err := iscsi.KernelParams(sess, kopts); err != nil {
+			return fmt.Errorf("target %s: iscsi.KernelParams: %w", t.Name, err)
+		}
+		if t.NetDev != "" && !supportNetDev {
+			return fmt.Errorf("target %s: netdev %s", t.Name, t.NetDev)
+		}
+	}
+	for _, m := range p.NeededModules() {
+		if !validModuleName(m) || m != foldModule(m) {
+			return fmt.Errorf("module %q", m)
+		}
+	}
+	if fs := p.Root.FSType; fs != "" && blockdev.FSModule(fs) == "" {
+		return fmt.Errorf("rootfstype=%s has no module in blockdev's table", fs)
+	}
+	for _, c := range p.Net.IP {
+		// /init: static → netconf.ApplyStatic on the interface; otherwise
+		// DHCPv4 must be among the methods.
+		if c.Method == IPStatic {
+			if c.Interface == "" || !c.Address.IsValid() || len(c.MoreMethods) > 0 {
+				return fmt.Errorf("static ip= %+v", c)
+			}
+		} else {
+			v4 := false
+			for _, m := range append([]IPMethod{c.Method}, c.MoreMethods...) {
+				switch {
+				case m == IPDHCP || m == IPSingleDHCP:
+					v4 = true
+				case isIPv6Method(m) && supportIPv6:
+				case isIPv6Method(m):
+				default:
+					return fmt.Errorf("ip= method %s", m)
+				}
+			}
+			if !v4 && !supportIPv6 {
+				return fmt.Errorf("ip= %+v: no DHCPv4", c)
+			}
+		}
+		if c.MAC != nil && !supportIPMAC {
+			return fmt.Errorf("ip= MAC %s", c.MAC)
+		}
+	}
+	// /init: the naming scheme is netname's; ip=ibft is Net.IBFT, never
+	// an entry.
+	if sc := p.Net.Names.Scheme; sc != "" {
+		if _, err := netname.ParseScheme(sc); err != nil {
+			return err
+		}
+	}
+	for _, c := range p.Net.IP {
+		if c.Method == IPIBFT || slices.Contains(c.MoreMethods, IPIBFT) {
+			return fmt.Errorf("ip=ibft stored as an entry: %+v", c)
+		}
+	}
+	spec := p.RootSpec()
+	if p.Root.Kind == RootISCSI && p.Root.Value == "" {
+		// root=dhcp: the spec exists once the DHCP target is added.
+		if !supportDHCPRoot {
+			return errors.New("root=dhcp accepted without supportDHCPRoot")
+		}
+		spec = p.RootSpec(Target{Server: "10.9.9.9", Port: 3260, Name: "iqn.2015-01.com.example:dhcp"})
+	}
+	if _, err := blockdev.ParseSelector(spec); err != nil {
+		return fmt.Errorf("root: blockdev.ParseSelector(%q): %w", spec, err)
+	}
+	return nil
+}
+
+// sessionCmdline sets what only Plan.ISCSI.Session carries; Parse takes
+// it once /init applies the Session (supportSession).
+const sessionCmdline = "root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t " +
+	"rd.iscsi.param=node.session.cmds_max=256 rd.iscsi.param=node.session.queue_depth=64 " +
+	"rd.iscsi.param=node.session.auth.chap_algs=SHA3-256,SHA256,MD5 rd.iscsi.param=node.conn[0].timeo.login_timeout=10"
+
+func TestPlanConversions(t *testing.T) {
+	cls := acceptedCmdlines
+	if supportSession {
+		cls = append(cls, sessionCmdline)
+	} else if _, err := Parse(proc(sessionCmdline)); err == nil {
+		t.Errorf("Parse accepted settings only Plan.ISCSI.Session carries without supportSession")
+	}
+	for _, cl := range cls {
+		p, err := Parse(proc(cl))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", cl, err)
+			continue
+		}
+		if err := checkConversions(p); err != nil {
+			t.Errorf("%q: %v", cl, err)
+		}
+	}
+}
+
+// FuzzPlanConversions holds Parse to its promise: whatever it accepts,
+// every conversion /init performs on the plan accepts too.
+func FuzzPlanConversions(f *testing.F) {
+	for _, s := range acceptedCmdlines {
+		f.Add(s)
+	}
+	f.Add(sessionCmdline)
+	for _, ex := range refusedExamples {
+		f.Add(ex.cmdline)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		// Alone, and added to the scenario, so that a fuzzed parameter
+		// meets a valid bond, address and target.
+		for _, cl := range []string{s, scenarioCmdline + " " + s} {
+			p, err := Parse(proc(cl))
+			if err != nil {
+				continue
+			}
+			if err := checkConversions(p); err != nil {
+				t.Fatalf("Parse accepted %q, but /init's conversion fails: %v", cl, err)
+			}
+		}
+	})
+}
+
+// refusedExamples are command lines /init cannot boot (issue 17) and the
+// parameter the error must name.
+var refusedExamples = []struct {
+	cmdline, param string
+}{
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.iscsi.FirstBurstLenght=65536", "node.session.iscsi.FirstBurstLength?"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.iscsi.MaxBurstLength=lots", "rd.iscsi.param=node.session.iscsi.MaxBurstLength=lots"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.iscsi.ERL=2", "ErrorRecoveryLevel"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.cmds_max=100", "node.session.cmds_max"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.param=node.session.auth.password=hunter2", "node.session.auth.password"},
+	{"root=LABEL=r net.naming-scheme=v999", "net.naming-scheme=v999"},
+	{"root=LABEL=r net.ifnames=0 bond=bond0:ens2,ens3", "ens2"},
+	{"root=LABEL=r net.ifnames=maybe", "net.ifnames=maybe"},
+	{"root=LABEL=r ip=eth0:dhcp netroot=dhcp6", "netroot=dhcp6"},
+	{"root=LABEL=r ip=ibft,dhcp", "ip=ibft,dhcp"},
+	{"root=LABEL=r ip=10.0.0.2::10.0.0.1:255.255.255.0:::none", "ip=10.0.0.2::10.0.0.1:255.255.255.0:::none"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:mode=4,ad_select=actor_port_prio", "ad_select"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:missed_max=3", "missed_max"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:lacp_active=on", "lacp_active"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:mode=1,peer_notif_delay=100", "peer_notif_delay"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:coupled_control=on", "coupled_control"},
+	{"root=LABEL=r bond=bond0:eth0,eth1:use_carrier=yes", "use_carrier"},
+	{"root=/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1", "root=/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1"},
+	{"root=LABEL=r rootfstype=f2fs", "rootfstype=f2fs"},
+	{"root=LABEL=r ip=eth0:dhcp::52:54:00:12:34:56", "ip=eth0:dhcp::52:54:00:12:34:56"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::3260:eth1:0:iqn.2015-01.com.example:t", "netdev_name"},
+	{"root=LABEL=r rd.lvm.lv=vg/root", "rd.lvm.lv=vg/root"},
+	{"root=LABEL=r rd.iscsi.mp=1", "rd.iscsi.mp"},
+	{"root=LABEL=r team=team0:eth0,eth1", "team"},
+	{"root=LABEL=r rd.iscsi.initator=iqn.x", "rd.iscsi.initiator?"},
+}
+
+func TestRefusedExamples(t *testing.T) {
+	for _, ex := range refusedExamples {
+		_, err := Parse(proc(ex.cmdline))
+		if err == nil {
+			t.Errorf("Parse(%q) accepted it", ex.cmdline)
+			continue
+		}
+		if !strings.Contains(err.Error(), ex.param) {
+			t.Errorf("Parse(%q) = %v\nwant it to name %q", ex.cmdline, err, ex.param)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the secret: %v", err)
+		}
+	}
+}
+
+// TestNoSilentParameter: every parameter of the table that is not acted
+// on is reported: a warning naming it, or an error naming it; the no-ops
+// and the off forms are quiet.
+func TestNoSilentParameter(t *testing.T) {
+	for _, prm := range Parameters() {
+		name := strings.Replace(prm.Name, ".*", ".x", 1)
+		on := "root=LABEL=r " + name + "=1"
+		off := "root=LABEL=r " + name + "=0"
+		switch prm.Verdict {
+		case Warned:
+			p, err := Parse(proc(on))
+			if err != nil {
+				t.Errorf("%s: %v", on, err)
+				continue
+			}
+			if len(p.Warnings) != 1 || !strings.HasPrefix(p.Warnings[0].Param, name) || p.Warnings[0].Note != prm.Doc {
+				t.Errorf("%s: warnings %v", on, p.Warnings)
+			}
+		case Refused, OffOnly:
+			_, err := Parse(proc(on))
+			if err == nil || !strings.Contains(err.Error(), name) || !errors.Is(err, ErrUnsupported) {
+				t.Errorf("%s: err = %v", on, err)
+			}
+			if prm.Verdict == OffOnly {
+				if p, err := Parse(proc(off)); err != nil || len(p.Warnings) != 0 {
+					t.Errorf("%s: %v, warnings %v", off, err, p)
+				}
+			}
+		case NoOp:
+			if p, err := Parse(proc("root=LABEL=r " + name)); err != nil || len(p.Warnings) != 0 {
+				t.Errorf("%s: %v", name, err)
+			}
+		case Acted:
+		default:
+			t.Errorf("%s: verdict %q", prm.Name, prm.Verdict)
+		}
+	}
+	// An rd.* parameter netroot does not know is a warning with a hint;
+	// in the iSCSI namespace, an error.
+	p := mustParse(t, proc("root=LABEL=r rd.needent=1"))
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0].Note, "did you mean rd.neednet?") {
+		t.Errorf("unknown rd.*: %v", p.Warnings)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	base := "root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t "
+	for _, tc := range []struct{ cl, param string }{
+		{base + "rd.iscsi.waitnet=0", "rd.iscsi.waitnet=0"},
+		{base + "netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:u", "rd.iscsi.testroute"},
+		{base + "rd.iscsi.target.group=2", "rd.iscsi.target.group"},
+		{base + "hostname=h", "hostname"},
+		{base + "rd.break=cmdline", "rd.break=cmdline"},
+		{base + "biosdevname=1", "biosdevname=1"},
+		{base + "rd.iscsi.param=node.session.timeo.replacement_timeout=0", "rd.iscsi.param=node.session.timeo.replacement_timeout=0"},
+		{"root=LABEL=r netroot=iscsi:10.0.0.1::3260:myiface::0:iqn.2015-01.com.example:t", "netroot <iscsi_iface_name> myiface"},
+	} {
+		p, err := Parse(proc(tc.cl))
+		if err != nil {
+			t.Errorf("%s: %v", tc.cl, err)
+			continue
+		}
+		found := false
+		for _, w := range p.Warnings {
+			found = found || w.Param == tc.param
+		}
+		if !found {
+			t.Errorf("%s: warnings %v, want one for %s", tc.cl, p.Warnings, tc.param)
+		}
+	}
+	// The defaults and what netroot does anyway are quiet.
+	for _, cl := range []string{scenarioCmdline, base + "rd.iscsi.waitnet=1 rd.iscsi.testroute=0 biosdevname=0 rd.iscsi.transport=tcp"} {
+		if p := mustParse(t, proc(cl)); len(p.Warnings) != 0 {
+			t.Errorf("%s: warnings %v", cl, p.Warnings)
+		}
+	}
+}
+
+func TestStaticInterface(t *testing.T) {
+	for _, tc := range []struct{ cl, want string }{
+		{"root=LABEL=r bond=bond0:eth0,eth1 ip=10.0.0.2::10.0.0.1:24:::none", "bond0"},
+		{"root=LABEL=r bond=bond0:eth0,eth1 vlan=bond0.5:bond0 ip=10.0.0.2::10.0.0.1:24:::none", "bond0.5"},
+		{"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none bootdev=eth3", "eth3"},
+		{"root=LABEL=r ip=10.0.0.2 netmask=24 bond=bond1:eth0,eth1", "bond1"},
+	} {
+		p := mustParse(t, proc(tc.cl))
+		if got := p.Net.IP[0].Interface; got != tc.want {
+			t.Errorf("%s: interface %q, want %q", tc.cl, got, tc.want)
+		}
+	}
+	for _, cl := range []string{
+		"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none",
+		"root=LABEL=r bond=bond0:eth0,eth1 bond=bond1:eth2,eth3 ip=10.0.0.2::10.0.0.1:24:::none",
+		"root=LABEL=r ip=10.0.0.2 netmask=24 BOOTIF=01-52-54-00-12-34-56",
+	} {
+		if _, err := Parse(proc(cl)); err == nil || !errors.Is(err, ErrMissing) {
+			t.Errorf("%s: err = %v", cl, err)
+		}
+	}
+}
+
+func TestRootSpecFound(t *testing.T) {
+	nt := Target{Server: "10.0.0.2", Port: 3260, Name: "iqn.2015-01.com.example:d", LUN: 3}
+	p := mustParse(t, proc("root=LABEL=r netroot=dhcp"))
+	if got := p.RootSpec(nt); got != "LABEL=r" {
+		t.Errorf("root=LABEL=r: RootSpec = %q", got)
+	}
+	// A root that is the DHCP target's LUN (root=dhcp) is its by-path name,
+	// once the boot found the target; the plan is not changed.
+	for _, cl := range []string{"root=dhcp", "root=/dev/root netroot=dhcp"} {
+		q := mustParse(t, proc(cl))
+		if got := q.RootSpec(); got != "" {
+			t.Errorf("%s: RootSpec() = %q before the target is found", cl, got)
+		}
+		want := "/dev/disk/by-path/ip-10.0.0.2:3260-iscsi-iqn.2015-01.com.example:d-lun-3"
+		if got := q.RootSpec(nt); got != want {
+			t.Errorf("%s: RootSpec = %q, want %q", cl, got, want)
+		}
+		if q.Root.Value != "" || len(q.ISCSI.Targets) != 0 {
+			t.Errorf("%s: RootSpec changed the plan: %+v %+v", cl, q.Root, q.ISCSI.Targets)
+		}
+		if _, err := blockdev.ParseSelector(q.RootSpec(nt)); err != nil {
+			t.Error(err)
+		}
+	}
+}
