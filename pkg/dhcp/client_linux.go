@@ -11,6 +11,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+	"github.com/netroot/netroot/pkg/backoff"
 	"github.com/netroot/netroot/pkg/netconf"
 	"github.com/vishvananda/netlink"
 )
@@ -95,8 +96,9 @@ func Acquire(ctx context.Context, o Options) (*Lease, error) {
 	// before offering it (dnsmasq and ISC dhcpd ping it) answer after
 	// seconds. A new exchange after a REQUEST failed gets a new one.
 	x := xid()
+	waits := backoff.New(o.Backoff.Policy(), nil)
 	for attempt := 0; ; attempt++ {
-		lease, offered, err := exchange(ctx, c, o, mac, x, start, o.Backoff.Wait(attempt, rand.Float64()))
+		lease, offered, err := exchange(ctx, c, o, mac, x, start, waits.Next())
 		if err == nil {
 			return lease, nil
 		}

@@ -50,6 +50,20 @@ func FuzzFromACK(f *testing.F) {
 		if _, err := l.JSON(); err != nil {
 			t.Fatal(err)
 		}
+		// The same root-path with CHAP credentials: the files never
+		// hold the password.
+		const secret = "Zq9SECRETx"
+		if l.RootPath != "" && !strings.Contains(l.RootPath, secret) {
+			c := *l
+			c.RootPath = "iscsi:u:" + secret + "@" + strings.TrimPrefix(l.RootPath, "iscsi:")
+			j, err := c.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(j)+c.EnvFile(), secret) {
+				t.Fatalf("root-path %q: the password is written", c.RootPath)
+			}
+		}
 		_ = Broadcast(l)
 		for _, r := range l.Routes {
 			if !r.Destination.IsValid() || r.Destination.Addr() != r.Destination.Masked().Addr() {

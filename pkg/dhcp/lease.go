@@ -222,7 +222,8 @@ func FromACK(iface string, ack *dhcpv4.DHCPv4) (*Lease, error) {
 		if p := trimNUL(raw); printable(p) && p != "" {
 			l.RootPath = p
 		} else {
-			l.ignore("option 17 (root-path) %q: empty or not printable ASCII", p)
+			// Not echoed: a root-path may hold CHAP credentials.
+			l.ignore("option 17 (root-path) of %d bytes: empty or not printable ASCII", len(p))
 		}
 	}
 	if raw := ack.Options.Get(dhcpv4.OptionServerIdentifier); raw != nil {

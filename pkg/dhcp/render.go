@@ -7,11 +7,17 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/netroot/netroot/pkg/config"
 )
 
 // JSON renders the lease as indented JSON (for /run/netroot/dhcp-<iface>.json).
+// A root-path's CHAP passwords are replaced by *** (RedactedRootPath): the
+// file outlives the initramfs, readable by any user of the real root.
 func (l *Lease) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(l, "", "  ")
+	c := *l
+	c.RootPath = l.RedactedRootPath()
+	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +29,8 @@ func (l *Lease) JSON() ([]byte, error) {
 // real root (new_ip_address, new_subnet_mask, new_routers,
 // new_domain_name_servers, new_root_path …), plus new_prefix and
 // new_interface_mtu. Every value is single-quoted, so the file is safe to
-// source whatever the server sent.
+// source whatever the server sent; the root-path's CHAP passwords are
+// replaced by *** (RedactedRootPath).
 func (l *Lease) EnvFile() string {
 	var b strings.Builder
 	kv := func(k, v string) {
@@ -66,7 +73,7 @@ func (l *Lease) EnvFile() string {
 	kv("new_domain_search", strings.Join(l.Search, " "))
 	kv("new_host_name", l.Hostname)
 	kv("new_interface_mtu", num(int64(l.MTU)))
-	kv("new_root_path", l.RootPath)
+	kv("new_root_path", l.RedactedRootPath())
 	kv("new_dhcp_server_identifier", opt(l.Server))
 	kv("new_next_server", opt(l.NextServer))
 	kv("new_filename", l.BootFile)
@@ -75,6 +82,12 @@ func (l *Lease) EnvFile() string {
 	kv("new_dhcp_rebinding_time", num(int64(l.RebindingTime)))
 	return b.String()
 }
+
+// RedactedRootPath is RootPath with the passwords of an iSCSI root path's
+// credentials (iscsi:<user>:<password>[:<in user>:<in password>]@…)
+// replaced by ***, as written to files. RootPath itself keeps them, in
+// memory, for the login.
+func (l *Lease) RedactedRootPath() string { return config.RedactRootPath(l.RootPath) }
 
 // shellQuote single-quotes s for a POSIX shell.
 func shellQuote(s string) string {

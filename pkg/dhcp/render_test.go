@@ -102,3 +102,38 @@ func TestJSON(t *testing.T) {
 }
 
 var envLine = regexp.MustCompile(`^[a-z_]+='([^'\x00-\x1f]|'\\'')*'$`)
+
+// TestNoCredentialsInFiles: a root-path carrying CHAP credentials keeps
+// them in the lease (the login needs them) but not in the JSON or env
+// file, which stay under /run, readable, in the real root.
+func TestNoCredentialsInFiles(t *testing.T) {
+	for _, rp := range []string{
+		"iscsi:alice:Zq9SECRETx@10.77.0.1::3260:1:iqn.2010-01.org.example:root",
+		"iscsi:alice:Zq9SECRETx:target:Zq9SECRETy@10.77.0.1::3260:1:iqn.2010-01.org.example:root",
+		"alice:Zq9SECRETx@10.77.0.1::3260:1:iqn.2010-01.org.example:root",
+	} {
+		l := sampleLease()
+		l.RootPath = rp
+		j, err := l.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := l.EnvFile()
+		for _, out := range []string{string(j), env, l.RedactedRootPath()} {
+			if strings.Contains(out, "SECRET") {
+				t.Errorf("root-path %q: a password is written:\n%s", rp, out)
+			}
+		}
+		if !strings.Contains(string(j), `"root_path": "`) || !strings.Contains(env, "new_root_path='") || !strings.Contains(env, "***@10.77.0.1") {
+			t.Errorf("root-path %q: the redacted path is missing:\n%s\n%s", rp, j, env)
+		}
+		if l.RootPath != rp {
+			t.Errorf("the lease lost the real root-path: %q", l.RootPath)
+		}
+	}
+	// Without credentials the path is written as it is.
+	l := sampleLease()
+	if l.RedactedRootPath() != l.RootPath {
+		t.Errorf("%q redacted to %q", l.RootPath, l.RedactedRootPath())
+	}
+}
