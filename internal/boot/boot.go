@@ -1,0 +1,249 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/netroot/netroot/internal/task"
+	"github.com/netroot/netroot/pkg/bootlog"
+	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/hint"
+)
+
+// Paths of the initramfs.
+const (
+	newRoot      = "/sysroot"
+	runDir       = "/run/netroot"
+	cmdlineDir   = "/etc/cmdline.d"
+	procCmdline  = "/proc/cmdline"
+	timelineFile = runDir + "/timeline.json"
+)
+
+// DefaultGrace bounds the wait for the background work when the boot
+// fails (Options.Grace).
+const DefaultGrace = 5 * time.Second
+
+// Options are what the process hands the boot.
+type Options struct {
+	// Args are /init's arguments, passed on to the real init.
+	Args []string
+	// Environ is /init's environment, the real init's and the shell's
+	// base.
+	Environ []string
+	// Grace bounds the wait for the background work (module batches,
+	// the uevent loop) when the boot fails, before the emergency shell
+	// starts; DefaultGrace when 0.
+	Grace time.Duration
+}
+
+// Boot is one boot. Run it, then hand its error to Emergency.
+type Boot struct {
+	env  Env
+	log  *bootlog.Logger
+	opts Options
+
+	// What Emergency needs of a boot that failed, set by Run.
+	cancel context.CancelFunc
+	plan   *config.Plan // nil until the config step succeeded
+	keeper keeperTasks
+	// conns watches the sessions until the keeper has them (connwatch.go).
+	conns *connWatch
+
+	mu         sync.Mutex
+	background []background
+
+	// carriers are the static interfaces' carrier waits (carrier.go).
+	carriers *carriers
+}
+
+// background is work the boot started and did not (yet) wait for.
+type background struct {
+	name string
+	done <-chan struct{}
+	err  func() error // its error, once done
+}
+
+// New returns a boot on env logging to log.
+func New(env Env, log *bootlog.Logger, opts Options) *Boot {
+	if opts.Grace == 0 {
+		opts.Grace = DefaultGrace
+	}
+	return &Boot{env: env, log: log, opts: opts}
+}
+
+// goTask starts fn as a task of the boot: Emergency waits for it (up to
+// Options.Grace) before the emergency shell, and a panic in it is logged.
+func goTask[T any](b *Boot, ctx context.Context, name string, fn func(context.Context) (T, error)) *task.Task[T] {
+	t := task.Go(ctx, fn)
+	b.mu.Lock()
+	b.background = append(b.background, background{name: name, done: t.Done(), err: func() error {
+		_, err := t.Wait(context.Background())
+		return err
+	}})
+	b.mu.Unlock()
+	return t
+}
+
+// settle waits up to grace for the boot's tasks to end, then logs the
+// panics of those that ended.
+func (b *Boot) settle(grace time.Duration) {
+	b.mu.Lock()
+	bg := slices.Clone(b.background)
+	b.mu.Unlock()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+wait:
+	for _, t := range bg {
+		select {
+		case <-t.done:
+		case <-timer.C:
+			b.log.Debugf("background work still running after %s", grace)
+			break wait
+		}
+	}
+	b.reportPanics()
+}
+
+// reportPanics logs (once) the panics of the boot's tasks that ended.
+func (b *Boot) reportPanics() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.background = slices.DeleteFunc(b.background, func(t background) bool {
+		select {
+		case <-t.done:
+		default:
+			return false
+		}
+		if pe, ok := errors.AsType[*task.PanicError](t.err()); ok {
+			b.log.Warnf("%s: %v (please report this with the console log)", t.name, pe)
+			b.log.Debugf("%s", pe.Stack)
+		}
+		return true
+	})
+}
+
+// Run boots: mount, config, modules, network, login, root, mount-root,
+// switch_root. It returns only when the boot failed (or when a fake
+// switch_root returns).
+func (b *Boot) Run(ctx context.Context) (err error) {
+	ctx, b.cancel = context.WithCancel(ctx)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v (please report this with the console log)\n%s", r, debug.Stack())
+		}
+	}()
+	e := b.env
+	m, err := b.mount(e.System)
+	if err != nil {
+		return err
+	}
+	plan, err := b.config(e.Files)
+	if err != nil {
+		return err
+	}
+	b.plan = plan
+	// rd.retry bounds each wait for the network root; rd.timeout bounds
+	// the whole search for the root.
+	if plan.Boot.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, plan.Boot.Timeout)
+		defer cancel()
+	}
+
+	mods, err := b.loadModules(ctx, plan, m.release, e.Modules, e.Links, e.System.CPUs())
+	if err != nil {
+		return err
+	}
+	if err := b.breakpoint(plan, "pre-net", e.Console); err != nil {
+		return err
+	}
+	b.keeper.early = b.prelaunchKeeper(ctx, plan, e.Keeper)
+	fw, err := b.readFirmware(ctx, plan, mods.loader, e.NICs)
+	if err != nil {
+		return err
+	}
+	net, err := b.network(ctx, plan, e.Links, e.Addrs, e.Files, mods.bonds, e.NICs, e.IPv6, fw)
+	if err != nil {
+		return err
+	}
+	root, err := b.attachRoot(ctx, plan, net, mods.stack, e.ISCSI, e.Disks, e.Links, e.Addrs, e.DM, e.Files)
+	if err != nil {
+		return err
+	}
+	b.keeper.handOver = b.startKeeper(ctx, plan, root, b.keeper.early, e.Keeper, e.Files, e.Addrs)
+	if err := b.breakpoint(plan, "pre-mount", e.Console); err != nil {
+		return err
+	}
+	if err := b.mountRoot(ctx, plan, mods, root.dev, e.Disks); err != nil {
+		return err
+	}
+	b.prefetchInit(ctx, plan, e.Switch)
+	if err := b.breakpoint(plan, "pre-pivot", e.Console); err != nil {
+		return err
+	}
+	return b.switchRoot(plan, m.idle, mods, root, b.keeper.handOver, e.System, e.Files, e.Switch, e.OS)
+}
+
+// StepError is a failed step: which, why, and what to check.
+type StepError struct {
+	// Step names the step (bond, login …).
+	Step string
+	// Err is the cause.
+	Err error
+	// hint is the step's advice, for a cause without one of its own.
+	hint string
+}
+
+// Error is "step: cause"; a cause that already names the step (a
+// package's errors carry its name) is not prefixed twice.
+func (e *StepError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Step+": ") {
+		return msg
+	}
+	return e.Step + ": " + msg
+}
+
+// Unwrap returns the cause.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Hint is the cause's own hint, else the step's.
+func (e *StepError) Hint() string {
+	if h := hint.Of(e.Err); h != "" {
+		return h
+	}
+	return e.hint
+}
+
+// fail is a failure of step caused by err; def is what to check unless
+// err says it.
+func fail(step string, err error, def string) error {
+	return &StepError{Step: step, Err: err, hint: def}
+}
+
+// render is the FATAL text of a boot's error: each failure (several
+// targets may fail together) as "step: cause — hint", one a line.
+func render(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var lines []string
+		for _, e := range j.Unwrap() {
+			lines = append(lines, render(e))
+		}
+		return strings.Join(lines, "\n")
+	}
+	return hint.Format(err)
+}
+
+// orNone is s, or "none" when empty.
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,475 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netroot/netroot/pkg/bootlog"
+	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/dhcp"
+	"github.com/netroot/netroot/pkg/iscsi"
+)
+
+const (
+	targetIQN = "iqn.2010-01.org.example:root"
+	target    = "iscsi:10.77.0.1::3260:1:" + targetIQN
+	rootArgs  = "rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"
+	bondAB    = "bond=bond0:eth0,eth1:mode=active-backup,miimon=100"
+	// scenario is issue 2's command line, as the QEMU tests boot it.
+	scenario = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=" + target + " " + rootArgs
+)
+
+// stepLine matches a step's line with its duration.
+func stepLine(step string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^netroot: ` + regexp.QuoteMeta(step) + `: .* \([0-9]+\.[0-9]{3}s\)$`)
+}
+
+// before reports whether the first call starting with a comes before the
+// first starting with b.
+func (m *machine) before(a, b string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ia := slices.IndexFunc(m.calls, func(c string) bool { return strings.HasPrefix(c, a) })
+	ib := slices.IndexFunc(m.calls, func(c string) bool { return strings.HasPrefix(c, b) })
+	return ia >= 0 && ib >= 0 && ia < ib
+}
+
+func TestBootReachesSwitchRoot(t *testing.T) {
+	m := newMachine(t)
+	b, err := m.boot(scenario+" -- single", Options{Args: []string{"single"}, Environ: []string{"HOME=/"}})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	screen := m.screen.String()
+	for _, step := range []string{"mount", "config", "modules", "links", "bond", "ip", "login", "disk", "root", "mount-root", "keeper"} {
+		if !stepLine(step).MatchString(screen) {
+			t.Errorf("no line with a duration for step %q", step)
+		}
+	}
+	if !strings.Contains(screen, "netroot: modules-plan: iscsi_tcp sd_mod crc32c (in the background)") ||
+		!strings.Contains(screen, "netroot: modules-fs: ext4 (in the background)") {
+		t.Errorf("background batches' lines missing:\n%s", screen)
+	}
+	if m.switched == nil || m.switched.NewRoot != "/sysroot" || m.switched.Init != "/sbin/init" ||
+		!slices.Equal(m.switched.Args, []string{"single"}) || !slices.Contains(m.switched.Env, "HOME=/") {
+		t.Errorf("switch_root with %+v", m.switched)
+	}
+	if got := m.called("mount /dev/sda"); len(got) != 1 || got[0] != `mount /dev/sda /sysroot ext4 ro=true ""` {
+		t.Errorf("mounts: %q", got)
+	}
+	if got := m.called("keeper handover"); len(got) != 1 || got[0] != "keeper handover handle=7 "+targetIQN {
+		t.Errorf("keeper hand-over: %q", got)
+	}
+	// The kernel session is prepared before it is started; switch_root
+	// waits for the keeper and the scheduler.
+	for _, o := range [][2]string{
+		{"prepare " + targetIQN, "start host2"},
+		{"keeper handover", "switch_root"},
+		{"scheduler sda none", "switch_root"},
+		{"kmsg ratelimit", "switch_root"},
+	} {
+		if !m.before(o[0], o[1]) {
+			t.Errorf("%q is not before %q in %q", o[0], o[1], m.called(""))
+		}
+	}
+	if got := m.called("create bond"); len(got) != 1 {
+		t.Errorf("bonds created: %q", got)
+	}
+	if got := m.called("keeper launch"); !slices.Equal(got, []string{"keeper launch nice=19"}) {
+		t.Errorf("keeper launches: %q, want one, early and at nice 19", got)
+	}
+	if len(m.called("destroy")) != 0 {
+		t.Errorf("a started session was destroyed: %q", m.called(""))
+	}
+	if _, err := m.files.ReadFile(timelineFile); err != nil {
+		t.Errorf("no timeline: %v", err)
+	}
+	if b.plan == nil || len(b.plan.ISCSI.Targets) != 1 {
+		t.Errorf("plan after the boot: %+v", b.plan)
+	}
+}
+
+func TestBootIFIsTheBondsPrimary(t *testing.T) {
+	for _, tc := range []struct {
+		name, cmdline, enslave, links string
+	}{
+		{"PXE NIC eth1", scenario + " BOOTIF=01-52-54-00-77-00-11", "enslave bond0 eth0,eth1 primary=eth1",
+			"links: eth0, eth1 present; PXE interface eth1 (52:54:00:77:00:11)"},
+		{"PXE NIC eth0", scenario + " BOOTIF=01-52-54-00-77-00-10", "enslave bond0 eth0,eth1 primary=eth0", "PXE interface eth0"},
+		{"no BOOTIF", scenario, "enslave bond0 eth0,eth1 primary=", "links: eth0, eth1 present ("},
+		{"PXE NIC not a slave", strings.Replace(scenario, "bond0:eth0,eth1", "bond0:eth0", 1) + " BOOTIF=01-52-54-00-77-00-11",
+			"enslave bond0 eth0 primary=", "PXE interface eth1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			if _, err := m.boot(tc.cmdline, Options{}); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := m.called("enslave"); len(got) != 1 || got[0] != tc.enslave {
+				t.Errorf("enslaved %q, want %q", got, tc.enslave)
+			}
+			if !strings.Contains(m.screen.String(), tc.links) {
+				t.Errorf("no %q in\n%s", tc.links, m.screen)
+			}
+		})
+	}
+}
+
+// rootPathLease is a DHCP answer with netroot=dhcp's root-path.
+func rootPathLease(rootPath string) *dhcp.Lease {
+	return &dhcp.Lease{RootPath: rootPath}
+}
+
+func TestNetrootDHCPAddsTheLeasesTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name, cmdline string
+		leases        map[string]*dhcp.Lease
+		added         bool // the root-path line says the target was added
+	}{
+		{"one lease", "ip=dhcp netroot=dhcp " + rootArgs,
+			map[string]*dhcp.Lease{"eth0": rootPathLease(target)}, true},
+		{"two leases, same target", "ip=eth0:dhcp ip=eth1:dhcp netroot=dhcp " + rootArgs,
+			map[string]*dhcp.Lease{"eth0": rootPathLease(target), "eth1": rootPathLease(target)}, true},
+		{"netroot= names the lease's target", "ip=dhcp netroot=" + target + " netroot=dhcp " + rootArgs,
+			map[string]*dhcp.Lease{"eth0": rootPathLease(target)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			m.leases = tc.leases
+			b, err := m.boot(tc.cmdline, Options{})
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, m.screen)
+			}
+			if got := m.called("connect"); len(got) != 1 || got[0] != "connect 10.77.0.1:3260 "+targetIQN {
+				t.Errorf("logins: %q, want one to the lease's target", got)
+			}
+			// The parsed plan is what the command line says, not more.
+			want, err := config.Parse(config.Source{Name: procCmdline, Text: tc.cmdline + "\n"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(b.plan.ISCSI, want.ISCSI) {
+				t.Errorf("the boot changed the plan's targets: %+v, want %+v", b.plan.ISCSI.Targets, want.ISCSI.Targets)
+			}
+			added := strings.Count(m.screen.String(), "dhcp: netroot=dhcp: root-path from")
+			if tc.added && added != 1 || !tc.added && added != 0 {
+				t.Errorf("%d root-path lines:\n%s", added, m.screen)
+			}
+		})
+	}
+}
+
+// TestRootDHCP: root=dhcp is the whole LUN of the lease's root-path
+// target, found by its by-path name, whether or not netroot= lists the
+// target too.
+func TestRootDHCP(t *testing.T) {
+	for _, cmdline := range []string{
+		"ip=dhcp root=dhcp rd.iscsi.initiator=iqn.2010-01.org.example:client",
+		"ip=dhcp netroot=" + target + " root=/dev/root netroot=dhcp rd.iscsi.initiator=iqn.2010-01.org.example:client",
+	} {
+		m := newMachine(t)
+		m.leases = map[string]*dhcp.Lease{"eth0": rootPathLease(target)}
+		if _, err := m.boot(cmdline, Options{}); err != nil {
+			t.Fatalf("%s: Run: %v\n%s", cmdline, err, m.screen)
+		}
+		want := "root: /dev/disk/by-path/ip-10.77.0.1:3260-iscsi-" + targetIQN + "-lun-1 is /dev/sda"
+		if !strings.Contains(m.screen.String(), want) {
+			t.Errorf("%s: no %q on the console:\n%s", cmdline, want, m.screen)
+		}
+	}
+	m := newMachine(t)
+	m.leases = map[string]*dhcp.Lease{"eth0": {}}
+	if _, err := m.boot("ip=dhcp root=dhcp rd.shell=0", Options{}); err == nil {
+		t.Errorf("root=dhcp booted without a root-path:\n%s", m.screen)
+	}
+}
+
+func TestNetrootDHCPWithoutRootPath(t *testing.T) {
+	m := newMachine(t)
+	m.leases = map[string]*dhcp.Lease{"eth0": {}}
+	_, err := m.boot("ip=dhcp netroot=dhcp rd.shell=0 "+rootArgs, Options{})
+	if err == nil || !strings.Contains(m.screen.String(), `FATAL dhcp: netroot=dhcp (or root=dhcp), but no DHCP answer carried a root-path (option 17) — have the DHCP server send option 17`) {
+		t.Errorf("Run = %v; screen:\n%s", err, m.screen)
+	}
+}
+
+func TestFailedLoginDiscardsItsKernelSession(t *testing.T) {
+	m := newMachine(t)
+	m.connect = func(cfg iscsi.LoginConfig) error {
+		// The login fails once the kernel's session is prepared beside it,
+		// as a login that is refused or times out does.
+		for deadline := time.Now().Add(5 * time.Second); len(m.called("prepare")) == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		return &iscsi.LoginError{Portal: cfg.Portal, Target: cfg.TargetName, StatusClass: 2, StatusDetail: 1, Reason: "authentication failure"}
+	}
+	_, err := m.boot(scenario, Options{})
+	if err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	if got := m.called("prepare"); len(got) != 1 {
+		t.Fatalf("prepared sessions: %q", got)
+	}
+	if got := m.called("destroy"); len(got) != 1 || got[0] != "destroy host2" {
+		t.Errorf("destroyed %q, want the prepared host2", got)
+	}
+	if got := m.called("start"); len(got) != 0 {
+		t.Errorf("started %q after a failed login", got)
+	}
+	if !strings.Contains(m.screen.String(), "netroot: FATAL login: iscsi: login to 10.77.0.1:3260 "+targetIQN+": target reports 0x0201 authentication failure — is the target up") {
+		t.Errorf("FATAL line:\n%s", m.screen)
+	}
+	// The keeper started early never got sessions: it is stopped.
+	if got := m.called("keeper"); !slices.Equal(got, []string{"keeper launch nice=19", "keeper abort"}) {
+		t.Errorf("keeper: %q", got)
+	}
+}
+
+func TestPreNetBreakSkipsBondPreparation(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline  string
+		prepared bool
+	}{
+		{scenario, true},
+		{scenario + " rd.break=pre-net", false},
+	} {
+		m := newMachine(t)
+		p := parse(t, tc.cmdline)
+		b := New(m.env(), m.logger(), Options{})
+		mods, err := b.loadModules(context.Background(), p, "6.1.0-test", m, m, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods.stopHotplug()
+		if (mods.bonds != nil) != tc.prepared {
+			t.Errorf("%s: bonds prepared: %v, want %v", tc.cmdline, mods.bonds != nil, tc.prepared)
+		}
+		b.settle(5 * time.Second)
+		if n := len(m.called("create bond")); n != map[bool]int{true: 1, false: 0}[tc.prepared] {
+			t.Errorf("%s: %d bonds created by the modules step", tc.cmdline, n)
+		}
+	}
+}
+
+func parse(t *testing.T, cmdline string) *config.Plan {
+	t.Helper()
+	p, err := config.Parse(config.Source{Name: procCmdline, Text: cmdline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBackgroundBatchesAndCPUs(t *testing.T) {
+	for _, cpus := range []int{1, 2} {
+		m := newMachine(t)
+		var (
+			mu           sync.Mutex
+			devicesDone  bool
+			overlapped   bool // a batch started while the NIC drivers loaded
+			batchStarted = make(chan struct{}, 4)
+		)
+		m.devices = func(ctx context.Context) ([]string, error) {
+			if cpus > 1 {
+				// With two CPUs the iSCSI stack starts beside the NIC
+				// drivers: wait for it (bounded).
+				select {
+				case <-batchStarted:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			mu.Lock()
+			devicesDone = true
+			mu.Unlock()
+			return []string{"virtio_net"}, nil
+		}
+		m.niced = func(ctx context.Context, names []string) error {
+			mu.Lock()
+			if !devicesDone {
+				overlapped = true
+			}
+			mu.Unlock()
+			batchStarted <- struct{}{}
+			return nil
+		}
+		b := New(m.env(), m.logger(), Options{})
+		mods, err := b.loadModules(context.Background(), parse(t, scenario), "6.1.0-test", m, m, cpus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := mods.fs.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if want := cpus > 1; overlapped != want {
+			t.Errorf("%d CPU(s): a background batch started while the NIC drivers loaded: %v, want %v", cpus, overlapped, want)
+		}
+		if got := m.called("load niced"); !slices.Equal(got, []string{"load niced 19 iscsi_tcp sd_mod crc32c", "load niced 19 ext4"}) {
+			t.Errorf("%d CPU(s): background batches %q", cpus, got)
+		}
+		if got := m.called("load bonding"); len(got) != 1 {
+			t.Errorf("%d CPU(s): network modules %q", cpus, m.called("load"))
+		}
+		mods.stopHotplug()
+	}
+}
+
+// failLinks makes the links step fail: no NIC ever appears.
+func failLinks(ctx context.Context, names []string) error {
+	return errors.New("no interface eth0")
+}
+
+func TestEmergencyActions(t *testing.T) {
+	for _, action := range []config.Emergency{config.EmergencyReboot, config.EmergencyPoweroff, config.EmergencyHalt} {
+		m := newMachine(t)
+		m.waitLinks = failLinks
+		m.shell = func() error { t.Errorf("rd.emergency=%s started a shell", action); return errors.New("no") }
+		if _, err := m.boot(scenario+" rd.emergency="+string(action), Options{}); err == nil {
+			t.Fatal("the boot succeeded")
+		}
+		if got := m.called("reboot"); !slices.Equal(got, []string{"reboot " + string(action)}) {
+			t.Errorf("rd.emergency=%s: %q", action, got)
+		}
+		if !strings.Contains(m.screen.String(), "netroot: rd.emergency="+string(action)+": doing so now") {
+			t.Errorf("rd.emergency=%s: not said:\n%s", action, m.screen)
+		}
+	}
+}
+
+func TestNoShellWaits(t *testing.T) {
+	m := newMachine(t)
+	m.waitLinks = failLinks
+	m.reboot = func(config.Emergency) error { return errors.New("reboot: operation not permitted") }
+	if _, err := m.boot(scenario+" rd.shell=0", Options{}); err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	// rd.shell=0 alone powers off, as dracut does; when that fails, the
+	// machine waits without a shell.
+	if got := m.called("reboot"); !slices.Equal(got, []string{"reboot poweroff"}) {
+		t.Errorf("reboots: %q", got)
+	}
+	if got := m.called("shell"); len(got) != 0 {
+		t.Errorf("rd.shell=0 started %d shell(s)", len(got))
+	}
+	if got := m.called("forever"); len(got) != 1 {
+		t.Errorf("the machine did not wait")
+	}
+	if !strings.Contains(m.screen.String(), "netroot: rd.shell=0: no emergency shell; the machine waits here") {
+		t.Errorf("screen:\n%s", m.screen)
+	}
+}
+
+func TestEmergencyShell(t *testing.T) {
+	m := newMachine(t)
+	m.waitLinks = failLinks
+	shells := 0
+	m.shell = func() error {
+		if shells++; shells == 2 {
+			return errors.New("/dev/console: no such device")
+		}
+		return nil
+	}
+	if _, err := m.boot(scenario, Options{}); err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	screen := m.screen.String()
+	for _, want := range []string{
+		"netroot: FATAL links: no interface eth0\n",
+		"netroot: emergency shell exited; starting another (the boot cannot continue)\n",
+		"netroot: no emergency shell: /dev/console: no such device — add one with netroot build -add /bin/busybox:/bin/sh\n",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q in\n%s", want, screen)
+		}
+	}
+	if strings.Count(screen, "FATAL") != 1 || len(m.called("forever")) != 1 {
+		t.Errorf("want one FATAL line, then waiting:\n%s", screen)
+	}
+}
+
+// TestNoLineOverTheShell: a step fails while the filesystem modules still
+// load in the background (an insert nothing interrupts); that batch's line
+// must not land on the console once the shell runs there, though it stays
+// in the kernel log and the timeline.
+func TestNoLineOverTheShell(t *testing.T) {
+	m := newMachine(t)
+	release, loading := make(chan struct{}), make(chan struct{})
+	m.niced = func(ctx context.Context, names []string) error {
+		if names[0] == "ext4" {
+			close(loading)
+			<-release // an insert in progress ignores the cancellation
+		}
+		return nil
+	}
+	m.waitLinks = func(ctx context.Context, names []string) error {
+		select { // fail while the filesystem batch loads
+		case <-loading:
+		case <-time.After(10 * time.Second):
+			t.Errorf("the filesystem batch did not start")
+		}
+		return failLinks(ctx, names)
+	}
+	var during string
+	m.shell = func() error {
+		atStart := m.screen.String()
+		close(release)
+		// Wait (bounded) until the batch has ended and logged.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if strings.Contains(m.screen.kernelLog(), "modules-fs:") {
+				break
+			}
+		}
+		during = strings.TrimPrefix(m.screen.String(), atStart)
+		return errors.New("exit")
+	}
+	b, err := m.boot(scenario, Options{Grace: 50 * time.Millisecond})
+	if err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	if during != "" {
+		t.Errorf("written on the console while the shell ran: %q", during)
+	}
+	if !strings.Contains(m.screen.kernelLog(), "netroot: modules-fs: ext4 (in the background)") {
+		t.Errorf("the batch's line is not in the kernel log:\n%s", m.screen.kernelLog())
+	}
+	if !slices.ContainsFunc(b.log.Timeline().Steps, func(e bootlog.Entry) bool { return e.Step == "modules-fs" }) {
+		t.Errorf("the batch is not in the timeline")
+	}
+}
+
+// TestFailureWaitsForBackground: the failure cancels the background work
+// and waits for it (within the grace), so its lines come before the FATAL
+// line and the shell.
+func TestFailureWaitsForBackground(t *testing.T) {
+	m := newMachine(t)
+	m.waitLinks = failLinks
+	m.niced = func(ctx context.Context, names []string) error {
+		if names[0] == "iscsi_tcp" {
+			// An insert in progress when the boot fails ends a little
+			// later.
+			<-ctx.Done()
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	}
+	if _, err := m.boot(scenario, Options{Grace: 10 * time.Second}); err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	screen := m.screen.String()
+	fatal := strings.Index(screen, "FATAL")
+	if i := strings.Index(screen, "modules-plan:"); i < 0 || i > fatal {
+		t.Errorf("the batch's line is not before the FATAL line:\n%s", screen)
+	}
+	// The filesystem batch, still waiting for the first, never starts.
+	if got := m.called("load niced 19 ext4"); len(got) != 0 {
+		t.Errorf("the filesystem batch started after the failure")
+	}
+}

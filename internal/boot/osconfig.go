@@ -1,0 +1,112 @@
+package boot
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/osnet"
+)
+
+// OSHandOff prepares what the real OS finds after switch_root so that it
+// lives, and dies, on its network root (rd.netroot.osconfig).
+type OSHandOff interface {
+	// RootPath reads the root's network path from the kernel: the
+	// configured interfaces (the one routed to rootServer first) and
+	// their lower interfaces (osnet.Inspect).
+	RootPath(rootServer netip.Addr) ([]osnet.Link, error)
+	// InstallShutdown leaves this binary as /run/initramfs/shutdown, with
+	// the directories systemd's return into it needs: systemd-shutdown
+	// executes it after the last process is killed (the shutdown role).
+	InstallShutdown() error
+}
+
+// leaveOSConfig writes the runtime configuration of the real OS's network
+// stacks for the root's path (pkg/osnet) and installs the shutdown role.
+// A failure only warns: the root works, but the OS may reconfigure its
+// path or hang at shutdown, which the warning says.
+func (b *Boot) leaveOSConfig(p *config.Plan, a attached, files Files, o OSHandOff) {
+	if !p.Boot.OSConfig || o == nil || len(a.sessions) == 0 {
+		return
+	}
+	st := b.log.Begin("osconfig")
+	var rootServer netip.Addr
+	if len(a.sessions[0].Portals) > 0 {
+		if ap, err := netip.ParseAddrPort(a.sessions[0].Portals[0]); err == nil {
+			rootServer = ap.Addr().Unmap()
+		}
+	}
+	var warns []string
+	links, err := o.RootPath(rootServer)
+	if err != nil {
+		warns = append(warns, err.Error())
+	}
+	c := osConfig(p, links, rootServer)
+	fs, err := osnet.Files(c)
+	if err != nil {
+		warns = append(warns, err.Error())
+	}
+	written := 0
+	for _, f := range fs {
+		if err := files.WriteFile(f.Path, f.Data, 0o644); err != nil {
+			warns = append(warns, err.Error())
+			continue
+		}
+		written++
+	}
+	shutdown := "shutdown role in /run/initramfs"
+	if err := o.InstallShutdown(); err != nil {
+		warns = append(warns, "installing the shutdown role: "+err.Error())
+		shutdown = "no shutdown role"
+	}
+	var names []string
+	for _, l := range c.Links {
+		names = append(names, l.Name)
+	}
+	if len(warns) > 0 {
+		b.log.Warnf("osconfig: %s (the real OS's network stack may reconfigure the root's interfaces, or its shutdown hang; "+
+			"see docs/real-os.md)", strings.Join(warns, "; "))
+	}
+	st.Done("%d files for %s; %s", written, orNone(strings.Join(names, " ")), shutdown)
+}
+
+// osConfig is the root's path with what the plan says about it: how each
+// interface got its addresses, the resolver and host name.
+func osConfig(p *config.Plan, links []osnet.Link, rootServer netip.Addr) osnet.Config {
+	c := osnet.Config{Links: links, RootServer: rootServer, Nameservers: slices.Clone(p.Net.Nameservers)}
+	for _, ip := range p.Net.IP {
+		for _, d := range ip.DNS {
+			if !slices.Contains(c.Nameservers, d) {
+				c.Nameservers = append(c.Nameservers, d)
+			}
+		}
+		if c.Hostname == "" && ip.Hostname != "" {
+			c.Hostname = ip.Hostname
+		}
+	}
+	for i := range c.Links {
+		l := &c.Links[i]
+		if l.Master != "" || len(l.Addresses) == 0 {
+			continue
+		}
+		for _, ip := range p.Net.IP {
+			if ip.Interface != "" && ip.Interface != l.Name {
+				continue
+			}
+			for _, m := range append([]config.IPMethod{ip.Method}, ip.MoreMethods...) {
+				switch m {
+				case config.IPDHCP, config.IPSingleDHCP:
+					l.DHCP4 = true
+				case config.IPDHCP6:
+					l.DHCP6 = true
+				case config.IPAuto6:
+					l.Autoconf6 = true
+				case config.IPEither6:
+					l.DHCP6, l.Autoconf6 = true, true
+				}
+			}
+		}
+	}
+	return c
+}

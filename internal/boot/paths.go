@@ -1,0 +1,497 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/keeper"
+)
+
+// Paths. A LUN may be reached through several portals of its target —
+// two subnets behind two switches, two controllers —: netroot= given
+// once per portal (dracut's way), a SendTargets answer listing several,
+// a firmware table (config.GroupTargets gathers any list of targets into
+// config.TargetPaths). /init logs in on every path of a LUN at once:
+//
+//   - by default the first path whose login completes is kept; the
+//     others are cancelled (a login that completes anyway is closed), so
+//     a dead path — refused, or a black hole that never answers — costs
+//     nothing while another answers. The keeper may recover the session
+//     through any of the paths;
+//   - with rd.netroot.multipath=1 every path is kept, each a session of
+//     its own, and the root is mounted on a device-mapper multipath map
+//     over their disks (multipath.go); a path that is not up pathGrace
+//     after the first one is left out.
+//
+// The LUNs (targets) log in independently: once the root is among the
+// disks, the others still logging in get otherTargetsGrace, and a LUN
+// that failed is left out with a warning when the root is found without
+// it, instead of failing the boot (dracut#1798).
+
+// otherTargetsGrace bounds the wait for the other targets' logins once
+// the root is there; pathGrace the wait for the other paths of a
+// multipath LUN once one is up (paths on working networks log in
+// together). Variables for the tests.
+var (
+	otherTargetsGrace = 5 * time.Second
+	pathGrace         = 5 * time.Second
+)
+
+// pathLogin is one session of a LUN, once its disk is there.
+type pathLogin struct {
+	loggedIn
+	// lun names the LUN, for messages.
+	lun string
+}
+
+// setResult is what one LUN's logins gave.
+type setResult struct {
+	index  int
+	logins []pathLogin
+	err    error
+}
+
+// loginAll logs in to every LUN of targets through its paths, all at
+// once, and returns the sessions in the targets' order. A LUN that failed
+// is in failed when another succeeded (the root step decides whether the
+// boot can do without it); when every one failed, err joins their errors.
+func (b *Boot) loginAll(ctx context.Context, p *config.Plan, targets []config.Target, sel blockdev.Selector,
+	k *kernelSide, initiator string, is ISCSI, w DiskWatch, files Files, dp *deadPaths) (logins []pathLogin, failed []error, err error) {
+	sets := config.GroupTargets(targets)
+	results := make(chan setResult, len(sets))
+	cancels := make([]context.CancelFunc, len(sets))
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	for i, set := range sets {
+		sctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		goTask(b, sctx, "login", func(ctx context.Context) (struct{}, error) {
+			r := setResult{index: i, err: errInternal}
+			defer func() { results <- r }() // also when it panics
+			r.logins, r.err = b.loginSet(ctx, p, k, initiator, i, set, is, w, files, dp)
+			return struct{}{}, nil
+		})
+	}
+	per := make([][]pathLogin, len(sets))
+	errs := make([]error, len(sets))
+	done := make([]bool, len(sets))
+	gaveUp := make([]bool, len(sets))
+	pending := len(sets)
+	var grace <-chan time.Time
+	visible := make(chan bool, 1)
+	probing, rootSeen := false, false
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			done[r.index] = true
+			per[r.index], errs[r.index] = r.logins, r.err
+			if r.err == nil && !rootSeen && !probing && pending > 0 {
+				// Is the root there already? A scan, off this loop: the
+				// disk watch may be busy with another LUN's disk.
+				probing = true
+				go func() { visible <- rootVisible(w, sel) }()
+			}
+		case v := <-visible:
+			probing = false
+			if v && !rootSeen && pending > 0 {
+				rootSeen = true
+				timer := time.NewTimer(otherTargetsGrace)
+				defer timer.Stop()
+				grace = timer.C
+				b.log.Printf("login: the root is there; the other targets get %s to log in", otherTargetsGrace)
+			}
+		case <-grace:
+			grace = nil
+			for i := range sets {
+				if !done[i] {
+					gaveUp[i] = true
+					cancels[i]()
+				}
+			}
+		}
+	}
+	for i := range sets {
+		switch {
+		case errs[i] == nil:
+			logins = append(logins, per[i]...)
+		case gaveUp[i]:
+			failed = append(failed, fmt.Errorf("%s: given up %s after the root was found: %w", sets[i], otherTargetsGrace, errs[i]))
+		default:
+			failed = append(failed, errs[i])
+		}
+	}
+	if len(logins) == 0 {
+		return nil, nil, errors.Join(distinct(errs)...)
+	}
+	return logins, failed, nil
+}
+
+// rootVisible reports whether sel names a device (or several) now.
+func rootVisible(w DiskWatch, sel blockdev.Selector) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one scan, no wait
+	d, err := w.WaitFor(ctx, sel)
+	var amb *blockdev.AmbiguousError
+	return d != nil || errors.As(err, &amb)
+}
+
+// loginSet logs in to one LUN through its paths (asking the portal first
+// for a discovery entry).
+func (b *Boot) loginSet(ctx context.Context, p *config.Plan, k *kernelSide, initiator string, index int, set config.TargetPaths,
+	is ISCSI, w DiskWatch, files Files, dp *deadPaths) ([]pathLogin, error) {
+	if set.Name == "" {
+		return b.loginDiscovered(ctx, p, k, initiator, index, set.Paths[0], is, w, files, dp)
+	}
+	if p.ISCSI.Multipath {
+		return b.loginEveryPath(ctx, p, k, initiator, index, set, is, w, files, dp)
+	}
+	r := &racer{ISCSI: is, b: b, paths: set.Paths, files: files, dp: dp}
+	li, err := b.loginTarget(ctx, p, k, initiator, index, set.Paths[0], r, w, files)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Paths) > 1 {
+		r.keep(&li.session)
+		portals, resolved := li.session.Portals, li.session.Resolved
+		b.conns.update(li.session.SID, func(s *keeper.Session) { s.Portals, s.Resolved = portals, resolved })
+	}
+	return []pathLogin{{loggedIn: li, lun: set.String()}}, nil
+}
+
+// pathIndex is the login index (the ISID qualifier) of path i of the LUN
+// at index: path 0 keeps the LUN's, so one path logs in as before, and
+// two sessions of one LUN never share an ISID (a target would take the
+// second login for a reinstatement of the first and drop it).
+func pathIndex(index, i int) int { return index&0xff | i<<8 }
+
+// loginEveryPath logs in on every path of set, each a session of its
+// own, for a multipath map: once one is up, the others get pathGrace.
+func (b *Boot) loginEveryPath(ctx context.Context, p *config.Plan, k *kernelSide, initiator string, index int, set config.TargetPaths,
+	is ISCSI, w DiskWatch, files Files, dp *deadPaths) ([]pathLogin, error) {
+	type res struct {
+		i   int
+		li  loggedIn
+		err error
+	}
+	results := make(chan res, len(set.Paths))
+	cancels := make([]context.CancelFunc, len(set.Paths))
+	for i, t := range set.Paths {
+		pctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		pis := &pathISCSI{ISCSI: is, dp: dp}
+		goTask(b, pctx, "login", func(ctx context.Context) (struct{}, error) {
+			r := res{i: i, err: errInternal}
+			defer func() { results <- r }()
+			r.li, r.err = b.loginTarget(ctx, p, k, initiator, pathIndex(index, i), t, pis, w, files)
+			return struct{}{}, nil
+		})
+	}
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	got := make([]*loggedIn, len(set.Paths))
+	errs := make([]error, len(set.Paths))
+	var grace <-chan time.Time
+	up := 0
+	for n := 0; n < len(set.Paths); n++ {
+		var r res
+		select {
+		case r = <-results:
+		case <-grace:
+			grace = nil
+			for i := range set.Paths {
+				if got[i] == nil && errs[i] == nil {
+					cancels[i]()
+				}
+			}
+			r = <-results
+		}
+		if r.err != nil {
+			errs[r.i] = r.err
+			continue
+		}
+		li := r.li
+		got[r.i] = &li
+		if up++; up == 1 && len(set.Paths) > 1 {
+			timer := time.NewTimer(pathGrace)
+			defer timer.Stop()
+			grace = timer.C
+		}
+	}
+	var out []pathLogin
+	for i, li := range got {
+		if li != nil {
+			out = append(out, pathLogin{loggedIn: *li, lun: set.String()})
+			continue
+		}
+		if up > 0 {
+			b.log.Warnf("login: path %s of %s is not up (%v); the multipath map runs without it (the real OS's multipathd adds it when it logs in)",
+				set.Paths[i].Portal(), set, errs[i])
+		}
+	}
+	if up == 0 {
+		return nil, errors.Join(distinct(errs)...)
+	}
+	return out, nil
+}
+
+// loginDiscovered asks t's portal which targets it has (SendTargets) and
+// logs in to each, through every portal the answer lists for it (the
+// portal asked first), at t's LUN.
+func (b *Boot) loginDiscovered(ctx context.Context, p *config.Plan, k *kernelSide, initiator string, index int, t config.Target,
+	is ISCSI, w DiskWatch, files Files, dp *deadPaths) ([]pathLogin, error) {
+	sets, err := b.discover(ctx, p, initiator, t, is, files, dp)
+	if err != nil {
+		return nil, err
+	}
+	results := make(chan setResult, len(sets))
+	for i, set := range sets {
+		goTask(b, ctx, "login", func(ctx context.Context) (struct{}, error) {
+			r := setResult{index: i, err: errInternal}
+			defer func() { results <- r }()
+			r.logins, r.err = b.loginSet(ctx, p, k, initiator, index+i*16, set, is, w, files, dp)
+			return struct{}{}, nil
+		})
+	}
+	per := make([][]pathLogin, len(sets))
+	errs := make([]error, len(sets))
+	for range sets {
+		r := <-results
+		per[r.index], errs[r.index] = r.logins, r.err
+	}
+	var out []pathLogin
+	for i := range sets {
+		if errs[i] != nil {
+			if len(sets) > 1 {
+				b.log.Warnf("login: %s (found at %s): %v", sets[i], t.Portal(), errs[i])
+			}
+			continue
+		}
+		out = append(out, per[i]...)
+	}
+	if len(out) == 0 {
+		return nil, errors.Join(distinct(errs)...)
+	}
+	return out, nil
+}
+
+// discover asks t's portal for its targets, without credentials first,
+// as open-iscsi's discovery does by default, then with t's when the
+// portal wants them.
+func (b *Boot) discover(ctx context.Context, p *config.Plan, initiator string, t config.Target, is ISCSI, files Files, dp *deadPaths) ([]config.TargetPaths, error) {
+	st := b.log.Begin("discovery")
+	cfg := iscsi.DiscoveryConfig{InitiatorName: initiator, Portal: t.Portal(),
+		ISID: iscsi.StableISID(initiator, "SendTargets "+t.Portal(), 0)}
+	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(t.Portal(), nil)}
+	found, err := is.Discover(ctx, cfg, o)
+	var le *iscsi.LoginError
+	if err != nil && errors.As(err, &le) && le.StatusClass == 0x02 && t.Auth.Username != "" {
+		creds, cerr := credentials(t.Auth, files.ReadFile)
+		if cerr != nil {
+			st.Fail(cerr)
+			return nil, fail("discovery", cerr, "the CHAP secret file must be in the initramfs (netroot build -add)")
+		}
+		cfg.Credentials = creds
+		found, err = is.Discover(ctx, cfg, o)
+	}
+	if err == nil && len(found) == 0 {
+		err = fmt.Errorf("iscsi: SendTargets discovery at %s: the portal offers no target to %s", t.Portal(), initiator)
+	}
+	if err != nil {
+		st.Fail(err)
+		return nil, fail("discovery", err, "is the target up, and does it offer a target to this initiator (its ACL)?")
+	}
+	sets := discoveredPaths(t, found)
+	var desc []string
+	for _, d := range found {
+		var ps []string
+		for _, pt := range d.Portals {
+			ps = append(ps, pt.String())
+		}
+		desc = append(desc, d.Name+" ("+strings.Join(ps, " ")+")")
+	}
+	st.Done("%s offers %s", t.Portal(), strings.Join(desc, ", "))
+	return sets, nil
+}
+
+// discoveredPaths turns a SendTargets answer at t's portal into the LUNs
+// to log in to: each target at t's LUN with t's credentials, through
+// every portal it lists, the one asked first.
+func discoveredPaths(t config.Target, found []iscsi.DiscoveredTarget) []config.TargetPaths {
+	var out []config.TargetPaths
+	for _, d := range found {
+		set := config.TargetPaths{Name: d.Name, LUN: t.LUN}
+		for _, pt := range d.Portals {
+			host, port, err := net.SplitHostPort(pt.Addr)
+			if err != nil {
+				continue
+			}
+			var n int
+			if _, err := fmt.Sscan(port, &n); err != nil || n < 1 || n > 65535 {
+				continue
+			}
+			path := t
+			path.Name, path.Server, path.Port = d.Name, host, n
+			if pt.HasTPGT {
+				path.Group = int(pt.TPGT)
+			}
+			if slices.Contains(set.Portals(), path.Portal()) {
+				continue // listed again (in another portal group): once is enough
+			}
+			if path.Portal() == t.Portal() {
+				set.Paths = append([]config.Target{path}, set.Paths...)
+			} else {
+				set.Paths = append(set.Paths, path)
+			}
+		}
+		if len(set.Paths) > 0 {
+			out = append(out, set)
+		}
+	}
+	return out
+}
+
+// pathISCSI is the initiator of one path: its connects go through the
+// dead-path check of the bond they leave by.
+type pathISCSI struct {
+	ISCSI
+	dp *deadPaths
+}
+
+func (pi *pathISCSI) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
+	o.Dial = pi.dp.dial(cfg.Portal, o.Dial)
+	return pi.ISCSI.Connect(ctx, cfg, o)
+}
+
+// racer is the initiator of one LUN with several paths: its Connect logs
+// in on every path at once, each with its own ISID and credentials, and
+// returns the first session; the other logins are cancelled, and one
+// that completes anyway is closed.
+type racer struct {
+	ISCSI
+	b     *Boot
+	paths []config.Target
+	files Files
+	dp    *deadPaths
+
+	// won is the path whose login was kept, sess its session, remote
+	// the address its connection reached.
+	won    int
+	sess   *iscsi.Session
+	remote string
+}
+
+// errInternal stands for the result of work that panicked (the panic is
+// reported with the boot's background work).
+var errInternal = errors.New("internal error (see the panic reported above)")
+
+func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
+	type res struct {
+		i    int
+		sess *iscsi.Session
+		conn net.Conn
+		err  error
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan res, len(r.paths))
+	for i, t := range r.paths {
+		c := cfg
+		c.Portal = t.Portal()
+		c.ISID = cfg.ISID
+		c.ISID[4] = byte(i) // pathIndex's qualifier
+		if i > 0 {          // path 0's are loginTarget's
+			creds, err := credentials(t.Auth, r.files.ReadFile)
+			if err != nil {
+				results <- res{i: i, err: fmt.Errorf("login to %s: reading the CHAP secret: %w", t.Portal(), err)}
+				continue
+			}
+			c.Credentials = creds
+		}
+		po := o
+		po.Dial = r.dp.dial(t.Portal(), o.Dial)
+		goTask(r.b, rctx, "login", func(ctx context.Context) (struct{}, error) {
+			x := res{i: i, err: errInternal}
+			defer func() { results <- x }()
+			x.sess, x.conn, x.err = r.ISCSI.Connect(ctx, c, po)
+			return struct{}{}, nil
+		})
+	}
+	var errs []error
+	for n := 0; n < len(r.paths); n++ {
+		x := <-results
+		if x.err != nil {
+			errs = append(errs, x.err)
+			if len(r.paths) > 1 {
+				r.b.log.Debugf("login: path %s: %v", r.paths[x.i].Portal(), x.err)
+			}
+			continue
+		}
+		r.won, r.sess = x.i, x.sess
+		if ra := x.conn.RemoteAddr(); ra != nil {
+			r.remote = ra.String()
+		}
+		if left := len(r.paths) - n - 1; left > 0 {
+			cancel()
+			goTask(r.b, context.Background(), "login", func(context.Context) (struct{}, error) {
+				for range left {
+					if y := <-results; y.err == nil {
+						y.conn.Close() // a login that completed after the race was won
+					}
+				}
+				return struct{}{}, nil
+			})
+			r.b.log.Printf("login: %s: path %s answered first of %d; the others are given up", cfg.TargetName, r.paths[x.i].Portal(), len(r.paths))
+		} else if len(errs) > 0 {
+			r.b.log.Printf("login: %s: path %s answered; %d other path(s) failed: %v", cfg.TargetName, r.paths[x.i].Portal(), len(errs), errors.Join(errs...))
+		}
+		return x.sess, x.conn, nil
+	}
+	return nil, nil, errors.Join(distinct(errs)...)
+}
+
+// keep gives the keeper every path of the LUN: the one kept first (and
+// the portal a redirect sent it to), then those of its portal group, then
+// the others; a host name resolved at login keeps its address only for
+// the path that used it.
+func (r *racer) keep(s *keeper.Session) {
+	if r.sess == nil {
+		return
+	}
+	won := r.paths[r.won]
+	portals := []string{won.Portal()}
+	if r.sess.Portal != "" && r.sess.Portal != won.Portal() {
+		portals = append(portals, r.sess.Portal)
+	}
+	var same, other []string
+	for i, t := range r.paths {
+		switch {
+		case i == r.won || slices.Contains(portals, t.Portal()):
+		case t.Group == won.Group || r.sess.TPGT != 0 && t.Group == int(r.sess.TPGT):
+			same = append(same, t.Portal())
+		default:
+			other = append(other, t.Portal())
+		}
+	}
+	s.Portals = slices.Concat(portals, same, other)
+	// loginTarget took the address of the winner for path 0's name.
+	s.Resolved = nil
+	if _, err := netip.ParseAddr(won.Server); err != nil && r.remote != "" {
+		s.Resolved = map[string][]string{won.Portal(): {r.remote}}
+	}
+}
