@@ -17,9 +17,21 @@ import (
 )
 
 // defaultDrivers are the NIC drivers (and their bus drivers) an initramfs
-// carries unless -drivers says otherwise: virtual machines and the common
-// server NICs. /init loads those whose devices are present.
-const defaultDrivers = "virtio_pci,virtio_net,e1000,e1000e,igb,ixgbe,r8169,tg3"
+// carries unless -drivers says otherwise: those of common servers (Intel
+// e1000e, igb, igc, ixgbe, i40e, ice; Broadcom bnxt_en, tg3; Mellanox
+// mlx5_core; Realtek r8169) and clouds and hypervisors (virtio, VMware
+// vmxnet3, Hyper-V hv_netvsc, AWS ena, Google gve, QEMU's e1000). /init
+// loads those whose devices are present; a kernel without one skips it.
+const defaultDrivers = "virtio_pci,virtio_net,e1000,e1000e,igb,igc,ixgbe,i40e,ice,bnxt_en,mlx5_core,tg3,r8169,vmxnet3,hv_netvsc,ena,gve"
+
+// defaultFS are the root filesystems an initramfs carries modules for
+// unless -fs says otherwise.
+const defaultFS = "ext4,xfs,btrfs"
+
+// hostInitiatorFile is the build host's open-iscsi initiator name, which
+// netroot build bakes unless told otherwise (as dracut and
+// initramfs-tools copy it into the initramfs they build on the machine).
+const hostInitiatorFile = "/etc/iscsi/initiatorname.iscsi"
 
 // listFlag collects a repeatable flag.
 type listFlag []string
@@ -37,6 +49,17 @@ type buildOptions struct {
 	Drivers     []string
 	FS          []string
 	Compression string
+	// InitiatorFile is the open-iscsi initiatorname.iscsi to bake ("":
+	// none); InitiatorName a name to bake instead (-initiator).
+	// InitiatorDefault is set when InitiatorFile is the host's, taken by
+	// default: a file that is not usable is then skipped, not an error.
+	InitiatorFile    string
+	InitiatorName    string
+	InitiatorDefault bool
+
+	// CompressedModules copies compressed module files (.ko.xz, .ko.zst,
+	// .ko.gz) as they are instead of decompressing them into the archive.
+	CompressedModules bool
 
 	// NoInit leaves /init out: the archive is a base (modules, baked
 	// cmdline, device nodes) for another image builder, e.g. mkuimage -base.
@@ -56,8 +79,13 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Init, "init", "", "the netroot init binary to install as /init; default: netroot-init beside this program")
 	fs.BoolVar(&o.NoInit, "no-init", false, "leave out /init: write only the modules, baked cmdline and device nodes, as a base for another image builder (e.g. mkuimage -base)")
 	fs.StringVar(&drivers, "drivers", defaultDrivers, "comma-separated NIC/bus `modules` to carry (those missing from the tree are skipped)")
-	fs.StringVar(&fsMods, "fs", "ext4", "comma-separated filesystem `modules` to carry besides rootfstype's")
+	fs.StringVar(&fsMods, "fs", defaultFS, "comma-separated root filesystem `types` to carry modules for besides rootfstype's ("+strings.Join(blockdev.FilesystemTypes(), ", ")+")")
+	initiatorFile := fs.String("initiator-name-file", "", "bake this open-iscsi initiatorname.iscsi `FILE` as /etc/iscsi/initiatorname.iscsi, the name /init uses without rd.iscsi.initiator= or an iBFT; default: this host's "+hostInitiatorFile+" when present; \"none\" bakes none")
+	initiator := fs.String("initiator", "", "bake this initiator `IQN` (instead of -initiator-name-file)")
 	fs.StringVar(&o.Compression, "compress", "gzip", "compression: "+strings.Join(initramfs.Compressions, ", "))
+	fs.BoolVar(&o.CompressedModules, "compressed-modules", false, "copy compressed modules (.ko.xz, .ko.zst, .ko.gz) as they are, for a smaller initramfs: each is then decompressed at boot "+
+		"(by the kernel when it can, else by /init), which is slower; by default they are decompressed here and the initramfs's "+
+		"compression covers them (-compress zstd keeps it about as small)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -67,8 +95,28 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Adds = adds
+	switch {
+	case *initiator != "" && *initiatorFile != "":
+		fmt.Fprintln(stderr, "netroot build: -initiator and -initiator-name-file exclude each other")
+		return 2
+	case *initiator != "":
+		o.InitiatorName = *initiator
+	case *initiatorFile == "none":
+	case *initiatorFile != "":
+		o.InitiatorFile = *initiatorFile
+	default:
+		if _, err := os.Stat(hostInitiatorFile); err == nil {
+			o.InitiatorFile, o.InitiatorDefault = hostInitiatorFile, true
+		}
+	}
 	o.Drivers = splitList(drivers)
 	o.FS = splitList(fsMods)
+	for _, f := range o.FS {
+		if blockdev.FSModule(f) == "" {
+			fmt.Fprintf(stderr, "netroot build: -fs %s: not a root filesystem netroot mounts (%s)\n", f, strings.Join(blockdev.FilesystemTypes(), ", "))
+			return 2
+		}
+	}
 	if err := build(o, stdout); err != nil {
 		fmt.Fprintf(stderr, "netroot build: %v\n", err)
 		return 1
@@ -144,6 +192,10 @@ func build(o buildOptions, stdout io.Writer) error {
 			return err
 		}
 	}
+	initiatorNote, err := bakeInitiator(a, o, plan)
+	if err != nil {
+		return err
+	}
 
 	mods, err := addModules(a, o, plan)
 	if err != nil {
@@ -175,9 +227,51 @@ func build(o buildOptions, stdout io.Writer) error {
 	if err := os.Rename(tmp.Name(), o.Output); err != nil {
 		return err
 	}
+	if initiatorNote != "" {
+		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
+	}
 	fmt.Fprintf(stdout, "netroot build: wrote %s: %d entries, %d modules (%s), %.2f MB %s (%.2f MB uncompressed)\n",
 		o.Output, len(a.Names()), len(mods), strings.Join(mods, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
 	return nil
+}
+
+// bakeInitiator puts the initiator name into the archive as
+// /etc/iscsi/initiatorname.iscsi and returns the line that says so ("":
+// none baked). The name is checked as /init reads it.
+func bakeInitiator(a *initramfs.Archive, o buildOptions, plan *config.Plan) (string, error) {
+	name, from := o.InitiatorName, "-initiator"
+	if o.InitiatorFile != "" {
+		data, err := os.ReadFile(o.InitiatorFile)
+		if err == nil {
+			name, err = config.ParseInitiatorName(data)
+		}
+		from = o.InitiatorFile
+		if o.InitiatorDefault {
+			from += " (this host's)"
+		}
+		switch {
+		case err != nil && o.InitiatorDefault:
+			return fmt.Sprintf("no initiator name baked: %s: %v", from, err), nil
+		case err != nil:
+			return "", fmt.Errorf("-initiator-name-file %s: %w", o.InitiatorFile, err)
+		}
+	} else if name != "" {
+		if _, err := config.ParseInitiatorName([]byte("InitiatorName=" + name)); err != nil {
+			return "", fmt.Errorf("-initiator %q: %w", name, err)
+		}
+	}
+	if name == "" {
+		return "", nil
+	}
+	if err := a.AddFile(strings.TrimPrefix(config.InitiatorNameFile, "/"), []byte("InitiatorName="+name+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("initiator name %s (from %s) baked as %s: every machine that boots this image uses it when its command line has no rd.iscsi.initiator= and the firmware no iBFT (names must be unique per machine: give each its own with rd.iscsi.initiator=, or -initiator-name-file none)",
+		name, from, config.InitiatorNameFile)
+	if plan != nil && plan.ISCSI.Initiator != "" {
+		note += "; the baked -cmdline's rd.iscsi.initiator=" + plan.ISCSI.Initiator + " comes first"
+	}
+	return note, nil
 }
 
 // secretFiles checks that every CHAP secret file the plan names is in
@@ -224,17 +318,18 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 			names = append(names, n)
 		}
 	}
-	// Always: the iSCSI stack, bonding, VLANs and SCSI disks are
-	// netroot's job even when the cmdline is given only at boot.
+	// Always: the iSCSI stack, bonding, VLANs, SCSI disks and the iBFT
+	// are netroot's job even when the cmdline is given only at boot.
 	for _, n := range []string{"iscsi_tcp", "sd_mod", "crc32c", "bonding", "8021q"} {
 		add(n)
 	}
+	if _, ok := idx.Module("iscsi_ibft"); ok || idx.IsBuiltin("iscsi_ibft") {
+		add("iscsi_ibft") // x86 only
+	}
 	if plan != nil {
+		// rootfstype='s module and rd.driver.post's are among them.
 		for _, n := range plan.NeededModules() {
 			add(n)
-		}
-		if plan.Root.FSType != "" {
-			add(blockdev.FSModule(plan.Root.FSType))
 		}
 	}
 	for _, n := range o.FS {
@@ -257,9 +352,25 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 		if !ok {
 			continue // built in
 		}
-		if err := a.AddHostFile(base+"/"+m.Path, filepath.Join(o.ModulesDir, filepath.FromSlash(m.Path)), 0o644); err != nil {
+		src := filepath.Join(o.ModulesDir, filepath.FromSlash(m.Path))
+		if o.CompressedModules {
+			if err := a.AddHostFile(base+"/"+m.Path, src, 0o644); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// Decompressed here, a module costs /init and the kernel nothing
+		// to decompress at boot, and the archive's compression covers it.
+		image, err := modload.ReadModuleFile(src)
+		if err != nil {
+			return nil, fmt.Errorf("module %s: %w", n, err)
+		}
+		if err := a.AddFile(base+"/"+modload.UncompressedPath(m.Path), image, 0o644); err != nil {
 			return nil, err
 		}
+	}
+	if !o.CompressedModules {
+		idx = idx.WithUncompressedPaths()
 	}
 	err = idx.WriteDepmodFiles(func(name string, data []byte) error {
 		return a.AddFile(base+"/"+name, data, 0o644)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/modload"
 )
@@ -18,7 +19,9 @@ const checkUsage = `usage: netroot check [-modules DIR] 'CMDLINE'
        netroot check [-modules DIR] -f FILE [-f FILE …]
 
 Parses a kernel command line in dracut's syntax (dracut.cmdline(7)) and
-prints the boot plan netroot's /init would follow, or every problem found.
+prints the boot plan netroot's /init would follow. Every parameter /init
+cannot honour is an error (exit status 1) naming it; parameters accepted
+with a note (ignored, or done differently than dracut) are warnings.
 With -f, the files are read in order as /init reads /etc/cmdline.d/*.conf
 and /proc/cmdline (later values win); a CMDLINE argument comes last.
 -modules DIR checks that every kernel module the plan needs is in DIR, a
@@ -32,8 +35,9 @@ func (f *fileList) String() string     { return strings.Join(*f, ",") }
 func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 // runCheck implements "netroot check"; it returns the exit status: 0 when
-// the command line is valid (and the modules are present), 1 when it is
-// not, 2 for a usage error.
+// /init boots the command line (and the modules are present), 1 when it
+// does not, 2 for a usage error. The plan goes to stdout; errors and
+// warnings, one a line and marked as such, to stderr.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("check", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -67,30 +71,65 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
-			fmt.Fprintf(stderr, "netroot check: %d problem(s):\n", len(errs))
+			fmt.Fprintf(stderr, "netroot check: %s: /init would refuse this command line\n", count(len(errs), "error"))
 			for _, e := range errs {
-				fmt.Fprintf(stderr, "  %s\n", e)
+				fmt.Fprintf(stderr, "  error: %s\n", e)
 			}
 		} else {
-			fmt.Fprintf(stderr, "netroot check: %v\n", err)
+			fmt.Fprintf(stderr, "netroot check: error: %v\n", err)
 		}
 		return 1
 	}
 	fmt.Fprint(stdout, plan.Describe())
-	if *modDir == "" {
-		return 0
+	if len(plan.Warnings) > 0 {
+		fmt.Fprintf(stderr, "netroot check: %s (accepted; the boot goes on):\n", count(len(plan.Warnings), "warning"))
+		for _, w := range plan.Warnings {
+			fmt.Fprintf(stderr, "  warning: %s\n", w)
+		}
 	}
-	missing, err := missingModules(*modDir, plan.NeededModules())
+	if *modDir != "" {
+		if code := checkModules(*modDir, plan, stdout, stderr); code != 0 {
+			return code
+		}
+	}
+	fmt.Fprintf(stdout, "netroot check: OK: /init boots this command line (%s)\n", count(len(plan.Warnings), "warning"))
+	return 0
+}
+
+// checkModules checks that the tree at dir has every module the plan
+// needs and, when the root's type is detected, a filesystem module.
+func checkModules(dir string, plan *config.Plan, stdout, stderr io.Writer) int {
+	want := plan.NeededModules()
+	missing, err := missingModules(dir, want)
 	if err != nil {
-		fmt.Fprintf(stderr, "netroot check: looking for kernel modules in %s: %v\n", *modDir, err)
+		fmt.Fprintf(stderr, "netroot check: error: looking for kernel modules in %s: %v\n", dir, err)
 		return 1
 	}
 	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "netroot check: kernel modules missing from %s: %s\n", *modDir, strings.Join(missing, " "))
+		fmt.Fprintf(stderr, "netroot check: error: kernel modules missing from %s: %s\n", dir, strings.Join(missing, " "))
 		return 1
 	}
-	fmt.Fprintf(stdout, "all %d needed kernel modules found in %s\n", len(plan.NeededModules()), *modDir)
+	if plan.Root.FSType == "" {
+		fsMissing, err := missingModules(dir, blockdev.FSModules())
+		if err == nil && len(fsMissing) == len(blockdev.FSModules()) {
+			fmt.Fprintf(stderr, "netroot check: error: %s has none of the filesystem modules %s: the root could not be mounted\n",
+				dir, strings.Join(blockdev.FSModules(), " "))
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "all %d needed kernel modules found in %s\n", len(want), dir)
 	return 0
+}
+
+// count is "1 error", "2 errors", "no warnings".
+func count(n int, what string) string {
+	switch n {
+	case 0:
+		return "no " + what + "s"
+	case 1:
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // missingModules returns the modules of want (names or aliases, such as

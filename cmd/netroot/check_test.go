@@ -34,6 +34,14 @@ func TestRunCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A tree without any filesystem module.
+	nofs := filepath.Join(dir, "6.1.0-nofs")
+	if err := os.MkdirAll(nofs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nofs, "modules.dep"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cl := "root=LABEL=r bond=bond0:eth0,eth1:mode=1 ip=bond0:dhcp netroot=iscsi:u:hunter2@10.0.0.1::::iqn.2015-01.com.example:t"
 	tests := []struct {
 		name    string
@@ -46,10 +54,24 @@ func TestRunCheck(t *testing.T) {
 		{"valid", []string{cl}, 0, []string{"bond bond0: slaves eth0,eth1, options mode=active-backup", "password ***", "root: LABEL=r"}, nil, true},
 		{"file then cmdline", []string{"-f", baked, "rd.retry=5"}, 0, []string{"root: LABEL=baked", "retry 5s", "initiator: iqn.2015-01.com.example:h"}, nil, true},
 		{"errors", []string{"root=LABEL=r bond=bond0:eth0:mode=9 netroot=iscsi:u:hunter2@10.0.0.1:::x:iqn.x rd.retry=x"}, 1, nil,
-			[]string{"3 problem(s)", "bond=bond0:eth0:mode=9", "netroot=iscsi:u:***@", "rd.retry=x", "expected rd.retry=<seconds>"}, true},
-		{"modules present", []string{"-modules", mods, cl}, 0, []string{"all 4 needed kernel modules found"}, nil, true},
+			[]string{"3 errors: /init would refuse", "error: command line: bond=bond0:eth0:mode=9", "netroot=iscsi:u:***@", "rd.retry=x", "expected rd.retry=<seconds>"}, true},
+		{"modules present", []string{"-modules", mods, cl}, 0, []string{"all 4 needed kernel modules found", "OK: /init boots this command line (no warnings)"}, nil, true},
 		{"modules missing", []string{"-modules", mods, cl + " rootfstype=xfs vlan=vlan5:bond0"}, 1, nil, []string{"missing", "8021q xfs"}, true},
 		{"modules dir absent", []string{"-modules", filepath.Join(dir, "nope"), cl}, 1, nil, []string{"looking for kernel modules"}, true},
+		{"warnings", []string{cl + " rd.iscsi.target.group=2 rd.vconsole.keymap=de"}, 0, []string{"OK: /init boots this command line (2 warnings)"},
+			[]string{"2 warnings (accepted", "warning: rd.iscsi.target.group: no effect", "warning: rd.vconsole.keymap: "}, true},
+		{"iSCSI param typo", []string{cl + " rd.iscsi.param=node.session.iscsi.FirstBurstLenght=65536"}, 1, nil,
+			[]string{"error: command line: rd.iscsi.param=node.session.iscsi.FirstBurstLenght=65536", "did you mean node.session.iscsi.FirstBurstLength?"}, true},
+		{"auto6", []string{cl + " ip=eth2:auto6"}, 0, []string{"address of eth2: auto6"}, nil, true},
+		{"naming scheme", []string{cl + " net.naming-scheme=v999"}, 1, nil, []string{`error: command line: net.naming-scheme=v999: syntax error: unknown naming scheme "v999" (expected net.naming-scheme=v238|v239`}, true},
+		{"predictable slaves", []string{"root=LABEL=r bond=bond0:ens2,ens3:mode=1 ip=bond0:dhcp6 netroot=iscsi:[fd77::1]::3260:1:iqn.2010-01.org.example:root"}, 0,
+			[]string{"interface names: ens2, ens3 renamed to their predictable names", "address of bond0: dhcp6", "portal [fd77::1]:3260"}, nil, true},
+		{"iBFT", []string{"root=LABEL=r rd.iscsi.firmware=1"}, 0, []string{"targets from the firmware's iBFT", "modules: 8021q iscsi_ibft iscsi_tcp"}, nil, true},
+		{"bond option of another mode", []string{"root=LABEL=r bond=bond0:eth0,eth1:mode=1,lacp_rate=fast"}, 1, nil,
+			[]string{"bond option lacp_rate applies only to mode 802.3ad"}, true},
+		{"f2fs", []string{cl + " rootfstype=f2fs"}, 1, nil, []string{"error: command line: rootfstype=f2fs: not supported"}, true},
+		{"by-path", []string{"root=/dev/disk/by-path/pci-0000:00:1f.2-ata-1-part1"}, 1, nil, []string{"error: command line: root=/dev/disk/by-path/pci-"}, true},
+		{"no filesystem modules", []string{"-modules", nofs, "root=LABEL=r"}, 1, nil, []string{"none of the filesystem modules"}, true},
 		{"no args", nil, 2, nil, []string{"usage: netroot check"}, true},
 		{"bad flag", []string{"-x"}, 2, nil, nil, true},
 		{"missing file", []string{"-f", filepath.Join(dir, "nope")}, 2, nil, []string{"reading the command line"}, true},
@@ -75,5 +97,13 @@ func TestRunCheck(t *testing.T) {
 				t.Errorf("the CHAP secret leaked:\n%s\n%s", out.String(), errb.String())
 			}
 		})
+	}
+}
+
+func TestRunBuildRefusesUnknownFS(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runBuild([]string{"-o", filepath.Join(t.TempDir(), "x.img"), "-fs", "ext4,f2fs"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-fs f2fs: not a root filesystem netroot mounts (ext4, ext3, ext2, xfs, btrfs, vfat)") {
+		t.Errorf("code %d, stderr %q", code, errb.String())
 	}
 }

@@ -5,6 +5,8 @@
 //	    modules the configuration needs and the baked command line.
 //	netroot check [-modules DIR] 'CMDLINE' | -f FILE
 //	    validates a dracut-style command line and prints the boot plan.
+//	netroot analyze [-o FILE.svg] [TIMELINE | -]
+//	    draws a boot's timeline as an SVG and prints it as a table.
 package main
 
 import (
@@ -18,6 +20,7 @@ const usage = `usage: netroot <command> [flags]
 commands:
   build   write an initramfs (netroot build -h for flags)
   check   validate a kernel command line and print the boot plan
+  analyze draw a boot's timeline.json (or console log) as SVG and a table
 `
 
 func main() {
@@ -34,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBuild(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
+	case "analyze":
+		return runAnalyze(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

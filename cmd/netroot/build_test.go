@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/netroot/netroot/pkg/modload"
+	"github.com/netroot/netroot/pkg/modload/modtest"
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+// buildTreeMod is a module of the synthetic tree: its path, .modinfo
+// fields and the compression its file is shipped with.
+type buildTreeMod struct {
+	path, ext string
+	fields    []string
+}
+
+// buildTree is a tree without depmod files, compressed as distributions
+// ship it (xz, zstd, gzip, plain), holding what netroot build always
+// carries.
+var buildTree = []buildTreeMod{
+	{"kernel/drivers/scsi/scsi_mod.ko", ".xz", []string{"name=scsi_mod", "depends="}},
+	{"kernel/drivers/scsi/sd_mod.ko", ".zst", []string{"name=sd_mod", "depends=scsi_mod"}},
+	{"kernel/drivers/scsi/libiscsi.ko", ".gz", []string{"name=libiscsi", "depends=scsi_mod"}},
+	{"kernel/drivers/scsi/iscsi_tcp.ko", ".xz", []string{"name=iscsi_tcp", "depends=libiscsi,scsi_mod"}},
+	{"kernel/crypto/crc32c_generic.ko", ".zst", []string{"name=crc32c_generic", "depends=", "alias=crypto-crc32c", "alias=crc32c"}},
+	{"kernel/drivers/net/bonding/bonding.ko", "", []string{"name=bonding", "depends=", "alias=rtnl-link-bond"}},
+	{"kernel/net/8021q/8021q.ko", ".xz", []string{"name=8021q", "depends="}},
+	{"kernel/fs/ext4/ext4.ko", ".zst", []string{"name=ext4", "depends=", "softdep=pre: crc32c", "alias=fs-ext4"}},
+}
+
+// readArchive returns the regular files of a gzip newc archive by path.
+func readArchive(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, r := range recs {
+		if r.Mode&cpio.S_IFMT != cpio.S_IFREG {
+			continue
+		}
+		data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[r.Name] = data
+	}
+	return out
+}
+
+// TestBuildCompressedModules builds from a tree laid out as Debian 13
+// ships it (usr/lib/modules/<version>, compressed modules, no
+// modules.dep): by default the modules are decompressed into the archive
+// and modules.dep names the .ko files; with CompressedModules they are
+// copied as they are.
+func TestBuildCompressedModules(t *testing.T) {
+	dir := t.TempDir()
+	const kver = "6.12.0-test-amd64"
+	tree := filepath.Join(dir, "usr", "lib", "modules", kver)
+	images := map[string][]byte{}
+	for _, m := range buildTree {
+		img := modtest.ELF(modtest.ModInfo(m.fields...))
+		data, err := modtest.Compress(m.ext, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(tree, filepath.FromSlash(m.path+m.ext))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		images[m.path] = img
+	}
+	for _, keep := range []bool{false, true} {
+		out := filepath.Join(dir, "initrd.img")
+		var stdout bytes.Buffer
+		err := build(buildOptions{Output: out, ModulesDir: tree, NoInit: true, FS: []string{"ext4"},
+			Compression: "gzip", CompressedModules: keep}, &stdout)
+		if err != nil {
+			t.Fatalf("keep %v: %v", keep, err)
+		}
+		files := readArchive(t, out)
+		base := "lib/modules/" + kver + "/"
+		for _, m := range buildTree {
+			name := base + m.path
+			if keep {
+				name += m.ext
+			}
+			data, ok := files[name]
+			switch {
+			case !ok:
+				t.Errorf("keep %v: %s not in the archive", keep, name)
+			case keep:
+				want, _ := os.ReadFile(filepath.Join(tree, filepath.FromSlash(m.path+m.ext)))
+				if !bytes.Equal(data, want) {
+					t.Errorf("keep %v: %s differs from the tree's file", keep, name)
+				}
+			case !bytes.Equal(data, images[m.path]):
+				t.Errorf("%s is not the decompressed image", name)
+			}
+			if !keep && m.ext != "" {
+				if _, ok := files[name+m.ext]; ok {
+					t.Errorf("%s carried compressed too", name)
+				}
+			}
+		}
+		dep := string(files[base+"modules.dep"])
+		for _, line := range strings.Split(strings.TrimSpace(dep), "\n") {
+			for _, f := range strings.Fields(strings.ReplaceAll(line, ":", " ")) {
+				if _, ok := files[base+f]; !ok {
+					t.Errorf("keep %v: modules.dep names %s, which is not in the archive", keep, f)
+				}
+			}
+		}
+		// /init reads the archive's index: it must resolve there.
+		idxDir := filepath.Join(dir, "unpacked", kver)
+		for name, data := range files {
+			if rel, ok := strings.CutPrefix(name, base); ok && strings.HasPrefix(rel, "modules.") {
+				os.MkdirAll(idxDir, 0o755)
+				if err := os.WriteFile(filepath.Join(idxDir, rel), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		idx, err := modload.LoadIndex(idxDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := idx.Resolve("iscsi_tcp", "ext4", "bonding", "8021q", "sd_mod")
+		if err != nil || len(order) != len(buildTree) {
+			t.Errorf("keep %v: the archive's index resolves %v (%v), want all %d modules", keep, order, err, len(buildTree))
+		}
+		os.RemoveAll(filepath.Join(dir, "unpacked"))
+		if !strings.Contains(stdout.String(), "8 modules") {
+			t.Errorf("keep %v: %s", keep, stdout.String())
+		}
+	}
+}
+
+// TestBuildRealTreeCompressed builds from the modules a real Debian kernel
+// needs for the scenario (NETROOT_TEST_MODULES_DIR, uncompressed), copied
+// into a usr/lib/modules tree without depmod files with every module
+// compressed with zstd (as Ubuntu and Fedora ship them) or xz (as Debian 13
+// does): the archive carries the original .ko files.
+func TestBuildRealTreeCompressed(t *testing.T) {
+	real := os.Getenv("NETROOT_TEST_MODULES_DIR")
+	if real == "" {
+		t.Skip("set NETROOT_TEST_MODULES_DIR to an uncompressed module tree (e.g. a Debian 6.1 kernel package's)")
+	}
+	if testing.Short() {
+		t.Skip("real module tree skipped in -short mode")
+	}
+	x, err := modload.ScanTree(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kver := filepath.Base(real)
+	tree := filepath.Join(t.TempDir(), "usr", "lib", "modules", kver)
+	// The modules the build needs (their closure, both crc32c providers
+	// included); the rest of the tree is not read.
+	need, err := x.Resolve("iscsi_tcp", "sd_mod", "crc32c", "bonding", "8021q", "ext4", "virtio_pci", "virtio_net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	originals := map[string][]byte{}
+	for i, n := range need {
+		m, ok := x.Module(n)
+		if !ok {
+			continue // built in
+		}
+		img, err := os.ReadFile(filepath.Join(real, filepath.FromSlash(m.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := []string{".zst", ".xz"}[i%2]
+		data, err := modtest.Compress(ext, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(tree, filepath.FromSlash(m.Path+ext))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		originals[m.Path] = img
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo"} {
+		if data, err := os.ReadFile(filepath.Join(real, f)); err == nil {
+			os.WriteFile(filepath.Join(tree, f), data, 0o644)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "initrd.img")
+	var stdout bytes.Buffer
+	err = build(buildOptions{Output: out, ModulesDir: tree, NoInit: true, Compression: "gzip",
+		Drivers: []string{"virtio_pci", "virtio_net"}, FS: []string{"ext4"},
+		Cmdline: "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
+			"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"}, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(strings.TrimSpace(stdout.String()))
+	files := readArchive(t, out)
+	base := "lib/modules/" + kver + "/"
+	var carried int
+	for name, data := range files {
+		rel, ok := strings.CutPrefix(name, base)
+		if !ok || !strings.HasPrefix(rel, "kernel/") {
+			continue
+		}
+		carried++
+		if want, ok := originals[rel]; !ok || !bytes.Equal(data, want) {
+			t.Errorf("%s is not the original module (%d bytes, original %d)", name, len(data), len(want))
+		}
+	}
+	for _, want := range []string{"kernel/fs/ext4/ext4.ko", "kernel/drivers/net/bonding/bonding.ko", "kernel/drivers/scsi/iscsi_tcp.ko", "kernel/drivers/net/virtio_net.ko"} {
+		if _, ok := files[base+want]; !ok {
+			t.Errorf("%s not carried", want)
+		}
+	}
+	if carried < 15 {
+		t.Errorf("only %d modules carried", carried)
+	}
+}
