@@ -51,6 +51,15 @@ func env(t *testing.T) *rig.Env {
 	return shared
 }
 
+// waitsMostly marks a test whose time is mostly waiting (outages, a
+// writer's minutes, recovery timers) rather than booting: such tests run
+// side by side (go test -parallel) once the others are done, so the fault
+// and keeper suites cost their longest cases, not their sum.
+func waitsMostly(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+}
+
 // start boots s and registers its cleanup; on failure the console log is
 // printed.
 func start(t *testing.T, s rig.BootSpec) *rig.Boot {
@@ -223,6 +232,7 @@ func TestBootBakedCmdline(t *testing.T) {
 // TestBootNoTarget boots against a portal nobody serves: the boot must end
 // in one clear error line and a working emergency shell, not a hang.
 func TestBootNoTarget(t *testing.T) {
+	waitsMostly(t) // rd.retry runs out
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rd.retry=5", Shell: true})
 	msg := waitFatal(t, b, 3*time.Minute)
 	for _, want := range []string{"10.77.0.1:3260", "iqn.2010-01.org.example:root", "—"} {
@@ -241,5 +251,30 @@ func TestBootNoTarget(t *testing.T) {
 	}
 	if strings.Contains(log, "Kernel panic") {
 		t.Errorf("kernel panic on the console")
+	}
+}
+
+// TestBootTrixieKernel boots the scenario on Debian 13's kernel (6.12; its
+// modules under /usr/lib/modules, xz-compressed, decompressed by netroot
+// build) with the marker root: the same steps reach the same root on both
+// kernels users run. (TestRealRootTrixieNetworkd boots trixie's own root.)
+func TestBootTrixieKernel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env(t)
+	k, err := rig.FetchKernelSuite(ctx, "trixie")
+	if err != nil {
+		t.Fatalf("fetching trixie's kernel: %v", err)
+	}
+	if !strings.HasPrefix(k.Version, "6.12") {
+		t.Errorf("trixie's kernel is %s, want 6.12.x", k.Version)
+	}
+	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline, Target: rig.DefaultTarget(), Kernel: k})
+	log := assertRealRoot(t, b)
+	if !strings.Contains(log, "(kernel "+k.Version+")") {
+		t.Errorf("the mount step does not name kernel %s", k.Version)
+	}
+	if m, ok := modulesStep(log); !ok || !strings.Contains(m, "virtio_net") {
+		t.Errorf("modules step %q: want virtio_net", m)
 	}
 }

@@ -114,6 +114,7 @@ func TestBootWrongPassword(t *testing.T) {
 // TestBootLateTarget starts tgtd 10 s after the guest reaches the login
 // step: the boot must succeed through retries.
 func TestBootLateTarget(t *testing.T) {
+	waitsMostly(t) // the target comes late
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline})
 	waitFor(t, b, `netroot: ip: `, 3*time.Minute)
 	reached := time.Now()

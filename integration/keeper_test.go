@@ -25,7 +25,14 @@ const outage = 30 * time.Second
 
 // keeperBoot boots cmdline and waits until the root's writer runs.
 func keeperBoot(t *testing.T, cmdline string) *rig.Boot {
-	b := start(t, rig.BootSpec{Cmdline: cmdline, Target: rig.DefaultTarget()})
+	return keeperBootSpec(t, rig.BootSpec{Cmdline: cmdline, Target: rig.DefaultTarget()})
+}
+
+// keeperBootSpec boots s (e.g. against LIO) and waits until the root's
+// writer runs.
+func keeperBootSpec(t *testing.T, s rig.BootSpec) *rig.Boot {
+	waitsMostly(t)
+	b := start(t, s)
 	waitFor(t, b, `NETROOT-TEST: keeper-test=writing`, 4*time.Minute)
 	time.Sleep(2 * time.Second) // some records before the outage
 	return b
@@ -56,7 +63,8 @@ func assertRecovered(t *testing.T, b *rig.Boot) {
 	t.Helper()
 	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
 	log := b.VM.Log()
-	for _, k := range []string{"keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "keeper-pid", "keeper-proc", "keeper-hints", "keeper-sigterm"} {
+	for _, k := range []string{"keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "keeper-pid", "keeper-proc", "keeper-hints",
+		"keeper-procs", "keeper-mem", "keeper-sigterm", "keeper-after-sigterm"} {
 		t.Logf("%s=%q", k, reported(log, k))
 	}
 	keeperLines := regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1)
@@ -78,8 +86,66 @@ func assertRecovered(t *testing.T, b *rig.Boot) {
 	if got := reported(log, "keeper-sigterm"); len(got) != 1 || got[0] != "exited status=0" || !strings.Contains(log, "netroot-keeper: stopped by signal") {
 		t.Errorf("keeper after SIGTERM: %q, want a clean exit", got)
 	}
+	assertKeeperPair(t, reported(log, "keeper-mem"), reported(log, "keeper-pid"))
+	if got := reported(log, "keeper-after-sigterm"); len(got) != 1 || got[0] != "none" {
+		t.Errorf("keeper processes after SIGTERM to the keeper: %q, want none (its guard ends with it)", got)
+	} else if !strings.Contains(log, "netroot-keeper: guard: the keeper stopped (signal); exiting") {
+		t.Errorf("the guard did not say it stopped with the keeper")
+	}
 	if strings.Contains(log, "Kernel panic") {
 		t.Errorf("kernel panic on the console")
+	}
+}
+
+// keeperMemRe parses testinit's keeperMem.
+var keeperMemRe = regexp.MustCompile(`^pid=(\d+) role=(\w+) ppid=(\d+) nice=([-\d,]*) oom_score_adj=(-?\d+) VmLck=(\d+) Locked=(\d+) Pss=(\d+) Rss=(\d+) Swap=(\d+) exe=(.*)$`)
+
+// assertKeeperPair checks the keeper processes the test root saw (mem:
+// its keeper-mem reports): a keeper — the pid in keeper.pid (pids) — and
+// its guard, both children of PID 1, at nice 0, out of the OOM killer's
+// reach, their resident memory locked (mlockall, the binary locked whole)
+// and nothing swapped, running from the initramfs binary switch_root
+// deleted.
+func assertKeeperPair(t *testing.T, mem, pids []string) {
+	t.Helper()
+	roles := map[string]string{}
+	for _, m := range mem {
+		f := keeperMemRe.FindStringSubmatch(m)
+		if f == nil {
+			t.Errorf("keeper process %q: unparsable", m)
+			continue
+		}
+		pid, role, ppid, nice, oom := f[1], f[2], f[3], f[4], f[5]
+		vmlck, _ := strconv.Atoi(f[6])
+		locked, _ := strconv.Atoi(f[7])
+		pss, _ := strconv.Atoi(f[8])
+		if nice != "0" {
+			t.Errorf("%s pid %s: threads at nice %s, want 0", role, pid, nice)
+		}
+		roles[role] = pid
+		if ppid != "1" {
+			t.Errorf("%s pid %s: parent %s, want PID 1", role, pid, ppid)
+		}
+		if oom != "-1000" {
+			t.Errorf("%s pid %s: oom_score_adj %s, want -1000", role, pid, oom)
+		}
+		// Locked counts resident pages in locked mappings (PSS): all but
+		// the vDSO's.
+		if vmlck == 0 || locked < pss*9/10 {
+			t.Errorf("%s pid %s: VmLck %d kB, Locked %d kB of Pss %d kB: its memory is not locked", role, pid, vmlck, locked, pss)
+		}
+		if f[10] != "0" {
+			t.Errorf("%s pid %s: %s kB swapped out", role, pid, f[10])
+		}
+		if !strings.HasSuffix(f[11], "(deleted)") {
+			t.Errorf("%s pid %s: exe %q, want the initramfs's binary, deleted by switch_root", role, pid, f[11])
+		}
+	}
+	if len(mem) != 2 || roles["keeper"] == "" || roles["guard"] == "" {
+		t.Errorf("keeper processes %q: want a keeper and a guard", mem)
+	}
+	if len(pids) != 1 || pids[0] != roles["keeper"] {
+		t.Errorf("keeper.pid %q, want the keeper's pid %s", pids, roles["keeper"])
 	}
 }
 
@@ -113,16 +179,25 @@ func TestKeeperLinkOutage(t *testing.T) {
 }
 
 // TestKeeperTargetRestart: tgtd stops (closing the connection), stays away
-// for 10 s and starts again on the same backing file.
+// for outage and starts again on the same backing file; the writer's
+// longest stall stays within outage + 5 s (the keeper retries on a capped,
+// jittered schedule, so a step must not land far beyond the target's
+// return).
 func TestKeeperTargetRestart(t *testing.T) {
 	b := keeperBoot(t, keeperCmdline)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+outage)
 	defer cancel()
-	if err := b.Target.Restart(ctx, 10*time.Second); err != nil {
+	if err := b.Target.Restart(ctx, outage); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("target restarted")
 	assertRecovered(t, b)
+	got := reported(b.VM.Log(), "keeper-maxstall")
+	if len(got) == 1 {
+		if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err == nil && s > (outage+5*time.Second).Seconds() {
+			t.Errorf("longest write stall %s after a %s target restart, want at most %s", got[0], outage, outage+5*time.Second)
+		}
+	}
 }
 
 // TestKeeperDisabledLinkOutage is the control: without the keeper
@@ -155,6 +230,7 @@ func TestKeeperDisabledLinkOutage(t *testing.T) {
 // them), and then iscsid, not the keeper, recovers it after both links were
 // down for 30 s, with no I/O error and no lost record.
 func TestKeeperHandOffToIscsid(t *testing.T) {
+	waitsMostly(t)
 	e := env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -187,11 +263,14 @@ func TestKeeperHandOffToIscsid(t *testing.T) {
 	for _, l := range regexp.MustCompile(`(iscsid|netroot-keeper): [^\r\n]*`).FindAllString(log, -1) {
 		t.Log(l)
 	}
-	for _, k := range []string{"iscsid-start", "iscsid-keeper", "iscsid-session", "keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "iscsid-state"} {
+	for _, k := range []string{"iscsid-start", "iscsid-keeper", "iscsid-keepers-left", "iscsid-session", "keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify", "iscsid-state"} {
 		t.Logf("%s=%q", k, reported(log, k))
 	}
 	if got := reported(log, "iscsid-keeper"); len(got) != 1 || !strings.HasPrefix(got[0], "exited status=0 ") {
 		t.Errorf("keeper after iscsid started: %q, want it to exit by itself", got)
+	}
+	if got := reported(log, "iscsid-keepers-left"); len(got) != 1 || got[0] != "none" {
+		t.Errorf("keeper processes after the keeper stepped aside: %q, want none (its guard leaves with it)", got)
 	}
 	if !strings.Contains(log, "netroot-keeper: keeper: iscsid is running; it owns session recovery now; exiting") {
 		t.Errorf("the keeper did not say it stepped aside for iscsid")

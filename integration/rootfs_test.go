@@ -92,6 +92,7 @@ func TestBootSecondLUN(t *testing.T) {
 // TestBootWrongLabel ends in the listing error and a shell: the admin sees
 // at once that the label is ISCSI_ROOT, not ISCSI-ROOT.
 func TestBootWrongLabel(t *testing.T) {
+	waitsMostly(t) // rd.retry runs out
 	b := start(t, rig.BootSpec{Cmdline: withRoot("root=LABEL=ISCSI-ROOT") + " rd.retry=3",
 		Target: rig.DefaultTarget(), Shell: true})
 	msg := waitFatal(t, b, 3*time.Minute)
@@ -110,6 +111,7 @@ func TestBootWrongLabel(t *testing.T) {
 // and the hint; the keeper, already handed the session when the device
 // was found, stays and keeps it logged in for the emergency shell.
 func TestBootMountFails(t *testing.T) {
+	waitsMostly(t)
 	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline + " rootflags=no_such_option",
 		Target: rig.DefaultTarget(), Shell: true})
 	msg := waitFatal(t, b, 3*time.Minute)

@@ -202,10 +202,30 @@ func TestURootBoot(t *testing.T) {
 		t.Errorf("no timeline summary from netroot's init")
 	}
 	// The keeper re-executes the bb binary as "@netroot-keeper", a name
-	// the busybox dispatcher does not know (cmd/init/bb.go).
+	// the busybox dispatcher does not know (boot.KeeperArgs).
 	if !regexp.MustCompile(`netroot: keeper: @netroot-keeper pid [0-9]+`).MatchString(log) {
 		t.Errorf("the session keeper did not start from the busybox binary")
 	}
+}
+
+// TestURootKeeperRespawn kills the keeper of a u-root image after
+// switch_root: its guard starts a new one from the busybox binary, which
+// must know itself as a keeper although the dispatcher dropped its '@'
+// argv[0] and /proc/self/cmdline is out of reach (boot.IsPartnerKeeper).
+func TestURootKeeperRespawn(t *testing.T) {
+	img := urootImage(t)
+	f := bootFault(t, rig.BootSpec{Initramfs: img.Path, Target: rig.DefaultTarget()}, 20*time.Second)
+	f.waitWriting()
+	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)`)
+	res := f.finish("u-root keeper killed")
+	killed := regexp.MustCompile(`^pid=\d+ signal=killed respawned=(\d+) after=[0-9.]+s$`).FindStringSubmatch(m[1])
+	if killed == nil {
+		t.Fatalf("after SIGKILL: %q, want a new keeper", m[1])
+	}
+	if !strings.Contains(res.log, "netroot-keeper: pid "+killed[1]+" started by its guard") {
+		t.Errorf("the new keeper %s did not start", killed[1])
+	}
+	assertKeeperPair(t, reported(res.log, "fault-keeper-mem-end"), []string{killed[1]})
 }
 
 // TestURootEmergencyShell fails the boot (no such root label) and uses

@@ -16,8 +16,20 @@ type DHCPConfig struct {
 	// Interface to serve on; the namespace's bridge when empty.
 	Interface string
 	// Range is dnsmasq's dhcp-range value; "10.77.0.150,10.77.0.199,255.255.255.0,1h"
-	// when empty.
+	// when empty, unless DHCPv6Range is set (then there is no DHCPv4).
 	Range string
+	// DHCPv6Range, when set, is a second dhcp-range for DHCPv6 and
+	// router advertisements, e.g. "fd77::100,fd77::1ff,64,1h" (addresses by
+	// DHCPv6; RAs with the M flag and the on-link prefix) or
+	// "fd77::,ra-only,64" (SLAAC only); the interface needs an address in
+	// it (Net.Addr6).
+	DHCPv6Range string
+	// RA sends router advertisements (--enable-ra) for DHCPv6Range's
+	// prefix, with this host as the default router.
+	RA bool
+	// V6Options are DHCPv6 options, e.g. "23,[fd77::1]" or
+	// "59,iscsi:[fd77::1]::3260:1:iqn…" (given as option6:<value>).
+	V6Options []string
 	// Hosts are dhcp-host values, e.g. "52:54:00:77:00:11,10.77.0.77".
 	Hosts []string
 	// Options are dhcp-option values, e.g. `17,"iscsi:10.77.0.1::3260:1:iqn…"`
@@ -38,24 +50,52 @@ type DHCPServer struct {
 // dhcpArgs returns dnsmasq's arguments for c on iface, with its files in dir.
 func dhcpArgs(c DHCPConfig, iface, dir string) []string {
 	rng := c.Range
-	if rng == "" {
+	if rng == "" && c.DHCPv6Range == "" {
 		rng = "10.77.0.150,10.77.0.199,255.255.255.0,1h"
 	}
 	args := []string{
 		"--no-daemon", "--conf-file=/dev/null", "--port=0",
 		"--interface=" + iface, "--bind-interfaces",
-		"--dhcp-range=" + rng, "--dhcp-authoritative",
-		"--dhcp-leasefile=" + filepath.Join(dir, "dhcp.leases"),
-		"--pid-file=" + filepath.Join(dir, "dhcp.pid"),
-		"--log-dhcp", "--log-facility=-", "--user=root", "--group=root",
 	}
+	if rng != "" {
+		args = append(args, "--dhcp-range="+rng)
+	}
+	if c.DHCPv6Range != "" {
+		args = append(args, "--dhcp-range="+c.DHCPv6Range)
+	}
+	if c.RA {
+		args = append(args, "--enable-ra")
+	}
+	args = append(args, "--dhcp-authoritative",
+		"--dhcp-leasefile="+filepath.Join(dir, "dhcp.leases"),
+		"--pid-file="+filepath.Join(dir, "dhcp.pid"),
+		"--log-dhcp", "--log-facility=-", "--user=root", "--group=root")
 	for _, h := range c.Hosts {
 		args = append(args, "--dhcp-host="+h)
 	}
 	for _, o := range c.Options {
 		args = append(args, "--dhcp-option="+o)
 	}
+	for _, o := range c.V6Options {
+		args = append(args, "--dhcp-option=option6:"+o)
+	}
 	return append(args, c.Extra...)
+}
+
+// readyLines are the log lines dnsmasq prints once it serves c.
+func readyLines(c DHCPConfig) []string {
+	var lines []string
+	if c.Range != "" || c.DHCPv6Range == "" {
+		lines = append(lines, "DHCP, IP range")
+	}
+	if r := c.DHCPv6Range; r != "" {
+		if strings.Contains(r, "ra-only") || strings.Contains(r, "ra-names") || strings.Contains(r, "ra-advrouter") {
+			lines = append(lines, "router advertisement on")
+		} else {
+			lines = append(lines, "DHCPv6")
+		}
+	}
+	return lines
 }
 
 // StartDHCPServer runs dnsmasq in the foreground inside n and waits until
@@ -84,7 +124,16 @@ func StartDHCPServer(ctx context.Context, n *Net, c DHCPConfig, dir string) (*DH
 	go func() { s.cmd.Wait(); close(s.done) }()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for !strings.Contains(s.Log(), "DHCP, IP range") {
+	ready := func() bool {
+		log := s.Log()
+		for _, l := range readyLines(c) {
+			if !strings.Contains(log, l) {
+				return false
+			}
+		}
+		return true
+	}
+	for !ready() {
 		select {
 		case <-s.done:
 			return nil, fmt.Errorf("rig: dnsmasq exited at start: %s", s.Log())

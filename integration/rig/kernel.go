@@ -28,11 +28,21 @@ var kernelMu sync.Mutex
 func FetchKernel(ctx context.Context) (*Kernel, error) {
 	kernelMu.Lock()
 	defer kernelMu.Unlock()
-	cache, err := CacheDir()
+	pkg, err := kernelPackage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pkg, err := kernelPackage(ctx)
+	return extractKernel(ctx, pkg, func(dir string) (string, error) {
+		return runIn(ctx, dir, "apt-get", "download", pkg)
+	})
+}
+
+// extractKernel returns kernel package pkg extracted under the cache
+// directory, fetching it into a directory with download first unless an
+// extracted copy is complete. Its modules are under lib/modules or (Debian
+// 13 and later) usr/lib/modules.
+func extractKernel(ctx context.Context, pkg string, download func(dir string) (string, error)) (*Kernel, error) {
+	cache, err := CacheDir()
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +53,11 @@ func FetchKernel(ctx context.Context) (*Kernel, error) {
 		Vmlinuz:    filepath.Join(dir, "boot", "vmlinuz-"+version),
 		ModulesDir: filepath.Join(dir, "lib", "modules", version),
 	}
+	usrModules := filepath.Join(dir, "usr", "lib", "modules", version)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		if _, err := os.Stat(k.ModulesDir); err != nil {
+			k.ModulesDir = usrModules
+		}
 		return k, nil
 	}
 	dl := filepath.Join(cache, "kernel", "deb")
@@ -51,7 +65,7 @@ func FetchKernel(ctx context.Context) (*Kernel, error) {
 		return nil, err
 	}
 	// apt-get download writes into the working directory.
-	if out, err := runIn(ctx, dl, "apt-get", "download", pkg); err != nil {
+	if out, err := download(dl); err != nil {
 		return nil, fmt.Errorf("rig: fetching %s: %w\n%s", pkg, err, out)
 	}
 	debs, _ := filepath.Glob(filepath.Join(dl, pkg+"_*.deb"))
@@ -61,6 +75,9 @@ func FetchKernel(ctx context.Context) (*Kernel, error) {
 	os.RemoveAll(dir)
 	if _, err := run(ctx, "dpkg", "-x", debs[len(debs)-1], dir); err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(k.ModulesDir); err != nil {
+		k.ModulesDir = usrModules
 	}
 	for _, p := range []string{k.Vmlinuz, k.ModulesDir} {
 		if _, err := os.Stat(p); err != nil {

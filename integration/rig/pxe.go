@@ -65,6 +65,9 @@ type PXESpec struct {
 	// NIC is the index of the NIC that network-boots (the others get no
 	// boot ROM).
 	NIC int
+	// Script, when set (IPXEScriptMode), makes the iPXE script for the
+	// kernel command line instead of IPXEScript.
+	Script func(cmdline string) string
 }
 
 // PXELinuxConfig returns a pxelinux.cfg/default in the shape of a classic
@@ -271,6 +274,11 @@ func (b *Boot) startPXE(ctx context.Context, kernel string, p PXESpec, cmdline s
 	root := filepath.Join(b.Dir, "tftp")
 	if err := AssembleTFTPRoot(root, p.Mode, kernel, b.Initramfs, cmdline); err != nil {
 		return err
+	}
+	if p.Script != nil {
+		if err := os.WriteFile(filepath.Join(root, PXEScriptName), []byte(p.Script(cmdline)), 0o644); err != nil {
+			return err
+		}
 	}
 	prefix, err := netip.ParsePrefix(b.Net.Addr)
 	if err != nil {

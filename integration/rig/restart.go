@@ -10,8 +10,17 @@ import (
 // — a target reboot. t then refers to the new tgtd; its log goes to the
 // old log path with ".restarted" appended.
 func (t *Target) Restart(ctx context.Context, down time.Duration) error {
+	return t.RestartWhileDown(ctx, down, nil)
+}
+
+// RestartWhileDown is Restart, calling stopped (when not nil) as soon as
+// tgtd is gone, before the wait.
+func (t *Target) RestartWhileDown(ctx context.Context, down time.Duration, stopped func()) error {
 	logPath := t.logf.Name()
 	t.Stop()
+	if stopped != nil {
+		stopped()
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

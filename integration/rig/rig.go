@@ -1,7 +1,8 @@
 // Package rig is the test bench for netroot's QEMU boot tests: it fetches
 // Debian's kernel package, builds root images, puts a bridge and taps in a
-// private network namespace, runs tgtd there, and boots QEMU (TCG) on the
-// taps with a serial console the test can read and type into.
+// private network namespace, runs tgtd there — or Linux's kernel target
+// (LIO) in a guest of its own on the same bridge (lio.go) — and boots QEMU
+// (TCG) on the taps with a serial console the test can read and type into.
 //
 // Everything it starts lives in namespaces and processes it owns; Close
 // methods tear them down even after a failure.

@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/netroot/netroot/integration/rig/scripttarget"
 )
 
 // The standard scenario: a bonded pair, a static address, one target.
@@ -95,6 +98,11 @@ type BootSpec struct {
 	// Target configures tgtd; nil runs no target. Its LUNs default to a
 	// fresh copy of the root image.
 	Target *TargetConfig
+	// LIO, when set, runs Linux's kernel target in a guest of its own
+	// (StartLIOTarget, at LIOAddr) — instead of tgtd or beside it. Its
+	// LUNs default to a fresh copy of the root image; its kernel is the
+	// client's.
+	LIO *LIOConfig
 	// MemoryMB is the guest's memory (256 when 0).
 	MemoryMB int
 	// CPUs is the guest's virtual CPUs (1 when 0).
@@ -115,6 +123,38 @@ type BootSpec struct {
 	// image from BuildURoot) instead of building one with netroot build;
 	// Baked, Shell and BuildArgs are then ignored.
 	Initramfs string
+	// ACPITables are raw ACPI tables (e.g. an iBFT from ibft.Marshal)
+	// added to the guest's (see VMConfig.ACPITables).
+	ACPITables [][]byte
+	// Relay, when set, puts NICs behind impairment relays (Boot.Relays),
+	// so the test can drop, delay and black-hole their frames while the
+	// guest keeps its carrier.
+	Relay *RelaySpec
+	// ScriptTarget, when set, serves the root from a scripted target
+	// (package scripttarget) on HostAddr:3260 instead of tgtd (leave
+	// Target nil). Its Disk defaults to a fresh copy of the root image.
+	ScriptTarget *scripttarget.Config
+	// Kernel, when set, boots this kernel (its modules go into the
+	// initramfs) instead of the Env's.
+	Kernel *Kernel
+	// RootImage, when set, is copied fresh as the target's LUN instead of
+	// the Env's root image.
+	RootImage string
+	// QEMUArgs are extra QEMU arguments (VMConfig.Extra), e.g. -icount
+	// for timings counted in guest instructions.
+	QEMUArgs []string
+	// Layout, when set, arranges the guest's NICs as one of NICLayouts
+	// (see VMConfig.Layout).
+	Layout *NICLayout
+}
+
+// RelaySpec chooses the NICs a boot puts behind relays.
+type RelaySpec struct {
+	// NICs are the NIC indexes; nil means every NIC.
+	NICs []int
+	// Seed drives the relays' random losses (NIC i's relay uses Seed and
+	// i), so a lossy run can be repeated.
+	Seed uint64
 }
 
 // Boot is a running boot: the guest, its network and its target.
@@ -123,11 +163,18 @@ type Boot struct {
 	Initramfs string
 	Net       *Net
 	Target    *Target
-	VM        *VM
+	// LIO is BootSpec.LIO's target guest, else nil.
+	LIO *LIOTarget
+	VM  *VM
 	// DHCP is BootSpec.DHCP's server, else nil.
 	DHCP *DHCPServer
 	// PXE is the DHCP + TFTP server of a PXE boot, else nil.
 	PXE *PXEServer
+	// Relays holds NIC i's relay at index i (nil for a NIC on its tap)
+	// when BootSpec.Relay was set.
+	Relays []*Relay
+	// ScriptTarget is BootSpec.ScriptTarget's target, else nil.
+	ScriptTarget *scripttarget.Target
 	// BuildOutput is what netroot build printed.
 	BuildOutput string
 }
@@ -144,6 +191,14 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 		return nil, err
 	}
 	b := &Boot{Dir: dir, Initramfs: filepath.Join(dir, "initramfs.img")}
+	kernel := e.Kernel
+	if s.Kernel != nil {
+		kernel = s.Kernel
+	}
+	rootImg := e.RootImg
+	if s.RootImage != "" {
+		rootImg = s.RootImage
+	}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -152,7 +207,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	if s.Initramfs != "" {
 		b.Initramfs = s.Initramfs
 	} else {
-		args := []string{"build", "-o", b.Initramfs, "-modules", e.Kernel.ModulesDir, "-init", e.Init}
+		args := []string{"build", "-o", b.Initramfs, "-modules", kernel.ModulesDir, "-init", e.Init}
 		if s.Baked != "" {
 			args = append(args, "-cmdline", s.Baked)
 		}
@@ -179,7 +234,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 		tc := *s.Target
 		if len(tc.LUNs) == 0 {
 			lun := filepath.Join(dir, "lun1.img")
-			if err := CopySparse(ctx, e.RootImg, lun); err != nil {
+			if err := CopySparse(ctx, rootImg, lun); err != nil {
 				return nil, err
 			}
 			tc.LUNs = []string{lun}
@@ -188,18 +243,62 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 			return nil, err
 		}
 	}
+	if s.LIO != nil {
+		lc := *s.LIO
+		if lc.Kernel == nil {
+			if lc.Kernel, err = LIOKernel(); err != nil {
+				return nil, err
+			}
+		}
+		if lc.Kernel == nil {
+			lc.Kernel = e.Kernel
+		}
+		if len(lc.LUNs) == 0 {
+			lun := filepath.Join(dir, "lio-lun1.img")
+			if err := CopySparse(ctx, e.RootImg, lun); err != nil {
+				return nil, err
+			}
+			lc.LUNs = []string{lun}
+		}
+		if b.LIO, err = StartLIOTarget(ctx, b.Net, lc, filepath.Join(dir, "lio")); err != nil {
+			return nil, err
+		}
+	}
+	if s.ScriptTarget != nil {
+		if b.ScriptTarget, err = e.startScriptTarget(ctx, b.Net, *s.ScriptTarget, dir); err != nil {
+			return nil, err
+		}
+	}
 	if s.DHCP != nil {
 		if b.DHCP, err = StartDHCPServer(ctx, b.Net, *s.DHCP, dir); err != nil {
 			return nil, err
 		}
 	}
+	if s.Relay != nil {
+		b.Relays = make([]*Relay, len(b.Net.Taps))
+		for i, tap := range b.Net.Taps {
+			if s.Relay.NICs != nil && !slices.Contains(s.Relay.NICs, i) {
+				continue
+			}
+			if b.Relays[i], err = StartRelay(b.Net, i, tap, s.Relay.Seed); err != nil {
+				return nil, err
+			}
+		}
+	}
 	cmdline := strings.TrimSpace(s.Cmdline + " " + Console)
 	vc := VMConfig{
-		Kernel: e.Kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
+		Kernel: kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
 		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, CPUs: s.CPUs, NICOptions: s.NICOptions, USBNICs: s.USBNICs,
+		Relays: b.Relays, Layout: s.Layout,
+		Extra: s.QEMUArgs,
+	}
+	if len(s.ACPITables) > 0 {
+		if vc.ACPITables, err = WriteACPITables(dir, s.ACPITables); err != nil {
+			return nil, err
+		}
 	}
 	if s.PXE != nil {
-		if err := b.startPXE(ctx, e.Kernel.Vmlinuz, *s.PXE, cmdline, &vc); err != nil {
+		if err := b.startPXE(ctx, kernel.Vmlinuz, *s.PXE, cmdline, &vc); err != nil {
 			return nil, err
 		}
 	}
@@ -208,6 +307,31 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// startScriptTarget serves cfg on HostAddr:3260 in n, its disk a fresh
+// copy of the root image unless cfg names one.
+func (e *Env) startScriptTarget(ctx context.Context, n *Net, cfg scripttarget.Config, dir string) (*scripttarget.Target, error) {
+	if cfg.IQN == "" {
+		cfg.IQN = TargetIQN
+	}
+	if cfg.Disk == "" {
+		cfg.Disk = filepath.Join(dir, "lun1.img")
+		if err := CopySparse(ctx, e.RootImg, cfg.Disk); err != nil {
+			return nil, err
+		}
+	}
+	t, err := scripttarget.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := n.Listen("tcp", HostAddr+":3260")
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("rig: scripted target: %w", err)
+	}
+	t.Serve(ln)
+	return t, nil
 }
 
 // DefaultTarget is the scenario's target without authentication.
@@ -222,6 +346,17 @@ func (b *Boot) Close() {
 	}
 	if b.Target != nil {
 		b.Target.Stop()
+	}
+	if b.LIO != nil {
+		b.LIO.Stop()
+	}
+	if b.ScriptTarget != nil {
+		b.ScriptTarget.Close()
+	}
+	for _, r := range b.Relays {
+		if r != nil {
+			r.Close()
+		}
 	}
 	if b.PXE != nil {
 		b.PXE.Stop()

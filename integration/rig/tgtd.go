@@ -3,10 +3,13 @@ package rig
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +18,10 @@ import (
 type TargetConfig struct {
 	// Portal is the address tgtd listens on, e.g. 10.77.0.1:3260.
 	Portal string
+	// Portals are further addresses tgtd listens on, e.g. [fd77::1]:3260
+	// (an IPv6 portal: the address must be on an interface of the
+	// namespace, see Net.AddAddr6).
+	Portals []string
 	// IQN is the target name.
 	IQN string
 	// LUNs are backing files, served as LUN 1, 2, … (tgt's LUN 0 is its
@@ -25,6 +32,12 @@ type TargetConfig struct {
 	// OutUser and OutPassword, when set, make the target answer the
 	// initiator's challenge (mutual CHAP).
 	OutUser, OutPassword string
+	// Initiators, when set, are the only initiator names the target
+	// accepts (its ACL); otherwise it accepts any.
+	Initiators []string
+	// Params are the target's login keys (tgtadm --op update --name K
+	// --value V), e.g. HeaderDigest: CRC32C to require header digests.
+	Params map[string]string
 }
 
 // Target is a running tgtd.
@@ -58,7 +71,7 @@ func StartTarget(ctx context.Context, n *Net, cfg TargetConfig, logPath string) 
 	t.logf = f
 	// Not CommandContext: the target must outlive the setup context.
 	t.cmd = exec.Command("ip", "netns", "exec", n.NS, "tgtd", "-f",
-		"--iscsi", "portal="+cfg.Portal, "-C", strconv.Itoa(t.control))
+		"--iscsi", portalArg(cfg), "-C", strconv.Itoa(t.control))
 	t.cmd.Stdout = f
 	t.cmd.Stderr = f
 	if err := t.cmd.Start(); err != nil {
@@ -90,6 +103,16 @@ func StartTarget(ctx context.Context, n *Net, cfg TargetConfig, logPath string) 
 	return t, nil
 }
 
+// portalArg is tgtd's --iscsi value: tgtd keeps only its last --iscsi
+// option, so every portal goes into one, comma-separated.
+func portalArg(cfg TargetConfig) string {
+	ps := []string{"portal=" + cfg.Portal}
+	for _, p := range cfg.Portals {
+		ps = append(ps, "portal="+p)
+	}
+	return strings.Join(ps, ",")
+}
+
 func (t *Target) configure(ctx context.Context) error {
 	cmds := [][]string{
 		{"--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "1", "--targetname", t.cfg.IQN},
@@ -98,7 +121,12 @@ func (t *Target) configure(ctx context.Context) error {
 		cmds = append(cmds, []string{"--lld", "iscsi", "--mode", "logicalunit", "--op", "new",
 			"--tid", "1", "--lun", strconv.Itoa(i + 1), "-b", lun})
 	}
-	cmds = append(cmds, []string{"--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1", "-I", "ALL"})
+	if len(t.cfg.Initiators) == 0 {
+		cmds = append(cmds, []string{"--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1", "-I", "ALL"})
+	}
+	for _, name := range t.cfg.Initiators {
+		cmds = append(cmds, []string{"--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1", "--initiator-name", name})
+	}
 	if t.cfg.User != "" {
 		cmds = append(cmds,
 			[]string{"--lld", "iscsi", "--mode", "account", "--op", "new", "--user", t.cfg.User, "--password", t.cfg.Password},
@@ -108,6 +136,10 @@ func (t *Target) configure(ctx context.Context) error {
 		cmds = append(cmds,
 			[]string{"--lld", "iscsi", "--mode", "account", "--op", "new", "--user", t.cfg.OutUser, "--password", t.cfg.OutPassword},
 			[]string{"--lld", "iscsi", "--mode", "account", "--op", "bind", "--tid", "1", "--user", t.cfg.OutUser, "--outgoing"})
+	}
+	for _, k := range slices.Sorted(maps.Keys(t.cfg.Params)) {
+		cmds = append(cmds, []string{"--lld", "iscsi", "--mode", "target", "--op", "update", "--tid", "1",
+			"--name", k, "--value", t.cfg.Params[k]})
 	}
 	for _, c := range cmds {
 		if _, err := t.adm(ctx, c...); err != nil {
@@ -135,4 +167,34 @@ func (t *Target) Stop() {
 		<-t.done
 	}
 	t.logf.Close()
+}
+
+// Config returns the target's configuration (its LUNs are the backing
+// files it serves).
+func (t *Target) Config() TargetConfig { return t.cfg }
+
+// Redirect makes tgtd answer every login to the target with a redirect to
+// addr:port (status 0x0101 "moved temporarily", or 0x0102 "moved
+// permanently"). tgtd redirects every initiator whose own address is not
+// addr, whatever portal it came in on, so the portal redirected to must
+// be served by another tgtd (StartTarget with the same LUNs).
+func (t *Target) Redirect(ctx context.Context, addr string, port int, permanent bool) error {
+	reason := "Temporary"
+	if permanent {
+		reason = "Permanent"
+	}
+	for _, kv := range [][2]string{{"RedirectAddress", addr}, {"RedirectPort", strconv.Itoa(port)}, {"RedirectReason", reason}} {
+		if _, err := t.adm(ctx, "--lld", "iscsi", "--mode", "target", "--op", "update", "--tid", "1",
+			"--name", kv[0], "--value", kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClearRedirect ends a Redirect: logins are served again.
+func (t *Target) ClearRedirect(ctx context.Context) error {
+	_, err := t.adm(ctx, "--lld", "iscsi", "--mode", "target", "--op", "update", "--tid", "1",
+		"--name", "RedirectAddress", "--value", "")
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -56,41 +55,17 @@ func (n *Net) AddVLANPort(ctx context.Context, vid int, addr string) (*VLANPort,
 // openTaps creates two taps inside the namespace: a tap is created in the
 // network namespace of the thread that opens it.
 func (n *Net) openTaps(names ...string) (br, host *os.File, err error) {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, nil, err
-	}
-	defer orig.Close()
-	ns, err := os.Open("/run/netns/" + n.NS)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, nil, err
-	}
-	defer ns.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, nil, fmt.Errorf("rig: entering %s: %w", n.NS, err)
-	}
 	var files []*os.File
-	for _, name := range names {
-		f, e := openTap(name)
-		if e != nil {
-			err = e
-			break
+	err = n.Within(func() error {
+		for _, name := range names {
+			f, err := openTap(name)
+			if err != nil {
+				return err
+			}
+			files = append(files, f)
 		}
-		files = append(files, f)
-	}
-	if e := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); e != nil {
-		// Leave the thread locked: it dies with this goroutine rather
-		// than serve others in the wrong namespace.
-		for _, f := range files {
-			f.Close()
-		}
-		return nil, nil, fmt.Errorf("rig: leaving %s: %w", n.NS, e)
-	}
-	runtime.UnlockOSThread()
+		return nil
+	})
 	if err != nil {
 		for _, f := range files {
 			f.Close()

@@ -23,7 +23,7 @@ type VMConfig struct {
 	// Cmdline is the kernel command line.
 	Cmdline string
 	// Net is the namespace whose taps the NICs use; MACs gives one MAC per
-	// tap, in order.
+	// tap, in order. Nil: no NICs, QEMU runs in the host's namespace.
 	Net  *Net
 	MACs []string
 	// MemoryMB defaults to 256.
@@ -46,6 +46,20 @@ type VMConfig struct {
 	// USBNICs lists the NICs (by index) attached as USB NICs — QEMU's
 	// usb-net on a qemu-xhci controller — rather than virtio-net-pci.
 	USBNICs []int
+	// ACPITables are files holding whole ACPI tables (header included,
+	// e.g. an iBFT from ibft.Marshal; see WriteACPITables) that QEMU adds
+	// to the guest's ACPI tables (-acpitable file=).
+	ACPITables []string
+	// Taps, when set, are the taps of this guest's NICs instead of
+	// Net.Taps (a second guest on the same bridge, e.g. the LIO target).
+	Taps []string
+	// Relays, where entry i is set, put NIC i behind that impairment relay
+	// (StartRelay) instead of on its tap directly.
+	Relays []*Relay
+	// Layout, when set, arranges the NICs as it says (its machine, buses
+	// and MACs), NIC i on tap i, instead of virtio-net-pci NICs; MACs,
+	// NICOptions and USBNICs are then ignored.
+	Layout *NICLayout
 }
 
 // VM is a running QEMU guest.
@@ -86,7 +100,6 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	os.Remove(consoleSock)
 	os.Remove(v.monitor)
 	args := []string{
-		"netns", "exec", cfg.Net.NS,
 		"qemu-system-x86_64", "-accel", "tcg", "-smp", strconv.Itoa(cfg.CPUs), "-m", strconv.Itoa(cfg.MemoryMB),
 		"-display", "none", "-vga", "none", "-no-reboot",
 		"-S", // paused until the console is connected: nothing is lost
@@ -103,8 +116,25 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	} else {
 		args = append(args, "-kernel", cfg.Kernel, "-initrd", cfg.Initrd, "-append", cfg.Cmdline)
 	}
+	var taps []string
+	if cfg.Net != nil {
+		taps = cfg.Net.Taps
+	}
 	usb := false
-	for i, tap := range cfg.Net.Taps {
+	if cfg.Taps != nil {
+		taps = cfg.Taps
+	}
+	var extraFiles []*os.File
+	if cfg.Layout != nil {
+		if len(taps) < len(cfg.Layout.NICs) {
+			return nil, fmt.Errorf("rig: layout %s has %d NICs, the network %d taps", cfg.Layout.Name, len(cfg.Layout.NICs), len(taps))
+		}
+		args = append(args, cfg.Layout.QEMUArgs(func(i int, id string) string {
+			return fmt.Sprintf("tap,id=%s,ifname=%s,script=no,downscript=no", id, taps[i])
+		})...)
+		taps = nil
+	}
+	for i, tap := range taps {
 		mac := fmt.Sprintf("52:54:00:77:00:%02x", 0x10+i)
 		if i < len(cfg.MACs) {
 			mac = cfg.MACs[i]
@@ -126,16 +156,35 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		case cfg.NetBoot:
 			dev += ",romfile="
 		}
-		args = append(args,
-			"-netdev", fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap),
-			"-device", dev)
+		netdev := fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, tap)
+		if i < len(cfg.Relays) && cfg.Relays[i] != nil {
+			extraFiles = append(extraFiles, cfg.Relays[i].qemuEnd())
+			netdev = cfg.Relays[i].netdev(fmt.Sprintf("n%d", i), 2+len(extraFiles))
+		}
+		args = append(args, "-netdev", netdev, "-device", dev)
 	}
+	acpi, err := acpiTableArgs(cfg.ACPITables)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, acpi...)
 	args = append(args, cfg.Extra...)
-	v.cmd = exec.Command("ip", args...)
+	if cfg.Net != nil {
+		args = append([]string{"ip", "netns", "exec", cfg.Net.NS}, args...)
+	} else {
+		args = append(args, "-nic", "none") // not QEMU's default user-mode NIC
+	}
+	v.cmd = exec.Command(args[0], args[1:]...)
+	v.cmd.ExtraFiles = extraFiles // ip netns exec passes them on to QEMU
 	var stderr bytes.Buffer
 	v.cmd.Stderr = &stderr
 	if err := v.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("rig: starting qemu: %w", err)
+	}
+	for _, r := range cfg.Relays {
+		if r != nil {
+			r.handedOver()
+		}
 	}
 	go func() {
 		v.err = v.cmd.Wait()

@@ -42,6 +42,8 @@ func runIscsidTest() {
 
 	// The keeper polls for iscsid's socket every few seconds.
 	report("iscsid-keeper", waitExit(keeperPid, 30*time.Second, started))
+	// Its guard steps aside with it.
+	report("iscsid-keepers-left", waitKeepersGone(5*time.Second))
 
 	// iscsid adopts the sessions it finds in sysfs at startup.
 	deadline := time.Now().Add(30 * time.Second)

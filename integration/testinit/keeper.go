@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -44,21 +45,41 @@ type writerResult struct {
 	records  int
 	errs     []string
 	maxStall time.Duration
+	// stalls are the gaps of a second or more between completed writes,
+	// by when they began (from the writer's start).
+	stalls []string
 }
 
-func writer(f *os.File, done *atomic.Int64) writerResult {
+// writerOpts shape the writer: how long it writes, how long it may stall
+// before the guest gives up, and a hook told of every completed write
+// (its time and the gap since the previous one).
+type writerOpts struct {
+	writeFor, stallAfter time.Duration
+	onWrite              func(done time.Time, gap time.Duration)
+	// onStall runs before a stalled writer powers the guest off.
+	onStall func()
+}
+
+func writer(f *os.File, done *atomic.Int64, o writerOpts) writerResult {
 	var res writerResult
 	start := time.Now()
 	last := start
-	for i := 0; time.Since(start) < writeFor; i++ {
+	for i := 0; time.Since(start) < o.writeFor; i++ {
 		if _, err := f.WriteAt(record(i), int64(i)*recordSize); err != nil {
 			res.errs = append(res.errs, fmt.Sprintf("write %d: %v", i, err))
 		} else if err := f.Sync(); err != nil {
 			res.errs = append(res.errs, fmt.Sprintf("fsync %d: %v", i, err))
 		}
 		now := time.Now()
-		if d := now.Sub(last); d > res.maxStall {
+		d := now.Sub(last)
+		if d > res.maxStall {
 			res.maxStall = d
+		}
+		if d >= time.Second {
+			res.stalls = append(res.stalls, fmt.Sprintf("%.1fs@%.1f", d.Seconds(), last.Sub(start).Seconds()))
+		}
+		if o.onWrite != nil {
+			o.onWrite(now, d)
 		}
 		last = now
 		res.records = i + 1
@@ -70,7 +91,10 @@ func writer(f *os.File, done *atomic.Int64) writerResult {
 
 func runKeeperTest() {
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
+	reportMultipath()
 	writeAndVerify()
+	reportConnParams()
+	reportMultipath()
 	keepers, _ := os.ReadFile("/run/netroot/keeper.pid")
 	pid := strings.TrimSpace(string(keepers))
 	report("keeper-pid", pid)
@@ -87,8 +111,13 @@ func runKeeperTest() {
 	}
 	report("keeper-hints", fmt.Sprintf("ifstate=%q open-iscsi.interface=%q network.json=%v",
 		read("/run/network/ifstate"), read("/run/initramfs/open-iscsi.interface"), len(read("/run/netroot/network.json")) > 2))
+	// Both keeper processes: OOM score, locked memory, binary.
+	report("keeper-procs", keepersSummary())
+	reportKeeperMem("keeper-mem")
 	if n, err := strconv.Atoi(pid); err == nil {
 		report("keeper-sigterm", stopKeeper(n))
+		// SIGTERM to the keeper ends its guard too.
+		report("keeper-after-sigterm", waitKeepersGone(5*time.Second))
 	}
 	report("done", "powering off")
 	powerOff(true)
@@ -99,6 +128,11 @@ func runKeeperTest() {
 // the check of every record. A writer that stalls past stallAfter powers
 // the guest off.
 func writeAndVerify() {
+	writeAndVerifyWith(writerOpts{writeFor: writeFor, stallAfter: stallAfter})
+}
+
+// writeAndVerifyWith is writeAndVerify shaped by o.
+func writeAndVerifyWith(o writerOpts) {
 	f, err := os.OpenFile(testFile, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		report("keeper-test", "<"+err.Error()+">")
@@ -106,11 +140,11 @@ func writeAndVerify() {
 	}
 	var progress atomic.Int64
 	out := make(chan writerResult, 1)
-	go func() { out <- writer(f, &progress) }()
+	go func() { out <- writer(f, &progress, o) }()
 	report("keeper-test", "writing")
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	deadline := time.After(stallAfter)
+	deadline := time.After(o.stallAfter)
 	var res writerResult
 wait:
 	for {
@@ -121,6 +155,9 @@ wait:
 			report("keeper-progress", fmt.Sprint(progress.Load()))
 		case <-deadline:
 			report("keeper-writer", fmt.Sprintf("stalled records=%d", progress.Load()))
+			if o.onStall != nil {
+				o.onStall()
+			}
 			report("done", "powering off")
 			powerOff(false)
 		}
@@ -133,6 +170,9 @@ wait:
 		}
 	}
 	report("keeper-maxstall", fmt.Sprintf("%.1fs", res.maxStall.Seconds()))
+	if len(res.stalls) > 0 {
+		report("keeper-stalls", strings.Join(res.stalls, " "))
+	}
 	f.Close()
 	os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o644)
 	data, err := os.ReadFile(testFile)
@@ -190,4 +230,15 @@ func powerOff(sync bool) {
 		report("poweroff-error", err.Error())
 	}
 	select {}
+}
+
+// reportConnParams reports the digests each iSCSI connection runs after
+// the outage: the kernel clears them when the connection is stopped for
+// recovery, so the keeper must have set them again.
+func reportConnParams() {
+	conns, _ := filepath.Glob("/sys/class/iscsi_connection/connection*")
+	for _, c := range conns {
+		report("keeper-conn-params", fmt.Sprintf("%s header_digest=%s data_digest=%s", filepath.Base(c),
+			read(c+"/header_digest"), read(c+"/data_digest")))
+	}
 }

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +30,9 @@ func read(path string) string {
 }
 
 func main() {
+	if os.Getenv(hogEnv) != "" { // swap.go
+		runHog()
+	}
 	// Like any real init, mount what the initramfs did not hand over
 	// (busybox switch_root moves no mounts).
 	for _, m := range []struct{ fstype, dir string }{{"proc", "/proc"}, {"sysfs", "/sys"}} {
@@ -45,6 +50,9 @@ func main() {
 	if testMode("iscsid") { // iscsid.go
 		runIscsidTest()
 	}
+	if testMode("fault") { // fault.go
+		runFaultTest()
+	}
 	report("init", fmt.Sprintf("pid=%d args=%q", os.Getpid(), os.Args))
 	report("uptime", strings.Fields(read("/proc/uptime") + " ")[0])
 
@@ -61,6 +69,7 @@ func main() {
 			report("root-scheduler", scheduler(f[0]))
 		}
 	}
+	report("crc32c", crc32cDriver())
 	report("env-path", os.Getenv("PATH"))
 	report("cmdline", read("/proc/cmdline"))
 
@@ -82,6 +91,20 @@ func main() {
 			}
 		}
 	}
+	// addr6: every interface's global IPv6 addresses, e.g.
+	// "bond0 fd77::1a7/128".
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, ifc := range ifs {
+			addrs, _ := ifc.Addrs()
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() == nil && ipn.IP.IsGlobalUnicast() {
+					report("addr6", fmt.Sprintf("%s %s", ifc.Name, ipn))
+				}
+			}
+		}
+	}
+	// initiatorname: what /init left for the OS's open-iscsi.
+	report("initiatorname", read("/run/initiatorname.iscsi"))
 	// netroot-file: what /init left in /run/netroot for the OS.
 	if files, err := os.ReadDir("/run/netroot"); err == nil {
 		for _, f := range files {
@@ -94,14 +117,27 @@ func main() {
 	for _, s := range sessions {
 		report("iscsi-session", fmt.Sprintf("%s target=%q user=%q", filepath.Base(s),
 			read(s+"/targetname"), read(s+"/username")))
+		report("iscsi-initiator", fmt.Sprintf("%s target=%q initiator=%q", filepath.Base(s), read(s+"/targetname"), read(s+"/initiatorname")))
 		conns, _ := filepath.Glob(s + "/device/connection*/iscsi_connection/connection*")
 		for _, c := range conns {
 			report("iscsi-conn", fmt.Sprintf("%s address=%q port=%q persistent=%s:%s", filepath.Base(c),
 				read(c+"/address"), read(c+"/port"), read(c+"/persistent_address"), read(c+"/persistent_port")))
+			// What the login negotiated, as the kernel runs it.
+			report("iscsi-conn-params", fmt.Sprintf("header_digest=%s data_digest=%s max_recv_dlength=%s max_xmit_dlength=%s",
+				read(c+"/header_digest"), read(c+"/data_digest"), read(c+"/max_recv_dlength"), read(c+"/max_xmit_dlength")))
 		}
+		report("iscsi-session-params", fmt.Sprintf("tpgt=%s initial_r2t=%s immediate_data=%s first_burst_len=%s max_burst_len=%s max_outstanding_r2t=%s erl=%s",
+			read(s+"/tpgt"), read(s+"/initial_r2t"), read(s+"/immediate_data"), read(s+"/first_burst_len"),
+			read(s+"/max_burst_len"), read(s+"/max_outstanding_r2t"), read(s+"/erl")))
 	}
 	if b, err := os.ReadFile("/run/netroot/timeline.json"); err == nil {
 		report("timeline-bytes", fmt.Sprint(len(b)))
+		// The timeline itself, on one line, for the host to draw (the
+		// demo runs netroot analyze on it).
+		var line bytes.Buffer
+		if err := json.Compact(&line, b); err == nil {
+			report("timeline", line.String())
+		}
 	} else {
 		report("timeline-bytes", "<"+err.Error()+">")
 	}
@@ -124,4 +160,23 @@ func scheduler(dev string) string {
 		sys = filepath.Dir(sys)
 	}
 	return read(sys + "/queue/scheduler")
+}
+
+// crc32cDriver names the kernel's crc32c implementations and priorities
+// (/proc/crypto): the highest serves iscsi_tcp's digests.
+func crc32cDriver() string {
+	var out []string
+	for _, block := range strings.Split(read("/proc/crypto"), "\n\n") {
+		fields := map[string]string{}
+		for _, line := range strings.Split(block, "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok {
+				fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		if fields["name"] == "crc32c" {
+			out = append(out, fields["driver"]+"/"+fields["priority"])
+		}
+	}
+	return strings.Join(out, " ")
 }

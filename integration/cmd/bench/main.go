@@ -36,18 +36,53 @@ var extra string
 // boots, alternating with the first.
 var vs string
 
+// qemuArgs is -qemu: extra QEMU arguments for every boot.
+var qemuArgs string
+
+// moreImages is -variant: more netroot images, each with its own kernel,
+// /init binary and build flags, booted in the same alternation.
+var moreImages variantFlag
+
+// variantFlag collects -variant values: "NAME;SUITE;INIT;BUILD FLAGS".
+type variantFlag []variantSpec
+
+type variantSpec struct {
+	name, suite, init string
+	build             []string
+}
+
+func (v *variantFlag) String() string { return fmt.Sprint(len(*v), " variant(s)") }
+
+func (v *variantFlag) Set(s string) error {
+	f := strings.SplitN(s, ";", 4)
+	if strings.TrimSpace(f[0]) == "" {
+		return fmt.Errorf("variant %q: want NAME;SUITE;INIT;BUILD FLAGS (only NAME required)", s)
+	}
+	for len(f) < 4 {
+		f = append(f, "")
+	}
+	*v = append(*v, variantSpec{name: strings.TrimSpace(f[0]), suite: strings.TrimSpace(f[1]),
+		init: strings.TrimSpace(f[2]), build: strings.Fields(f[3])})
+	return nil
+}
+
+// tgtParams is -tgt: login keys of the target (tgtadm --op update).
+var tgtParams map[string]string
+
 type image struct {
 	key       string // for -only
 	name      string
 	path      string
 	size, raw int64
 	seed      bool
-	extra     string             // kernel parameters added to the scenario's (netroot images)
-	rootTimes []float64          // kernel start → the real init reports (the floor: after loading the modules only)
-	byRound   map[int][2]float64 // root and /init times by round, for the paired figures
-	initTimes []float64          // /init start → the same point
-	unpack    []float64          // the kernel unpacking the initramfs (inside "root reached", before /init)
-	rss       []float64          // MiB, ours only
+	extra     string               // kernel parameters added to the scenario's (netroot images)
+	env       *rig.Env             // the environment (kernel) it boots with; nil: the run's
+	parts     map[string][]float64 // /init's steps from its summary line, by step
+	rootTimes []float64            // kernel start → the real init reports (the floor: after loading the modules only)
+	byRound   map[int][2]float64   // root and /init times by round, for the paired figures
+	initTimes []float64            // /init start → the same point
+	unpack    []float64            // the kernel unpacking the initramfs (inside "root reached", before /init)
+	rss       []float64            // MiB, ours only
 	failures  int
 }
 
@@ -68,7 +103,23 @@ func main() {
 	flag.StringVar(&extra, "extra", "", "kernel parameters added to the netroot image's boots, for what-if runs (e.g. rd.netroot.keeper=0)")
 	flag.StringVar(&vs, "vs", "", "kernel parameters of a second series of netroot boots (the same image) alternating with the first, for paired what-if runs (e.g. rd.netroot.keeper=0)")
 	flag.StringVar(&compress, "compress", "", "compressions of netroot images, comma-separated (default: netroot build's); the ratios use the first, the others boot beside it")
+	flag.StringVar(&qemuArgs, "qemu", "", "extra QEMU arguments for every boot, space-separated, e.g. \"-icount shift=0,sleep=on\": "+
+		"the guest's clock then counts its instructions, so its CPU-bound steps time the same whatever the host's load")
+	flag.Var(&moreImages, "variant", "a further netroot image to boot in the alternation (repeatable): `NAME;SUITE;INIT;BUILD FLAGS` — "+
+		"the kernel of Debian SUITE (e.g. trixie; empty: the run's), the /init binary INIT (empty: the one built), extra netroot build flags; -only selects it by NAME")
+	tgt := flag.String("tgt", "", "login keys of the target, space-separated key=value (e.g. 'HeaderDigest=CRC32C DataDigest=CRC32C': tgt then answers CRC32C to an offer of CRC32C,None)")
 	flag.Parse()
+	for _, kv := range strings.Fields(*tgt) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			fmt.Fprintf(os.Stderr, "bench: -tgt %q: want key=value\n", kv)
+			os.Exit(2)
+		}
+		if tgtParams == nil {
+			tgtParams = map[string]string{}
+		}
+		tgtParams[k] = v
+	}
 	if *only != "" {
 		onlySet = map[string]bool{}
 		for _, k := range strings.Split(*only, ",") {
@@ -147,6 +198,36 @@ func run(n, mem, cpus int) error {
 		images = append(images, im)
 	}
 	images = append(images, variants[1:]...)
+	suiteEnvs := map[string]*rig.Env{}
+	for _, v := range moreImages {
+		ve := env
+		if v.suite != "" {
+			if ve = suiteEnvs[v.suite]; ve == nil {
+				k, err := rig.FetchKernelSuite(ctx, v.suite)
+				if err != nil {
+					return err
+				}
+				ve = &rig.Env{Dir: filepath.Join(dir, v.suite), Kernel: k, Netroot: env.Netroot, Init: env.Init,
+					TestInit: env.TestInit, Busybox: env.Busybox, RootImg: env.RootImg}
+				if err := os.MkdirAll(ve.Dir, 0o755); err != nil {
+					return err
+				}
+				suiteEnvs[v.suite] = ve
+			}
+		}
+		init := env.Init
+		if v.init != "" {
+			init = v.init
+		}
+		im := &image{key: v.name, name: v.name, path: filepath.Join(dir, "variant-"+v.name+".img"), extra: extra, env: ve}
+		args := append([]string{"build", "-o", im.path, "-modules", ve.Kernel.ModulesDir, "-init", init,
+			"-drivers", "virtio_pci,virtio_net", "-fs", "ext4", "-cmdline", rig.ScenarioCmdline}, v.build...)
+		if im.raw, err = netrootBuild(ctx, env, args); err != nil {
+			return err
+		}
+		fmt.Printf("bench: variant %s: kernel %s, /init %s, build flags %q\n", v.name, ve.Kernel.Version, init, v.build)
+		images = append(images, im)
+	}
 	var what *image
 	if vs = strings.TrimSpace(vs); vs != "" {
 		what = &image{key: "netroot", name: "netroot -vs", path: ours.path, raw: ours.raw, extra: strings.TrimSpace(extra + " " + vs)}
@@ -172,6 +253,9 @@ func run(n, mem, cpus int) error {
 	if extra != "" {
 		fmt.Printf("bench: the netroot image boots with %q added\n", extra)
 	}
+	if qemuArgs != "" {
+		fmt.Printf("bench: QEMU runs with %q added\n", qemuArgs)
+	}
 	if what != nil {
 		fmt.Printf("bench: \"netroot -vs\" is the netroot image booted with %q added\n", what.extra)
 	}
@@ -180,13 +264,23 @@ func run(n, mem, cpus int) error {
 			if onlySet != nil && !onlySet[im.key] {
 				continue
 			}
-			root, init, unpack, rss, err := boot(ctx, env, im, mem, cpus)
+			benv := env
+			if im.env != nil {
+				benv = im.env
+			}
+			root, init, unpack, rss, parts, err := boot(ctx, benv, im, mem, cpus)
 			if err != nil {
 				im.failures++
 				fmt.Printf("  round %d %-22s FAILED: %v\n", round, im.name, err)
 				continue
 			}
 			im.rootTimes = append(im.rootTimes, root)
+			for step, d := range parts {
+				if im.parts == nil {
+					im.parts = map[string][]float64{}
+				}
+				im.parts[step] = append(im.parts[step], d)
+			}
 			if im.byRound == nil {
 				im.byRound = map[int][2]float64{}
 			}
@@ -215,6 +309,8 @@ func run(n, mem, cpus int) error {
 		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "u-root bb image", "", "", "", float64(ur.URootSize.Compressed)/1e6, float64(ur.URootSize.Uncompressed)/1e6)
 		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (same modules)", "", "", "", float64(ur.NetrootSize.Compressed)/1e6, float64(ur.NetrootSize.Uncompressed)/1e6)
 	}
+
+	printParts(images)
 
 	seed, poll, floor := images[1], images[2], images[3]
 	fmt.Println()
@@ -289,30 +385,32 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (int64, erro
 // boot boots im once and returns the kernel uptime at which the real root's
 // init reported (for the floor: the same init, exec'd once the modules were
 // loaded), the part of it spent after /init started, and our peak RSS.
-func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, unpack, rss float64, err error) {
+func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, unpack, rss float64, parts map[string]float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmdline := rig.ScenarioCmdline
 	if im.extra != "" {
 		cmdline += " " + im.extra
 	}
+	target := rig.DefaultTarget()
+	target.Params = tgtParams
 	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: cmdline,
-		Target: rig.DefaultTarget(), MemoryMB: mem, CPUs: cpus})
+		Target: target, MemoryMB: mem, CPUs: cpus, QEMUArgs: strings.Fields(qemuArgs)})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, nil, err
 	}
 	defer b.Close()
 	if _, err := b.VM.WaitFor(ctx, doneRE); err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, nil, err
 	}
 	log := b.VM.Log()
 	if strings.Contains(log, "netroot: FATAL") {
-		return 0, 0, 0, 0, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
+		return 0, 0, 0, 0, nil, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
 	}
 	ri := runInitRE.FindStringSubmatch(log)
 	up := uptimeRE.FindStringSubmatch(log)
 	if ri == nil || up == nil {
-		return 0, 0, 0, 0, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
+		return 0, 0, 0, 0, nil, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
 	}
 	start, _ := strconv.ParseFloat(ri[1], 64)
 	root, _ = strconv.ParseFloat(up[1], 64)
@@ -324,7 +422,59 @@ func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, in
 		b, _ := strconv.ParseFloat(f[1], 64)
 		unpack = b - a
 	}
-	return root, root - start, unpack, rss, nil
+	return root, root - start, unpack, rss, initParts(log), nil
+}
+
+// summaryRE is /init's summary line: "/init took 2.39 s: mount 0.06,
+// config 0.04, modules 0.88, …; peak RSS …".
+var summaryRE = regexp.MustCompile(`/init took ([0-9.]+) s: ([^;\n]*)`)
+
+// initParts returns /init's total ("/init") and its steps' durations from
+// its summary line, or nil.
+func initParts(log string) map[string]float64 {
+	m := summaryRE.FindStringSubmatch(log)
+	if m == nil {
+		return nil
+	}
+	out := map[string]float64{}
+	out["/init"], _ = strconv.ParseFloat(m[1], 64)
+	for _, p := range strings.Split(m[2], ",") {
+		f := strings.Fields(p)
+		if len(f) != 2 {
+			continue
+		}
+		if d, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] += d
+		}
+	}
+	return out
+}
+
+// partSteps are the steps printParts shows, in /init's order.
+var partSteps = []string{"/init", "modules", "bond", "modules-plan", "login", "disk", "modules-fs", "mount-root"}
+
+// printParts prints the median of /init's total and main steps (from its
+// summary line) per netroot image.
+func printParts(images []*image) {
+	fmt.Printf("\n%-22s", "/init's steps (median)")
+	for _, s := range partSteps {
+		fmt.Printf(" %-12s", s)
+	}
+	fmt.Println()
+	for _, im := range images {
+		if len(im.parts) == 0 {
+			continue
+		}
+		fmt.Printf("%-22s", im.name)
+		for _, s := range partSteps {
+			if v := im.parts[s]; len(v) > 0 {
+				fmt.Printf(" %-12.2f", median(v))
+			} else {
+				fmt.Printf(" %-12s", "-")
+			}
+		}
+		fmt.Println()
+	}
 }
 
 func median(v []float64) float64 {

@@ -1,7 +1,8 @@
 // Command demo builds netroot's initramfs and boots the standard scenario
 // in QEMU — two virtio NICs bonded, a static address, an iSCSI root served
 // by tgtd in a private network namespace — printing the guest's console
-// until the real root's init powers it off. `make boot` runs it.
+// until the real root's init powers it off, then draws the boot with
+// netroot analyze. `make boot` runs it.
 package main
 
 import (
@@ -9,25 +10,35 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/netroot/netroot/integration/rig"
+	"github.com/netroot/netroot/pkg/analyze"
 )
 
 func main() {
 	cmdline := flag.String("cmdline", rig.ScenarioCmdline, "kernel command line (console=ttyS0 is appended)")
 	cpus := flag.Int("smp", 1, "guest virtual CPUs")
+	debug := flag.Bool("debug", false, "append rd.debug: the chart then shows each module's load")
+	svg := flag.String("svg", "", "where to write the boot's SVG chart (default build/boot.svg in the repository)")
 	flag.Parse()
-	if err := run(*cmdline, *cpus); err != nil {
+	if *debug {
+		*cmdline += " rd.debug"
+	}
+	if err := run(*cmdline, *cpus, *svg); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cmdline string, cpus int) error {
+// timelineReport is the test init's line carrying /run/netroot/timeline.json.
+const timelineReport = "NETROOT-TEST: timeline="
+
+func run(cmdline string, cpus int, svg string) error {
 	if reason := rig.Missing(); reason != "" {
 		return fmt.Errorf("cannot boot here: %s", reason)
 	}
@@ -36,6 +47,13 @@ func run(cmdline string, cpus int) error {
 	cache, err := rig.CacheDir()
 	if err != nil {
 		return err
+	}
+	if svg == "" {
+		root, err := rig.RepoRoot()
+		if err != nil {
+			return err
+		}
+		svg = filepath.Join(root, "build", "boot.svg")
 	}
 	fmt.Println("demo: fetching the kernel, building netroot, the initramfs and the root image…")
 	env, err := rig.Prepare(ctx, filepath.Join(cache, "demo"))
@@ -57,8 +75,7 @@ func run(cmdline string, cpus int) error {
 	defer tick.Stop()
 	for {
 		log := b.VM.Log()
-		fmt.Print(log[printed:])
-		printed = len(log)
+		printed = printComplete(log, printed)
 		if done.MatchString(log) {
 			break
 		}
@@ -72,15 +89,73 @@ func run(cmdline string, cpus int) error {
 	defer wcancel()
 	b.VM.Wait(wctx)
 	log := b.VM.Log()
-	fmt.Print(log[printed:])
-	if strings.Contains(log, "netroot: FATAL") {
+	printComplete(log+"\n", printed)
+	failed := strings.Contains(log, "netroot: FATAL")
+	if failed {
+		fmt.Println("\ndemo: the boot failed; its timeline, from the console:")
+	} else {
+		fmt.Println("\ndemo: the guest reached its iSCSI root; /init's timeline:")
+	}
+	if err := draw(env.Netroot, b.Dir, log, svg); err != nil {
+		fmt.Fprintln(os.Stderr, "demo: drawing the boot:", err)
+	}
+	if failed {
 		return fmt.Errorf("the boot failed (console log: %s)", b.VM.LogPath)
 	}
-	fmt.Println("\ndemo: the guest reached its iSCSI root; /init's timeline:")
+	return nil
+}
+
+// printComplete prints the complete lines of log from offset from on,
+// except the timeline report (one long line of JSON, drawn instead), and
+// returns the offset of the first line not printed.
+func printComplete(log string, from int) int {
+	for {
+		i := strings.IndexByte(log[from:], '\n')
+		if i < 0 {
+			return from
+		}
+		line := log[from : from+i+1]
+		if !strings.Contains(line, timelineReport) {
+			fmt.Print(line)
+		}
+		from += i + 1
+	}
+}
+
+// draw writes the guest's timeline into dir — the copy the root's init
+// printed, or else one rebuilt from the console's step lines (a failed
+// boot's init never runs) — and runs netroot analyze on it.
+func draw(netroot, dir, log, svg string) error {
+	tl := filepath.Join(dir, "timeline.json")
+	var data []byte
 	for _, line := range strings.Split(log, "\n") {
-		if i := strings.Index(line, "netroot: "); i >= 0 {
-			fmt.Println("  " + strings.TrimSpace(line[i:]))
+		if i := strings.Index(line, timelineReport); i >= 0 {
+			data = []byte(strings.TrimSpace(line[i+len(timelineReport):]) + "\n")
 		}
 	}
+	from := "copied from the guest's /run/netroot/timeline.json"
+	if data == nil {
+		t, err := analyze.ParseConsole(log)
+		if err != nil {
+			return err
+		}
+		if data, err = t.JSON(); err != nil {
+			return err
+		}
+		from = "rebuilt from the console's step lines"
+	}
+	if err := os.WriteFile(tl, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(svg), 0o755); err != nil {
+		return err
+	}
+	fmt.Printf("demo: %s (%s)\ndemo: netroot analyze -o %s %s\n", tl, from, svg, tl)
+	cmd := exec.Command(netroot, "analyze", "-o", svg, tl)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	fmt.Printf("demo: the boot's chart is %s\n", svg)
 	return nil
 }

@@ -1,0 +1,239 @@
+package integration
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+// The redundant-path tests (issue 20): a bond whose active slave carries
+// nothing although it has carrier, one target on several portals (one of
+// them refused or a black hole), two subnets on two NICs with either
+// cable out, and a multipath root that loses a path while it writes.
+
+const (
+	// secondPortal is a second address of the target on the bridge's
+	// subnet, deadPortal one nobody serves (refused, or a black hole).
+	secondPortal = "10.77.0.2"
+	deadPortal   = "10.77.0.3"
+	// otherSubnet is the second bridge's subnet (its own NIC, no bond).
+	otherSubnet = "10.78.0.1"
+)
+
+// rootReadyAt is /init's "root ready at X s since kernel start".
+func rootReadyAt(t *testing.T, log string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`root ready at ([0-9.]+) s since kernel start`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no root-ready line")
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// netrootOn is a netroot= for the scenario's target at host.
+func netrootOn(host string) string {
+	return "netroot=iscsi:" + host + "::3260:1:" + rig.TargetIQN
+}
+
+// TestPathsBondDeadSlave: the tap behind the bond's first slave is down on
+// the host side from power-on — the guest still sees carrier, so miimon
+// keeps eth0 active — and /init's connects over it get no answer: it makes
+// eth1 the active slave and boots, within 30 s of the healthy boot.
+func TestPathsBondDeadSlave(t *testing.T) {
+	healthy := start(t, rig.BootSpec{Name: "healthy", Cmdline: rig.ScenarioCmdline, Target: rig.DefaultTarget()})
+	h := rootReadyAt(t, realRoot(t, healthy))
+	b := start(t, rig.BootSpec{Name: "dead-slave", Cmdline: rig.ScenarioCmdline, Target: rig.DefaultTarget(),
+		NetSetup: func(ctx context.Context, n *rig.Net) error { return n.SetLink(ctx, "tap0", false) }})
+	log := realRoot(t, b)
+	d := rootReadyAt(t, log)
+	t.Logf("root ready: healthy %.2f s, eth0's path dead %.2f s (+%.2f s)", h, d, d-h)
+	wantLine(t, log, `^netroot: bond: bond0 active-backup .*eth0 active, eth1 backup`)
+	t.Logf("matched: %s", wantLine(t, log, `no answer from 10\.77\.0\.1:3260 over bond0's active slave eth0 within 3s although it has carrier .*: made eth1 the active slave`))
+	wantReport(t, log, "bond", `active="eth1"`)
+	if d-h > 30 {
+		t.Errorf("the root took %.2f s longer than the healthy boot's, want at most 30", d-h)
+	}
+}
+
+// twoPortalsSpec boots the scenario with the target on two netroot=
+// portals: first (deadPortal or 10.77.0.1), then secondPortal; the target
+// listens on 10.77.0.1 and secondPortal.
+func twoPortalsSpec(name, first string, setup func(context.Context, *rig.Net) error) rig.BootSpec {
+	cmdline := strings.Replace(rig.ScenarioCmdline, netrootOn(rig.HostAddr), netrootOn(first)+" "+netrootOn(secondPortal), 1)
+	tc := rig.DefaultTarget()
+	tc.Portals = []string{secondPortal + ":3260"}
+	return rig.BootSpec{Name: name, Cmdline: cmdline, Target: tc, NetSetup: func(ctx context.Context, n *rig.Net) error {
+		for _, a := range []string{secondPortal, deadPortal} {
+			if err := n.AddAddr(ctx, a+"/24"); err != nil {
+				return err
+			}
+		}
+		if setup != nil {
+			return setup(ctx, n)
+		}
+		return nil
+	}}
+}
+
+// TestPathsTwoPortals: one target on two portals. Both alive: one session,
+// one disk. The first refused, or a black hole that never answers: the
+// boot goes through the second, the black hole within 10 s of the time the
+// healthy case takes.
+func TestPathsTwoPortals(t *testing.T) {
+	var healthy float64
+	for _, tc := range []struct {
+		name, first string
+		hole        bool
+	}{
+		{"both-alive", rig.HostAddr, false},
+		{"first-refused", deadPortal, false},
+		{"first-black-hole", deadPortal, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var setup func(context.Context, *rig.Net) error
+			if tc.hole {
+				setup = func(ctx context.Context, n *rig.Net) error {
+					closeHole, err := n.BlackHole(deadPortal + ":3260")
+					if err == nil {
+						t.Cleanup(closeHole)
+					}
+					return err
+				}
+			}
+			b := start(t, twoPortalsSpec(tc.name, tc.first, setup))
+			log := realRoot(t, b)
+			at := rootReadyAt(t, log)
+			if got := reported(log, "iscsi-session"); len(got) != 1 {
+				t.Errorf("sessions in the real root: %q, want one (one disk)", got)
+			}
+			t.Logf("matched: %s", wantLine(t, log, `^netroot: login: `+regexp.QuoteMeta(rig.TargetIQN)+`: path [0-9.:]+ answered`))
+			switch tc.name {
+			case "both-alive":
+				healthy = at
+				t.Logf("root ready at %.2f s", at)
+			default:
+				wantLine(t, log, `^netroot: login: `+regexp.QuoteMeta(secondPortal)+`:3260 `+regexp.QuoteMeta(rig.TargetIQN)+`: session`)
+				t.Logf("root ready at %.2f s (healthy: %.2f s)", at, healthy)
+				if tc.hole && healthy > 0 && at-healthy > 10 {
+					t.Errorf("the black-hole portal cost %.2f s, want at most 10", at-healthy)
+				}
+			}
+		})
+	}
+}
+
+// twoSubnetsCmdline puts eth0 on the bridge's subnet and eth1 on the
+// second bridge's, no bond, and names the target on a portal in each.
+const twoSubnetsCmdline = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=10.78.0.10:::255.255.255.0::eth1:none " +
+	"netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN + " netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN + " " + rootArgs
+
+// twoSubnetsSpec is a boot on two subnets: tap1 on a second bridge, the
+// target on a portal in each.
+func twoSubnetsSpec(name, cmdline string) rig.BootSpec {
+	tc := rig.DefaultTarget()
+	tc.Portals = []string{otherSubnet + ":3260"}
+	return rig.BootSpec{Name: name, Cmdline: cmdline, Target: tc, NetSetup: func(ctx context.Context, n *rig.Net) error {
+		return n.AddBridge(ctx, "br1", otherSubnet+"/24", "tap1")
+	}}
+}
+
+// TestPathsTwoSubnets: two subnets, each on its own NIC (no bond): the
+// boot reaches the root with either NIC's cable out from power-on.
+func TestPathsTwoSubnets(t *testing.T) {
+	for _, tc := range []struct {
+		nic, link, via string
+	}{
+		{"eth0", "n0", otherSubnet},
+		{"eth1", "n1", rig.HostAddr},
+	} {
+		t.Run(tc.nic+"-unplugged", func(t *testing.T) {
+			b := start(t, twoSubnetsSpec(tc.nic+"-unplugged", twoSubnetsCmdline))
+			if err := b.VM.Monitor("set_link " + tc.link + " off"); err != nil {
+				t.Fatal(err)
+			}
+			log := realRoot(t, b)
+			t.Logf("root ready at %.2f s", rootReadyAt(t, log))
+			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.nic+` has no carrier`))
+			wantLine(t, log, `^netroot: login: `+regexp.QuoteMeta(tc.via)+`:3260 `+regexp.QuoteMeta(rig.TargetIQN)+`: session`)
+			wantReport(t, log, "iscsi-conn", "persistent="+tc.via+":3260")
+		})
+	}
+}
+
+// TestPathsMultipathRoot: rd.netroot.multipath=1 on two subnets: the root
+// is a dm-multipath device over two sessions. While the root writes, the
+// first path's link is cut (host side: the guest keeps carrier) for 30 s:
+// no I/O error and no lost record — the map sends the I/O down the other
+// path before the link is back —, and the keeper puts the path back into
+// the map after it recovered its session.
+func TestPathsMultipathRoot(t *testing.T) {
+	cmdline := twoSubnetsCmdline + " rd.netroot.multipath=1 rw netroot.test=keeper" +
+		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
+	spec := twoSubnetsSpec("multipath", cmdline)
+	// netroot build carries the device-mapper modules for a command line
+	// that asks for multipath.
+	spec.Baked = cmdline
+	b := keeperBootSpec(t, spec)
+	if !strings.Contains(b.BuildOutput, "dm_multipath") || !strings.Contains(b.BuildOutput, "dm_service_time") {
+		t.Errorf("netroot build did not carry the multipath modules: %s", b.BuildOutput)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), outage+30*time.Second)
+	defer cancel()
+	if err := b.Net.SetLink(ctx, "tap0", false); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tap0 (eth0's path) down for %v", outage)
+	time.Sleep(outage)
+	if err := b.Net.SetLink(ctx, "tap0", true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tap0 up")
+	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
+	log := b.VM.Log()
+	for _, l := range netrootLines(log) {
+		t.Log(l)
+	}
+	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
+		t.Log(l)
+	}
+	for _, k := range []string{"mpath-root", "mpath", "mpath-hints", "keeper-writer", "keeper-errors", "keeper-maxstall", "keeper-verify"} {
+		t.Logf("%s=%q", k, reported(log, k))
+	}
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: multipath: map [0-9a-f]+ \(/dev/dm-0\) over 2 path\(s\)`))
+	if got := reported(log, "mpath-root"); len(got) == 0 || !strings.HasPrefix(got[0], "/dev/dm-") {
+		t.Errorf("root mounted from %q, want a dm device", got)
+	}
+	if got := reported(log, "keeper-writer"); len(got) != 1 || !strings.HasPrefix(got[0], "finished ") {
+		t.Errorf("writer: %q, want finished", got)
+	}
+	if got := reported(log, "keeper-errors"); len(got) != 1 || got[0] != "0" {
+		t.Errorf("I/O errors: %q (%q), want 0", got, reported(log, "keeper-error"))
+	}
+	if got := reported(log, "keeper-verify"); len(got) != 1 || !strings.HasPrefix(got[0], "ok ") {
+		t.Errorf("verify: %q, want ok", got)
+	}
+	if got := reported(log, "keeper-maxstall"); len(got) == 1 {
+		if s, err := strconv.ParseFloat(strings.TrimSuffix(got[0], "s"), 64); err != nil || s >= outage.Seconds() {
+			t.Errorf("longest write stall %q: the map waited for the dead path instead of using the other", got[0])
+		}
+	}
+	if !regexp.MustCompile(`netroot-keeper: recovered session`).MatchString(log) {
+		t.Errorf("the keeper did not recover the cut path's session")
+	}
+	if !regexp.MustCompile(`netroot-keeper: session [0-9]+: path [0-9]+:[0-9]+ back in multipath map`).MatchString(log) {
+		t.Errorf("the keeper did not put the path back into the map")
+	}
+	// The map's state at the end: both paths active.
+	if m := reported(log, "mpath"); len(m) < 2 || strings.Contains(m[len(m)-1], "failed") || strings.Count(m[len(m)-1], "active") != 2 {
+		t.Errorf("map at the end: %q, want both paths active", m)
+	}
+	if strings.Contains(log, "Kernel panic") {
+		t.Errorf("kernel panic on the console")
+	}
+}
