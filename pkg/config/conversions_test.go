@@ -242,6 +242,8 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.mp=1", "rd.iscsi.mp"},
 	{"root=LABEL=r team=team0:eth0,eth1", "team"},
 	{"root=LABEL=r rd.iscsi.initator=iqn.x", "rd.iscsi.initiator?"},
+	{"root=LABEL=r netroot=iscsi:filer\x00::::iqn.2015-01.com.example:t", "neither an IP address nor a host name"},
+	{"root=LABEL=r netroot=iscsi:fi/ler::::iqn.2015-01.com.example:t", "neither an IP address nor a host name"},
 }
 
 func TestRefusedExamples(t *testing.T) {

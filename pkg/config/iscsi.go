@@ -42,12 +42,20 @@ func checkISCSIName(what, s string) error {
 	if len(s) > 223 {
 		return fmt.Errorf("%w: %s longer than 223 bytes", ErrSyntax, what)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] == 0x7f {
-			return fmt.Errorf("%w: %s %q contains white space or a control character", ErrSyntax, what, s)
-		}
+	if hasSpaceOrControl(s) {
+		return fmt.Errorf("%w: %s %q contains white space or a control character", ErrSyntax, what, s)
 	}
 	return nil
+}
+
+// hasSpaceOrControl reports an ASCII space or control byte in s.
+func hasSpaceOrControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseSecret parses a CHAP secret: a leading '@' names a file inside the
@@ -306,14 +314,19 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 			return t, authFields, fmt.Errorf("netdev_name: %w", err)
 		}
 	}
-	if strings.ContainsAny(t.IfaceName, " \t/") {
+	if strings.Contains(t.IfaceName, "/") || hasSpaceOrControl(t.IfaceName) {
 		return t, authFields, fmt.Errorf("%w: iscsi_iface_name %q", ErrSyntax, t.IfaceName)
 	}
 	if t.Server == "" {
 		return t, authFields, fmt.Errorf("%w: empty <servername>: give the portal's address (or host name)", ErrUnsupported)
 	}
-	if strings.ContainsAny(t.Server, " \t@") {
-		return t, authFields, fmt.Errorf("%w: server %q", ErrSyntax, t.Server)
+	// The server is an address or a host name the keeper can resolve
+	// again later; anything else (white space, '@', control bytes) is a
+	// typo that would only fail at the login or in the kernel.
+	if _, err := parseAddr(t.Server); err != nil {
+		if err := checkHostname(t.Server); err != nil || t.Server == "." {
+			return t, authFields, fmt.Errorf("%w: server %q is neither an IP address nor a host name", ErrSyntax, t.Server)
+		}
 	}
 	return t, authFields, nil
 }
