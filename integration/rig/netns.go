@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -131,8 +132,13 @@ func (n *Net) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if out, err := run(ctx, "ip", "netns", "pids", n.NS); err == nil {
+		self := strconv.Itoa(os.Getpid())
 		for _, pid := range strings.Fields(out) {
-			run(ctx, "kill", "-9", pid)
+			// A thread of ours left in the namespace (BlackHole's) can
+			// be the main thread, which then names this process.
+			if pid != self {
+				run(ctx, "kill", "-9", pid)
+			}
 		}
 	}
 	_, err := run(ctx, "ip", "netns", "del", n.NS)
