@@ -433,6 +433,8 @@ func testRealRoot(t *testing.T, d rig.Distro) {
 
 	// 5. Poweroff, then the filesystem.
 	poweroffClean(t, r, d, &sum)
+	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	defer cancel()
 	data, err := r.ReadRootFile(ctx, rig.WriterFile)
 	if err != nil {
 		t.Errorf("%s: root writer's records on the LUN: %v", d.Name, err)
