@@ -427,7 +427,7 @@ func testRedirect(t *testing.T, permanent bool) {
 		f.finish("target redirected (" + kind + ") during an outage")
 		return
 	}
-	now := f.command("nrt-state", `NETROOT-TEST: fault-conn-now=([^\r\n]*)`)
+	now := f.command("nrt-state", `NETROOT-TEST: fault-conn-now=([^\r\n]*)\r?\n`)
 	if !strings.Contains(now[1], "conn="+redirectAway+":3260") {
 		t.Errorf("after the redirect the connection is %q, want it to %s:3260", now[1], redirectAway)
 	}
@@ -556,7 +556,7 @@ func TestFaultKeeperKilled(t *testing.T) {
 	f.impair(rig.Impair{Blackhole: true})
 	outage := time.Now()
 	f.keeperRecovering(time.Minute)
-	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)`)
+	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)\r?\n`)
 	t.Logf("%s: keeper killed: %s", time.Now().Format("15:04:05.0"), m[1])
 	time.Sleep(time.Until(outage.Add(30 * time.Second)))
 	f.impair(rig.Impair{})

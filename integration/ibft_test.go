@@ -496,7 +496,7 @@ func TestIBFTiPXESanhook(t *testing.T) {
 		srv.Stop()
 	})
 	vm := startIBFTVM(t, rig.VMConfig{Net: n, Dir: dir, NetBoot: true, BootNIC: 0})
-	m, err := vm.WaitFor(ctx, regexp.MustCompile(`IPXE-SANHOOK-(OK|FAILED[^\r\n]*)`))
+	m, err := vm.WaitFor(ctx, regexp.MustCompile(`IPXE-SANHOOK-(OK|FAILED[^\r\n]*)\r?\n`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -280,7 +280,7 @@ func TestIBFTSanhook(t *testing.T) {
 		Target:  &tc,
 		PXE:     &rig.PXESpec{Mode: rig.IPXEScriptMode, NIC: 0, Script: script},
 	})
-	m := waitFor(t, b, `IPXE-SANHOOK-(OK|FAILED[^\r\n]*)`, 4*time.Minute)
+	m := waitFor(t, b, `IPXE-SANHOOK-(OK|FAILED[^\r\n]*)\r?\n`, 4*time.Minute)
 	if m[1] != "OK" {
 		t.Fatalf("iPXE: sanhook %s", m[1])
 	}

@@ -216,7 +216,7 @@ func TestURootKeeperRespawn(t *testing.T) {
 	img := urootImage(t)
 	f := bootFault(t, rig.BootSpec{Initramfs: img.Path, Target: rig.DefaultTarget()}, 20*time.Second)
 	f.waitWriting()
-	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)`)
+	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)\r?\n`)
 	res := f.finish("u-root keeper killed")
 	killed := regexp.MustCompile(`^pid=\d+ signal=killed respawned=(\d+) after=[0-9.]+s$`).FindStringSubmatch(m[1])
 	if killed == nil {
