@@ -177,6 +177,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 		return err
 	}
 	b.keeper.handOver = b.startKeeper(ctx, plan, root, b.keeper.early, e.Keeper, e.Files, e.Addrs)
+	osConfig := b.startOSConfig(ctx, plan, root, e.Files, e.OS)
 	if err := b.breakpoint(plan, "pre-mount", e.Console); err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 	if err := b.breakpoint(plan, "pre-pivot", e.Console); err != nil {
 		return err
 	}
-	return b.switchRoot(plan, m.idle, mods, root, b.keeper.handOver, e.System, e.Files, e.Switch, e.OS)
+	return b.switchRoot(plan, m.idle, mods, root, b.keeper.handOver, osConfig, e.System, e.Files, e.Switch)
 }
 
 // StepError is a failed step: which, why, and what to check.

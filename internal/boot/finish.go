@@ -28,12 +28,12 @@ func (b *Boot) prefetchInit(ctx context.Context, p *config.Plan, sw Switcher) {
 	})
 }
 
-// switchRoot writes the timeline, waits for the work beside the boot (the
-// keeper's hand-over, the disks' settings), ends the uevent loop and hands
-// over to the real init.
-func (b *Boot) switchRoot(p *config.Plan, idleAtStart float64, m *modules, a attached, keeperTask *task.Task[struct{}],
-	sys System, files Files, sw Switcher, os OSHandOff) error {
-	b.leaveOSConfig(p, a, files, os)
+// switchRoot waits for the real OS's configuration, writes the timeline,
+// waits for the work beside the boot (the keeper's hand-over, the disks'
+// settings), ends the uevent loop and hands over to the real init.
+func (b *Boot) switchRoot(p *config.Plan, idleAtStart float64, m *modules, a attached, keeperTask, osConfig *task.Task[struct{}],
+	sys System, files Files, sw Switcher) error {
+	osConfig.Wait(context.Background())
 	use := sys.Usage()
 	if idle := sys.IdleSeconds(); idle >= 0 && idleAtStart >= 0 {
 		use.Idle = idle - idleAtStart

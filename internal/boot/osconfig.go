@@ -1,10 +1,12 @@
 package boot
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/osnet"
 )
@@ -20,6 +22,16 @@ type OSHandOff interface {
 	// the directories systemd's return into it needs: systemd-shutdown
 	// executes it after the last process is killed (the shutdown role).
 	InstallShutdown() error
+}
+
+// startOSConfig runs leaveOSConfig in the background as soon as the root
+// device is found: it needs the network and the sessions, not the mounted
+// root, so it overlaps the mount (copying the shutdown role is most of it).
+func (b *Boot) startOSConfig(ctx context.Context, p *config.Plan, a attached, files Files, o OSHandOff) *task.Task[struct{}] {
+	return goTask(b, ctx, "osconfig", func(context.Context) (struct{}, error) {
+		b.leaveOSConfig(p, a, files, o)
+		return struct{}{}, nil
+	})
 }
 
 // leaveOSConfig writes the runtime configuration of the real OS's network
