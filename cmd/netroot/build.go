@@ -82,7 +82,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&fsMods, "fs", defaultFS, "comma-separated root filesystem `types` to carry modules for besides rootfstype's ("+strings.Join(blockdev.FilesystemTypes(), ", ")+")")
 	initiatorFile := fs.String("initiator-name-file", "", "bake this open-iscsi initiatorname.iscsi `FILE` as /etc/iscsi/initiatorname.iscsi, the name /init uses without rd.iscsi.initiator= or an iBFT; default: this host's "+hostInitiatorFile+" when present; \"none\" bakes none")
 	initiator := fs.String("initiator", "", "bake this initiator `IQN` (instead of -initiator-name-file)")
-	fs.StringVar(&o.Compression, "compress", "gzip", "compression: "+strings.Join(initramfs.Compressions, ", "))
+	fs.StringVar(&o.Compression, "compress", "auto", "compression: auto (zstd for kernels from 5.9, which unpack it faster than gzip and get a smaller image; gzip before), "+strings.Join(initramfs.Compressions, ", "))
 	fs.BoolVar(&o.CompressedModules, "compressed-modules", false, "copy compressed modules (.ko.xz, .ko.zst, .ko.gz) as they are, for a smaller initramfs: each is then decompressed at boot "+
 		"(by the kernel when it can, else by /init), which is slower; by default they are decompressed here and the initramfs's "+
 		"compression covers them (-compress zstd keeps it about as small)")
@@ -207,6 +207,9 @@ func build(o buildOptions, stdout io.Writer) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if o.Compression == "auto" || o.Compression == "" {
+		o.Compression = autoCompression(filepath.Base(filepath.Clean(o.ModulesDir)))
+	}
 	raw, err := a.Write(tmp, o.Compression)
 	if err != nil {
 		tmp.Close()
@@ -380,4 +383,19 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 	}
 	sort.Strings(order)
 	return order, nil
+}
+
+// autoCompression picks the initramfs compression for kernel release kver
+// (e.g. 6.1.0-57-amd64): zstd from 5.9, the first kernel that unpacks a
+// zstd initramfs (CONFIG_RD_ZSTD, set by Debian, Ubuntu and Fedora), else
+// gzip, which every kernel unpacks. An unknown release gets gzip.
+func autoCompression(kver string) string {
+	var major, minor int
+	if _, err := fmt.Sscanf(kver, "%d.%d", &major, &minor); err != nil {
+		return "gzip"
+	}
+	if major > 5 || major == 5 && minor >= 9 {
+		return "zstd"
+	}
+	return "gzip"
 }

@@ -246,3 +246,19 @@ func TestBuildRealTreeCompressed(t *testing.T) {
 		t.Errorf("only %d modules carried", carried)
 	}
 }
+
+func TestAutoCompression(t *testing.T) {
+	for kver, want := range map[string]string{
+		"6.1.0-57-amd64":      "zstd",
+		"6.12.48+deb13-amd64": "zstd",
+		"5.9.0":               "zstd",
+		"5.8.18-generic":      "gzip",
+		"4.19.0-27-amd64":     "gzip",
+		"":                    "gzip",
+		"modules":             "gzip",
+	} {
+		if got := autoCompression(kver); got != want {
+			t.Errorf("autoCompression(%q) = %q, want %q", kver, got, want)
+		}
+	}
+}

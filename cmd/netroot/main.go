@@ -1,7 +1,7 @@
 // Command netroot is the host-side tool of netroot.
 //
 //	netroot build -o FILE [-modules DIR] [-cmdline '…'] [-add SRC:DST]…
-//	    writes a gzip newc initramfs with netroot's /init, the kernel
+//	    writes a newc initramfs (zstd, or gzip for kernels before 5.9) with netroot's /init, the kernel
 //	    modules the configuration needs and the baked command line.
 //	netroot check [-modules DIR] 'CMDLINE' | -f FILE
 //	    validates a dracut-style command line and prints the boot plan.

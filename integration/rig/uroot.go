@@ -110,7 +110,8 @@ func BuildURoot(ctx context.Context, o URootOptions) (*URootImage, error) {
 	}
 	for _, args := range [][]string{
 		append([]string{"build", "-o", base, "-no-init", "-compress", "none"}, common...),
-		append([]string{"build", "-o", img.Netroot, "-init", o.Init}, common...),
+		// gzip like the u-root image, so the sizes compare.
+		append([]string{"build", "-o", img.Netroot, "-init", o.Init, "-compress", "gzip"}, common...),
 	} {
 		b, err := exec.CommandContext(ctx, o.Netroot, args...).CombinedOutput()
 		out.Write(b)
