@@ -106,6 +106,16 @@ var (
 		Network:  "networkd", RestartUnit: "systemd-networkd.service",
 		About: "bookworm-networkd plus open-iscsi installed with its units enabled (iscsid.socket, open-iscsi.service)",
 	}
+	// BookwormIfupdownOpenISCSI is the root a Debian installer leaves for
+	// an iSCSI root: BookwormIfupdown plus open-iscsi. The benchmark's
+	// real-OS rows boot it through netroot, dracut and initramfs-tools.
+	BookwormIfupdownOpenISCSI = Distro{
+		Name: "bookworm-ifupdown-open-iscsi", Suite: "bookworm",
+		Packages: []string{"ifupdown", "isc-dhcp-client", "open-iscsi"},
+		Files:    BookwormIfupdown.Files,
+		Network:  "ifupdown", RestartUnit: "networking.service",
+		About: "bookworm-ifupdown (the installer's allow-hotplug " + InstallNIC + " inet dhcp) plus open-iscsi with its units enabled",
+	}
 	// BookwormMultipath is BookwormNetworkd plus multipath-tools as
 	// Debian installs it: no /etc/multipath.conf (the built-in defaults:
 	// find_multipaths "strict", user_friendly_names no), multipathd.service
@@ -129,7 +139,7 @@ var (
 
 // Distros lists every variant.
 func Distros() []Distro {
-	return []Distro{BookwormIfupdown, BookwormNetworkd, BookwormNetworkManager, BookwormOpenISCSI, BookwormMultipath, TrixieNetworkd}
+	return []Distro{BookwormIfupdown, BookwormNetworkd, BookwormNetworkManager, BookwormOpenISCSI, BookwormIfupdownOpenISCSI, BookwormMultipath, TrixieNetworkd}
 }
 
 // Test instrumentation, apart from the OS's own configuration: a root
@@ -215,29 +225,11 @@ var distroMu sync.Mutex
 // variant's tree, the image. Each is cached under $NETROOT_CACHE/distro in
 // a directory keyed by a hash of its recipe, so a changed recipe rebuilds.
 func BuildDistro(ctx context.Context, d Distro, k *Kernel) (*DistroImage, error) {
-	distroMu.Lock()
-	defer distroMu.Unlock()
-	cache, err := CacheDir()
+	root, unlock, err := lockDistroCache()
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(cache, "distro")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	// Another test binary building the same images waits.
-	lock, err := os.OpenFile(filepath.Join(root, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, err
-	}
-	mirror, err := DebianMirror()
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	img := &DistroImage{Distro: d, Kernel: k, Cached: true}
 	step := func(name string, cached bool, took time.Duration) {
 		img.Steps = append(img.Steps, BuildStep{Name: name, Took: took, Cached: cached})
@@ -245,20 +237,8 @@ func BuildDistro(ctx context.Context, d Distro, k *Kernel) (*DistroImage, error)
 			img.Cached = false
 		}
 	}
-
-	baseKey := recipeHash(distroRecipeVersion, d.Suite, mirror, BasePackages)
-	base := filepath.Join(root, "base-"+d.Suite+"-"+baseKey)
-	if err := buildOnce(ctx, base, "base-"+d.Suite+"-", step, "debootstrap "+d.Suite, func(tree string) error {
-		return debootstrap(ctx, d.Suite, mirror, tree, filepath.Join(base, "build.log"))
-	}); err != nil {
-		return nil, err
-	}
-
-	treeKey := recipeHash(distroRecipeVersion, baseKey, d.Packages, d.Files, installerFiles, d.Enable, k.Version)
-	variant := filepath.Join(root, d.Name+"-"+treeKey)
-	if err := buildOnce(ctx, variant, d.Name+"-", step, "install "+d.Name, func(tree string) error {
-		return installVariant(ctx, d, k, filepath.Join(base, "tree"), tree, filepath.Join(variant, "build.log"))
-	}); err != nil {
+	variant, treeKey, err := buildTree(ctx, root, d, k, step)
+	if err != nil {
 		return nil, err
 	}
 
@@ -295,6 +275,58 @@ func BuildDistro(ctx context.Context, d Distro, k *Kernel) (*DistroImage, error)
 		img.Size, img.Used = st.Size, st.Blocks*512
 	}
 	return img, nil
+}
+
+// lockDistroCache returns $NETROOT_CACHE/distro, locked against other
+// goroutines and test binaries building there; unlock releases it.
+func lockDistroCache() (root string, unlock func(), err error) {
+	distroMu.Lock()
+	cache, err := CacheDir()
+	if err != nil {
+		distroMu.Unlock()
+		return "", nil, err
+	}
+	root = filepath.Join(cache, "distro")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		distroMu.Unlock()
+		return "", nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(root, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		distroMu.Unlock()
+		return "", nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		distroMu.Unlock()
+		return "", nil, err
+	}
+	return root, func() { lock.Close(); distroMu.Unlock() }, nil
+}
+
+// buildTree makes (or finds cached under root) the suite's debootstrap
+// base and d's tree on it for kernel k; it returns the variant's directory
+// (its tree is dir/tree) and the tree's recipe hash.
+func buildTree(ctx context.Context, root string, d Distro, k *Kernel, step func(string, bool, time.Duration)) (variant, treeKey string, err error) {
+	mirror, err := DebianMirror()
+	if err != nil {
+		return "", "", err
+	}
+	baseKey := recipeHash(distroRecipeVersion, d.Suite, mirror, BasePackages)
+	base := filepath.Join(root, "base-"+d.Suite+"-"+baseKey)
+	if err := buildOnce(ctx, base, "base-"+d.Suite+"-", step, "debootstrap "+d.Suite, func(tree string) error {
+		return debootstrap(ctx, d.Suite, mirror, tree, filepath.Join(base, "build.log"))
+	}); err != nil {
+		return "", "", err
+	}
+	treeKey = recipeHash(distroRecipeVersion, baseKey, d.Packages, d.Files, installerFiles, d.Enable, k.Version)
+	variant = filepath.Join(root, d.Name+"-"+treeKey)
+	if err := buildOnce(ctx, variant, d.Name+"-", step, "install "+d.Name, func(tree string) error {
+		return installVariant(ctx, d, k, filepath.Join(base, "tree"), tree, filepath.Join(variant, "build.log"))
+	}); err != nil {
+		return "", "", err
+	}
+	return variant, treeKey, nil
 }
 
 // buildOnce makes dir/tree with build unless dir/.complete exists, timing

@@ -31,6 +31,9 @@ type RealRootSpec struct {
 	Image *DistroImage
 	// Cmdline defaults to RealRootCmdline.
 	Cmdline string
+	// Initramfs, when set, boots this image (another builder's, see
+	// BuildInitrd) instead of netroot's.
+	Initramfs string
 	// MemoryMB defaults to RealRootMemoryMB; CPUs to 1.
 	MemoryMB, CPUs int
 	// DHCP, when set, serves DHCP on the LAN as the network the machine
@@ -90,7 +93,7 @@ func (e *Env) StartRealRoot(ctx context.Context, s RealRootSpec) (_ *RealRoot, e
 	}()
 	r.Boot, err = e.Start(ctx, BootSpec{
 		Name: s.Name, Cmdline: s.Cmdline + " " + InstrumentationCmdline, Target: s.Target, NetSetup: s.NetSetup, Baked: s.Baked, MemoryMB: s.MemoryMB, CPUs: s.CPUs,
-		Kernel: s.Image.Kernel, RootImage: s.Image.Path, QEMUArgs: shellPortArgs(r.sock()), DHCP: s.DHCP,
+		Kernel: s.Image.Kernel, RootImage: s.Image.Path, Initramfs: s.Initramfs, QEMUArgs: shellPortArgs(r.sock()), DHCP: s.DHCP,
 	})
 	if err != nil {
 		return nil, err
