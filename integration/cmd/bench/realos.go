@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netroot/netroot/integration/rig"
+)
+
+// osRow is one initramfs builder booting the real Debian root: netroot
+// (builder nil), dracut or initramfs-tools.
+type osRow struct {
+	name      string
+	builder   *rig.InitrdBuilder
+	initramfs string
+	cmdline   string
+	size      int64
+	// Seconds: kernel start → the real root's systemd (switch_root done),
+	// kernel start → multi-user.target, `systemctl poweroff` → power off.
+	switchRoot, multiUser, poweroff []float64
+	states                          []string // systemctl is-system-running, per boot
+	failures                        []string
+}
+
+// realOSTimeout bounds one boot to multi-user: dracut's took 45 s to a
+// marker root here; a boot that loses its root never gets there.
+const realOSTimeout = 6 * time.Minute
+
+// realOSRoot is -realos-root: the name of the rig.Distros root the
+// real-OS rows boot.
+var realOSRoot string
+
+// runRealOS boots a real Debian 12 root with open-iscsi installed (by
+// default rig.BookwormIfupdownOpenISCSI: the installer's ifupdown, as a
+// dracut or initramfs-tools user's root is set up) n times per builder,
+// in alternation, and prints the three figures per builder and netroot's
+// ratios to the others (issue 21).
+func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
+	if reason := rig.MissingDistro(); reason != "" {
+		return fmt.Errorf("real-OS rows: %s", reason)
+	}
+	var d *rig.Distro
+	var names []string
+	for _, x := range rig.Distros() {
+		if x.Name == realOSRoot {
+			d = &x
+		}
+		names = append(names, x.Name)
+	}
+	if d == nil || d.Suite != "bookworm" {
+		return fmt.Errorf("-realos-root %q: want a bookworm root among %s", realOSRoot, strings.Join(names, ", "))
+	}
+	img, err := rig.BuildDistro(ctx, *d, env.Kernel)
+	if err != nil {
+		return err
+	}
+	// netroot's image as a user builds it: the defaults, nothing baked.
+	ours := &osRow{name: "netroot", initramfs: filepath.Join(env.Dir, "realos-netroot.img"), cmdline: rig.RealRootCmdline}
+	if _, _, err := netrootBuild(ctx, env, []string{"build", "-o", ours.initramfs, "-modules", env.Kernel.ModulesDir, "-init", env.Init}); err != nil {
+		return err
+	}
+	ours.size = fileSize(ours.initramfs)
+	rows := []*osRow{ours}
+	for _, b := range []*rig.InitrdBuilder{&rig.Dracut, &rig.InitramfsTools} {
+		path, err := rig.BuildInitrd(ctx, *b, env.Kernel)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, &osRow{name: b.Name, builder: b, initramfs: path, cmdline: b.Cmdline, size: fileSize(path)})
+	}
+	fmt.Printf("\nbench: real OS: %s (%s), %d boot(s) per initramfs in alternation, -smp %d\n", img.Distro.Name, img.Distro.About, n, cpus)
+	for _, r := range rows[1:] {
+		fmt.Printf("bench:   %s: %s\n", r.name, r.builder.About)
+	}
+	for round := 1; round <= n; round++ {
+		for _, r := range rows {
+			sr, mu, po, state, err := bootRealOS(ctx, env, img, r, cpus)
+			if state != "" {
+				r.states = append(r.states, state)
+			}
+			if sr > 0 {
+				r.switchRoot = append(r.switchRoot, sr)
+			}
+			if err != nil {
+				r.failures = append(r.failures, err.Error())
+				fmt.Printf("  round %d %-16s FAILED: %v\n", round, r.name, firstLine(err.Error()))
+				continue
+			}
+			r.multiUser = append(r.multiUser, mu)
+			r.poweroff = append(r.poweroff, po)
+			fmt.Printf("  round %d %-16s switch_root %.2fs  multi-user %.2fs (%s)  poweroff %.2fs\n", round, r.name, sr, mu, state, po)
+		}
+	}
+	fmt.Printf("\n%-16s %-22s %-22s %-22s %-10s %s\n", "real OS", "switch_root (s)", "multi-user (s)", "poweroff (s)", "compr. MB", "states")
+	for _, r := range rows {
+		size := "-"
+		if r.size > 0 {
+			size = fmt.Sprintf("%.2f", float64(r.size)/1e6)
+		}
+		fmt.Printf("%-16s %-22s %-22s %-22s %-10s %s\n", r.name, stat(r.switchRoot), stat(r.multiUser), stat(r.poweroff), size, strings.Join(r.states, ","))
+	}
+	dracut, itools := rows[1], rows[2]
+	ratio := func(what string, a, b []float64, target float64) {
+		if len(a) == 0 || len(b) == 0 {
+			fmt.Printf("%-44s -  (a side has no successful boot)\n", what)
+			return
+		}
+		r := median(a) / median(b)
+		fmt.Printf("%-44s %.2f  (target ≤ %.2f: %s)\n", what, r, target, verdict(r, target))
+	}
+	fmt.Println()
+	ratio("initrd part, netroot/dracut:", ours.switchRoot, dracut.switchRoot, 0.10)
+	ratio("initrd part, netroot/initramfs-tools:", ours.switchRoot, itools.switchRoot, 0.35)
+	ratio("kernel → multi-user, netroot/dracut:", ours.multiUser, dracut.multiUser, 0.45)
+	ratio("poweroff, netroot/dracut:", ours.poweroff, dracut.poweroff, 1)
+	ratio("poweroff, netroot/initramfs-tools:", ours.poweroff, itools.poweroff, 1)
+	for _, r := range rows {
+		for _, f := range r.failures {
+			fmt.Printf("bench: %s failed: %s\n", r.name, f)
+		}
+	}
+	if len(ours.failures) > 0 {
+		return fmt.Errorf("%d real-OS boot(s) of netroot failed", len(ours.failures))
+	}
+	return nil
+}
+
+// bootRealOS boots the root once with r's initramfs, waits for
+// multi-user, reads systemd's own monotonic timestamps (the kernel's
+// clock: UserspaceTimestamp is the real root's systemd starting, after
+// any initrd; multi-user.target's ActiveEnterTimestamp) and powers off.
+func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRow, cpus int) (switchRoot, multiUser, poweroff float64, state string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, realOSTimeout+4*time.Minute)
+	defer cancel()
+	rr, err := env.StartRealRoot(ctx, rig.RealRootSpec{Name: "realos-" + r.name, Image: img, Cmdline: r.cmdline,
+		Initramfs: r.initramfs, CPUs: cpus, DHCP: rig.RealRootDHCP()})
+	if err != nil {
+		return 0, 0, 0, "", err
+	}
+	defer rr.Close()
+	wctx, wcancel := context.WithTimeout(ctx, realOSTimeout)
+	defer wcancel()
+	if err := rr.WaitShell(wctx); err != nil {
+		return switchRootTime(rr.VM.Log()), 0, 0, "", fmt.Errorf("no shell within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
+	}
+	state, err = rr.WaitMultiUser(wctx)
+	// The real root's systemd has started once its shell answers; a boot
+	// that never gets to multi-user still shows how long its initrd took.
+	switchRoot = switchRootTime(rr.VM.Log())
+	if err != nil {
+		return switchRoot, 0, 0, "", fmt.Errorf("not at multi-user within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
+	}
+	out, _, err := rr.RunOS(wctx, "systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target")
+	if err != nil {
+		return switchRoot, 0, 0, state, err
+	}
+	mu, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
+	if err != nil || mu <= 0 {
+		return switchRoot, 0, 0, state, fmt.Errorf("systemctl show printed %q", out)
+	}
+	took, err := rr.Shutdown(ctx, "poweroff", 3*time.Minute)
+	if err != nil {
+		return switchRoot, mu / 1e6, 0, state, fmt.Errorf("poweroff (console %s): %w", rr.VM.LogPath, err)
+	}
+	return switchRoot, mu / 1e6, took.Seconds(), state, nil
+}
+
+// systemdStartRE is the line every systemd prints as it starts; the last
+// one on the console is the real root's (dracut's initrd runs one too).
+var systemdStartRE = regexp.MustCompile(`\[\s*([0-9.]+)\] systemd\[1\]: systemd [0-9][^ ]* running in system mode`)
+
+// switchRootTime is the kernel uptime at which the real root's systemd
+// announced itself, or 0.
+func switchRootTime(console string) float64 {
+	m := systemdStartRE.FindAllStringSubmatch(console, -1)
+	if len(m) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[len(m)-1][1], 64)
+	return v
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
