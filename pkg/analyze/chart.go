@@ -50,8 +50,8 @@ type Chart struct {
 }
 
 // backgroundSteps are the steps /init runs beside the others: the module
-// batches and the keeper's hand-over.
-var backgroundSteps = map[string]bool{"modules-plan": true, "modules-fs": true, "keeper": true}
+// batches, the keeper's hand-over and the real OS's configuration.
+var backgroundSteps = map[string]bool{"modules-plan": true, "modules-fs": true, "keeper": true, "osconfig": true}
 
 // IsBackground reports whether the step ran in the background, beside the
 // steps of the boot's path.
