@@ -28,6 +28,12 @@ type osRow struct {
 	failures                        []string
 }
 
+// realOSMemoryMB is the real-OS guests' memory: dracut's --no-hostonly
+// image unpacks to ~150 MB, which in the rig's usual 384 MiB stalled its
+// guest (RCU stalls, the iSCSI connection's ping timeout) — a machine that
+// runs a full distribution has more.
+const realOSMemoryMB = 1024
+
 // realOSTimeout bounds one boot to multi-user: dracut's took 45 s to a
 // marker root here; a boot that loses its root never gets there.
 const realOSTimeout = 6 * time.Minute
@@ -74,7 +80,7 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 		}
 		rows = append(rows, &osRow{name: b.Name, builder: b, initramfs: path, cmdline: b.Cmdline, size: fileSize(path)})
 	}
-	fmt.Printf("\nbench: real OS: %s (%s), %d boot(s) per initramfs in alternation, -smp %d\n", img.Distro.Name, img.Distro.About, n, cpus)
+	fmt.Printf("\nbench: real OS: %s (%s), %d boot(s) per initramfs in alternation, -smp %d -m %dM\n", img.Distro.Name, img.Distro.About, n, cpus, realOSMemoryMB)
 	for _, r := range rows[1:] {
 		fmt.Printf("bench:   %s: %s\n", r.name, r.builder.About)
 	}
@@ -139,7 +145,7 @@ func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRo
 	ctx, cancel := context.WithTimeout(ctx, realOSTimeout+4*time.Minute)
 	defer cancel()
 	rr, err := env.StartRealRoot(ctx, rig.RealRootSpec{Name: "realos-" + r.name, Image: img, Cmdline: r.cmdline,
-		Initramfs: r.initramfs, CPUs: cpus, DHCP: rig.RealRootDHCP()})
+		Initramfs: r.initramfs, CPUs: cpus, MemoryMB: realOSMemoryMB, DHCP: rig.RealRootDHCP()})
 	if err != nil {
 		return 0, 0, 0, "", err
 	}
