@@ -250,12 +250,19 @@ func (c *conn) login() error {
 		}
 		old, tsih := c.t.bindSession(c, sessionKey(initiator, req.ISID))
 		resp.TSIH = tsih
-		if err := iscsi.WritePDU(c.nc, resp.PDU()); err != nil {
-			return err
-		}
+		// Full feature phase before the answer (a test may ask the
+		// target for something the moment its initiator reads it), and
+		// under the write lock, so nothing sent then overtakes it.
+		c.wmu.Lock()
 		c.statSN, c.expCmdSN = statSN+1, req.CmdSN
 		c.writes = map[uint32]*pendingWrite{}
 		c.ffp.Store(true)
+		err = iscsi.WritePDU(c.nc, resp.PDU())
+		c.wmu.Unlock()
+		if err != nil {
+			c.ffp.Store(false)
+			return err
+		}
 		detail := fmt.Sprintf("%s ISID %s TSIH %d CID %d, new session", initiator, req.ISID, tsih, c.cid)
 		if old != nil {
 			detail = fmt.Sprintf("%s ISID %s TSIH %d CID %d, reinstating the session of conn %d", initiator, req.ISID, tsih, c.cid, old.id)
