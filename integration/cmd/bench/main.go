@@ -101,7 +101,7 @@ var (
 )
 
 func main() {
-	n := flag.Int("n", 5, "boots per image")
+	n := flag.Int("n", 9, "boots per image (issue 21 reads its targets from N ≥ 9)")
 	mem := flag.Int("m", 192, "guest memory in MiB")
 	cpus := flag.Int("smp", defaultCPUs(), "guest virtual CPUs (TCG runs one host thread per vCPU; default: 2, or 1 on a one-core host)")
 	only := flag.String("only", "", "boot only these images, comma-separated among netroot,seed,poll,floor,realos (default: all); the ratios need all")
