@@ -35,7 +35,7 @@ func (l *Lease) EnvFile() string {
 	var b strings.Builder
 	kv := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(v))
+			fmt.Fprintf(&b, "%s=%s\n", k, ShellQuote(v))
 		}
 	}
 	addrs := func(as []netip.Addr) string {
@@ -89,8 +89,9 @@ func (l *Lease) EnvFile() string {
 // memory, for the login.
 func (l *Lease) RedactedRootPath() string { return config.RedactRootPath(l.RootPath) }
 
-// shellQuote single-quotes s for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote single-quotes s for a POSIX shell (the lease files are
+// sourced by shell scripts).
+func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 

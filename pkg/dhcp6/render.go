@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/dhcp"
 )
 
 // JSON renders the lease as indented JSON (for
@@ -34,7 +35,7 @@ func (l *Lease) EnvFile() string {
 	var b strings.Builder
 	kv := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(v))
+			fmt.Fprintf(&b, "%s=%s\n", k, dhcp.ShellQuote(v))
 		}
 	}
 	addrs := func(as []netip.Addr) string {
@@ -57,11 +58,6 @@ func (l *Lease) EnvFile() string {
 	kv("new_dhcp6_bootfile_url", l.RedactedBootFileURL())
 	kv("new_host_name", l.Hostname)
 	return b.String()
-}
-
-// shellQuote single-quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // RedactedBootFileURL is BootFileURL with the passwords of an iSCSI root
