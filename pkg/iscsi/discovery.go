@@ -283,38 +283,9 @@ func discoverySecurity(ctx context.Context, l *login, leading []KeyValue) error 
 		return l.fail(fmt.Sprintf("target chose unsupported CHAP algorithm CHAP_A=%s", truncateForError([]byte(aStr))),
 			"offered CHAP_A="+formatCHAPAlgorithms(algs), nil, false)
 	}
-	iStr, okI := lookup(got, "CHAP_I")
-	cStr, okC := lookup(got, "CHAP_C")
-	if !okI || !okC {
-		return l.protocol("target sent no CHAP_I/CHAP_C")
-	}
-	id, err := parseCHAPIdentifier(iStr)
+	out, ourID, ourChallenge, challenge, err := l.chapAnswer(got, alg)
 	if err != nil {
-		return l.fail("protocol error", "", err, false)
-	}
-	challenge, err := DecodeCHAPBinary(cStr)
-	if err != nil {
-		return l.fail("protocol error", "", fmt.Errorf("CHAP_C: %w", err), false)
-	}
-	response, err := CHAPResponse(alg, id, []byte(creds.Password), challenge)
-	if err != nil {
-		return l.fail("protocol error", "", err, false)
-	}
-	out := []KeyValue{{"CHAP_N", creds.Username}, {"CHAP_R", encodeCHAPHex(response)}}
-	var (
-		ourID        uint8
-		ourChallenge []byte
-	)
-	if creds.Mutual() {
-		buf := make([]byte, 1+alg.challengeLen())
-		if _, err := io.ReadFull(l.rnd, buf); err != nil {
-			return l.fail("CHAP failed", "", fmt.Errorf("generate challenge: %w", err), false)
-		}
-		ourID, ourChallenge = buf[0], buf[1:]
-		if bytes.Equal(ourChallenge, challenge) {
-			return l.fail("mutual CHAP refused: target challenge identical to ours (reflection)", "", nil, false)
-		}
-		out = append(out, KeyValue{"CHAP_I", strconv.Itoa(int(ourID))}, KeyValue{"CHAP_C", encodeCHAPHex(ourChallenge)})
+		return err
 	}
 	resp, got, err = l.exchange(ctx, true, StageSecurity, StageOperational, out)
 	if err != nil {

@@ -244,6 +244,44 @@ func (l *login) leadingKeys() []KeyValue {
 	return append(kvs, KeyValue{"SessionType", "Normal"}, KeyValue{"TargetName", l.cfg.TargetName})
 }
 
+// chapAnswer reads the target's CHAP_I and CHAP_C from got and returns our
+// CHAP_N/CHAP_R for alg, with our own identifier and challenge appended
+// for mutual CHAP, and the target's challenge (for verifyTarget).
+func (l *login) chapAnswer(got []KeyValue, alg CHAPAlgorithm) (out []KeyValue, ourID uint8, ourChallenge, challenge []byte, err error) {
+	creds := l.cfg.Credentials
+	iStr, okI := lookup(got, "CHAP_I")
+	cStr, okC := lookup(got, "CHAP_C")
+	if !okI || !okC {
+		return nil, 0, nil, nil, l.protocol("target sent no CHAP_I/CHAP_C")
+	}
+	id, err := parseCHAPIdentifier(iStr)
+	if err != nil {
+		return nil, 0, nil, nil, l.fail("protocol error", "", err, false)
+	}
+	challenge, err = DecodeCHAPBinary(cStr)
+	if err != nil {
+		return nil, 0, nil, nil, l.fail("protocol error", "", fmt.Errorf("CHAP_C: %w", err), false)
+	}
+	response, err := CHAPResponse(alg, id, []byte(creds.Password), challenge)
+	if err != nil {
+		return nil, 0, nil, nil, l.fail("protocol error", "", err, false)
+	}
+	out = []KeyValue{{"CHAP_N", creds.Username}, {"CHAP_R", encodeCHAPHex(response)}}
+	if creds.Mutual() {
+		buf := make([]byte, 1+alg.challengeLen())
+		if _, err := io.ReadFull(l.rnd, buf); err != nil {
+			return nil, 0, nil, nil, l.fail("CHAP failed", "", fmt.Errorf("generate challenge: %w", err), false)
+		}
+		ourID, ourChallenge = buf[0], buf[1:]
+		if bytes.Equal(ourChallenge, challenge) {
+			// RFC 7143 §12.1.3: a challenge reflected back is an attack.
+			return nil, 0, nil, nil, l.fail("mutual CHAP refused: target challenge identical to ours (reflection)", "", nil, false)
+		}
+		out = append(out, KeyValue{"CHAP_I", strconv.Itoa(int(ourID))}, KeyValue{"CHAP_C", encodeCHAPHex(ourChallenge)})
+	}
+	return out, ourID, ourChallenge, challenge, nil
+}
+
 // security runs the SecurityNegotiation stage with CHAP and ends when the
 // target transits to LoginOperationalNegotiation.
 func (l *login) security(ctx context.Context) error {
@@ -289,41 +327,11 @@ func (l *login) security(ctx context.Context) error {
 			"offered CHAP_A="+formatCHAPAlgorithms(algs), nil, false)
 	}
 	l.sess.CHAPAlgorithm = alg
-	iStr, okI := lookup(got, "CHAP_I")
-	cStr, okC := lookup(got, "CHAP_C")
-	if !okI || !okC {
-		return l.protocol("target sent no CHAP_I/CHAP_C")
-	}
-	id, err := parseCHAPIdentifier(iStr)
-	if err != nil {
-		return l.fail("protocol error", "", err, false)
-	}
-	challenge, err := DecodeCHAPBinary(cStr)
-	if err != nil {
-		return l.fail("protocol error", "", fmt.Errorf("CHAP_C: %w", err), false)
-	}
-	response, err := CHAPResponse(alg, id, []byte(creds.Password), challenge)
-	if err != nil {
-		return l.fail("protocol error", "", err, false)
-	}
 	// Step 3: our response (and our challenge for mutual CHAP), asking to
 	// transit to the operational stage.
-	out := []KeyValue{{"CHAP_N", creds.Username}, {"CHAP_R", encodeCHAPHex(response)}}
-	var (
-		ourID        uint8
-		ourChallenge []byte
-	)
-	if creds.Mutual() {
-		buf := make([]byte, 1+alg.challengeLen())
-		if _, err := io.ReadFull(l.rnd, buf); err != nil {
-			return l.fail("CHAP failed", "", fmt.Errorf("generate challenge: %w", err), false)
-		}
-		ourID, ourChallenge = buf[0], buf[1:]
-		if bytes.Equal(ourChallenge, challenge) {
-			// RFC 7143 §12.1.3: a challenge reflected back is an attack.
-			return l.fail("mutual CHAP refused: target challenge identical to ours (reflection)", "", nil, false)
-		}
-		out = append(out, KeyValue{"CHAP_I", strconv.Itoa(int(ourID))}, KeyValue{"CHAP_C", encodeCHAPHex(ourChallenge)})
+	out, ourID, ourChallenge, challenge, err := l.chapAnswer(got, alg)
+	if err != nil {
+		return err
 	}
 	resp, got, err = l.exchange(ctx, true, StageSecurity, StageOperational, out)
 	if le, ok := err.(*LoginError); ok && le.Status() == 0x0200 && alg != CHAPMD5 {
