@@ -131,7 +131,7 @@ type Logger struct {
 // uptime; nil uses /proc/uptime.
 func New(console, kmsg io.Writer, consoleLevel int, uptime func() float64) *Logger {
 	if uptime == nil {
-		uptime = ProcUptime
+		uptime = Uptime
 	}
 	l := &Logger{console: console, kmsg: kmsg, consoleLevel: consoleLevel, uptime: uptime, start: time.Now()}
 	l.startUptime = uptime()
@@ -367,8 +367,8 @@ func (t Timeline) JSON() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ProcUptime reads the kernel uptime from /proc/uptime; 0 when unreadable.
-func ProcUptime() float64 {
+// procUptime reads the kernel uptime from /proc/uptime; 0 when unreadable.
+func procUptime() float64 {
 	b, err := os.ReadFile("/proc/uptime")
 	if err != nil {
 		return 0
