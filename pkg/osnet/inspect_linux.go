@@ -23,6 +23,14 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 	for _, l := range all {
 		byIndex[l.Attrs().Index] = l
 	}
+	// One dump of every address, not one per interface (netlink.AddrList
+	// dumps them all and filters in user space).
+	addrs := map[int][]netlink.Addr{}
+	if as, err := netlink.AddrList(nil, unix.AF_UNSPEC); err == nil {
+		for _, a := range as {
+			addrs[a.LinkIndex] = append(addrs[a.LinkIndex], a)
+		}
+	}
 	first := 0
 	if rootServer.IsValid() {
 		if rs, err := netlink.RouteGet(rootServer.AsSlice()); err == nil && len(rs) > 0 {
@@ -35,7 +43,7 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 		if a.Flags&unix.IFF_LOOPBACK != 0 || a.Flags&unix.IFF_UP == 0 {
 			continue
 		}
-		if len(globalAddrs(l, false)) > 0 {
+		if len(globalAddrs(addrs[a.Index], false)) > 0 {
 			tops = append(tops, a.Index)
 		}
 	}
@@ -81,7 +89,7 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 			continue
 		}
 		a := l.Attrs()
-		ol := Link{Name: a.Name, MAC: a.HardwareAddr, PermanentMAC: a.PermHWAddr, Addresses: globalAddrs(l, true)}
+		ol := Link{Name: a.Name, MAC: a.HardwareAddr, PermanentMAC: a.PermHWAddr, Addresses: globalAddrs(addrs[i], true)}
 		switch v := l.(type) {
 		case *netlink.Bond:
 			ol.Kind, ol.PermanentMAC = Bond, nil
@@ -114,13 +122,10 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 
 func isDefault(dst string) bool { return dst == "0.0.0.0/0" || dst == "::/0" }
 
-// globalAddrs are l's addresses of global scope; permanent: only those
-// without a lifetime — the ones /init set, not the kernel's SLAAC ones.
-func globalAddrs(l netlink.Link, permanent bool) []netip.Prefix {
-	addrs, err := netlink.AddrList(l, unix.AF_UNSPEC)
-	if err != nil {
-		return nil
-	}
+// globalAddrs are the addresses of global scope among one link's addrs;
+// permanent: only those without a lifetime — the ones /init set, not the
+// kernel's SLAAC ones.
+func globalAddrs(addrs []netlink.Addr, permanent bool) []netip.Prefix {
 	var out []netip.Prefix
 	for _, a := range addrs {
 		if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IPNet == nil || (permanent && a.Flags&unix.IFA_F_PERMANENT == 0) {
