@@ -20,6 +20,7 @@ import (
 	"fmt"
 	stdlog "log"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/netroot/netroot/internal/boot"
@@ -49,6 +50,12 @@ func initMain() {
 		fmt.Fprintln(os.Stderr, "netroot init: must run as PID 1 (the kernel starts it as /init); refusing to touch this system")
 		os.Exit(1)
 	}
+	// The boot's heap stays a few MiB and the process is replaced by the
+	// real init at its end: collecting garbage on the way (at the default
+	// 4 MiB) only takes CPU time from the module loads and the network.
+	// The collector still runs should a long wait (rd.retry, the
+	// emergency shell) grow the heap ninefold.
+	debug.SetGCPercent(800)
 	log := bootlog.New(os.Stdout, nil, 0, nil)
 	// Libraries that log with the standard logger (iscsinl) go to the
 	// debug log.
