@@ -147,3 +147,11 @@ func TestLooksPredictable(t *testing.T) {
 		}
 	}
 }
+
+// The quick prefix check before predictableRE names the same prefixes.
+func TestPredictablePrefixes(t *testing.T) {
+	want := "^(" + strings.Join(predictablePrefixes, "|") + ")("
+	if re := predictableRE().String(); !strings.HasPrefix(re, want) {
+		t.Errorf("predictableRE %s does not start with %s", re, want)
+	}
+}

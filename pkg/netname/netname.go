@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Names are the names udev would give one network interface.
@@ -207,12 +209,23 @@ func sortedKeys(m map[string][]string) []string {
 // ACPI platform (a…i), s390 CCW (c), VIO (v), devicetree (d) or BCMA (b)
 // name, or a USB port chain without a PCI controller (u), with whatever
 // suffixes follow (f, d, n, u, c, i, v, r).
-var predictableRE = regexp.MustCompile(`^(en|ib|sl|wl|ww)(o[0-9]+|s[0-9]+|P[0-9]+(p[0-9]+)?s[0-9]+|u[0-9]+|p[0-9]+s[0-9]+|x[0-9a-f]{12}|X[0-9]+|a[0-9a-z]+i[0-9]+|c[0-9a-f]+|v[0-9a-f]+|d[0-9]+|b[0-9]+)[0-9A-Za-z_.-]*$`)
+// It is compiled on first use: every process of netroot's binary (the
+// keeper, its guard, the shutdown role) would pay for it at start, and
+// most boots never need it (see LooksPredictable).
+var predictableRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(en|ib|sl|wl|ww)(o[0-9]+|s[0-9]+|P[0-9]+(p[0-9]+)?s[0-9]+|u[0-9]+|p[0-9]+s[0-9]+|x[0-9a-f]{12}|X[0-9]+|a[0-9a-z]+i[0-9]+|c[0-9a-f]+|v[0-9a-f]+|d[0-9]+|b[0-9]+)[0-9A-Za-z_.-]*$`)
+})
 
 // LooksPredictable reports whether name has the form of a name udev's
 // net_id gives (ens2, enp0s31f6, eno1, enx525400123456, ibp0s3 …), as
 // opposed to a kernel name (eth0) or one a user chose (lan0): a NIC a
 // configuration names that way exists only once it is renamed.
 func LooksPredictable(name string) bool {
-	return validIfname(name) && predictableRE.MatchString(name)
+	if len(name) < 3 || !slices.Contains(predictablePrefixes, name[:2]) {
+		return false // eth0, bond0, lan0: no need to compile predictableRE
+	}
+	return validIfname(name) && predictableRE().MatchString(name)
 }
+
+// predictablePrefixes are net_id's type prefixes, predictableRE's first group.
+var predictablePrefixes = []string{"en", "ib", "sl", "wl", "ww"}
