@@ -340,8 +340,10 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	if len(ours.rootTimes) > 0 && len(seed.rootTimes) > 0 && len(poll.rootTimes) > 0 {
 		r := median(ours.rootTimes) / median(seed.rootTimes)
 		fmt.Printf("root reached, ours/seed:         %.2f  (target ≤ 0.45: %s)\n", r, verdict(r, 0.45))
+		// No target: issue 21 retired the 0.80 (it sat on the rig's own
+		// floor, the line below); the floor line further down replaces it.
 		r = median(ours.rootTimes) / median(poll.rootTimes)
-		fmt.Printf("root reached, ours/seed-polling: %.2f  (target ≤ 0.80: %s)\n", r, verdict(r, 0.80))
+		fmt.Printf("root reached, ours/seed-polling: %.2f\n", r)
 		if len(floor.rootTimes) > 0 {
 			// Where the ratio above stands against an init that does
 			// nothing but load the modules, one after the other.
