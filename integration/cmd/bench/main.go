@@ -326,8 +326,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f %s\n", im.name, stat(im.rootTimes), stat(im.initTimes), stat(im.unpack),
 			float64(im.size)/1e6, float64(im.raw)/1e6, rss)
 	}
-	st, _ := os.Stat(defaults)
-	fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", "", float64(st.Size())/1e6, float64(defRaw)/1e6)
+	fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (default -drivers)", "", "", "", float64(fileSize(defaults))/1e6, float64(defRaw)/1e6)
 	if ur != nil {
 		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "u-root bb image", "", "", "", float64(ur.URootSize.Compressed)/1e6, float64(ur.URootSize.Uncompressed)/1e6)
 		fmt.Printf("%-22s %-20s %-20s %-20s %-10.2f %-12.2f\n", "netroot (same modules)", "", "", "", float64(ur.NetrootSize.Compressed)/1e6, float64(ur.NetrootSize.Uncompressed)/1e6)
