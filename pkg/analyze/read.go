@@ -174,7 +174,7 @@ func ParseConsole(log string) (bootlog.Timeline, error) {
 		return tl, errors.New("no netroot timeline: neither timeline.json nor a console log with netroot's step lines")
 	}
 	// The kernel stamps its log with its scheduler clock, /init reads
-	// /proc/uptime: on an emulated machine they differ by tens of
+	// CLOCK_BOOTTIME (/proc/uptime's): on an emulated machine they differ by tens of
 	// milliseconds. The summary line, printed as the root is ready, gives
 	// the difference.
 	if off := readyAt - tl.RootReadyUptime; readyAt >= 0 && off > 0 && off < 1 {

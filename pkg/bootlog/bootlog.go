@@ -128,7 +128,7 @@ type Logger struct {
 // New returns a Logger writing to console and, when not nil, to kmsg.
 // consoleLevel is the first field of /proc/sys/kernel/printk (0 when
 // unknown: everything goes to the console too). uptime reads the kernel
-// uptime; nil uses /proc/uptime.
+// uptime; nil uses Uptime.
 func New(console, kmsg io.Writer, consoleLevel int, uptime func() float64) *Logger {
 	if uptime == nil {
 		uptime = Uptime

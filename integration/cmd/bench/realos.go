@@ -138,9 +138,10 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 }
 
 // bootRealOS boots the root once with r's initramfs, waits for
-// multi-user, reads systemd's own monotonic timestamps (the kernel's
-// clock: UserspaceTimestamp is the real root's systemd starting, after
-// any initrd; multi-user.target's ActiveEnterTimestamp) and powers off.
+// multi-user, reads when the real root's systemd started (its line on the
+// console, switchRootTime) and multi-user.target's
+// ActiveEnterTimestampMonotonic (systemd's own, on the kernel's clock),
+// and powers off.
 func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRow, cpus int) (switchRoot, multiUser, poweroff float64, state string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, realOSTimeout+4*time.Minute)
 	defer cancel()
