@@ -72,7 +72,15 @@ func TestBootIPv6(t *testing.T) {
 				t.Errorf("no %q on the console:\n%s", tc.line, m.screen)
 			}
 			if tc.v6.lease != nil {
+				// The files are the applied lease's: with several NICs
+				// racing, the winner, not the first one asked.
 				ifc := strings.Fields(got[0])[1]
+				for _, c := range got {
+					if f := strings.Fields(c); strings.HasPrefix(c, "apply lease6 ") && len(f) > 2 {
+						ifc = f[2]
+						break
+					}
+				}
 				j, err1 := m.files.ReadFile("/run/netroot/dhcp6-" + ifc + ".json")
 				env, err2 := m.files.ReadFile("/run/netroot/dhcp6-" + ifc + ".env")
 				if (err1 != nil || err2 != nil || !strings.Contains(string(env), "new_ip6_address='fd77::1a7'")) && !strings.Contains(tc.line, "SLAAC") {
