@@ -245,7 +245,7 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 // returns the drivers it inserted and the failures (one per unmet name);
 // err is set when no plan could be made.
 func (l *Loader) loadDrivers(ctx context.Context, cands []string, black func(string) bool) (loaded []string, failed []error, err error) {
-	p, err := l.Index.plan(cands, black)
+	p, err := l.Index.plan(cands, black, l.cpuUnfit())
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading device drivers: %w", err)
 	}

@@ -91,6 +91,9 @@ type memory struct {
 	// needing the same module waits for it instead of making the kernel
 	// read and relocate the module a second time only to say EEXIST.
 	inflight map[string]chan struct{}
+	// unfit is Loader.cpuUnfit's predicate, made once.
+	unfitOnce sync.Once
+	unfit     func(string) bool
 	// kernelComp is the compression the kernel decompresses in
 	// finit_module (compNone: none or unknown), read once.
 	compOnce   sync.Once
@@ -221,6 +224,36 @@ func (l *Loader) blacklisted() func(string) bool {
 	return func(m string) bool { return set[m] }
 }
 
+// cpuUnfit returns whether a module cannot work on this CPU: it declares
+// the CPU features it drives (an x86cpu device table: aliases such as
+// "cpu:type:x86,ven*fam*mod*:feature:*0094*") and none of them matches the
+// CPU's modalias (<sysfs>/devices/system/cpu/modalias). Such a module's
+// init says ENODEV only after the kernel has read, checked and relocated
+// it (crc32c_intel without SSE4.2, crct10dif_pclmul without PCLMULQDQ, as
+// on a virtual machine's baseline CPU), so among several providers of one
+// alias it is not tried. Without a readable CPU modalias nothing is unfit.
+func (l *Loader) cpuUnfit() func(string) bool {
+	m := l.memory()
+	m.unfitOnce.Do(func() {
+		data, err := os.ReadFile(filepath.Join(l.sysfsRoot(), "devices", "system", "cpu", "modalias"))
+		if err != nil {
+			return
+		}
+		fits := map[string]bool{}
+		for _, n := range l.Index.MatchAliases(strings.TrimSpace(string(data))) {
+			fits[n] = true
+		}
+		m.unfit = func(name string) bool {
+			if fits[name] {
+				return false
+			}
+			mod, ok := l.Index.Module(name)
+			return ok && slices.ContainsFunc(mod.Aliases, func(a string) bool { return strings.HasPrefix(a, "cpu:") })
+		}
+	})
+	return m.unfit
+}
+
 // Load loads the named modules (module names or aliases, see
 // Index.Resolve) with their dependencies, in dependency order, skipping
 // builtin and already loaded modules; independent modules load
@@ -230,12 +263,13 @@ func (l *Loader) blacklisted() func(string) bool {
 // meaning), or nil. A soft dependency that fails is an error too, but does
 // not stop the module that wanted it from loading. Among several modules
 // providing one alias (crc32c_generic and crc32c_intel for "crc32c") one
-// success is enough; the others' failures are only logged.
+// success is enough; the others' failures are only logged, and one that
+// cannot work on this CPU is not tried (cpuUnfit).
 func (l *Loader) Load(ctx context.Context, names ...string) error {
 	if err := l.check(); err != nil {
 		return err
 	}
-	p, err := l.Index.plan(names, l.blacklisted())
+	p, err := l.Index.plan(names, l.blacklisted(), l.cpuUnfit())
 	if err != nil {
 		return fmt.Errorf("loading modules: %w", err)
 	}

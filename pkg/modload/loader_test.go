@@ -312,6 +312,39 @@ func TestAbsentHardwareTriedOnce(t *testing.T) {
 	}
 }
 
+// A provider that declares CPU features this CPU lacks is not tried when
+// another provider remains; with the feature, or with no CPU modalias to
+// tell, every provider is.
+func TestCPUUnfitProviderSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		modalias string // "": no <sysfs>/devices/system/cpu/modalias
+		load     []string
+		want     []string
+	}{
+		{"feature absent", "cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0001,00E3\n", []string{"crc32c"}, []string{"crc32c_generic"}},
+		{"feature present", "cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0094,00E3\n", []string{"crc32c"}, []string{"crc32c_generic", "crc32c_intel"}},
+		{"no modalias", "", []string{"crc32c"}, []string{"crc32c_generic", "crc32c_intel"}},
+		// ext4's softdep "pre: crc32c" is filtered the same way.
+		{"softdep", "cpu:type:x86,ven0000fam0006mod003F:feature:,0000\n", []string{"ext4"}, []string{"crc16", "jbd2", "mbcache", "crc32c_generic", "ext4"}},
+		// Named on its own it is tried: the caller asked for it.
+		{"named", "cpu:type:x86,ven0000fam0006mod003F:feature:,0000\n", []string{"crc32c_intel"}, []string{"crc32c_intel"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, k := newTestLoader(t)
+			if tc.modalias != "" {
+				writeFile(t, l.SysfsRoot, "devices/system/cpu/modalias", []byte(tc.modalias))
+			}
+			if err := l.Load(context.Background(), tc.load...); err != nil {
+				t.Fatal(err)
+			}
+			if got := k.callNames(); !slices.Equal(got, tc.want) {
+				t.Errorf("calls %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestWithSysSharesMemory(t *testing.T) {
 	l, k := newTestLoader(t)
 	k.fail = map[string]error{"crc32c_intel": syscall.ENODEV}

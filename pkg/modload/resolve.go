@@ -41,7 +41,7 @@ type plan struct {
 // nothing in the index are ignored (an initramfs may leave them out);
 // unknown names, unknown hard dependencies and dependency cycles are errors.
 func (x *Index) Resolve(names ...string) ([]string, error) {
-	p, err := x.plan(names, nil)
+	p, err := x.plan(names, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +128,24 @@ func editDistance(a, b string, limit int) int {
 // modules must never be loaded: a name or hard dependency that only a
 // blacklisted module provides makes that name fail (in plan.errs); a
 // blacklisted provider among several, or of a soft dependency, is dropped.
-// The returned error is for problems of the whole plan (a cycle).
-func (x *Index) plan(names []string, blacklisted func(string) bool) (*plan, error) {
+// unfit, when not nil, tells which modules cannot work on this machine
+// (see Loader.cpuUnfit): among several providers of one name they are
+// dropped, unless every provider is. The returned error is for problems
+// of the whole plan (a cycle).
+func (x *Index) plan(names []string, blacklisted, unfit func(string) bool) (*plan, error) {
 	if blacklisted == nil {
 		blacklisted = func(string) bool { return false }
+	}
+	// fit keeps the providers that are not unfit, or all of them.
+	fit := func(provs []string) []string {
+		if unfit == nil || len(provs) < 2 {
+			return provs
+		}
+		kept := slices.DeleteFunc(slices.Clone(provs), unfit)
+		if len(kept) == 0 {
+			return provs
+		}
+		return kept
 	}
 	p := &plan{hard: map[string][]string{}, after: map[string][]string{}}
 	in := map[string]bool{}            // modules in the plan
@@ -177,6 +191,7 @@ func (x *Index) plan(names []string, blacklisted func(string) bool) (*plan, erro
 							sn.providers = append(sn.providers, pm)
 						}
 					}
+					sn.providers = fit(sn.providers)
 					if len(sn.providers) == 0 {
 						continue
 					}
@@ -238,6 +253,7 @@ func (x *Index) plan(names []string, blacklisted func(string) bool) (*plan, erro
 			p.errs = append(p.errs, fmt.Errorf("%s: every module providing it is blacklisted (rd.driver.blacklist): %s", name, strings.Join(provs, ", ")))
 			continue
 		}
+		n.providers = fit(n.providers)
 		set, list := map[string]bool{}, []string{}
 		needsBefore := len(p.needs)
 		if err := closure(&n, set, &list); err != nil {

@@ -168,7 +168,7 @@ func TestPlanBlacklist(t *testing.T) {
 			nil, []string{"every module providing it is blacklisted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := x.plan(tc.names, black(tc.blacklist...))
+			p, err := x.plan(tc.names, black(tc.blacklist...), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
