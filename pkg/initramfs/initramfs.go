@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
 )
@@ -146,7 +147,7 @@ func (a *Archive) WriteCPIO(w io.Writer) error {
 
 // Compressions lists the supported compressors; the kernel must have the
 // matching CONFIG_RD_* (Debian's has them all).
-var Compressions = []string{"gzip", "zstd", "xz", "none"}
+var Compressions = []string{"gzip", "zstd", "xz", "lz4", "none"}
 
 // Write writes the archive compressed with one of Compressions and returns
 // the uncompressed size.
@@ -168,6 +169,12 @@ func (a *Archive) Write(w io.Writer, compression string) (int64, error) {
 	case "xz":
 		// The kernel's xz decoder wants CRC32 checks, not CRC64.
 		zw, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(w)
+	case "lz4":
+		// The kernel unpacks lz4's legacy format only (lz4 -l, as
+		// dracut's --lz4 and initramfs-tools' COMPRESS=lz4 write it).
+		lw := lz4.NewWriter(w)
+		err = lw.Apply(lz4.LegacyOption(true), lz4.CompressionLevelOption(lz4.Level9))
+		zw = lw
 	case "none":
 		_, err = raw.WriteTo(w)
 		return size, err

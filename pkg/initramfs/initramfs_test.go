@@ -3,12 +3,14 @@ package initramfs
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
 )
@@ -104,6 +106,12 @@ func TestReproducibleAndCompressions(t *testing.T) {
 			r = d
 		case "xz":
 			r, err = xz.NewReader(&a)
+		case "lz4":
+			// The kernel's legacy format: its magic, then blocks.
+			if m := binary.LittleEndian.Uint32(a.Bytes()); m != 0x184C2102 {
+				t.Fatalf("lz4: magic %#x, want the legacy format's 0x184c2102", m)
+			}
+			r = lz4.NewReader(&a)
 		case "none":
 			r = &a
 		}
