@@ -119,7 +119,9 @@ uroot: all
 		$(if $(UROOT_CMDLINE),-cmdline '$(UROOT_CMDLINE)')
 
 # bench races netroot against the seed-style baselines (figures, not
-# assertions). BENCH_FLAGS, e.g. '-n 9 -smp 1 -m 192'.
+# assertions). BENCH_FLAGS, e.g. '-n 9 -smp 1 -m 192'; by default the
+# netroot image also boots lz4-compressed beside the default (zstd) one.
+BENCH_FLAGS ?= -compress auto,lz4
 bench: deps all
 	$(GO) run ./integration/cmd/bench $(BENCH_FLAGS)
 

@@ -378,6 +378,13 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		}
 		fmt.Printf("  /init part, ours − floor:        %.2f s by medians, paired %s s\n",
 			median(ours.initTimes)-median(floor.initTimes), stat(paired(ours, floor, initGap)))
+		// The other compressions, for what they change before /init.
+		for _, v := range variants[1:] {
+			if r := paired(v, floor, rootGap); len(r) > 0 {
+				fmt.Printf("  %s − floor, paired: %s s (unpack %.2f s against %.2f s)\n",
+					v.name, stat(r), median(v.unpack), median(ours.unpack))
+			}
+		}
 	}
 	if what != nil {
 		if root := paired(what, ours, ratio); len(root) > 0 {
