@@ -20,6 +20,7 @@ import (
 	"fmt"
 	stdlog "log"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -56,6 +57,7 @@ func initMain() {
 	// The collector still runs should a long wait (rd.retry, the
 	// emergency shell) grow the heap ninefold.
 	debug.SetGCPercent(800)
+	runtime.GOMAXPROCS(boot.BootProcs(runtime.NumCPU()))
 	log := bootlog.New(os.Stdout, nil, 0, nil)
 	// Libraries that log with the standard logger (iscsinl) go to the
 	// debug log.

@@ -505,3 +505,16 @@ func TestReadConfigOrder(t *testing.T) {
 		t.Errorf("rd.retry = %s: /proc/cmdline must win", p.Boot.Retry)
 	}
 }
+
+func TestBootProcs(t *testing.T) {
+	for _, tc := range []struct{ cpus, want int }{
+		{0, 1}, // NumCPU never says 0; stay safe anyway
+		{1, 1},
+		{2, 2 + backgroundProcs},
+		{64, 64 + backgroundProcs},
+	} {
+		if got := BootProcs(tc.cpus); got != tc.want {
+			t.Errorf("BootProcs(%d) = %d, want %d", tc.cpus, got, tc.want)
+		}
+	}
+}

@@ -36,6 +36,25 @@ type modules struct {
 // background module batches, the keeper's early start.
 const backgroundNice = 19
 
+// backgroundProcs are the Go Ps added beyond the CPUs on a machine with
+// several: the background batches' inserts (as many as six in flight at
+// once) each hold a P for the length of finit_module at nice 19, and a
+// niced thread back from it holds its P until the kernel runs it again.
+// With only one P per CPU the foreground's goroutines (the NIC drivers'
+// batch, the bond, the login) then wait for the runtime's monitor to take
+// a P back; with more the kernel's scheduler alone decides, by nice.
+const backgroundProcs = 6
+
+// BootProcs is the GOMAXPROCS of the boot on a machine with cpus CPUs. One
+// CPU keeps one P: there, idle Ps only wake threads that spin on the CPU
+// the boot needs.
+func BootProcs(cpus int) int {
+	if cpus <= 1 {
+		return 1
+	}
+	return cpus + backgroundProcs
+}
+
 // networkModules are needed before the network step.
 var networkModules = []string{"bonding", "8021q"}
 
