@@ -202,6 +202,18 @@ func TestBootScenario(t *testing.T) {
 	}
 }
 
+// TestBootTwoCPUs boots the scenario on two vCPUs, as the machines netroot
+// boots have several cores and the bench measures: the NIC drivers load
+// beside the background batches on the other CPU, and the boot runs with
+// more Go Ps than CPUs (boot.BootProcs); the other tests boot on one.
+func TestBootTwoCPUs(t *testing.T) {
+	b := start(t, rig.BootSpec{Cmdline: rig.ScenarioCmdline, Target: rig.DefaultTarget(), CPUs: 2})
+	log := assertRealRoot(t, b)
+	if got := reported(log, "cpus"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("the real root saw %q CPUs, want 2", got)
+	}
+}
+
 // modulesStep returns the drivers the modules step's line lists as loaded
 // for devices and network.
 func modulesStep(log string) (string, bool) {

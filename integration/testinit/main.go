@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -70,6 +71,7 @@ func main() {
 		}
 	}
 	report("crc32c", crc32cDriver())
+	report("cpus", fmt.Sprint(runtime.NumCPU()))
 	report("env-path", os.Getenv("PATH"))
 	report("cmdline", read("/proc/cmdline"))
 
