@@ -200,6 +200,50 @@ func TestNetrootDHCPWithoutRootPath(t *testing.T) {
 	}
 }
 
+// A connection the target drops while the kernel takes it over (the
+// kernel answers a parameter with a connection error) is logged in again;
+// a hand-off that fails before the kernel took the socket, or every time,
+// fails the boot.
+func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
+	lost := func(host uint32) error {
+		return &iscsi.HandOffError{Portal: "10.77.0.1:3260", Target: targetIQN, Step: "set parameter DATADGST_EN", Bound: true, Err: errors.New("connection error")}
+	}
+	for _, tc := range []struct {
+		name     string
+		failures int  // Starts that fail
+		bound    bool // after the kernel took the socket
+		connects int
+		ok       bool
+	}{
+		{"lost once", 1, true, 2, true},
+		{"lost every time", 9, true, handOffAttempts, false},
+		{"refused before the bind", 1, false, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			n := 0
+			m.start = func(host uint32) error {
+				if n++; n > tc.failures {
+					return nil
+				}
+				err := lost(host)
+				err.(*iscsi.HandOffError).Bound = tc.bound
+				return err
+			}
+			_, err := m.boot(scenario, Options{})
+			if got := m.called("connect"); len(got) != tc.connects {
+				t.Errorf("connects %q, want %d", got, tc.connects)
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("boot error %v, want ok=%v; screen:\n%s", err, tc.ok, m.screen)
+			}
+			if tc.ok && !strings.Contains(m.screen.String(), "logging in again (2 of 3)") {
+				t.Errorf("no warning of the second login:\n%s", m.screen)
+			}
+		})
+	}
+}
+
 func TestFailedLoginDiscardsItsKernelSession(t *testing.T) {
 	m := newMachine(t)
 	m.connect = func(cfg iscsi.LoginConfig) error {

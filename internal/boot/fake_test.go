@@ -43,6 +43,7 @@ type machine struct {
 	niced     func(ctx context.Context, names []string) error // LoadNiced
 	waitLinks func(ctx context.Context, names []string) error
 	connect   func(cfg iscsi.LoginConfig) error
+	start     func(host uint32) error // a prepared session's Start
 	shell     func() error
 	reboot    func(config.Emergency) error
 	leases    map[string]*dhcp.Lease // by interface
@@ -368,6 +369,11 @@ type prepared struct {
 
 func (p *prepared) Start(conn net.Conn, s *iscsi.Session, o iscsi.KernelOptions) (iscsi.KernelSession, error) {
 	p.m.record("start host%d", p.ks.HostNo)
+	if p.m.start != nil {
+		if err := p.m.start(p.ks.HostNo); err != nil {
+			return p.ks, err
+		}
+	}
 	return p.ks, nil
 }
 

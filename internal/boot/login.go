@@ -146,18 +146,29 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	cfg, kopts, copts := loginSettings(p, initiator, index, t, creds)
 	kopts.Logf = b.log.Debugf
 	copts.Logf = b.log.Printf
-	prepared := k.prepare(b, ctx, t.Portal(), t.Name, kopts)
-	sess, conn, err := is.Connect(ctx, cfg, copts)
-	if err != nil {
-		k.discard(b, prepared)
-		st.Fail(err)
-		return loggedIn{}, fail("login", err, "is the target up and reachable from this network (check netroot= and the portal)?")
-	}
-	ks, err := k.handOff(prepared, conn, sess, kopts)
-	conn.Close() // the kernel holds its own reference now (or the login failed)
-	if err != nil {
-		st.Fail(err)
-		return loggedIn{}, err
+	var (
+		sess *iscsi.Session
+		conn net.Conn
+		ks   iscsi.KernelSession
+	)
+	for attempt := 1; ; attempt++ {
+		prepared := k.prepare(b, ctx, t.Portal(), t.Name, kopts)
+		sess, conn, err = is.Connect(ctx, cfg, copts)
+		if err != nil {
+			k.discard(b, prepared)
+			st.Fail(err)
+			return loggedIn{}, fail("login", err, "is the target up and reachable from this network (check netroot= and the portal)?")
+		}
+		ks, err = k.handOff(prepared, conn, sess, kopts)
+		conn.Close() // the kernel holds its own reference now (or the login failed)
+		if err == nil {
+			break
+		}
+		if attempt >= handOffAttempts || ctx.Err() != nil || !lostInHandOff(err) {
+			st.Fail(err)
+			return loggedIn{}, err
+		}
+		b.log.Warnf("login: %v; logging in again (%d of %d)", err, attempt+1, handOffAttempts)
 	}
 	kept := keptSession(ks, cfg, sess, kopts, t.Portal())
 	kept.Resolved = resolvedPortal(t, conn)
@@ -203,6 +214,20 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	})
 	st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
 	return loggedIn{session: kept, tuning: tuning, disk: *dev}, nil
+}
+
+// handOffAttempts bounds the logins of a target whose connection is lost
+// while the kernel takes it over: a target that drops every new session
+// fails the boot with that error instead of holding it until rd.retry.
+const handOffAttempts = 3
+
+// lostInHandOff tells a hand-off that failed after the kernel took the
+// socket (the target may have dropped the connection just after the
+// login: the kernel then answers the next step with a connection error)
+// from one that failed before it, which a new login would repeat.
+func lostInHandOff(err error) bool {
+	he, ok := errors.AsType[*iscsi.HandOffError](err)
+	return ok && he.Bound
 }
 
 // kernelSide is the kernel's iSCSI transport, opened once the iSCSI

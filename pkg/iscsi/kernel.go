@@ -118,9 +118,25 @@ func PrepareSession(t NetlinkTransport, portal, target string, o KernelOptions) 
 	return p, nil
 }
 
+// HandOffError is a failed step of the kernel hand-off of a login.
+type HandOffError struct {
+	Portal, Target, Step string
+	// Bound: the kernel had taken the logged-in socket when the step
+	// failed. A connection the target drops right after the login fails
+	// the steps from there on; a new login may then succeed.
+	Bound bool
+	Err   error
+}
+
+func (e *HandOffError) Error() string {
+	return fmt.Sprintf("iscsi: kernel hand-off of %s %s: %s: %v", e.Portal, e.Target, e.Step, e.Err)
+}
+
+func (e *HandOffError) Unwrap() error { return e.Err }
+
 // handOffError names the hand-off step of portal and target that failed.
 func handOffError(portal, target, step string, err error) error {
-	return fmt.Errorf("iscsi: kernel hand-off of %s %s: %s: %w", portal, target, step, err)
+	return &HandOffError{Portal: portal, Target: target, Step: step, Err: err}
 }
 
 // Destroy tears down a prepared session that will not be started (its
@@ -165,7 +181,9 @@ func (p *PreparedSession) Start(conn net.Conn, s *Session, o KernelOptions) (ks 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	fail := func(step string, e error) error { return handOffError(s.Portal, s.TargetName, step, e) }
+	fail := func(step string, e error) error {
+		return &HandOffError{Portal: s.Portal, Target: s.TargetName, Step: step, Bound: bound, Err: e}
+	}
 	var bindErr error
 	if err = raw.Control(func(fd uintptr) { bindErr = t.BindConnection(ks.SID, ks.CID, int(fd)) }); err != nil {
 		return ks, fail("bind connection", err)

@@ -182,11 +182,18 @@ func TestHandOff(t *testing.T) {
 		"set 8":                 {"stop", "destroy-conn", "destroy-session"}, // MAX_BURST
 		"start":                 {"stop", "destroy-conn", "destroy-session"},
 	}
+	// From the bind on the kernel holds the socket: a failure there may be
+	// the target dropping the connection, which a new login can outlive.
+	bound := map[string]bool{"set 8": true, "start": true}
 	for step, teardown := range failures {
 		f := &fakeNL{failAt: step}
 		_, err := HandOff(f, tcpPair(t), testSession(), KernelOptions{})
 		if err == nil || strings.Contains(err.Error(), "secret") {
 			t.Fatalf("%s: err %v", step, err)
+		}
+		var he *HandOffError
+		if !errors.As(err, &he) || he.Bound != bound[step] {
+			t.Errorf("failure at %s: %#v, want a *HandOffError with Bound %v", step, err, bound[step])
 		}
 		i := 0
 		for i < len(f.calls) && f.calls[i] != step {
