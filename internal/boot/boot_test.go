@@ -205,9 +205,6 @@ func TestNetrootDHCPWithoutRootPath(t *testing.T) {
 // a hand-off that fails before the kernel took the socket, or every time,
 // fails the boot.
 func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
-	lost := func(host uint32) error {
-		return &iscsi.HandOffError{Portal: "10.77.0.1:3260", Target: targetIQN, Step: "set parameter DATADGST_EN", Bound: true, Err: errors.New("connection error")}
-	}
 	for _, tc := range []struct {
 		name     string
 		failures int  // Starts that fail
@@ -226,9 +223,7 @@ func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
 				if n++; n > tc.failures {
 					return nil
 				}
-				err := lost(host)
-				err.(*iscsi.HandOffError).Bound = tc.bound
-				return err
+				return &iscsi.HandOffError{Portal: "10.77.0.1:3260", Target: targetIQN, Step: "set parameter DATADGST_EN", Bound: tc.bound, Err: errors.New("connection error")}
 			}
 			_, err := m.boot(scenario, Options{})
 			if got := m.called("connect"); len(got) != tc.connects {

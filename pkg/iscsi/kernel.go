@@ -102,7 +102,9 @@ func PrepareSession(t NetlinkTransport, portal, target string, o KernelOptions) 
 	if depth == 0 {
 		depth = 32
 	}
-	fail := func(step string, e error) error { return handOffError(portal, target, step, e) }
+	fail := func(step string, e error) error {
+		return &HandOffError{Portal: portal, Target: target, Step: step, Err: e}
+	}
 	sid, host, err := t.CreateSession(cmdsMax, depth)
 	if err != nil {
 		return nil, fail("create session", err)
@@ -133,11 +135,6 @@ func (e *HandOffError) Error() string {
 }
 
 func (e *HandOffError) Unwrap() error { return e.Err }
-
-// handOffError names the hand-off step of portal and target that failed.
-func handOffError(portal, target, step string, err error) error {
-	return &HandOffError{Portal: portal, Target: target, Step: step, Err: err}
-}
 
 // Destroy tears down a prepared session that will not be started (its
 // login failed).
