@@ -98,6 +98,11 @@ func (k linuxKeeper) launch() (*keeperProcess, error) {
 // returns the keeper's pid. On failure the keeper is stopped.
 func (k *keeperProcess) HandOver(state keeper.State) (int, error) {
 	defer k.readyR.Close()
+	// The keeper raises itself to nice 0 once it has read the state; one
+	// prelaunched at nice 19 may still be starting, starved by the boot,
+	// and switch_root waits for it. It leads its own process group
+	// (setsid); errors only cost time.
+	prio.SetGroup(k.cmd.Process.Pid, 0)
 	data, err := keeper.Encode(state)
 	if err == nil {
 		_, err = k.stateW.Write(data)

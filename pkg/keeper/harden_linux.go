@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netroot/netroot/pkg/prio"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,11 +65,9 @@ func harden(proc *os.File, logf func(string, ...any)) {
 // raisePriority sets every thread of this process to nice 0: /init may
 // have started it at nice 19, and a process started from such a thread
 // inherits it. Each keeper process leads its own process group (setsid),
-// so the group is this process; unlike prio.SetProcess this needs no
-// /proc/self/task, which a process started after switch_root cannot
-// reach by path.
+// so the group is this process.
 func raisePriority(logf func(string, ...any)) {
-	if err := unix.Setpriority(unix.PRIO_PGRP, 0, 0); err != nil {
+	if err := prio.SetGroup(0, 0); err != nil {
 		logf("raising the priority to nice 0: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package netname
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -148,10 +149,37 @@ func TestLooksPredictable(t *testing.T) {
 	}
 }
 
-// The quick prefix check before predictableRE names the same prefixes.
-func TestPredictablePrefixes(t *testing.T) {
-	want := "^(" + strings.Join(predictablePrefixes, "|") + ")("
-	if re := predictableRE().String(); !strings.HasPrefix(re, want) {
-		t.Errorf("predictableRE %s does not start with %s", re, want)
+// predictableRE is the form LooksPredictable matches by hand, written as
+// the regular expression it replaces; the tests hold them equal.
+var predictableRE = regexp.MustCompile(`^(en|ib|sl|wl|ww)(o[0-9]+|s[0-9]+|P[0-9]+(p[0-9]+)?s[0-9]+|u[0-9]+|p[0-9]+s[0-9]+|x[0-9a-f]{12}|X[0-9]+|a[0-9a-z]+i[0-9]+|c[0-9a-f]+|v[0-9a-f]+|d[0-9]+|b[0-9]+)[0-9A-Za-z_.-]*$`)
+
+func checkLooksPredictable(t *testing.T, s string) {
+	t.Helper()
+	if got, want := LooksPredictable(s), validIfname(s) && predictableRE.MatchString(s); got != want {
+		t.Errorf("LooksPredictable(%q) = %v, the form says %v", s, got, want)
 	}
+}
+
+// TestLooksPredictableForm: the hand matcher agrees with the form on
+// every kind's edge (too short, a wrong character, the optional parts).
+func TestLooksPredictableForm(t *testing.T) {
+	for _, s := range []string{
+		"eno", "eno1", "enoa", "ens", "ens0", "ensx", "enu1", "enX", "enX3", "end7", "enb0", "enbx",
+		"enc", "enc0a", "encg", "env", "envff", "enx", "enx52540077011", "enx525400770110", "enx52540077011g", "enx525400770110xyz",
+		"enp", "enp0", "enp0s", "enp0s3", "enps3", "enp0s3f1d2", "enp0x3",
+		"enP", "enP1", "enP1s2", "enP1p2s3", "enP1p2s", "enP1p2", "enP1ps2", "enPp1s2", "enP1p2s3f0np1", "enP1p2x",
+		"ena", "enai1", "enaXi1", "enabci", "enabci1", "enabci12x", "enaBCi1", "enaii1", "enai", "ena0i9", "ena-i1",
+		"ibp0s3", "slo1", "wlp2s0", "wwu1", "ens2.100", "ens2_x", "ens2-1", "ens2:1", "ens2 ", "ens2é",
+		"enp0s31f6-with-a-long-suffix", "enp0s31f6-ok", "xxp0s3", "en", "e", "",
+	} {
+		checkLooksPredictable(t, s)
+	}
+}
+
+// FuzzLooksPredictable holds the hand matcher equal to the form.
+func FuzzLooksPredictable(f *testing.F) {
+	for _, s := range []string{"ens2", "enP1p2s3f0", "enabci1", "enx525400770110", "enp0s", "eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkLooksPredictable)
 }

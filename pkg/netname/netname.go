@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // Names are the names udev would give one network interface.
@@ -204,28 +202,92 @@ func sortedKeys(m map[string][]string) []string {
 	return keys
 }
 
-// predictableRE matches the names net_id makes: a type prefix, then an
-// onboard (o), hotplug slot (s), PCI path ([P]p…s), MAC (x), Xen (X),
-// ACPI platform (a…i), s390 CCW (c), VIO (v), devicetree (d) or BCMA (b)
-// name, or a USB port chain without a PCI controller (u), with whatever
-// suffixes follow (f, d, n, u, c, i, v, r).
-// It is compiled on first use: every process of netroot's binary (the
-// keeper, its guard, the shutdown role) would pay for it at start, and
-// most boots never need it (see LooksPredictable).
-var predictableRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(en|ib|sl|wl|ww)(o[0-9]+|s[0-9]+|P[0-9]+(p[0-9]+)?s[0-9]+|u[0-9]+|p[0-9]+s[0-9]+|x[0-9a-f]{12}|X[0-9]+|a[0-9a-z]+i[0-9]+|c[0-9a-f]+|v[0-9a-f]+|d[0-9]+|b[0-9]+)[0-9A-Za-z_.-]*$`)
-})
-
 // LooksPredictable reports whether name has the form of a name udev's
 // net_id gives (ens2, enp0s31f6, eno1, enx525400123456, ibp0s3 …), as
 // opposed to a kernel name (eth0) or one a user chose (lan0): a NIC a
 // configuration names that way exists only once it is renamed.
+//
+// The form: a type prefix (en, ib, sl, wl, ww), then an onboard (o),
+// hotplug slot (s), PCI path ([P]p…s), MAC (x), Xen (X), ACPI platform
+// (a…i), s390 CCW (c), VIO (v), devicetree (d) or BCMA (b) name, or a USB
+// port chain without a PCI controller (u), with whatever suffixes follow
+// (f, d, n, u, c, i, v, r) — in letters, digits and "_.-". It is matched
+// by hand, not with a regular expression: regexp's tables (unicode's
+// category and script maps) would be built at the start of every process
+// of netroot's binary (the keeper, its guard, the shutdown role).
 func LooksPredictable(name string) bool {
-	if len(name) < 3 || !slices.Contains(predictablePrefixes, name[:2]) {
-		return false // eth0, bond0, lan0: no need to compile predictableRE
+	if len(name) < 3 || !slices.Contains(predictablePrefixes, name[:2]) || !validIfname(name) {
+		return false // eth0, bond0, lan0
 	}
-	return validIfname(name) && predictableRE().MatchString(name)
+	rest := name[2:]
+	for i := 0; i < len(rest); i++ {
+		if !isNameChar(rest[i]) {
+			return false
+		}
+	}
+	// Every character of the kinds below is a name character, so what
+	// follows the kind's shortest form is the free suffix.
+	kind, arg := rest[0], rest[1:]
+	switch kind {
+	case 'o', 's', 'u', 'X', 'd', 'b':
+		return digits(arg) > 0
+	case 'c', 'v':
+		return hexDigits(arg) > 0
+	case 'x':
+		return hexDigits(arg) >= 12
+	case 'p': // p<bus>s<slot>
+		n := digits(arg)
+		return n > 0 && len(arg) > n && arg[n] == 's' && digits(arg[n+1:]) > 0
+	case 'P': // P<domain>[p<bus>]s<slot>
+		n := digits(arg)
+		if n == 0 || len(arg) == n {
+			return false
+		}
+		arg = arg[n:]
+		if arg[0] == 'p' {
+			if m := digits(arg[1:]); m > 0 && len(arg) > m+1 && arg[m+1] == 's' && digits(arg[m+2:]) > 0 {
+				return true
+			}
+		}
+		return arg[0] == 's' && digits(arg[1:]) > 0
+	case 'a': // a<vendor and model, lowercase>i<instance>
+		for i := 1; i+1 < len(arg); i++ {
+			c := arg[i-1]
+			if !isDigit(c) && (c < 'a' || c > 'z') {
+				return false
+			}
+			if arg[i] == 'i' && isDigit(arg[i+1]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// predictablePrefixes are net_id's type prefixes, predictableRE's first group.
+// predictablePrefixes are net_id's type prefixes.
 var predictablePrefixes = []string{"en", "ib", "sl", "wl", "ww"}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isNameChar: a letter, a digit, or one of "_.-".
+func isNameChar(c byte) bool {
+	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '.' || c == '-'
+}
+
+// digits counts the decimal digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
+}
+
+// hexDigits counts the lowercase hexadecimal digits s starts with.
+func hexDigits(s string) int {
+	n := 0
+	for n < len(s) && (isDigit(s[n]) || 'a' <= s[n] && s[n] <= 'f') {
+		n++
+	}
+	return n
+}

@@ -18,9 +18,11 @@ func Run(nice int, f func() error) error {
 	return f()
 }
 
-// SetProcess sets every thread of the calling process to nice: a process
-// started at a low priority (by Run) raises itself once it has work that
-// must not wait. It returns the first error.
-func SetProcess(nice int) error {
-	return setProcess(nice)
+// SetGroup sets every thread of every process in process group pgid (0:
+// the caller's) to nice: a process started at a low priority (by Run)
+// that leads its own group is raised, by itself or by its parent, once it
+// has work that must not wait. Unlike a walk of /proc/<pid>/task it needs
+// no /proc, which a process started after switch_root may not reach.
+func SetGroup(pgid, nice int) error {
+	return setGroup(pgid, nice)
 }

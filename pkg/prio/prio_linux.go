@@ -4,9 +4,7 @@ package prio
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,21 +26,9 @@ func lower(nice int) (restore func()) {
 	}
 }
 
-func setProcess(nice int) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return fmt.Errorf("prio: listing threads: %w", err)
+func setGroup(pgid, nice int) error {
+	if err := unix.Setpriority(unix.PRIO_PGRP, pgid, nice); err != nil {
+		return fmt.Errorf("prio: process group %d to nice %d: %w", pgid, nice, err)
 	}
-	var first error
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		// A thread may exit meanwhile (ESRCH): nothing to do for it.
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && err != unix.ESRCH && first == nil {
-			first = fmt.Errorf("prio: thread %d to nice %d: %w", tid, nice, err)
-		}
-	}
-	return first
+	return nil
 }

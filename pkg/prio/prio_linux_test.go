@@ -6,8 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -42,32 +41,44 @@ func TestRunLowersOnlyDuringTheCall(t *testing.T) {
 	}
 }
 
-func TestChildInheritsAndSetProcessRestores(t *testing.T) {
+func TestChildInheritsAndSetGroupRaises(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("raising a priority needs CAP_SYS_NICE")
 	}
-	// A child started inside Run starts at nice 19.
-	var out []byte
+	// A child started inside Run starts at nice 19, every thread of it.
+	var cmd *exec.Cmd
 	err := Run(19, func() error {
-		var err error
-		out, err = exec.Command("sh", "-c", "cut -d' ' -f19 /proc/self/stat").Output()
+		cmd = exec.Command("sleep", "30")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd.Start()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	if n := nice(t, pid); n != 19 {
+		t.Fatalf("child's nice = %d, want 19", n)
+	}
+	// Its parent raises its group (it leads one: setsid).
+	if err := SetGroup(pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := nice(t, pid); n != 0 {
+		t.Errorf("child's nice = %d after SetGroup(%d, 0), want 0", n, pid)
+	}
+	// This process's own group, from a thread at nice 10: the thread is
+	// raised too (Run restores it afterwards anyway, so look inside).
+	during := -1
+	err = Run(10, func() error {
+		err := SetGroup(0, 0)
+		during = nice(t, unix.Gettid())
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(string(out)); got != "19" {
-		t.Errorf("child's nice = %q, want 19", got)
-	}
-	// SetProcess raises every thread of this process.
-	if err := Run(10, func() error { return SetProcess(0) }); err != nil {
-		t.Fatal(err)
-	}
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, task := range tasks {
-		tid, _ := strconv.Atoi(task.Name())
-		if n := nice(t, tid); n != 0 {
-			t.Errorf("thread %d at nice %d after SetProcess(0)", tid, n)
-		}
+	if during != 0 {
+		t.Errorf("the calling thread at nice %d after SetGroup(0, 0), want 0", during)
 	}
 }

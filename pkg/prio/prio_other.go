@@ -4,4 +4,4 @@ package prio
 
 func lower(int) (restore func()) { return func() {} }
 
-func setProcess(int) error { return nil }
+func setGroup(int, int) error { return nil }
