@@ -168,7 +168,7 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 			st.Fail(err)
 			return loggedIn{}, err
 		}
-		b.log.Warnf("login: %v; logging in again (%d of %d)", err, attempt+1, handOffAttempts)
+		b.log.Warnf("%v; logging in again (%d of %d)", err, attempt+1, handOffAttempts) // err names the step
 	}
 	kept := keptSession(ks, cfg, sess, kopts, t.Portal())
 	kept.Resolved = resolvedPortal(t, conn)
