@@ -91,6 +91,20 @@ func (m *machine) called(prefix string) []string {
 	return out
 }
 
+// calledAtLeast is called once n calls start with prefix, or after d:
+// Run may return before a goroutine it started has made its call (the
+// login on a path racing the one that won).
+func (m *machine) calledAtLeast(prefix string, n int, d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		got := m.called(prefix)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // boot runs a boot of cmdline to its end: Run, then Emergency on failure
 // (which ends in Forever, or a reboot). It returns Run's error.
 func (m *machine) boot(cmdline string, opts Options) (*Boot, error) {

@@ -56,7 +56,7 @@ func TestPathsFirstAnswerWins(t *testing.T) {
 			if took > 5*time.Second {
 				t.Errorf("the boot took %v: a dead path held it", took)
 			}
-			if got := r.called("connect"); len(got) != 2 {
+			if got := r.calledAtLeast("connect", 2, 2*time.Second); len(got) != 2 {
 				t.Errorf("logins %q, want one on each path", got)
 			}
 			if got := r.called("prepare"); len(got) != 1 {
@@ -326,9 +326,11 @@ func TestDiscoveryPaths(t *testing.T) {
 	if got := r.called("discover"); !slices.Equal(got, []string{"discover " + portalA}) {
 		t.Errorf("discovery %q", got)
 	}
-	if got := r.called("connect"); len(got) != 2 {
+	if got := r.calledAtLeast("connect", 2, 2*time.Second); len(got) != 2 {
 		t.Errorf("logins %q, want both portals", got)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, l := range r.logins {
 		if (l.ISID[4] == 0) != (l.Portal == portalA) {
 			t.Errorf("login on %s is path %d: want the portal asked as path 0", l.Portal, l.ISID[4])
