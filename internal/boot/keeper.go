@@ -63,8 +63,14 @@ func (b *Boot) earlyKeeper(early *task.Task[KeeperProcess]) KeeperProcess {
 // not left failed), and its becoming ready overlaps the mount instead of
 // delaying switch_root, which waits for it.
 func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, early *task.Task[KeeperProcess], k Keeper, files Files, addrs Addrs) *task.Task[struct{}] {
-	return goTask(b, ctx, "keeper", func(context.Context) (struct{}, error) {
-		b.writeHints(p, a.sessions, files, addrs)
+	return goTask(b, ctx, "keeper", func(ctx context.Context) (struct{}, error) {
+		// The hints are written while the keeper gets ready, not before
+		// it is handed the sessions: switch_root waits for both.
+		hints := goTask(b, ctx, "keeper", func(context.Context) (struct{}, error) {
+			b.writeHints(p, a.sessions, files, addrs)
+			return struct{}{}, nil
+		})
+		defer hints.Wait(context.Background())
 		kp := b.earlyKeeper(early)
 		if len(a.sessions) == 0 {
 			if kp != nil {
