@@ -262,9 +262,11 @@ func existing(ifs []string, name string) []string {
 // choose picks the first candidate under which the NICs present carry
 // every missing name as their udev names; failing that, as udev names or
 // alternative ones (path names, which most schemes share); failing that,
-// with net.ifnames=1 or when some name is found, the one that carries
-// the most (the first of those). It stays undecided while no NIC
-// carries any wanted name (their drivers may still be probing).
+// when some name is found, the one that carries the most (the first of
+// those). It stays undecided while no NIC carries any wanted name (their
+// drivers may still be probing, a USB NIC enumerating), with
+// net.ifnames=1 too: renaming the NICs by the first scheme then would
+// give the wanted one another name for good.
 func (n *namer) choose(ifs, missing []string) {
 	best, bestAlts, bestCount := -1, false, 0
 	for _, alts := range []bool{false, true} {
@@ -284,11 +286,8 @@ func (n *namer) choose(ifs, missing []string) {
 			}
 		}
 	}
-	switch {
-	case best >= 0:
+	if best >= 0 {
 		n.chosen, n.alts = best, bestAlts
-	case n.all:
-		n.chosen = 0
 	}
 }
 

@@ -64,6 +64,11 @@ func TestNamesAsTheCommandLineSays(t *testing.T) {
 			[]string{"usb0 enx525400770170"}, "usb0 → enx525400770170 (mac); scheme v257 with Debian's USB rule;"},
 		{"upstream's USB names", "usb-net", "ip=ens6u1:dhcp root=LABEL=r", nil,
 			[]string{"usb0 ens6u1"}, "usb0 → ens6u1 (slot); scheme v257;"},
+		// With net.ifnames=1 too, the scheme waits for a NIC that carries
+		// the name asked (USB NICs enumerate late); one that appears after
+		// the step keeps the kernel's name for the real root's udev.
+		{"net.ifnames=1, Debian's USB rule, NICs still enumerating", "usb-net", "net.ifnames=1 ip=enx525400770170:dhcp root=LABEL=r", []string{"usb0", "usb1"},
+			[]string{"usb0 enx525400770170"}, "names: usb0 → enx525400770170 (mac); scheme v257 with Debian's USB rule (\n"},
 		// dracut's TEST-30-ISCSI names its NIC enp0s1 (q35); on the pc
 		// machine the path name is udev's alternative name beside ens2,
 		// which dracut's lookups accept: the NIC takes the name asked.
