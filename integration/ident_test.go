@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,13 +108,9 @@ func TestNamesLayouts(t *testing.T) {
 // kernelMentions is the timestamp of the first kernel line (not /init's)
 // that names mac, as a NIC driver's registration does.
 func kernelMentions(log, mac string) (float64, bool) {
-	for _, m := range regexp.MustCompile(`(?m)^\[ *([0-9]+\.[0-9]+)\] (.*)$`).FindAllStringSubmatch(log, -1) {
-		if strings.Contains(m[2], mac) && !strings.Contains(m[2], "netroot") {
-			v, err := strconv.ParseFloat(m[1], 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
+	return firstConsoleLine(log, func(text string) bool {
+		return strings.Contains(text, mac) && !strings.Contains(text, "netroot")
+	})
 }
 
 // TestInitiatorBaked: no rd.iscsi.initiator=, the initiator name baked by

@@ -146,12 +146,27 @@ func TestLIOKeeperDigests(t *testing.T) {
 // re (the netroot lines /init echoes to the kernel log carry one).
 func consoleTime(t *testing.T, log, re string) float64 {
 	t.Helper()
-	m := regexp.MustCompile(`\[ *([0-9]+\.[0-9]+)\] [^\n]*` + re).FindStringSubmatch(log)
-	if m == nil {
+	r := regexp.MustCompile(re)
+	v, ok := firstConsoleLine(log, r.MatchString)
+	if !ok {
 		t.Fatalf("no console line with a timestamp matches %q", re)
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
+}
+
+// timestamped is the kernel's timestamp and the rest of its line.
+var timestamped = regexp.MustCompile(`\[ *([0-9]+\.[0-9]+)\] ([^\n]*)`)
+
+// firstConsoleLine is the timestamp of the first timestamped console line
+// whose text (after the timestamp) ok accepts.
+func firstConsoleLine(log string, ok func(text string) bool) (float64, bool) {
+	for _, m := range timestamped.FindAllStringSubmatch(log, -1) {
+		if ok(m[2]) {
+			v, err := strconv.ParseFloat(m[1], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 // handOffLoss is the warning of a connection lost while the kernel took
