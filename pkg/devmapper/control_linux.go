@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -71,11 +72,11 @@ func Open() (*Control, error) {
 }
 
 func mknodControl() error {
-	b, err := os.ReadFile("/sys/class/misc/device-mapper/dev")
+	b, err := sysfs.Sys.ReadTrim("class/misc/device-mapper/dev")
 	if err != nil {
 		return fmt.Errorf("%w: is dm_mod loaded?", err)
 	}
-	maj, min, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	maj, min, ok := strings.Cut(b, ":")
 	ma, err1 := strconv.ParseUint(maj, 10, 32)
 	mi, err2 := strconv.ParseUint(min, 10, 32)
 	if !ok || err1 != nil || err2 != nil {

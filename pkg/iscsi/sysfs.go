@@ -4,38 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-)
 
-// DefaultSysfs is the usual sysfs mount point.
-const DefaultSysfs = "/sys"
+	"github.com/netroot/netroot/pkg/sysfs"
+)
 
 // Scan asks the kernel to scan only one LUN of an iSCSI host by writing
 // "0 0 <lun>" (channel, target id, LUN) to
-// <sysfs>/class/scsi_host/host<hostNo>/scan. It does not wait for the disk:
-// the caller waits for the block device uevent.
-func Scan(sysfs string, hostNo uint32, lun uint64) error {
-	p := filepath.Join(sysfs, "class", "scsi_host", "host"+strconv.FormatUint(uint64(hostNo), 10), "scan")
-	if err := writeSysfs(p, fmt.Sprintf("0 0 %d", lun)); err != nil {
+// <root>/class/scsi_host/host<hostNo>/scan (root is where sysfs is
+// mounted). It does not wait for the disk: the caller waits for the block
+// device uevent.
+func Scan(root string, hostNo uint32, lun uint64) error {
+	rel := filepath.Join("class", "scsi_host", "host"+strconv.FormatUint(uint64(hostNo), 10), "scan")
+	if err := (sysfs.FS{Root: root}).Write(rel, fmt.Sprintf("0 0 %d", lun)); err != nil {
 		return fmt.Errorf("iscsi: scan LUN %d on host%d: %w", lun, hostNo, err)
 	}
 	return nil
-}
-
-// writeSysfs writes to an existing sysfs attribute (never creates it).
-func writeSysfs(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(value); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // ErrNoBlockDevice reports that the LUN has no block device (yet).
@@ -43,13 +29,13 @@ var ErrNoBlockDevice = errors.New("iscsi: no block device for LUN")
 
 // FindBlockDevice returns the block device name (e.g. "sda") of LUN lun on
 // SCSI host hostNo, looking under
-// <sysfs>/class/scsi_host/host<N>/device/session*/target<N>:0:0/<N>:0:0:<lun>/block/.
+// <root>/class/scsi_host/host<N>/device/session*/target<N>:0:0/<N>:0:0:<lun>/block/.
 // It returns an error wrapping ErrNoBlockDevice when the device is not
 // there (the caller waits for a uevent and calls again).
-func FindBlockDevice(sysfs string, hostNo uint32, lun uint64) (string, error) {
+func FindBlockDevice(root string, hostNo uint32, lun uint64) (string, error) {
 	h := strconv.FormatUint(uint64(hostNo), 10)
 	hctl := fmt.Sprintf("%s:0:0:%d", h, lun)
-	pattern := filepath.Join(sysfs, "class", "scsi_host", "host"+h, "device", "session*", "target"+h+":0:0", hctl, "block", "*")
+	pattern := filepath.Join(root, "class", "scsi_host", "host"+h, "device", "session*", "target"+h+":0:0", hctl, "block", "*")
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
 		return "", fmt.Errorf("iscsi: find block device of %s: %w", hctl, err)
@@ -75,17 +61,17 @@ func validDevName(n string) bool {
 
 // SetScheduler writes sched (normally "none", the blk-mq no-op scheduler;
 // "noop" is the legacy name and is rejected by blk-mq) to
-// <sysfs>/block/<dev>/queue/scheduler. A missing attribute (no scheduler
+// <root>/block/<dev>/queue/scheduler. A missing attribute (no scheduler
 // support) is not an error.
-func SetScheduler(sysfs, dev, sched string) error {
+func SetScheduler(root, dev, sched string) error {
 	if !validDevName(dev) {
 		return fmt.Errorf("iscsi: set scheduler: invalid device name %q", dev)
 	}
 	if sched == "" {
 		sched = "none"
 	}
-	p := filepath.Join(sysfs, "block", dev, "queue", "scheduler")
-	if err := writeSysfs(p, sched); err != nil {
+	rel := filepath.Join("block", dev, "queue", "scheduler")
+	if err := (sysfs.FS{Root: root}).Write(rel, sched); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/netroot/netroot/pkg/backoff"
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/devmapper"
-	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/multipath"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"github.com/u-root/iscsinl"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -78,7 +78,7 @@ func openSystem(handle uint64, o Options, logf func(string, ...any)) (_ *system,
 	if s.cmd, err = openCommands(handle); err != nil {
 		return nil, err
 	}
-	if s.sysfs, err = dirFrom(o.Sysfs, iscsi.DefaultSysfs); err != nil {
+	if s.sysfs, err = dirFrom(o.Sysfs, sysfs.Sys.Root); err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
 	if s.proc, err = dirFrom(o.Proc, "/proc"); err != nil {

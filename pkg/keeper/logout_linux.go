@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // Ending the root's sessions at shutdown, as open-iscsi's logout does
@@ -107,7 +108,7 @@ func (r EndResult) String() string {
 // initiator (a keeper, iscsid) may act on the sessions meanwhile.
 func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o EndOptions) ([]EndResult, error) {
 	if o.Sysfs == "" {
-		o.Sysfs = iscsi.DefaultSysfs
+		o.Sysfs = sysfs.Sys.Root
 	}
 	fd, err := openEvents()
 	if err != nil {

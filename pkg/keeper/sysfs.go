@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // SessionState is a kernel session's state as sysfs shows it.
@@ -22,10 +23,10 @@ type SessionState struct {
 }
 
 // ReadSessionState reads the state of session sid and its connection cid
-// under the sysfs mount sysfs. A session that does not exist gives an
-// error wrapping fs.ErrNotExist.
-func ReadSessionState(sysfs string, sid, cid uint32) (SessionState, error) {
-	return readSessionState(func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(sysfs, rel)) }, sid, cid)
+// under root, where sysfs is mounted. A session that does not exist gives
+// an error wrapping fs.ErrNotExist.
+func ReadSessionState(root string, sid, cid uint32) (SessionState, error) {
+	return readSessionState(sysfs.FS{Root: root}.Read, sid, cid)
 }
 
 // errNoSysfs says that sysfs cannot be read at all, which says nothing

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -289,18 +290,18 @@ func unmountAll(root string) string {
 
 // endSessions logs out of every iSCSI session of the tcp transport.
 func endSessions(timeout time.Duration) string {
-	handleData, err := os.ReadFile("/sys/class/iscsi_transport/tcp/handle")
+	handleData, err := sysfs.Sys.ReadTrim("class/iscsi_transport/tcp/handle")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "no iSCSI session"
 		}
 		return err.Error()
 	}
-	handle, err := strconv.ParseUint(strings.TrimSpace(string(handleData)), 10, 64)
+	handle, err := strconv.ParseUint(handleData, 10, 64)
 	if err != nil {
 		return "reading the transport handle: " + err.Error()
 	}
-	sessions := sysfsSessions("/sys")
+	sessions := sysfsSessions(sysfs.Sys)
 	if len(sessions) == 0 {
 		return "no iSCSI session"
 	}
@@ -321,8 +322,8 @@ func endSessions(timeout time.Duration) string {
 }
 
 // sysfsSessions lists the kernel's iSCSI sessions and their connections.
-func sysfsSessions(sys string) []keeper.SessionRef {
-	conns, _ := filepath.Glob(filepath.Join(sys, "class", "iscsi_connection", "connection*:*"))
+func sysfsSessions(sys sysfs.FS) []keeper.SessionRef {
+	conns, _ := filepath.Glob(sys.Path("class/iscsi_connection/connection*:*"))
 	var out []keeper.SessionRef
 	for _, c := range conns {
 		sidCID := strings.TrimPrefix(filepath.Base(c), "connection")
@@ -332,8 +333,8 @@ func sysfsSessions(sys string) []keeper.SessionRef {
 		if !ok || err1 != nil || err2 != nil {
 			continue
 		}
-		target, _ := os.ReadFile(filepath.Join(sys, "class", "iscsi_session", "session"+s, "targetname"))
-		out = append(out, keeper.SessionRef{SID: uint32(sid), CID: uint32(cid), Target: strings.TrimSpace(string(target))})
+		target := sys.Value("class/iscsi_session/session" + s + "/targetname")
+		out = append(out, keeper.SessionRef{SID: uint32(sid), CID: uint32(cid), Target: target})
 	}
 	return out
 }
