@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // Scanner enumerates block devices from sysfs and probes their device
@@ -53,7 +55,7 @@ type probeResult struct {
 }
 
 func (s *Scanner) key(d *Device, disk string) probeKey {
-	seq, _ := readSysfsString(filepath.Join(s.SysRoot, "class", "block", disk, "diskseq"))
+	seq := s.sys().Value(filepath.Join("class", "block", disk, "diskseq"))
 	return probeKey{name: d.Name, devPath: d.DevPath, major: d.Major, minor: d.Minor, size: d.Size, diskseq: seq}
 }
 
@@ -253,7 +255,8 @@ func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
 			d.DevPath = "/" + filepath.ToSlash(rel)
 		}
 	}
-	sizeStr, err := readSysfsString(filepath.Join(dir, "size"))
+	attrs := sysfs.FS{Root: dir} // the device's own attributes
+	sizeStr, err := attrs.ReadTrim("size")
 	if err != nil {
 		return d, false
 	}
@@ -262,7 +265,7 @@ func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
 		return d, false
 	}
 	d.Size = sectors * 512
-	if dev, err := readSysfsString(filepath.Join(dir, "dev")); err == nil {
+	if dev, err := attrs.ReadTrim("dev"); err == nil {
 		ma, mi, ok := strings.Cut(dev, ":")
 		maj, err1 := strconv.ParseUint(ma, 10, 32)
 		min, err2 := strconv.ParseUint(mi, 10, 32)
@@ -270,10 +273,10 @@ func (s *Scanner) readSysfs(classDir, name string) (Device, bool) {
 			d.Major, d.Minor = uint32(maj), uint32(min)
 		}
 	}
-	if ro, err := readSysfsString(filepath.Join(dir, "ro")); err == nil {
+	if ro, err := attrs.ReadTrim("ro"); err == nil {
 		d.ReadOnly = ro == "1"
 	}
-	if p, err := readSysfsString(filepath.Join(dir, "partition")); err == nil {
+	if p, err := attrs.ReadTrim("partition"); err == nil {
 		n, err := strconv.Atoi(p)
 		if err == nil && n > 0 {
 			d.PartNumber = n
@@ -308,10 +311,10 @@ func (s *Scanner) iscsiPath(d *Device) string {
 	if session == "" || !ok {
 		return ""
 	}
-	target, err1 := readSysfsString(filepath.Join(s.SysRoot, "class", "iscsi_session", session, "targetname"))
-	conn := filepath.Join(s.SysRoot, "class", "iscsi_connection", "connection"+strings.TrimPrefix(session, "session")+":0")
-	addr, err2 := readSysfsString(filepath.Join(conn, "persistent_address"))
-	portStr, err3 := readSysfsString(filepath.Join(conn, "persistent_port"))
+	target, err1 := s.sys().ReadTrim(filepath.Join("class", "iscsi_session", session, "targetname"))
+	conn := filepath.Join("class", "iscsi_connection", "connection"+strings.TrimPrefix(session, "session")+":0")
+	addr, err2 := s.sys().ReadTrim(filepath.Join(conn, "persistent_address"))
+	portStr, err3 := s.sys().ReadTrim(filepath.Join(conn, "persistent_port"))
 	port, err4 := strconv.Atoi(portStr)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || target == "" || addr == "" {
 		return ""
@@ -325,7 +328,7 @@ func (s *Scanner) nodePath(name string) string {
 
 // logicalBlockSize reads queue/logical_block_size of a disk, 0 if unknown.
 func (s *Scanner) logicalBlockSize(disk string) int {
-	v, err := readSysfsString(filepath.Join(s.SysRoot, "class", "block", disk, "queue", "logical_block_size"))
+	v, err := s.sys().ReadTrim(filepath.Join("class", "block", disk, "queue", "logical_block_size"))
 	if err != nil {
 		return 0
 	}
@@ -374,10 +377,5 @@ func (s *Scanner) openNode(d *Device) (*os.File, error) {
 	return f, nil
 }
 
-func readSysfsString(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
-}
+// sys is the sysfs tree at SysRoot.
+func (s *Scanner) sys() sysfs.FS { return sysfs.FS{Root: s.SysRoot} }

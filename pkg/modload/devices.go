@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // This file loads the drivers of devices: it reads the modaliases of the
@@ -20,7 +22,7 @@ import (
 
 func (l *Loader) sysfsRoot() string {
 	if l.SysfsRoot == "" {
-		return "/sys"
+		return sysfs.Sys.Root
 	}
 	return l.SysfsRoot
 }
@@ -80,11 +82,8 @@ func (d *deviceScanner) scan(only []string) ([]string, error) {
 				continue
 			}
 			d.seen[key] = true
-			data, err := os.ReadFile(filepath.Join(devDir, dev.Name(), "modalias"))
-			if err != nil {
-				continue // no modalias, or the device went away
-			}
-			a := strings.TrimSpace(string(data))
+			// No modalias, or the device went away: "".
+			a := sysfs.FS{Root: d.root}.Value(filepath.Join("bus", bus, "devices", dev.Name(), "modalias"))
 			if a != "" && !seen[a] {
 				seen[a] = true
 				out = append(out, a)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // Syscalls is the seam between the Loader and the kernel: the two module
@@ -235,12 +237,12 @@ func (l *Loader) blacklisted() func(string) bool {
 func (l *Loader) cpuUnfit() func(string) bool {
 	m := l.memory()
 	m.unfitOnce.Do(func() {
-		data, err := os.ReadFile(filepath.Join(l.sysfsRoot(), "devices", "system", "cpu", "modalias"))
+		cpu, err := sysfs.FS{Root: l.sysfsRoot()}.ReadTrim("devices/system/cpu/modalias")
 		if err != nil {
 			return
 		}
 		fits := map[string]bool{}
-		for _, n := range l.Index.MatchAliases(strings.TrimSpace(string(data))) {
+		for _, n := range l.Index.MatchAliases(cpu) {
 			fits[n] = true
 		}
 		m.unfit = func(name string) bool {
