@@ -7,12 +7,13 @@ import (
 	"os"
 
 	"github.com/netroot/netroot/pkg/netconf"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"github.com/vishvananda/netlink"
 )
 
 type linuxNICs struct{}
 
-func (linuxNICs) Sys() fs.FS { return os.DirFS("/sys") }
+func (linuxNICs) Sys() fs.FS { return os.DirFS(sysfs.Sys.Root) }
 
 func (linuxNICs) WatchLinks(ctx context.Context, check func() (bool, error)) error {
 	return netconf.WaitFor(ctx, check)

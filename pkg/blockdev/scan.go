@@ -82,7 +82,7 @@ func (s *Scanner) remember(k probeKey, d *Device, table *PartitionTable) {
 // NewScanner returns a Scanner for the running system: /sys, /dev, and
 // mknod(2) for missing nodes.
 func NewScanner() *Scanner {
-	return &Scanner{SysRoot: "/sys", DevRoot: "/dev", Mknod: mknodBlock}
+	return &Scanner{SysRoot: sysfs.Sys.Root, DevRoot: "/dev", Mknod: mknodBlock}
 }
 
 // isSCSIAddress reports whether s is a SCSI address H:C:T:L (four decimal
