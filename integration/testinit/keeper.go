@@ -222,16 +222,6 @@ func waitChild(pid int, timeout time.Duration) (int, error) {
 	return 0, fmt.Errorf("still running after %v", timeout)
 }
 
-func powerOff(sync bool) {
-	if sync {
-		unix.Sync()
-	}
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
-		report("poweroff-error", err.Error())
-	}
-	select {}
-}
-
 // reportConnParams reports the digests each iSCSI connection runs after
 // the outage: the kernel clears them when the connection is stopped for
 // recovery, so the keeper must have set them again.

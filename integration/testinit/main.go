@@ -144,7 +144,18 @@ func main() {
 		report("timeline-bytes", "<"+err.Error()+">")
 	}
 	report("done", "powering off")
-	unix.Sync()
+	powerOff(true)
+}
+
+// powerOff powers the machine off once the console has sent what was
+// written to it: the kernel's own lines at power-off (a disk's "Synchronizing
+// SCSI cache") would otherwise land inside the last report, which the rig
+// waits for.
+func powerOff(sync bool) {
+	if sync {
+		unix.Sync()
+	}
+	unix.IoctlSetInt(int(os.Stdout.Fd()), unix.TCSBRK, 1) // tcdrain
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
 		report("poweroff-error", err.Error())
 	}
