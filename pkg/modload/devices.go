@@ -83,7 +83,7 @@ func (d *deviceScanner) scan(only []string) ([]string, error) {
 			}
 			d.seen[key] = true
 			// No modalias, or the device went away: "".
-			a := sysfs.FS{Root: d.root}.Value(filepath.Join("bus", bus, "devices", dev.Name(), "modalias"))
+			a := sysfs.FS{Root: devDir}.Value(filepath.Join(dev.Name(), "modalias"))
 			if a != "" && !seen[a] {
 				seen[a] = true
 				out = append(out, a)
