@@ -277,6 +277,27 @@ func logShutdown(t *testing.T, r *rig.RealRoot, verb string, from int) {
 	t.Logf("console during systemctl %s (selected lines):\n%s", verb, strings.Join(lines, "\n"))
 }
 
+// roleFailRe is systemd-shutdown failing on the shutdown role's mount.
+var roleFailRe = regexp.MustCompile(`[Ff]ailed[^\n]*/run/initramfs|/run/initramfs[^\n]*(failed|timed out)`)
+
+// shutdownRoleRan checks that systemd returned into netroot's shutdown
+// role and that it ended the shutdown with verb, with no failure on the
+// role's mount at /run/initramfs.
+func shutdownRoleRan(t *testing.T, r *rig.RealRoot, d rig.Distro, verb string, from int) {
+	t.Helper()
+	log := r.VM.Log()
+	if from > len(log) {
+		from = 0
+	}
+	log = log[from:]
+	if !strings.Contains(log, "netroot-shutdown: "+verb+" after") {
+		t.Errorf("%s: systemctl %s did not end in netroot's shutdown role", d.Name, verb)
+	}
+	if m := roleFailRe.FindString(log); m != "" {
+		t.Errorf("%s: systemctl %s: %q", d.Name, verb, m)
+	}
+}
+
 // netState is the root path's network as the OS sees it.
 func netState(t *testing.T, r *rig.RealRoot, when string) string {
 	t.Helper()
@@ -294,6 +315,9 @@ func poweroffClean(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary) {
 	took, err := r.Shutdown(ctx, "poweroff", realRootShutdown)
 	logShutdown(t, r, "poweroff", from)
 	cancel()
+	if err == nil {
+		shutdownRoleRan(t, r, d, "poweroff", from)
+	}
 	if err != nil {
 		t.Errorf("%s: poweroff: %v", d.Name, err)
 		sum.add("poweroff", "hang")
@@ -415,6 +439,7 @@ func testRealRoot(t *testing.T, d rig.Distro) {
 	} else {
 		t.Logf("%s: systemctl reboot → %q in %.1fs", d.Name, "reboot: Restarting system", took.Seconds())
 		sum.add("reboot", fmt.Sprintf("%.1fs", took.Seconds()))
+		shutdownRoleRan(t, r, d, "reboot", from)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 	err = r.Restart(ctx)

@@ -60,6 +60,11 @@ type Boot struct {
 
 	// carriers are the static interfaces' carrier waits (carrier.go).
 	carriers *carriers
+
+	// shutdownBound: the shutdown role is bound from the initramfs
+	// (shutdownBind is why not), so switch_root keeps its directory.
+	shutdownBound bool
+	shutdownBind  error
 }
 
 // background is work the boot started and did not (yet) wait for.
@@ -176,6 +181,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	b.bindShutdown(plan, root, e.OS)
 	b.keeper.handOver = b.startKeeper(ctx, plan, root, b.keeper.early, e.Keeper, e.Files, e.Addrs)
 	osConfig := b.startOSConfig(ctx, plan, root, e.Files, e.OS)
 	if err := b.breakpoint(plan, "pre-mount", e.Console); err != nil {

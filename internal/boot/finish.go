@@ -8,6 +8,7 @@ import (
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/shutdown"
 	"github.com/netroot/netroot/pkg/switchroot"
 )
 
@@ -56,11 +57,16 @@ func (b *Boot) switchRoot(p *config.Plan, idleAtStart float64, m *modules, a att
 	m.stopHotplug()
 	b.reportPanics()
 	sys.RestoreKmsgLimit()
+	var keep []string
+	if b.shutdownBound {
+		keep = []string{shutdown.InitramfsDir}
+	}
 	err := sw.SwitchRoot(switchroot.Options{
 		NewRoot: newRoot,
 		Init:    p.Root.Init,
 		Args:    b.opts.Args,
 		Env:     switchroot.Env(b.opts.Environ),
+		Keep:    keep,
 	})
 	if err == nil { // only a fake returns
 		return nil

@@ -2,6 +2,8 @@ package boot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -18,15 +20,34 @@ type OSHandOff interface {
 	// configured interfaces (the one routed to rootServer first) and
 	// their lower interfaces (osnet.Inspect).
 	RootPath(rootServer netip.Addr) ([]osnet.Link, error)
-	// InstallShutdown leaves this binary as /run/initramfs/shutdown, with
-	// the directories systemd's return into it needs: systemd-shutdown
+	// BindShutdown leaves this binary as /run/initramfs/shutdown, with
+	// the directories systemd's return into it needs, without copying
+	// it: a hard link beside the binary on the initramfs, in
+	// shutdown.InitramfsDir, bound onto /run/initramfs. systemd-shutdown
 	// executes it after the last process is killed (the shutdown role).
-	InstallShutdown() error
+	// The mount hides what /run/initramfs held, so the boot calls it
+	// before anything is written there. It fails where the binary is not
+	// on the initramfs.
+	BindShutdown() error
+	// CopyShutdown leaves the role as BindShutdown does, by copying this
+	// binary to /run/initramfs: when BindShutdown failed.
+	CopyShutdown() error
+}
+
+// bindShutdown installs the shutdown role by a bind mount, before the
+// hints write into /run/initramfs, where leaveOSConfig would install it;
+// leaveOSConfig copies the binary instead if this failed.
+func (b *Boot) bindShutdown(p *config.Plan, a attached, o OSHandOff) {
+	if !p.Boot.OSConfig || o == nil || len(a.sessions) == 0 {
+		return
+	}
+	b.shutdownBind = o.BindShutdown()
+	b.shutdownBound = b.shutdownBind == nil
 }
 
 // startOSConfig runs leaveOSConfig in the background as soon as the root
 // device is found: it needs the network and the sessions, not the mounted
-// root, so it overlaps the mount (copying the shutdown role is most of it).
+// root, so it overlaps the mount.
 func (b *Boot) startOSConfig(ctx context.Context, p *config.Plan, a attached, files Files, o OSHandOff) *task.Task[struct{}] {
 	return goTask(b, ctx, "osconfig", func(context.Context) (struct{}, error) {
 		b.leaveOSConfig(p, a, files, o)
@@ -68,9 +89,15 @@ func (b *Boot) leaveOSConfig(p *config.Plan, a attached, files Files, o OSHandOf
 		written++
 	}
 	shutdown := "shutdown role in /run/initramfs"
-	if err := o.InstallShutdown(); err != nil {
-		warns = append(warns, "installing the shutdown role: "+err.Error())
-		shutdown = "no shutdown role"
+	if !b.shutdownBound {
+		// Not bound (the binary is not on the initramfs): a copy costs
+		// the binary's size in /run and the time to write it.
+		if err := o.CopyShutdown(); err != nil {
+			warns = append(warns, "installing the shutdown role: "+errors.Join(b.shutdownBind, err).Error())
+			shutdown = "no shutdown role"
+		} else {
+			shutdown = fmt.Sprintf("shutdown role copied to /run/initramfs (not bound: %v)", b.shutdownBind)
+		}
 	}
 	var names []string
 	for _, l := range c.Links {

@@ -1,8 +1,10 @@
 package boot
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,14 +20,53 @@ func (linuxOS) RootPath(rootServer netip.Addr) ([]osnet.Link, error) {
 	return osnet.Inspect(rootServer)
 }
 
-// InstallShutdown copies the running binary (the initramfs's, which
-// switch_root frees) to /run/initramfs, which moves into the real root.
-func (linuxOS) InstallShutdown() error {
-	dir := filepath.Dir(shutdown.Path)
-	for _, d := range append([]string{dir}, shutdown.Dirs...) {
+// BindShutdown links the running binary (the initramfs's /init) into
+// shutdown.InitramfsDir and binds that directory onto /run/initramfs,
+// which switch_root moves into the real root with /run.
+func (linuxOS) BindShutdown() error {
+	return bindShutdown("/proc/self/exe", shutdown.InitramfsDir, filepath.Dir(shutdown.Path), unix.Mount)
+}
+
+// bindShutdown makes keep the role's directory — exe hard-linked as the
+// role, the directories systemd's return needs — and binds it onto dir.
+// A hard link needs exe on keep's filesystem (EXDEV otherwise).
+func bindShutdown(exe, keep, dir string, mount func(src, dst, fstype string, flags uintptr, data string) error) error {
+	if err := makeShutdownDirs(keep); err != nil {
+		return err
+	}
+	name := filepath.Join(keep, filepath.Base(shutdown.Path))
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// AT_SYMLINK_FOLLOW: the file /proc/self/exe names, not the link.
+	if err := unix.Linkat(unix.AT_FDCWD, exe, unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return fmt.Errorf("linking the binary into %s: %w", keep, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := mount(keep, dir, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding %s on %s: %w", keep, dir, err)
+	}
+	return nil
+}
+
+// makeShutdownDirs makes dir and the directories below it systemd's
+// return binds /proc, /sys, /dev and /run to.
+func makeShutdownDirs(dir string) error {
+	for _, d := range append([]string{""}, shutdown.Dirs...) {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CopyShutdown copies the running binary to /run/initramfs (when it could
+// not be bound there: it is not on the initramfs).
+func (linuxOS) CopyShutdown() error {
+	if err := makeShutdownDirs(filepath.Dir(shutdown.Path)); err != nil {
+		return err
 	}
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {

@@ -2,10 +2,17 @@ package boot
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/netroot/netroot/pkg/shutdown"
+	"golang.org/x/sys/unix"
 )
 
 // TestCopyFile: the shutdown role's copy is byte for byte, for an empty
@@ -42,5 +49,54 @@ func TestCopyFile(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Errorf("%d bytes: the copy differs (%d bytes)", size, len(got))
 		}
+	}
+}
+
+// TestBindShutdown: the role's directory holds the binary itself (a hard
+// link: no copy) and the directories systemd's return needs, and is bound
+// onto the target directory; a second call (a binary linked already) does
+// the same; a binary that cannot be linked is an error naming the link.
+func TestBindShutdown(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "init")
+	if err := os.WriteFile(exe, []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep, target := filepath.Join(dir, ".netroot-shutdown"), filepath.Join(dir, "run/initramfs")
+	for i := range 2 {
+		var mounts []string
+		mount := func(src, dst, fstype string, flags uintptr, data string) error {
+			mounts = append(mounts, fmt.Sprintf("%s %s %q %#x %q", src, dst, fstype, flags, data))
+			return nil
+		}
+		if err := bindShutdown(exe, keep, target, mount); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		var a, b unix.Stat_t
+		if err := unix.Stat(exe, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(filepath.Join(keep, "shutdown"), &b); err != nil || a.Ino != b.Ino || a.Nlink != 2 {
+			t.Errorf("call %d: role %d (%v), binary %d with %d links", i, b.Ino, err, a.Ino, a.Nlink)
+		}
+		for _, d := range shutdown.Dirs {
+			if fi, err := os.Stat(filepath.Join(keep, d)); err != nil || !fi.IsDir() {
+				t.Errorf("call %d: %s: %v", i, d, err)
+			}
+		}
+		if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
+			t.Errorf("call %d: mount point %s: %v", i, target, err)
+		}
+		want := []string{fmt.Sprintf("%s %s \"\" %#x \"\"", keep, target, unix.MS_BIND)}
+		if !slices.Equal(mounts, want) {
+			t.Errorf("call %d: mounts %q, want %q", i, mounts, want)
+		}
+	}
+	err := bindShutdown(filepath.Join(dir, "missing"), keep, target, func(string, string, string, uintptr, string) error {
+		t.Error("mounted without a binary")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "linking the binary into "+keep) || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("missing binary: %v", err)
 	}
 }

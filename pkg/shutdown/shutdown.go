@@ -29,6 +29,13 @@ const Path = "/run/initramfs/shutdown"
 // Dirs are created in Path's directory.
 var Dirs = []string{"proc", "sys", "dev", "run", "oldroot"}
 
+// InitramfsDir is the initramfs's directory /init binds onto Path's
+// directory: a hard link to its own binary, named as Path, and Dirs. The
+// mount moves into the real root with /run and switch_root leaves the
+// directory in place, so the role costs no copy of the binary. systemd
+// leaves mounts below /run/initramfs alone until it returns into it.
+const InitramfsDir = "/.netroot-shutdown"
+
 // OldRoot is where systemd-shutdown leaves the real root.
 const OldRoot = "/oldroot"
 

@@ -35,6 +35,9 @@ type Options struct {
 	Env []string
 	// Moves are the mounts carried over; default /dev, /proc, /sys, /run.
 	Moves []string
+	// Keep are paths on the initramfs that are not freed: what a mount
+	// carried over still shows (a bind of an initramfs directory).
+	Keep []string
 }
 
 // DefaultPath is the PATH an init gets when the kernel gave none.

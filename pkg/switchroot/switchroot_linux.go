@@ -66,7 +66,7 @@ func SwitchRoot(opts Options) error {
 	}
 	if onInitramfs {
 		// Errors only cost memory; carry on.
-		FreeInitramfs("/", uint64(rootSt.Dev), []string{filepath.Clean(opts.NewRoot)}, devOf)
+		FreeInitramfs("/", uint64(rootSt.Dev), append([]string{filepath.Clean(opts.NewRoot)}, opts.Keep...), devOf)
 	}
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("moving %s to /: %w", opts.NewRoot, err)
