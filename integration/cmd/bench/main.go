@@ -222,6 +222,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	}
 	images = append(images, variants[1:]...)
 	suiteEnvs := map[string]*rig.Env{}
+	var more []*image // the -variant images
 	for _, v := range moreImages {
 		ve := env
 		if v.suite != "" {
@@ -250,6 +251,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		}
 		fmt.Printf("bench: variant %s: kernel %s, /init %s, build flags %q\n", v.name, ve.Kernel.Version, init, v.build)
 		images = append(images, im)
+		more = append(more, im)
 	}
 	var what *image
 	if vs = strings.TrimSpace(vs); vs != "" {
@@ -389,6 +391,14 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	if what != nil {
 		if root := paired(what, ours, ratio); len(root) > 0 {
 			fmt.Printf("netroot -vs / netroot, paired:   root reached %s, /init part %s s\n", stat(root), stat(paired(what, ours, initGap)))
+		}
+	}
+	// Each -variant against the netroot image, round by round: the
+	// what-if's own figure.
+	rootDiff := func(a, b [2]float64) float64 { return a[0] - b[0] }
+	for _, v := range more {
+		if root := paired(v, ours, rootDiff); len(root) > 0 {
+			fmt.Printf("%s − netroot, paired: root reached %s s, /init part %s s\n", v.name, stat(root), stat(paired(v, ours, initGap)))
 		}
 	}
 	fmt.Printf("initramfs, ours (%s):           %.2f MB (target ≤ 4: %s)\n", ours.compression, float64(ours.size)/1e6, verdict(float64(ours.size)/1e6, 4))
