@@ -258,15 +258,21 @@ func checkBoot(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary) {
 // shutdownLineRe picks the console lines that tell how a shutdown went.
 var shutdownLineRe = regexp.MustCompile(`systemd-shutdown|[Ff]ailed|timed out|Timed out|A stop job|connection[0-9]+:|I/O error|EXT4-fs|netroot|bond0|iscsi`)
 
-// logShutdown logs the console's shutdown lines after the command.
-func logShutdown(t *testing.T, r *rig.RealRoot, verb string, from int) {
-	t.Helper()
+// consoleSince is the console from offset from (all of it if the log is
+// shorter: the rig started a new one).
+func consoleSince(r *rig.RealRoot, from int) string {
 	log := r.VM.Log()
 	if from > len(log) {
 		from = 0
 	}
+	return log[from:]
+}
+
+// logShutdown logs the console's shutdown lines after the command.
+func logShutdown(t *testing.T, r *rig.RealRoot, verb string, from int) {
+	t.Helper()
 	var lines []string
-	for _, l := range strings.Split(strings.ReplaceAll(log[from:], "\r", ""), "\n") {
+	for _, l := range strings.Split(strings.ReplaceAll(consoleSince(r, from), "\r", ""), "\n") {
 		if shutdownLineRe.MatchString(l) {
 			lines = append(lines, l)
 		}
@@ -285,11 +291,7 @@ var roleFailRe = regexp.MustCompile(`[Ff]ailed[^\n]*/run/initramfs|/run/initramf
 // role's mount at /run/initramfs.
 func shutdownRoleRan(t *testing.T, r *rig.RealRoot, d rig.Distro, verb string, from int) {
 	t.Helper()
-	log := r.VM.Log()
-	if from > len(log) {
-		from = 0
-	}
-	log = log[from:]
+	log := consoleSince(r, from)
 	if !strings.Contains(log, "netroot-shutdown: "+verb+" after") {
 		t.Errorf("%s: systemctl %s did not end in netroot's shutdown role", d.Name, verb)
 	}
@@ -315,15 +317,13 @@ func poweroffClean(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary) {
 	took, err := r.Shutdown(ctx, "poweroff", realRootShutdown)
 	logShutdown(t, r, "poweroff", from)
 	cancel()
-	if err == nil {
-		shutdownRoleRan(t, r, d, "poweroff", from)
-	}
 	if err != nil {
 		t.Errorf("%s: poweroff: %v", d.Name, err)
 		sum.add("poweroff", "hang")
 	} else {
 		t.Logf("%s: systemctl poweroff → %q in %.1fs", d.Name, "reboot: Power down", took.Seconds())
 		sum.add("poweroff", fmt.Sprintf("%.1fs", took.Seconds()))
+		shutdownRoleRan(t, r, d, "poweroff", from)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -625,7 +625,7 @@ func TestRealRootNoOSConfig(t *testing.T) {
 		r.VM.Kill()
 	} else {
 		t.Logf("%s → 'reboot: Power down' in %.1fs", how, took.Seconds())
-		if strings.Contains(r.VM.Log()[from:], "netroot-shutdown") {
+		if strings.Contains(consoleSince(r, from), "netroot-shutdown") {
 			t.Errorf("the shutdown role ran although rd.netroot.osconfig=0")
 		}
 	}

@@ -364,6 +364,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		return r
 	}
 	ratio := func(a, b [2]float64) float64 { return a[0] / b[0] }
+	rootGap := func(a, b [2]float64) float64 { return a[0] - b[0] }
 	initGap := func(a, b [2]float64) float64 { return a[1] - b[1] }
 	for _, other := range []*image{seed, poll} {
 		if r := paired(ours, other, ratio); len(r) > 0 {
@@ -373,7 +374,6 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	if len(ours.rootTimes) > 0 && len(floor.rootTimes) > 0 {
 		// Issue 21's target: the root reached no later than by an /init
 		// that only loads the modules, boot by boot.
-		rootGap := func(a, b [2]float64) float64 { return a[0] - b[0] }
 		if r := paired(ours, floor, rootGap); len(r) > 0 {
 			g := median(r)
 			fmt.Printf("root reached, ours − floor, paired: %s s (target: median ≤ 0: %s)\n", stat(r), verdict(g, 0))
@@ -395,9 +395,8 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	}
 	// Each -variant against the netroot image, round by round: the
 	// what-if's own figure.
-	rootDiff := func(a, b [2]float64) float64 { return a[0] - b[0] }
 	for _, v := range more {
-		if root := paired(v, ours, rootDiff); len(root) > 0 {
+		if root := paired(v, ours, rootGap); len(root) > 0 {
 			fmt.Printf("%s − netroot, paired: root reached %s s, /init part %s s\n", v.name, stat(root), stat(paired(v, ours, initGap)))
 		}
 	}
