@@ -38,11 +38,17 @@ type OSHandOff interface {
 // hints write into /run/initramfs, where leaveOSConfig would install it;
 // leaveOSConfig copies the binary instead if this failed.
 func (b *Boot) bindShutdown(p *config.Plan, a attached, o OSHandOff) {
-	if !p.Boot.OSConfig || o == nil || len(a.sessions) == 0 {
+	if !handsOff(p, a, o) {
 		return
 	}
 	b.shutdownBind = o.BindShutdown()
 	b.shutdownBound = b.shutdownBind == nil
+}
+
+// handsOff reports whether the boot prepares the real OS (the network
+// files, the shutdown role): rd.netroot.osconfig, for a root on sessions.
+func handsOff(p *config.Plan, a attached, o OSHandOff) bool {
+	return p.Boot.OSConfig && o != nil && len(a.sessions) > 0
 }
 
 // startOSConfig runs leaveOSConfig in the background as soon as the root
@@ -60,7 +66,7 @@ func (b *Boot) startOSConfig(ctx context.Context, p *config.Plan, a attached, fi
 // A failure only warns: the root works, but the OS may reconfigure its
 // path or hang at shutdown, which the warning says.
 func (b *Boot) leaveOSConfig(p *config.Plan, a attached, files Files, o OSHandOff) {
-	if !p.Boot.OSConfig || o == nil || len(a.sessions) == 0 {
+	if !handsOff(p, a, o) {
 		return
 	}
 	st := b.log.Begin("osconfig")
