@@ -723,13 +723,7 @@ func (s *supervisor) loop() {
 			// to stop now is given wait to be gone.
 			if p := s.p; p != nil && !p.stopped {
 				p.send(stopMessage(f.reason))
-				t := time.NewTimer(f.wait)
-				select {
-				case <-p.dead:
-				case <-t.C:
-					s.logf("the %s (pid %d) is still running after %s", p.role, p.pid, f.wait)
-				}
-				t.Stop()
+				s.awaitEnd(p, f.wait)
 			}
 			close(f.done)
 			return
@@ -795,6 +789,34 @@ func (s *supervisor) loop() {
 				p.send([]byte(msgReady))
 			}
 			s.logf("started the %s, pid %d", p.role, p.pid)
+		}
+	}
+}
+
+// awaitEnd waits up to wait for p, told to stop, to be gone — or to say
+// that it stops too: when both processes are signalled at once (the
+// shutdown role stops them together) their stop messages cross, and each
+// waiting for the other's exit would hold both until the shorter wait ran
+// out.
+func (s *supervisor) awaitEnd(p *partner, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.dead:
+			return
+		case m, ok := <-p.msgs:
+			if !ok {
+				p.msgs = nil
+				continue
+			}
+			s.message(p, m)
+			if p.stopped {
+				return
+			}
+		case <-t.C:
+			s.logf("the %s (pid %d) is still running after %s", p.role, p.pid, wait)
+			return
 		}
 	}
 }

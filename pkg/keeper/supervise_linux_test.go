@@ -382,6 +382,31 @@ func TestPairSIGTERMToTheGuardStopsBoth(t *testing.T) {
 	}
 }
 
+// SIGTERM to both at once, as the shutdown role sends it: their stop
+// messages cross, and neither may wait out its timer for the other.
+func TestPairSIGTERMToBothStopsAtOnce(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		p := startPair(t, testState())
+		p.waitReady()
+		k, g := p.waitPair(10 * time.Second)
+		p.waitGuard(g)
+		sent := time.Now()
+		p.kill(k, unix.SIGTERM)
+		p.kill(g, unix.SIGTERM)
+		p.waitGone(10 * time.Second)
+		took := time.Since(sent)
+		for _, pid := range []int{k, g} {
+			if got := p.exitStatus(pid); got != "exit 0" {
+				t.Errorf("pid %d: %s, want exit 0", pid, got)
+			}
+		}
+		if log := p.log(); strings.Contains(log, "still running after") {
+			t.Fatalf("one waited out its timer for the other (both gone after %v); log:\n%s", took.Round(time.Millisecond), log)
+		}
+		t.Logf("both gone %v after the signals", took.Round(time.Millisecond))
+	}
+}
+
 // When iscsid takes over, the keeper steps aside and the guard with it,
 // and a guard whose keeper dies while iscsid runs starts none.
 func TestPairStepsAsideTogether(t *testing.T) {
