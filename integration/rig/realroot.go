@@ -284,7 +284,9 @@ func (r *RealRoot) Shutdown(ctx context.Context, verb string, deadline time.Dura
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	start := time.Now()
-	if err := r.Shell.Type("systemctl " + verb + "\n"); err != nil {
+	// The shell's builtins read the kernel's clock as the command runs
+	// (ShutdownSpan's start), without a fork.
+	if err := r.Shell.Type(`read -r up _ </proc/uptime; echo "` + shutdownMark + verb + ` at $up"; systemctl ` + verb + "\n"); err != nil {
 		return 0, err
 	}
 	if _, err := r.VM.WaitFor(ctx, final); err != nil {
@@ -299,6 +301,65 @@ func (r *RealRoot) Shutdown(ctx context.Context, verb string, deadline time.Dura
 		return took, fmt.Errorf("rig: systemctl %s: QEMU did not exit after %q: %w", verb, final, err)
 	}
 	return took, nil
+}
+
+// shutdownMark starts the line Shutdown has the shell print as it runs
+// systemctl.
+const shutdownMark = "rig: systemctl "
+
+// ShutdownSpan is a shutdown on the kernel's clock (seconds of uptime),
+// read from the console.
+type ShutdownSpan struct {
+	// Command is when the shell ran systemctl; Final when systemd, its
+	// units stopped, began its final phase (systemd-shutdown's first
+	// line); End the kernel's last line.
+	Command, Final, End float64
+	// Role is netroot's shutdown role's own duration ("netroot-shutdown:
+	// <verb> after …"), 0 when the shutdown did not end in it.
+	Role float64
+}
+
+// Units is the time systemd took to stop the units; After the rest (its
+// final phase, netroot's role, the kernel).
+func (s ShutdownSpan) Units() float64 { return s.Final - s.Command }
+func (s ShutdownSpan) After() float64 { return s.End - s.Final }
+func (s ShutdownSpan) Total() float64 { return s.End - s.Command }
+
+var (
+	spanFinalRe = regexp.MustCompile(`\[\s*([0-9.]+)\] systemd-shutdown\[1\]:`)
+	spanEndRe   = regexp.MustCompile(`\[\s*([0-9.]+)\] reboot: (Power down|Restarting system)`)
+	spanRoleRe  = regexp.MustCompile(`netroot-shutdown: [a-z]+ after ([0-9.]+)s`)
+)
+
+// ParseShutdownSpan reads the last Shutdown(verb) on console.
+func ParseShutdownSpan(console, verb string) (ShutdownSpan, error) {
+	var s ShutdownSpan
+	markRe := regexp.MustCompile(regexp.QuoteMeta(shutdownMark+verb) + ` at ([0-9.]+)`)
+	ms := markRe.FindAllStringSubmatchIndex(console, -1)
+	if len(ms) == 0 {
+		return s, fmt.Errorf("rig: no %q line on the console", shutdownMark+verb+" at")
+	}
+	m := ms[len(ms)-1]
+	s.Command, _ = strconv.ParseFloat(console[m[2]:m[3]], 64)
+	rest := console[m[1]:]
+	for _, x := range []struct {
+		re   *regexp.Regexp
+		into *float64
+		what string
+	}{{spanFinalRe, &s.Final, "systemd-shutdown line"}, {spanEndRe, &s.End, "reboot: line"}} {
+		sm := x.re.FindStringSubmatch(rest)
+		if sm == nil {
+			return s, fmt.Errorf("rig: no %s after systemctl %s", x.what, verb)
+		}
+		*x.into, _ = strconv.ParseFloat(sm[1], 64)
+	}
+	if sm := spanRoleRe.FindStringSubmatch(rest); sm != nil {
+		s.Role, _ = strconv.ParseFloat(sm[1], 64)
+	}
+	if s.Final < s.Command || s.End < s.Final {
+		return s, fmt.Errorf("rig: shutdown times out of order: %+v", s)
+	}
+	return s, nil
 }
 
 // PowerButton presses the ACPI power button (QEMU's system_powerdown),

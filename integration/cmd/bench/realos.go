@@ -21,11 +21,13 @@ type osRow struct {
 	initramfs string
 	cmdline   string
 	size      int64
-	// Seconds: kernel start → the real root's systemd (switch_root done),
-	// kernel start → multi-user.target, `systemctl poweroff` → power off.
-	switchRoot, multiUser, poweroff []float64
-	states                          []string // systemctl is-system-running, per boot
-	failures                        []string
+	// Seconds on the guest kernel's clock: kernel start → the real root's
+	// systemd (switch_root done), kernel start → multi-user.target,
+	// `systemctl poweroff` → power off.
+	switchRoot, multiUser []float64
+	poweroff              []rig.ShutdownSpan
+	states                []string // systemctl is-system-running, per boot
+	failures              []string
 }
 
 // realOSMemoryMB is the real-OS guests' memory: dracut's --no-hostonly
@@ -86,7 +88,7 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 	}
 	for round := 1; round <= n; round++ {
 		for _, r := range rows {
-			sr, mu, po, state, err := bootRealOS(ctx, env, img, r, cpus)
+			sr, mu, span, state, err := bootRealOS(ctx, env, img, r, cpus)
 			if state != "" {
 				r.states = append(r.states, state)
 			}
@@ -99,8 +101,13 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 				continue
 			}
 			r.multiUser = append(r.multiUser, mu)
-			r.poweroff = append(r.poweroff, po)
-			fmt.Printf("  round %d %-16s switch_root %.2fs  multi-user %.2fs (%s)  poweroff %.2fs\n", round, r.name, sr, mu, state, po)
+			r.poweroff = append(r.poweroff, span)
+			role := ""
+			if span.Role > 0 {
+				role = fmt.Sprintf(", netroot's role %.2f", span.Role)
+			}
+			fmt.Printf("  round %d %-16s switch_root %.2fs  multi-user %.2fs (%s)  poweroff %.2fs (units %.2f, then %.2f%s)\n",
+				round, r.name, sr, mu, state, span.Total(), span.Units(), span.After(), role)
 		}
 	}
 	fmt.Printf("\n%-16s %-22s %-22s %-22s %-10s %s\n", "real OS", "switch_root (s)", "multi-user (s)", "poweroff (s)", "compr. MB", "states")
@@ -109,7 +116,11 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 		if r.size > 0 {
 			size = fmt.Sprintf("%.2f", float64(r.size)/1e6)
 		}
-		fmt.Printf("%-16s %-22s %-22s %-22s %-10s %s\n", r.name, stat(r.switchRoot), stat(r.multiUser), stat(r.poweroff), size, strings.Join(r.states, ","))
+		fmt.Printf("%-16s %-22s %-22s %-22s %-10s %s\n", r.name, stat(r.switchRoot), stat(r.multiUser), stat(spans(r.poweroff, rig.ShutdownSpan.Total)), size, strings.Join(r.states, ","))
+	}
+	fmt.Println("\npoweroff, its parts (median [range], s): systemd stopping the units, then the rest (systemd-shutdown, a shutdown role, the kernel)")
+	for _, r := range rows {
+		fmt.Printf("%-16s units %-22s then %s\n", r.name, stat(spans(r.poweroff, rig.ShutdownSpan.Units)), stat(spans(r.poweroff, rig.ShutdownSpan.After)))
 	}
 	dracut, itools := rows[1], rows[2]
 	ratio := func(what string, a, b []float64, target float64) {
@@ -124,8 +135,9 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 	ratio("initrd part, netroot/dracut:", ours.switchRoot, dracut.switchRoot, 0.10)
 	ratio("initrd part, netroot/initramfs-tools:", ours.switchRoot, itools.switchRoot, 0.35)
 	ratio("kernel → multi-user, netroot/dracut:", ours.multiUser, dracut.multiUser, 0.45)
-	ratio("poweroff, netroot/dracut:", ours.poweroff, dracut.poweroff, 1)
-	ratio("poweroff, netroot/initramfs-tools:", ours.poweroff, itools.poweroff, 1)
+	total := rig.ShutdownSpan.Total
+	ratio("poweroff, netroot/dracut:", spans(ours.poweroff, total), spans(dracut.poweroff, total), 1)
+	ratio("poweroff, netroot/initramfs-tools:", spans(ours.poweroff, total), spans(itools.poweroff, total), 1)
 	for _, r := range rows {
 		for _, f := range r.failures {
 			fmt.Printf("bench: %s failed: %s\n", r.name, f)
@@ -141,41 +153,53 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 // multi-user, reads when the real root's systemd started (its line on the
 // console, switchRootTime) and multi-user.target's
 // ActiveEnterTimestampMonotonic (systemd's own, on the kernel's clock),
-// and powers off.
-func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRow, cpus int) (switchRoot, multiUser, poweroff float64, state string, err error) {
+// and powers off, reading the poweroff's span from the console.
+func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRow, cpus int) (switchRoot, multiUser float64, poweroff rig.ShutdownSpan, state string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, realOSTimeout+4*time.Minute)
 	defer cancel()
 	rr, err := env.StartRealRoot(ctx, rig.RealRootSpec{Name: "realos-" + r.name, Image: img, Cmdline: r.cmdline,
 		Initramfs: r.initramfs, CPUs: cpus, MemoryMB: realOSMemoryMB, DHCP: rig.RealRootDHCP()})
 	if err != nil {
-		return 0, 0, 0, "", err
+		return 0, 0, poweroff, "", err
 	}
 	defer rr.Close()
 	wctx, wcancel := context.WithTimeout(ctx, realOSTimeout)
 	defer wcancel()
 	if err := rr.WaitShell(wctx); err != nil {
-		return switchRootTime(rr.VM.Log()), 0, 0, "", fmt.Errorf("no shell within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
+		return switchRootTime(rr.VM.Log()), 0, poweroff, "", fmt.Errorf("no shell within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
 	}
 	state, err = rr.WaitMultiUser(wctx)
 	// The real root's systemd has started once its shell answers; a boot
 	// that never gets to multi-user still shows how long its initrd took.
 	switchRoot = switchRootTime(rr.VM.Log())
 	if err != nil {
-		return switchRoot, 0, 0, "", fmt.Errorf("not at multi-user within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
+		return switchRoot, 0, poweroff, "", fmt.Errorf("not at multi-user within %v (console %s): %w", realOSTimeout, rr.VM.LogPath, err)
 	}
 	out, _, err := rr.RunOS(wctx, "systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target")
 	if err != nil {
-		return switchRoot, 0, 0, state, err
+		return switchRoot, 0, poweroff, state, err
 	}
 	mu, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
 	if err != nil || mu <= 0 {
-		return switchRoot, 0, 0, state, fmt.Errorf("systemctl show printed %q", out)
+		return switchRoot, 0, poweroff, state, fmt.Errorf("systemctl show printed %q", out)
 	}
-	took, err := rr.Shutdown(ctx, "poweroff", 3*time.Minute)
+	if _, err := rr.Shutdown(ctx, "poweroff", 3*time.Minute); err != nil {
+		return switchRoot, mu / 1e6, poweroff, state, fmt.Errorf("poweroff (console %s): %w", rr.VM.LogPath, err)
+	}
+	poweroff, err = rig.ParseShutdownSpan(rr.VM.Log(), "poweroff")
 	if err != nil {
-		return switchRoot, mu / 1e6, 0, state, fmt.Errorf("poweroff (console %s): %w", rr.VM.LogPath, err)
+		return switchRoot, mu / 1e6, poweroff, state, fmt.Errorf("poweroff (console %s): %w", rr.VM.LogPath, err)
 	}
-	return switchRoot, mu / 1e6, took.Seconds(), state, nil
+	return switchRoot, mu / 1e6, poweroff, state, nil
+}
+
+// spans maps the spans through f.
+func spans(s []rig.ShutdownSpan, f func(rig.ShutdownSpan) float64) []float64 {
+	out := make([]float64, len(s))
+	for i, x := range s {
+		out[i] = f(x)
+	}
+	return out
 }
 
 // systemdStartRE is the line every systemd prints as it starts; the last
