@@ -284,9 +284,10 @@ func (r *RealRoot) Shutdown(ctx context.Context, verb string, deadline time.Dura
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	start := time.Now()
-	// The shell's builtins read the kernel's clock as the command runs
-	// (ShutdownSpan's start), without a fork.
-	if err := r.Shell.Type(`read -r up _ </proc/uptime; echo "` + shutdownMark + verb + ` at $up"; systemctl ` + verb + "\n"); err != nil {
+	// A line in the kernel's log marks the command on the console, with
+	// the kernel's clock (ShutdownSpan's start); the shell's own port is
+	// not the console.
+	if err := r.Shell.Type(`echo "<5>` + shutdownMark + verb + `" >/dev/kmsg; systemctl ` + verb + "\n"); err != nil {
 		return 0, err
 	}
 	if _, err := r.VM.WaitFor(ctx, final); err != nil {
@@ -303,8 +304,8 @@ func (r *RealRoot) Shutdown(ctx context.Context, verb string, deadline time.Dura
 	return took, nil
 }
 
-// shutdownMark starts the line Shutdown has the shell print as it runs
-// systemctl.
+// shutdownMark starts the line Shutdown has the shell write to the
+// kernel's log as it runs systemctl.
 const shutdownMark = "rig: systemctl "
 
 // ShutdownSpan is a shutdown on the kernel's clock (seconds of uptime),
@@ -334,10 +335,10 @@ var (
 // ParseShutdownSpan reads the last Shutdown(verb) on console.
 func ParseShutdownSpan(console, verb string) (ShutdownSpan, error) {
 	var s ShutdownSpan
-	markRe := regexp.MustCompile(regexp.QuoteMeta(shutdownMark+verb) + ` at ([0-9.]+)`)
+	markRe := regexp.MustCompile(`\[\s*([0-9.]+)\] ` + regexp.QuoteMeta(shutdownMark+verb) + `\b`)
 	ms := markRe.FindAllStringSubmatchIndex(console, -1)
 	if len(ms) == 0 {
-		return s, fmt.Errorf("rig: no %q line on the console", shutdownMark+verb+" at")
+		return s, fmt.Errorf("rig: no %q line on the console", shutdownMark+verb)
 	}
 	m := ms[len(ms)-1]
 	s.Command, _ = strconv.ParseFloat(console[m[2]:m[3]], 64)

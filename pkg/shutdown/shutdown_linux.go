@@ -229,29 +229,79 @@ func waitExits(fds []unix.PollFd, deadline time.Time) {
 	}
 }
 
-func keeperPIDs() []int {
-	ents, _ := os.ReadDir("/proc")
+// keeperPIDs lists the keeper processes still running.
+func keeperPIDs() []int { return keepersIn("/proc") }
+
+// keepersIn finds the keepers (their comm, not zombies) under the proc
+// directory proc. It walks PID 1's descendants: /init started the first
+// keeper and each keeper process starts its partner, orphans are PID 1's,
+// and after systemd-shutdown's kill nothing else but kernel threads is
+// left — which a scan of all of /proc would read one by one. Without the
+// children lists (a kernel without CONFIG_PROC_CHILDREN) it scans /proc.
+func keepersIn(proc string) []int {
+	pids, ok := descendants(proc, 1)
+	if !ok {
+		ents, _ := os.ReadDir(proc)
+		for _, e := range ents {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
 	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state …
-		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open || close+2 >= len(s) {
-			continue
-		}
-		if s[open+1:close] == keeper.ProcessName[1:] && s[close+2] != 'Z' {
+	for _, pid := range pids {
+		if isKeeper(proc, pid) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// descendants lists pid's descendants from the children lists of each
+// process's threads (a child is listed under the thread that forked it);
+// ok is false when pid's lists cannot be read.
+func descendants(proc string, pid int) (out []int, ok bool) {
+	seen := map[int]bool{pid: true}
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		lists, _ := filepath.Glob(filepath.Join(proc, strconv.Itoa(p), "task", "*", "children"))
+		if p == pid && len(lists) == 0 {
+			return nil, false
+		}
+		for _, l := range lists {
+			data, err := os.ReadFile(l)
+			if err != nil {
+				continue // the thread or process ended
+			}
+			for _, f := range strings.Fields(string(data)) {
+				c, err := strconv.Atoi(f)
+				if err != nil || seen[c] {
+					continue
+				}
+				seen[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out, true
+}
+
+// isKeeper reports whether pid is a keeper process that has not exited.
+func isKeeper(proc string, pid int) bool {
+	stat, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state …
+	s := string(stat)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open || close+2 >= len(s) {
+		return false
+	}
+	return s[open+1:close] == keeper.ProcessName[1:] && s[close+2] != 'Z'
 }
 
 func reap() {
@@ -263,9 +313,14 @@ func reap() {
 	}
 }
 
-// unmountAll unmounts root and every mount below it, deepest first; a
-// mount still busy is remounted read-only (its data synced and the
-// filesystem marked clean) and then detached.
+// unmountAll unmounts root and every mount below it. Where every
+// filesystem on a block device in the tree can be made read-only (its data
+// written and the filesystem marked clean; systemd-shutdown did so for the
+// root already), the tree is detached in one call: the kernel waits for
+// one RCU grace period instead of one per mount, and shuts down each
+// filesystem nothing holds before the call returns. Otherwise each mount
+// is unmounted, deepest first; one still busy is remounted read-only and
+// then detached.
 func unmountAll(root string) string {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -274,6 +329,18 @@ func unmountAll(root string) string {
 	mounts := Below(ParseMountinfo(string(data)), root)
 	if len(mounts) == 0 {
 		return root + " is not mounted"
+	}
+	var rootDesc string
+	for _, m := range mounts {
+		if m.Point == root {
+			rootDesc = fmt.Sprintf(" (%s %s)", m.Source, m.FSType)
+		}
+	}
+	head := fmt.Sprintf("%s%s and %d mount(s) below: ", root, rootDesc, len(mounts)-1)
+	if n, ok := readOnly(mounts); ok {
+		if err := unix.Unmount(root, unix.MNT_DETACH); err == nil {
+			return head + fmt.Sprintf("%d on a block device read-only, all detached at once", n)
+		}
 	}
 	var unmounted, detached int
 	var notes []string
@@ -301,17 +368,27 @@ func unmountAll(root string) string {
 			notes = append(notes, fmt.Sprintf("%s (%s) busy%s, detached", m.Point, m.Source, ro))
 		}
 	}
-	var rootDesc string
-	for _, m := range mounts {
-		if m.Point == root {
-			rootDesc = fmt.Sprintf(" (%s %s)", m.Source, m.FSType)
-		}
-	}
-	out := fmt.Sprintf("%s%s and %d mount(s) below: %d unmounted, %d detached", root, rootDesc, len(mounts)-1, unmounted, detached)
+	out := head + fmt.Sprintf("%d unmounted, %d detached", unmounted, detached)
 	if len(notes) > 0 {
 		out += "; " + strings.Join(notes, "; ")
 	}
 	return out
+}
+
+// readOnly remounts read-only every mount in mounts whose source is a
+// block device, deepest first; ok is false at the first that refuses
+// (a file still open for writing).
+func readOnly(mounts []Mount) (n int, ok bool) {
+	for _, m := range mounts {
+		if !strings.HasPrefix(m.Source, "/dev/") {
+			continue
+		}
+		if err := unix.Mount("", m.Point, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return n, false
+		}
+		n++
+	}
+	return n, true
 }
 
 // endSessions logs out of every iSCSI session of the tcp transport.

@@ -1,9 +1,11 @@
 package shutdown
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,60 @@ func TestSysfsSessions(t *testing.T) {
 	}
 	if got := sysfsSessions(sysfs.FS{Root: filepath.Join(sys.Root, "absent")}); len(got) != 0 {
 		t.Errorf("no sysfs: %+v", got)
+	}
+}
+
+// fakeProc writes a proc directory: stat per pid, children per thread.
+func fakeProc(t *testing.T, stats map[int]string, children map[string]string) string {
+	t.Helper()
+	proc := t.TempDir()
+	for pid, comm := range stats {
+		dir := filepath.Join(proc, strconv.Itoa(pid))
+		os.MkdirAll(dir, 0o755)
+		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(fmt.Sprintf("%d (%s) S 1 1 1", pid, comm)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, list := range children {
+		path = filepath.Join(proc, path)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(list), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return proc
+}
+
+func TestKeepersIn(t *testing.T) {
+	stats := map[int]string{
+		1: "shutdown", 2: "kthreadd", 3: "rcu_gp", 40: "kworker/0:1-events", // kernel threads
+		57: "netroot-keeper", 61: "netroot-keeper", // keeper and guard
+		90: "netroot-keeper", 70: "sh",
+	}
+	// The guard is a child of the keeper's second thread; 90 an orphan of PID 1.
+	children := map[string]string{
+		"1/task/1/children": "57 70 90 ", "1/task/5/children": "",
+		"57/task/57/children": "", "57/task/58/children": "61 ",
+		"2/task/2/children": "3 40 ",
+	}
+	proc := fakeProc(t, stats, children)
+	got := keepersIn(proc)
+	slices.Sort(got)
+	if want := []int{57, 61, 90}; !slices.Equal(got, want) {
+		t.Errorf("keepers %v, want %v", got, want)
+	}
+	if d, ok := descendants(proc, 1); !ok || slices.Contains(d, 40) || len(d) != 4 {
+		t.Errorf("descendants of 1: %v %v, want 57 70 90 61 and no kernel thread", d, ok)
+	}
+
+	// A zombie keeper is not running; without children lists all of
+	// /proc is read.
+	stats[61] = "netroot-keeper"
+	proc = fakeProc(t, stats, nil)
+	os.WriteFile(filepath.Join(proc, "61", "stat"), []byte("61 (netroot-keeper) Z 57"), 0o644)
+	got = keepersIn(proc)
+	slices.Sort(got)
+	if want := []int{57, 90}; !slices.Equal(got, want) {
+		t.Errorf("scan of /proc: keepers %v, want %v", got, want)
 	}
 }
