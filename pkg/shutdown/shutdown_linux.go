@@ -313,14 +313,9 @@ func reap() {
 	}
 }
 
-// unmountAll unmounts root and every mount below it. Where every
-// filesystem on a block device in the tree can be made read-only (its data
-// written and the filesystem marked clean; systemd-shutdown did so for the
-// root already), the tree is detached in one call: the kernel waits for
-// one RCU grace period instead of one per mount, and shuts down each
-// filesystem nothing holds before the call returns. Otherwise each mount
-// is unmounted, deepest first; one still busy is remounted read-only and
-// then detached.
+// unmountAll unmounts root and every mount below it, deepest first; a
+// mount still busy is remounted read-only (its data synced and the
+// filesystem marked clean) and then detached.
 func unmountAll(root string) string {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -334,12 +329,6 @@ func unmountAll(root string) string {
 	for _, m := range mounts {
 		if m.Point == root {
 			rootDesc = fmt.Sprintf(" (%s %s)", m.Source, m.FSType)
-		}
-	}
-	head := fmt.Sprintf("%s%s and %d mount(s) below: ", root, rootDesc, len(mounts)-1)
-	if n, ok := readOnly(mounts); ok {
-		if err := unix.Unmount(root, unix.MNT_DETACH); err == nil {
-			return head + fmt.Sprintf("%d on a block device read-only, all detached at once", n)
 		}
 	}
 	var unmounted, detached int
@@ -368,27 +357,11 @@ func unmountAll(root string) string {
 			notes = append(notes, fmt.Sprintf("%s (%s) busy%s, detached", m.Point, m.Source, ro))
 		}
 	}
-	out := head + fmt.Sprintf("%d unmounted, %d detached", unmounted, detached)
+	out := fmt.Sprintf("%s%s and %d mount(s) below: %d unmounted, %d detached", root, rootDesc, len(mounts)-1, unmounted, detached)
 	if len(notes) > 0 {
 		out += "; " + strings.Join(notes, "; ")
 	}
 	return out
-}
-
-// readOnly remounts read-only every mount in mounts whose source is a
-// block device, deepest first; ok is false at the first that refuses
-// (a file still open for writing).
-func readOnly(mounts []Mount) (n int, ok bool) {
-	for _, m := range mounts {
-		if !strings.HasPrefix(m.Source, "/dev/") {
-			continue
-		}
-		if err := unix.Mount("", m.Point, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-			return n, false
-		}
-		n++
-	}
-	return n, true
 }
 
 // endSessions logs out of every iSCSI session of the tcp transport.
