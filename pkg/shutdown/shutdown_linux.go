@@ -67,13 +67,8 @@ func Run(args []string, o Options) {
 	t := time.Now()
 	step("mount", t, "%s", mountAPI())
 
-	// The keepers stop beside the unmount: only the logout must not meet
-	// one that takes it for a failure to recover.
-	keepers := async(func() string {
-		t := time.Now()
-		res := stopKeepers(keeperStopWait)
-		return fmt.Sprintf("%s (%.2fs)", res, time.Since(t).Seconds())
-	})
+	t = time.Now()
+	step("keeper", t, "%s", stopKeepers(3*time.Second))
 
 	t = time.Now()
 	res, done := bounded(o.UnmountTimeout, func() string { return unmountAll(OldRoot) })
@@ -90,12 +85,6 @@ func Run(args []string, o Options) {
 		step("sync", t, "still syncing after %s; going on", o.UnmountTimeout)
 	}
 
-	if res, done := await(keepers, 2*keeperStopWait); done {
-		logf("keeper: %s", res)
-	} else {
-		logf("keeper: still stopping after %s; logging out anyway", 2*keeperStopWait)
-	}
-
 	t = time.Now()
 	step("logout", t, "%s", endSessions(o.EndTimeout))
 
@@ -105,19 +94,9 @@ func Run(args []string, o Options) {
 	finish(action, logf)
 }
 
-// keeperStopWait is how long the keepers get to end on SIGTERM before
-// SIGKILL.
-const keeperStopWait = 3 * time.Second
-
 // bounded runs fn, waiting at most d; done is false when fn still runs
 // (it is left running: a syscall stuck on a dead target).
 func bounded(d time.Duration, fn func() string) (string, bool) {
-	return await(async(fn), d)
-}
-
-// async runs fn in a goroutine of its own; its result, or the panic it
-// recovered from (PID 1 must not die), arrives on the channel.
-func async(fn func() string) <-chan string {
 	c := make(chan string, 1)
 	go func() {
 		defer func() {
@@ -127,11 +106,6 @@ func async(fn func() string) <-chan string {
 		}()
 		c <- fn()
 	}()
-	return c
-}
-
-// await waits at most d for c's result; done is false when none came.
-func await(c <-chan string, d time.Duration) (string, bool) {
 	select {
 	case r := <-c:
 		return r, true
