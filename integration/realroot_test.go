@@ -286,14 +286,24 @@ func logShutdown(t *testing.T, r *rig.RealRoot, verb string, from int) {
 // roleFailRe is systemd-shutdown failing on the shutdown role's mount.
 var roleFailRe = regexp.MustCompile(`[Ff]ailed[^\n]*/run/initramfs|/run/initramfs[^\n]*(failed|timed out)`)
 
+// roleUnmountRe is the shutdown role's unmount line.
+var roleUnmountRe = regexp.MustCompile(`netroot-shutdown: unmount: [^\n]*: \d+ unmounted, (\d+) detached`)
+
 // shutdownRoleRan checks that systemd returned into netroot's shutdown
-// role and that it ended the shutdown with verb, with no failure on the
-// role's mount at /run/initramfs.
+// role, that it unmounted the old root's every mount (none left busy and
+// detached: nothing of the OS survived, and the keepers were gone first)
+// and that it ended the shutdown with verb, with no failure on the role's
+// mount at /run/initramfs.
 func shutdownRoleRan(t *testing.T, r *rig.RealRoot, d rig.Distro, verb string, from int) {
 	t.Helper()
 	log := consoleSince(r, from)
 	if !strings.Contains(log, "netroot-shutdown: "+verb+" after") {
 		t.Errorf("%s: systemctl %s did not end in netroot's shutdown role", d.Name, verb)
+	}
+	if m := roleUnmountRe.FindStringSubmatch(log); m == nil {
+		t.Errorf("%s: systemctl %s: no unmount line of the shutdown role", d.Name, verb)
+	} else if m[1] != "0" {
+		t.Errorf("%s: systemctl %s: %q — mounts were busy", d.Name, verb, m[0])
 	}
 	if m := roleFailRe.FindString(log); m != "" {
 		t.Errorf("%s: systemctl %s: %q", d.Name, verb, m)
