@@ -129,7 +129,7 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 			return
 		}
 		r := median(a) / median(b)
-		fmt.Printf("%-44s %.2f  (target ≤ %.2f: %s)\n", what, r, target, verdict(r, target))
+		fmt.Printf("%-44s %.3f  (target ≤ %.2f: %s)\n", what, r, target, verdict(r, target))
 	}
 	fmt.Println()
 	ratio("initrd part, netroot/dracut:", ours.switchRoot, dracut.switchRoot, 0.10)
