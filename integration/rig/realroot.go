@@ -266,7 +266,8 @@ func (r *RealRoot) GuestTime(ctx context.Context) (time.Time, error) {
 	return time.Unix(0, ns), nil
 }
 
-// Shutdown types `systemctl <verb>` (poweroff or reboot) and waits, at
+// Shutdown types `systemctl <verb>` (poweroff or reboot), after a mark
+// in the kernel's log that ParseShutdownSpan reads, and waits, at
 // most deadline, for the kernel's last word on the console ("reboot: Power
 // down" / "reboot: Restarting system") and QEMU's exit. It returns the
 // time from the command to that line. A shutdown that hangs is killed and

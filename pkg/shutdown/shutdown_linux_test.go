@@ -100,7 +100,6 @@ func TestKeepersIn(t *testing.T) {
 
 	// A zombie keeper is not running; without children lists all of
 	// /proc is read.
-	stats[61] = "netroot-keeper"
 	proc = fakeProc(t, stats, nil)
 	os.WriteFile(filepath.Join(proc, "61", "stat"), []byte("61 (netroot-keeper) Z 57"), 0o644)
 	got = keepersIn(proc)
