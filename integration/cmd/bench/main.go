@@ -171,6 +171,7 @@ func run(n, mem, cpus, realOS, realOSCPUs int) error {
 	if err != nil {
 		return err
 	}
+	fmt.Printf("bench: %s\n", setGuestClock())
 	var errs []error
 	if onlySet == nil || len(onlySet) > 1 || !onlySet["realos"] {
 		errs = append(errs, runTable(ctx, env, dir, n, mem, cpus))
@@ -434,7 +435,7 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (raw int64, 
 func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, unpack, rss float64, parts map[string]float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	cmdline := rig.ScenarioCmdline
+	cmdline := withClock(rig.ScenarioCmdline)
 	if im.extra != "" {
 		cmdline += " " + im.extra
 	}

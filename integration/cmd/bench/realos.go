@@ -157,7 +157,7 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 func bootRealOS(ctx context.Context, env *rig.Env, img *rig.DistroImage, r *osRow, cpus int) (switchRoot, multiUser float64, poweroff rig.ShutdownSpan, state string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, realOSTimeout+4*time.Minute)
 	defer cancel()
-	rr, err := env.StartRealRoot(ctx, rig.RealRootSpec{Name: "realos-" + r.name, Image: img, Cmdline: r.cmdline,
+	rr, err := env.StartRealRoot(ctx, rig.RealRootSpec{Name: "realos-" + r.name, Image: img, Cmdline: withClock(r.cmdline),
 		Initramfs: r.initramfs, CPUs: cpus, MemoryMB: realOSMemoryMB, DHCP: rig.RealRootDHCP()})
 	if err != nil {
 		return 0, 0, poweroff, "", err
