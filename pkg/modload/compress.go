@@ -83,6 +83,12 @@ func UncompressedPath(path string) string {
 	return path
 }
 
+// ZstdPath returns the path of a module file compressed with zstd:
+// "kernel/fs/ext4/ext4.ko.zst" for "kernel/fs/ext4/ext4.ko" or ".ko.xz".
+func ZstdPath(path string) string {
+	return UncompressedPath(path) + ".zst"
+}
+
 // zstdDecoder is shared: DecodeAll may be called concurrently, and a
 // decoder's tables are worth reusing across a tree's thousands of modules.
 var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
@@ -102,20 +108,7 @@ func decompress(c compression, data []byte) ([]byte, error) {
 		}
 		dr = x
 	case compZstd:
-		d, err := zstdDecoder()
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		out, err := d.DecodeAll(data, nil)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("decompressing zstd: %w", err)
-		case len(out) == 0:
-			return nil, errors.New("decompressing zstd: no data")
-		case len(out) > maxModuleSize:
-			return nil, fmt.Errorf("decompressing zstd: image larger than %d bytes", maxModuleSize)
-		}
-		return out, nil
+		return decodeZstd(data, nil)
 	case compGzip:
 		g, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
@@ -157,6 +150,65 @@ func ReadModuleFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return image, nil
+}
+
+// decodeZstd decodes the zstd data, appending to dst.
+func decodeZstd(data, dst []byte) ([]byte, error) {
+	d, err := zstdDecoder()
+	if err != nil {
+		return nil, fmt.Errorf("zstd: %w", err)
+	}
+	out, err := d.DecodeAll(data, dst)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("decompressing zstd: %w", err)
+	case len(out) == 0:
+		return nil, errors.New("decompressing zstd: no data")
+	case len(out) > maxModuleSize:
+		return nil, fmt.Errorf("decompressing zstd: image larger than %d bytes", maxModuleSize)
+	}
+	return out, nil
+}
+
+// decompressFile returns the uncompressed image of the module file f,
+// compressed with c, and a function that releases the image's memory once
+// the module is in. A zstd frame that states its size (netroot build's
+// do) is decoded from the mapped file into memory mapped for it and
+// unmapped by release, so the modules /init loads do not grow its heap;
+// other files are read and decompressed on the heap.
+func decompressFile(f *os.File, c compression) (image []byte, release func(), err error) {
+	noop := func() {}
+	if c == compZstd {
+		in, unmapIn, err := mapFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer unmapIn()
+		var h zstd.Header
+		if h.Decode(in) != nil || !h.HasFCS || h.FrameContentSize == 0 || h.FrameContentSize > maxModuleSize {
+			out, err := decodeZstd(in, nil)
+			return out, noop, err
+		}
+		buf, unmapOut, err := mapAnon(int(h.FrameContentSize))
+		if err != nil {
+			out, err := decodeZstd(in, nil)
+			return out, noop, err
+		}
+		// A frame that states less than it holds is decoded on past the
+		// mapping, into the heap: still the right image.
+		out, err := decodeZstd(in, buf[:0])
+		if err != nil {
+			unmapOut()
+			return nil, nil, err
+		}
+		return out, unmapOut, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxModuleSize))
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := decompress(c, data)
+	return out, noop, err
 }
 
 // ReadModInfoFile reads the .modinfo of the module file at path, which may

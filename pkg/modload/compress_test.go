@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/netroot/netroot/pkg/modload/modtest"
 )
 
@@ -148,4 +149,64 @@ func FuzzDecompress(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecompressFile: /init's path for a compressed module decodes zstd
+// frames that state their size (netroot build's) into mapped memory and
+// the rest on the heap; each gives the image, and damage is an error.
+func TestDecompressFile(t *testing.T) {
+	// Larger than a page, and more than one zstd block.
+	img := synthELF(modinfoBytes("name=ext4", "depends=jbd2"))
+	for i := 0; len(img) < 300<<10; i++ {
+		img = append(img, byte(i), byte(i>>8), byte(i*7))
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sized := enc.EncodeAll(img, nil)
+	var h zstd.Header
+	if err := h.Decode(sized); err != nil || !h.HasFCS {
+		t.Fatalf("EncodeAll's frame states no size (%v): the mapped path is not tested", err)
+	}
+	streamed, _ := modtest.Compress(".zst", img)
+	xzData, _ := modtest.Compress(".xz", img)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		c    compression
+		data []byte
+	}{
+		{"zstd with its size", compZstd, sized},
+		{"zstd streamed", compZstd, streamed},
+		{"xz", compXZ, xzData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			open := func(data []byte) *os.File {
+				f, err := os.Open(writeFile(t, dir, "m.ko", data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { f.Close() })
+				return f
+			}
+			got, release, err := decompressFile(open(tc.data), tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, img) {
+				t.Errorf("%d bytes, not the %d-byte image", len(got), len(img))
+			}
+			release()
+			for name, bad := range map[string][]byte{
+				"truncated": tc.data[:len(tc.data)/2],
+				"garbage":   []byte("not compressed at all"),
+				"empty":     nil,
+			} {
+				if _, _, err := decompressFile(open(bad), tc.c); err == nil {
+					t.Errorf("%s: no error", name)
+				}
+			}
+		})
+	}
 }

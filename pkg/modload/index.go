@@ -373,11 +373,18 @@ func ParseBuiltinModinfoAliases(data []byte) map[string][]string {
 // copy of the tree whose modules were decompressed (netroot build does so),
 // for WriteDepmodFiles. Its Dir is x's, whose files keep their names.
 func (x *Index) WithUncompressedPaths() *Index {
+	return x.WithPaths(UncompressedPath)
+}
+
+// WithPaths returns a copy of x whose module paths are rename's of x's:
+// the index of a copy of the tree whose files were renamed as they were
+// (de)compressed, for WriteDepmodFiles. Its Dir is x's.
+func (x *Index) WithPaths(rename func(path string) string) *Index {
 	y := *x
 	y.modules = make(map[string]*Module, len(x.modules))
 	for n, m := range x.modules {
 		c := *m
-		c.Path = UncompressedPath(m.Path)
+		c.Path = rename(m.Path)
 		y.modules[n] = &c
 	}
 	return &y

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/netroot/netroot/pkg/prio"
 )
 
 // This file is the insert of one module: the file (decompressed in memory
@@ -117,15 +119,24 @@ func (l *Loader) insertFile(path, params string) error {
 		l.logf("modload: the kernel does not decompress %s (%v): decompressing in /init", path, err)
 		l.memory().noKernelDecompress()
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxModuleSize))
-	if err != nil {
-		return err
+	// A background batch's decompression is its work as much as the
+	// kernel's part is: it runs at the batch's priority too.
+	return l.atPriority(func() error {
+		image, release, err := decompressFile(f, c)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return l.Sys.InitModule(image, params)
+	})
+}
+
+// atPriority runs f at the priority of l's system calls (Niced's).
+func (l *Loader) atPriority(f func() error) error {
+	if l.niced() {
+		return prio.Run(l.Sys.(Niced).Nice, f)
 	}
-	image, err := decompress(c, data)
-	if err != nil {
-		return err
-	}
-	return l.Sys.InitModule(image, params)
+	return f()
 }
 
 // kernelDecompresses reports whether the running kernel decompresses

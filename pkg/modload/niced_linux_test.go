@@ -52,3 +52,27 @@ func TestNicedRunsAtPriorityAndRestores(t *testing.T) {
 		t.Errorf("thread priority %d after the call, was %d", 20-after, 20-before)
 	}
 }
+
+// TestAtPriority: a background batch's own work (decompressing a module)
+// runs at its Niced priority; a foreground loader's at the thread's.
+func TestAtPriority(t *testing.T) {
+	if unix.Geteuid() != 0 {
+		t.Skip("restoring a thread's priority needs CAP_SYS_NICE")
+	}
+	var seen int
+	rec := priorityRecorder{&seen}
+	for _, tc := range []struct {
+		sys  Syscalls
+		want int
+	}{
+		{Niced{Sys: rec, Nice: 19}, 19},
+		{rec, 0},
+	} {
+		l := &Loader{Sys: tc.sys}
+		seen = -1
+		l.atPriority(func() error { rec.record(); return nil })
+		if seen != tc.want {
+			t.Errorf("%T: ran at nice %d, want %d", tc.sys, seen, tc.want)
+		}
+	}
+}

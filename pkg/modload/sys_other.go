@@ -2,7 +2,11 @@
 
 package modload
 
-import "syscall"
+import (
+	"io"
+	"os"
+	"syscall"
+)
 
 // KernelSyscalls is the real Syscalls on Linux; elsewhere it fails with
 // ENOSYS.
@@ -20,3 +24,14 @@ func (KernelSyscalls) InitModule(image []byte, params string) error {
 
 // signingHint explains the module signing errnos, which only Linux has.
 func signingHint(syscall.Errno) string { return "" }
+
+// mapFile reads f into memory off Linux.
+func mapFile(f *os.File) (data []byte, unmap func(), err error) {
+	data, err = io.ReadAll(io.LimitReader(f, maxModuleSize))
+	return data, func() {}, err
+}
+
+// mapAnon allocates n bytes off Linux.
+func mapAnon(n int) (data []byte, unmap func(), err error) {
+	return make([]byte, n), func() {}, nil
+}
