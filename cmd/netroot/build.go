@@ -6,8 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
@@ -57,9 +61,9 @@ type buildOptions struct {
 	InitiatorName    string
 	InitiatorDefault bool
 
-	// CompressedModules copies compressed module files (.ko.xz, .ko.zst,
-	// .ko.gz) as they are instead of decompressing them into the archive.
-	CompressedModules bool
+	// ModuleCompression is how modules are stored (ModulesNone,
+	// ModulesZstd, ModulesKeep; "": ModulesZstd).
+	ModuleCompression string
 
 	// NoInit leaves /init out: the archive is a base (modules, baked
 	// cmdline, device nodes) for another image builder, e.g. mkuimage -base.
@@ -83,9 +87,10 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	initiatorFile := fs.String("initiator-name-file", "", "bake this open-iscsi initiatorname.iscsi `FILE` as /etc/iscsi/initiatorname.iscsi, the name /init uses without rd.iscsi.initiator= or an iBFT; default: this host's "+hostInitiatorFile+" when present; \"none\" bakes none")
 	initiator := fs.String("initiator", "", "bake this initiator `IQN` (instead of -initiator-name-file)")
 	fs.StringVar(&o.Compression, "compress", "auto", "compression: auto (zstd for kernels from 5.9, which unpack it faster than gzip and get a smaller image; gzip before), "+strings.Join(initramfs.Compressions, ", "))
-	fs.BoolVar(&o.CompressedModules, "compressed-modules", false, "copy compressed modules (.ko.xz, .ko.zst, .ko.gz) as they are, for a smaller initramfs: each is then decompressed at boot "+
-		"(by the kernel when it can, else by /init), which is slower; by default they are decompressed here and the initramfs's "+
-		"compression covers them (-compress zstd keeps it about as small)")
+	fs.StringVar(&o.ModuleCompression, "module-compress", ModulesZstd, "how modules are stored: "+ModulesZstd+" (each its own zstd file, decompressed at boot only if it is loaded: "+
+		"the kernel unpacks less before /init, however many drivers the image carries), "+ModulesNone+" (decompressed here; the initramfs's compression covers them), "+
+		ModulesKeep+" (compressed modules copied as the tree has them)")
+	keep := fs.Bool("compressed-modules", false, "the same as -module-compress "+ModulesKeep)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -95,6 +100,13 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Adds = adds
+	if *keep {
+		o.ModuleCompression = ModulesKeep
+	}
+	if !slices.Contains([]string{ModulesZstd, ModulesNone, ModulesKeep}, o.ModuleCompression) {
+		fmt.Fprintf(stderr, "netroot build: -module-compress %s: want %s, %s or %s\n", o.ModuleCompression, ModulesZstd, ModulesNone, ModulesKeep)
+		return 2
+	}
 	switch {
 	case *initiator != "" && *initiatorFile != "":
 		fmt.Fprintln(stderr, "netroot build: -initiator and -initiator-name-file exclude each other")
@@ -305,6 +317,31 @@ func secretPaths(plan *config.Plan) []string {
 	return out
 }
 
+// How netroot build stores modules (-module-compress).
+const (
+	// ModulesZstd compresses each module on its own: the kernel then
+	// unpacks them as the incompressible data they are, quickly, and a
+	// module is decompressed (by the kernel when its
+	// CONFIG_MODULE_DECOMPRESS reads zstd, else by /init) only when it is
+	// loaded — an image carries many drivers and loads a few.
+	ModulesZstd = "zstd"
+	// ModulesNone decompresses them into the archive, whose compression
+	// covers them; the kernel decompresses all of them before /init.
+	ModulesNone = "none"
+	// ModulesKeep copies the tree's files as they are (.ko.xz on Debian 13).
+	ModulesKeep = "keep"
+)
+
+// moduleEncoder compresses modules for ModulesZstd; EncodeAll records each
+// module's size in its frame, so /init decodes it into one allocation.
+var moduleEncoder = sync.OnceValue(func() *zstd.Encoder {
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return e
+})
+
 // addModules puts the modules the plan needs, the NIC drivers and their
 // dependencies into the archive with depmod files describing just them.
 func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]string, error) {
@@ -350,29 +387,40 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 	}
 	kver := filepath.Base(filepath.Clean(o.ModulesDir))
 	base := "lib/modules/" + kver
+	mc := o.ModuleCompression
+	if mc == "" {
+		mc = ModulesZstd
+	}
 	for _, n := range order {
 		m, ok := idx.Module(n)
 		if !ok {
 			continue // built in
 		}
 		src := filepath.Join(o.ModulesDir, filepath.FromSlash(m.Path))
-		if o.CompressedModules {
+		if mc == ModulesKeep {
 			if err := a.AddHostFile(base+"/"+m.Path, src, 0o644); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		// Decompressed here, a module costs /init and the kernel nothing
-		// to decompress at boot, and the archive's compression covers it.
 		image, err := modload.ReadModuleFile(src)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", n, err)
+		}
+		if mc == ModulesZstd {
+			if err := a.AddFile(base+"/"+modload.ZstdPath(m.Path), moduleEncoder().EncodeAll(image, nil), 0o644); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := a.AddFile(base+"/"+modload.UncompressedPath(m.Path), image, 0o644); err != nil {
 			return nil, err
 		}
 	}
-	if !o.CompressedModules {
+	switch mc {
+	case ModulesZstd:
+		idx = idx.WithPaths(modload.ZstdPath)
+	case ModulesNone:
 		idx = idx.WithUncompressedPaths()
 	}
 	err = idx.WriteDepmodFiles(func(name string, data []byte) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/netroot/netroot/pkg/modload"
 	"github.com/netroot/netroot/pkg/modload/modtest"
 	"github.com/u-root/u-root/pkg/cpio"
@@ -71,9 +72,10 @@ func readArchive(t *testing.T, path string) map[string][]byte {
 
 // TestBuildCompressedModules builds from a tree laid out as Debian 13
 // ships it (usr/lib/modules/<version>, compressed modules, no
-// modules.dep): by default the modules are decompressed into the archive
-// and modules.dep names the .ko files; with CompressedModules they are
-// copied as they are.
+// modules.dep) in each -module-compress mode: zstd (the default) stores
+// each module as its own .ko.zst frame, none decompresses them into the
+// archive, keep copies them as they are; modules.dep names the archive's
+// files in each.
 func TestBuildCompressedModules(t *testing.T) {
 	dir := t.TempDir()
 	const kver = "6.12.0-test-amd64"
@@ -94,36 +96,47 @@ func TestBuildCompressedModules(t *testing.T) {
 		}
 		images[m.path] = img
 	}
-	for _, keep := range []bool{false, true} {
+	for _, mode := range []string{"", ModulesNone, ModulesKeep} {
 		out := filepath.Join(dir, "initrd.img")
 		var stdout bytes.Buffer
 		err := build(buildOptions{Output: out, ModulesDir: tree, NoInit: true, FS: []string{"ext4"},
-			Compression: "gzip", CompressedModules: keep}, &stdout)
+			Compression: "gzip", ModuleCompression: mode}, &stdout)
 		if err != nil {
-			t.Fatalf("keep %v: %v", keep, err)
+			t.Fatalf("mode %q: %v", mode, err)
 		}
 		files := readArchive(t, out)
 		base := "lib/modules/" + kver + "/"
 		for _, m := range buildTree {
 			name := base + m.path
-			if keep {
+			switch mode {
+			case ModulesKeep:
 				name += m.ext
+			case "":
+				name += ".zst"
 			}
 			data, ok := files[name]
-			switch {
-			case !ok:
-				t.Errorf("keep %v: %s not in the archive", keep, name)
-			case keep:
+			if !ok {
+				t.Errorf("mode %q: %s not in the archive", mode, name)
+				continue
+			}
+			switch mode {
+			case ModulesKeep:
 				want, _ := os.ReadFile(filepath.Join(tree, filepath.FromSlash(m.path+m.ext)))
 				if !bytes.Equal(data, want) {
-					t.Errorf("keep %v: %s differs from the tree's file", keep, name)
+					t.Errorf("keep: %s differs from the tree's file", name)
 				}
-			case !bytes.Equal(data, images[m.path]):
-				t.Errorf("%s is not the decompressed image", name)
+			case "":
+				if got := unzstd(t, data); !bytes.Equal(got, images[m.path]) {
+					t.Errorf("%s does not decompress to the module's image", name)
+				}
+			default:
+				if !bytes.Equal(data, images[m.path]) {
+					t.Errorf("%s is not the decompressed image", name)
+				}
 			}
-			if !keep && m.ext != "" {
-				if _, ok := files[name+m.ext]; ok {
-					t.Errorf("%s carried compressed too", name)
+			for _, other := range []string{m.path, m.path + m.ext, m.path + ".zst"} {
+				if base+other != name && files[base+other] != nil {
+					t.Errorf("mode %q: %s carried as %s too", mode, name, other)
 				}
 			}
 		}
@@ -131,7 +144,7 @@ func TestBuildCompressedModules(t *testing.T) {
 		for _, line := range strings.Split(strings.TrimSpace(dep), "\n") {
 			for _, f := range strings.Fields(strings.ReplaceAll(line, ":", " ")) {
 				if _, ok := files[base+f]; !ok {
-					t.Errorf("keep %v: modules.dep names %s, which is not in the archive", keep, f)
+					t.Errorf("mode %q: modules.dep names %s, which is not in the archive", mode, f)
 				}
 			}
 		}
@@ -151,13 +164,28 @@ func TestBuildCompressedModules(t *testing.T) {
 		}
 		order, err := idx.Resolve("iscsi_tcp", "ext4", "bonding", "8021q", "sd_mod")
 		if err != nil || len(order) != len(buildTree) {
-			t.Errorf("keep %v: the archive's index resolves %v (%v), want all %d modules", keep, order, err, len(buildTree))
+			t.Errorf("mode %q: the archive's index resolves %v (%v), want all %d modules", mode, order, err, len(buildTree))
 		}
 		os.RemoveAll(filepath.Join(dir, "unpacked"))
 		if !strings.Contains(stdout.String(), "8 modules") {
-			t.Errorf("keep %v: %s", keep, stdout.String())
+			t.Errorf("mode %q: %s", mode, stdout.String())
 		}
 	}
+}
+
+// unzstd decompresses one zstd frame.
+func unzstd(t *testing.T, data []byte) []byte {
+	t.Helper()
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	out, err := d.DecodeAll(data, nil)
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	return out
 }
 
 // TestBuildRealTreeCompressed builds from the modules a real Debian kernel
@@ -214,36 +242,45 @@ func TestBuildRealTreeCompressed(t *testing.T) {
 			os.WriteFile(filepath.Join(tree, f), data, 0o644)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "initrd.img")
-	var stdout bytes.Buffer
-	err = build(buildOptions{Output: out, ModulesDir: tree, NoInit: true, Compression: "gzip",
-		Drivers: []string{"virtio_pci", "virtio_net"}, FS: []string{"ext4"},
-		Cmdline: "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
-			"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"}, &stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(strings.TrimSpace(stdout.String()))
-	files := readArchive(t, out)
-	base := "lib/modules/" + kver + "/"
-	var carried int
-	for name, data := range files {
-		rel, ok := strings.CutPrefix(name, base)
-		if !ok || !strings.HasPrefix(rel, "kernel/") {
-			continue
+	for _, mode := range []string{ModulesNone, ModulesZstd} {
+		out := filepath.Join(t.TempDir(), "initrd.img")
+		var stdout bytes.Buffer
+		err = build(buildOptions{Output: out, ModulesDir: tree, NoInit: true, Compression: "gzip", ModuleCompression: mode,
+			Drivers: []string{"virtio_pci", "virtio_net"}, FS: []string{"ext4"},
+			Cmdline: "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none bond=bond0:eth0,eth1:mode=active-backup,miimon=100 " +
+				"netroot=iscsi:10.77.0.1::3260:1:iqn.2010-01.org.example:root rd.iscsi.initiator=iqn.2010-01.org.example:client root=LABEL=ISCSI_ROOT ro"}, &stdout)
+		if err != nil {
+			t.Fatal(err)
 		}
-		carried++
-		if want, ok := originals[rel]; !ok || !bytes.Equal(data, want) {
-			t.Errorf("%s is not the original module (%d bytes, original %d)", name, len(data), len(want))
+		t.Log(strings.TrimSpace(stdout.String()))
+		files := readArchive(t, out)
+		base := "lib/modules/" + kver + "/"
+		var carried int
+		for name, data := range files {
+			rel, ok := strings.CutPrefix(name, base)
+			if !ok || !strings.HasPrefix(rel, "kernel/") {
+				continue
+			}
+			carried++
+			if mode == ModulesZstd {
+				rel = strings.TrimSuffix(rel, ".zst")
+				data = unzstd(t, data)
+			}
+			if want, ok := originals[rel]; !ok || !bytes.Equal(data, want) {
+				t.Errorf("%s: %s is not the original module (%d bytes, original %d)", mode, name, len(data), len(want))
+			}
 		}
-	}
-	for _, want := range []string{"kernel/fs/ext4/ext4.ko", "kernel/drivers/net/bonding/bonding.ko", "kernel/drivers/scsi/iscsi_tcp.ko", "kernel/drivers/net/virtio_net.ko"} {
-		if _, ok := files[base+want]; !ok {
-			t.Errorf("%s not carried", want)
+		for _, want := range []string{"kernel/fs/ext4/ext4.ko", "kernel/drivers/net/bonding/bonding.ko", "kernel/drivers/scsi/iscsi_tcp.ko", "kernel/drivers/net/virtio_net.ko"} {
+			if mode == ModulesZstd {
+				want += ".zst"
+			}
+			if _, ok := files[base+want]; !ok {
+				t.Errorf("%s: %s not carried", mode, want)
+			}
 		}
-	}
-	if carried < 15 {
-		t.Errorf("only %d modules carried", carried)
+		if carried < 15 {
+			t.Errorf("%s: only %d modules carried", mode, carried)
+		}
 	}
 }
 
