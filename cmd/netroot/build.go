@@ -145,6 +145,9 @@ func splitList(s string) []string {
 }
 
 func build(o buildOptions, stdout io.Writer) error {
+	if o.ModuleCompression == "" {
+		o.ModuleCompression = ModulesZstd
+	}
 	var plan *config.Plan
 	if strings.TrimSpace(o.Cmdline) != "" {
 		p, err := config.Parse(config.Source{Name: "-cmdline", Text: o.Cmdline})
@@ -245,8 +248,9 @@ func build(o buildOptions, stdout io.Writer) error {
 	if initiatorNote != "" {
 		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
 	}
-	fmt.Fprintf(stdout, "netroot build: wrote %s: %d entries, %d modules (%s), %.2f MB %s (%.2f MB uncompressed)\n",
-		o.Output, len(a.Names()), len(mods), strings.Join(mods, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
+	stored := map[string]string{ModulesZstd: ", each zstd-compressed", ModulesKeep: ", as the tree has them"}[o.ModuleCompression]
+	fmt.Fprintf(stdout, "netroot build: wrote %s: %d entries, %d modules%s (%s), %.2f MB %s (%.2f MB uncompressed)\n",
+		o.Output, len(a.Names()), len(mods), stored, strings.Join(mods, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
 	return nil
 }
 
@@ -388,9 +392,6 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 	kver := filepath.Base(filepath.Clean(o.ModulesDir))
 	base := "lib/modules/" + kver
 	mc := o.ModuleCompression
-	if mc == "" {
-		mc = ModulesZstd
-	}
 	for _, n := range order {
 		m, ok := idx.Module(n)
 		if !ok {
