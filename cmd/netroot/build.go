@@ -61,8 +61,8 @@ type buildOptions struct {
 	InitiatorName    string
 	InitiatorDefault bool
 
-	// ModuleCompression is how modules are stored (ModulesNone,
-	// ModulesZstd, ModulesKeep; "": ModulesZstd).
+	// ModuleCompression is how modules are stored (ModulesAuto,
+	// ModulesNone, ModulesKeep; "": ModulesAuto).
 	ModuleCompression string
 
 	// NoInit leaves /init out: the archive is a base (modules, baked
@@ -87,9 +87,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	initiatorFile := fs.String("initiator-name-file", "", "bake this open-iscsi initiatorname.iscsi `FILE` as /etc/iscsi/initiatorname.iscsi, the name /init uses without rd.iscsi.initiator= or an iBFT; default: this host's "+hostInitiatorFile+" when present; \"none\" bakes none")
 	initiator := fs.String("initiator", "", "bake this initiator `IQN` (instead of -initiator-name-file)")
 	fs.StringVar(&o.Compression, "compress", "auto", "compression: auto (zstd for kernels from 5.9, which unpack it faster than gzip and get a smaller image; gzip before), "+strings.Join(initramfs.Compressions, ", "))
-	fs.StringVar(&o.ModuleCompression, "module-compress", ModulesZstd, "how modules are stored: "+ModulesZstd+" (each its own zstd file, decompressed at boot only if it is loaded: "+
-		"the kernel unpacks less before /init, however many drivers the image carries), "+ModulesNone+" (decompressed here; the initramfs's compression covers them), "+
-		ModulesKeep+" (compressed modules copied as the tree has them)")
+	fs.StringVar(&o.ModuleCompression, "module-compress", ModulesAuto, "how modules are stored: "+ModulesAuto+" (those every boot loads — the iSCSI stack, what -cmdline names, the one -fs — decompressed here, "+
+		"the others — NIC drivers, other filesystems — each its own zstd file, decompressed at boot only if loaded: the kernel unpacks less before /init, however many drivers the image carries), "+
+		ModulesNone+" (all decompressed here; the initramfs's compression covers them), "+ModulesKeep+" (compressed modules copied as the tree has them)")
 	keep := fs.Bool("compressed-modules", false, "the same as -module-compress "+ModulesKeep)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -103,8 +103,8 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	if *keep {
 		o.ModuleCompression = ModulesKeep
 	}
-	if !slices.Contains([]string{ModulesZstd, ModulesNone, ModulesKeep}, o.ModuleCompression) {
-		fmt.Fprintf(stderr, "netroot build: -module-compress %s: want %s, %s or %s\n", o.ModuleCompression, ModulesZstd, ModulesNone, ModulesKeep)
+	if !slices.Contains([]string{ModulesAuto, ModulesNone, ModulesKeep}, o.ModuleCompression) {
+		fmt.Fprintf(stderr, "netroot build: -module-compress %s: want %s, %s or %s\n", o.ModuleCompression, ModulesAuto, ModulesNone, ModulesKeep)
 		return 2
 	}
 	switch {
@@ -146,7 +146,7 @@ func splitList(s string) []string {
 
 func build(o buildOptions, stdout io.Writer) error {
 	if o.ModuleCompression == "" {
-		o.ModuleCompression = ModulesZstd
+		o.ModuleCompression = ModulesAuto
 	}
 	var plan *config.Plan
 	if strings.TrimSpace(o.Cmdline) != "" {
@@ -248,9 +248,15 @@ func build(o buildOptions, stdout io.Writer) error {
 	if initiatorNote != "" {
 		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
 	}
-	stored := map[string]string{ModulesZstd: ", each zstd-compressed", ModulesKeep: ", as the tree has them"}[o.ModuleCompression]
+	stored := ""
+	switch o.ModuleCompression {
+	case ModulesAuto:
+		stored = fmt.Sprintf(", %d of them each zstd-compressed", len(mods.compressed))
+	case ModulesKeep:
+		stored = ", as the tree has them"
+	}
 	fmt.Fprintf(stdout, "netroot build: wrote %s: %d entries, %d modules%s (%s), %.2f MB %s (%.2f MB uncompressed)\n",
-		o.Output, len(a.Names()), len(mods), stored, strings.Join(mods, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
+		o.Output, len(a.Names()), len(mods.names), stored, strings.Join(mods.names, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
 	return nil
 }
 
@@ -323,20 +329,24 @@ func secretPaths(plan *config.Plan) []string {
 
 // How netroot build stores modules (-module-compress).
 const (
-	// ModulesZstd compresses each module on its own: the kernel then
-	// unpacks them as the incompressible data they are, quickly, and a
-	// module is decompressed (by the kernel when its
-	// CONFIG_MODULE_DECOMPRESS reads zstd, else by /init) only when it is
-	// loaded — an image carries many drivers and loads a few.
-	ModulesZstd = "zstd"
-	// ModulesNone decompresses them into the archive, whose compression
-	// covers them; the kernel decompresses all of them before /init.
+	// ModulesAuto stores the modules every boot of the image loads
+	// (bootLoads) decompressed, under the archive's compression, and each
+	// of the others — NIC drivers, of which a machine loads one family;
+	// filesystems and features the baked command line does not name — as
+	// its own zstd file, which the kernel unpacks as the incompressible
+	// data it is, quickly: it is decompressed (by the kernel when its
+	// CONFIG_MODULE_DECOMPRESS reads zstd, else by /init) only if a boot
+	// loads it.
+	ModulesAuto = "auto"
+	// ModulesNone decompresses every module into the archive, whose
+	// compression covers them; the kernel decompresses all of them before
+	// /init.
 	ModulesNone = "none"
 	// ModulesKeep copies the tree's files as they are (.ko.xz on Debian 13).
 	ModulesKeep = "keep"
 )
 
-// moduleEncoder compresses modules for ModulesZstd; EncodeAll records each
+// moduleEncoder compresses modules for ModulesAuto; EncodeAll records each
 // module's size in its frame, so /init decodes it into one allocation.
 var moduleEncoder = sync.OnceValue(func() *zstd.Encoder {
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
@@ -348,10 +358,10 @@ var moduleEncoder = sync.OnceValue(func() *zstd.Encoder {
 
 // addModules puts the modules the plan needs, the NIC drivers and their
 // dependencies into the archive with depmod files describing just them.
-func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]string, error) {
+func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) (carried, error) {
 	idx, err := modload.ScanTree(o.ModulesDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading the modules tree %s: %w", o.ModulesDir, err)
+		return carried{}, fmt.Errorf("reading the modules tree %s: %w", o.ModulesDir, err)
 	}
 	want := map[string]bool{}
 	var names []string
@@ -387,51 +397,92 @@ func addModules(a *initramfs.Archive, o buildOptions, plan *config.Plan) ([]stri
 	}
 	order, err := idx.Resolve(names...)
 	if err != nil {
-		return nil, err
+		return carried{}, err
+	}
+	var sure map[string]bool
+	if o.ModuleCompression == ModulesAuto {
+		if sure, err = bootLoads(idx, o, plan); err != nil {
+			return carried{}, err
+		}
 	}
 	kver := filepath.Base(filepath.Clean(o.ModulesDir))
 	base := "lib/modules/" + kver
-	mc := o.ModuleCompression
+	var c carried
+	stored := map[string]string{} // a module's path in the tree → in the archive
 	for _, n := range order {
 		m, ok := idx.Module(n)
 		if !ok {
 			continue // built in
 		}
 		src := filepath.Join(o.ModulesDir, filepath.FromSlash(m.Path))
-		if mc == ModulesKeep {
+		if o.ModuleCompression == ModulesKeep {
 			if err := a.AddHostFile(base+"/"+m.Path, src, 0o644); err != nil {
-				return nil, err
+				return carried{}, err
 			}
 			continue
 		}
 		image, err := modload.ReadModuleFile(src)
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", n, err)
+			return carried{}, fmt.Errorf("module %s: %w", n, err)
 		}
-		if mc == ModulesZstd {
-			if err := a.AddFile(base+"/"+modload.ZstdPath(m.Path), moduleEncoder().EncodeAll(image, nil), 0o644); err != nil {
-				return nil, err
-			}
-			continue
+		data, path := image, modload.UncompressedPath(m.Path)
+		if o.ModuleCompression == ModulesAuto && !sure[n] {
+			data, path = moduleEncoder().EncodeAll(image, nil), modload.ZstdPath(m.Path)
+			c.compressed = append(c.compressed, n)
 		}
-		if err := a.AddFile(base+"/"+modload.UncompressedPath(m.Path), image, 0o644); err != nil {
-			return nil, err
+		if err := a.AddFile(base+"/"+path, data, 0o644); err != nil {
+			return carried{}, err
 		}
+		stored[m.Path] = path
 	}
-	switch mc {
-	case ModulesZstd:
-		idx = idx.WithPaths(modload.ZstdPath)
-	case ModulesNone:
-		idx = idx.WithUncompressedPaths()
+	if o.ModuleCompression != ModulesKeep {
+		idx = idx.WithPaths(func(p string) string {
+			if s, ok := stored[p]; ok {
+				return s
+			}
+			return p
+		})
 	}
 	err = idx.WriteDepmodFiles(func(name string, data []byte) error {
 		return a.AddFile(base+"/"+name, data, 0o644)
 	}, order)
 	if err != nil {
-		return nil, err
+		return carried{}, err
 	}
 	sort.Strings(order)
-	return order, nil
+	sort.Strings(c.compressed)
+	c.names = order
+	return c, nil
+}
+
+// carried is what addModules put into the archive: every module's name,
+// and those stored as their own zstd files.
+type carried struct {
+	names, compressed []string
+}
+
+// bootLoads returns the modules every boot of the image loads, with their
+// dependencies: the iSCSI stack, what the baked command line names
+// (bond=, rootfstype=, rd.driver.pre/post, …), and the root filesystem's
+// when the image carries one filesystem and the command line names none.
+// NIC drivers are not among them: which one loads is the machine's.
+func bootLoads(idx *modload.Index, o buildOptions, plan *config.Plan) (map[string]bool, error) {
+	names := []string{"iscsi_tcp", "sd_mod", "crc32c"}
+	if plan != nil {
+		names = append(names, plan.NeededModules()...)
+	}
+	if len(o.FS) == 1 && (plan == nil || plan.Root.FSType == "") {
+		names = append(names, blockdev.FSModule(o.FS[0]))
+	}
+	order, err := idx.Resolve(names...)
+	if err != nil {
+		return nil, err
+	}
+	sure := make(map[string]bool, len(order))
+	for _, n := range order {
+		sure[n] = true
+	}
+	return sure, nil
 }
 
 // autoCompression picks the initramfs compression for kernel release kver
