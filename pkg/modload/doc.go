@@ -13,7 +13,11 @@
 //   - the Loader, which loads modules with finit_module(2)/init_module(2)
 //     behind the narrow Syscalls seam, in dependency order, with
 //     per-module parameters and a blacklist, and which loads the drivers for
-//     the devices found in sysfs until a fixed point (LoadForDevices).
+//     the devices found in sysfs until a fixed point (LoadForDevices). A
+//     compressed module file (.ko.xz, .ko.zst, .ko.gz) goes to the kernel
+//     compressed when it decompresses that format, else it is decompressed
+//     here — a zstd frame from the mapped file into memory unmapped after
+//     the insert — at the priority of the batch that loads it.
 //
 // Module names are normalised the way the kernel does: '-' becomes '_'.
 package modload
