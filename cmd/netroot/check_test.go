@@ -107,3 +107,11 @@ func TestRunBuildRefusesUnknownFS(t *testing.T) {
 		t.Errorf("code %d, stderr %q", code, errb.String())
 	}
 }
+
+func TestRunBuildRefusesUnknownModuleCompression(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runBuild([]string{"-o", filepath.Join(t.TempDir(), "x.img"), "-module-compress", "xz"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-module-compress xz: want auto, none or keep") {
+		t.Errorf("code %d, stderr %q", code, errb.String())
+	}
+}
