@@ -21,6 +21,7 @@ import (
 
 	"github.com/netroot/netroot/integration/rig"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/netconf"
 )
 
 // The namespace tests run the client in a child: this test binary
@@ -93,6 +94,12 @@ func runChild(spec string) int {
 		if err == nil && job.Reach.IsValid() {
 			err = WaitRoute(ctx, job.Interface, job.Reach)
 			logf("route to %s at %s", job.Reach, time.Since(start).Round(time.Millisecond))
+		}
+	case "linklocal":
+		// The link up and its link-local address past DAD, as Acquire
+		// waits for it: a set-up step of tests that time what follows.
+		if err = netconf.LinkUp(job.Interface); err == nil {
+			_, err = WaitLinkLocal(ctx, job.Interface)
 		}
 	case "auto6":
 		res.SLAAC, err = WaitSLAAC(ctx, SLAACOptions{Interface: job.Interface, Reach: job.Reach, Logf: logf})
@@ -267,17 +274,8 @@ func (l *link) runOn(t *testing.T, job childJob) childResult {
 // include the kernel's randomised DAD delay.
 func (l *link) upWithLinkLocal(t *testing.T) {
 	t.Helper()
-	ipCmd(t, "-n", l.cliNS, "link", "set", l.cliIf, "up")
-	deadline := time.Now().Add(10 * time.Second)
-	for { // test-only readiness poll: the link-local address's DAD is over
-		out := l.cliAddrs(t)
-		if strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no usable link-local address:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if res := l.run(t, childJob{Mode: "linklocal", Timeout: 10 * time.Second}); res.Err != "" {
+		t.Fatalf("no usable link-local address: %s\n%s", res.Err, l.cliAddrs(t))
 	}
 }
 
