@@ -99,7 +99,7 @@ func TestParseCompression(t *testing.T) {
 	}
 }
 
-func TestWithUncompressedPaths(t *testing.T) {
+func TestWithPathsUncompressed(t *testing.T) {
 	mods := []Module{
 		{Name: "ext4", Path: "kernel/fs/ext4/ext4.ko.xz", Depends: []string{"jbd2"}, Aliases: []string{"fs-ext4"}},
 		{Name: "jbd2", Path: "kernel/fs/jbd2/jbd2.ko.zst"},
@@ -109,7 +109,7 @@ func TestWithUncompressedPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := x.WithUncompressedPaths()
+	y := x.WithPaths(UncompressedPath)
 	files := map[string]string{}
 	if err := y.WriteDepmodFiles(func(name string, data []byte) error { files[name] = string(data); return nil }, nil); err != nil {
 		t.Fatal(err)

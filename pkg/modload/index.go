@@ -367,18 +367,12 @@ func ParseBuiltinModinfoAliases(data []byte) map[string][]string {
 	return out
 }
 
-// WithUncompressedPaths returns a copy of x whose module paths name the
-// files without their compression suffix (UncompressedPath), e.g.
-// "kernel/fs/ext4/ext4.ko" for "kernel/fs/ext4/ext4.ko.xz": the index of a
-// copy of the tree whose modules were decompressed (netroot build does so),
-// for WriteDepmodFiles. Its Dir is x's, whose files keep their names.
-func (x *Index) WithUncompressedPaths() *Index {
-	return x.WithPaths(UncompressedPath)
-}
-
 // WithPaths returns a copy of x whose module paths are rename's of x's:
 // the index of a copy of the tree whose files were renamed as they were
-// (de)compressed, for WriteDepmodFiles. Its Dir is x's.
+// (de)compressed, for WriteDepmodFiles — e.g. WithPaths(UncompressedPath)
+// names "kernel/fs/ext4/ext4.ko" for "kernel/fs/ext4/ext4.ko.xz" (netroot
+// build decompresses modules so). Its Dir is x's, whose files keep their
+// names.
 func (x *Index) WithPaths(rename func(path string) string) *Index {
 	y := *x
 	y.modules = make(map[string]*Module, len(x.modules))

@@ -121,7 +121,7 @@ func TestRealTreeCompressed(t *testing.T) {
 
 	// The depmod files of a decompressed copy name .ko files only.
 	var dep string
-	err = y.WithUncompressedPaths().WriteDepmodFiles(func(name string, data []byte) error {
+	err = y.WithPaths(UncompressedPath).WriteDepmodFiles(func(name string, data []byte) error {
 		if name == "modules.dep" {
 			dep = string(data)
 		}
