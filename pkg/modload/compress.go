@@ -185,23 +185,20 @@ func decompressFile(f *os.File, c compression) (image []byte, release func(), er
 		}
 		defer unmapIn()
 		var h zstd.Header
-		if h.Decode(in) != nil || !h.HasFCS || h.FrameContentSize == 0 || h.FrameContentSize > maxModuleSize {
-			out, err := decodeZstd(in, nil)
-			return out, noop, err
+		if h.Decode(in) == nil && h.HasFCS && h.FrameContentSize > 0 && h.FrameContentSize <= maxModuleSize {
+			if buf, unmapOut, err := mapAnon(int(h.FrameContentSize)); err == nil {
+				// A frame that states less than it holds is decoded on past
+				// the mapping, into the heap: still the right image.
+				out, err := decodeZstd(in, buf[:0])
+				if err != nil {
+					unmapOut()
+					return nil, nil, err
+				}
+				return out, unmapOut, nil
+			}
 		}
-		buf, unmapOut, err := mapAnon(int(h.FrameContentSize))
-		if err != nil {
-			out, err := decodeZstd(in, nil)
-			return out, noop, err
-		}
-		// A frame that states less than it holds is decoded on past the
-		// mapping, into the heap: still the right image.
-		out, err := decodeZstd(in, buf[:0])
-		if err != nil {
-			unmapOut()
-			return nil, nil, err
-		}
-		return out, unmapOut, nil
+		out, err := decodeZstd(in, nil)
+		return out, noop, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxModuleSize))
 	if err != nil {
