@@ -170,9 +170,9 @@ func firstConsoleLine(log string, ok func(text string) bool) (float64, bool) {
 }
 
 // handOffLoss is the warning of a connection lost while the kernel took
-// it over (LIO's reset landing between the login and the connection's
-// start): /init makes the login again.
-var handOffLoss = regexp.MustCompile(`netroot: login: iscsi: kernel hand-off of ` + rig.LIOAddr + `:3260 ` + regexp.QuoteMeta(rig.TargetIQN) + `: [^\n]*connection error[^\n]*; logging in again \(2 of 3\)`)
+// it over (LIO's reset landing between the bind and the connection's
+// start: the kernel refuses the next step): /init makes the login again.
+var handOffLoss = regexp.MustCompile(`netroot: login: iscsi: kernel hand-off of ` + rig.LIOAddr + `:3260 ` + regexp.QuoteMeta(rig.TargetIQN) + `: [^\n]*; logging in again \(2 of 3\)`)
 
 // lostInHandOff reports whether log shows the loss during the hand-off.
 func lostInHandOff(log string) bool { return handOffLoss.MatchString(log) }
@@ -199,8 +199,8 @@ func TestLIOConnLostBeforeKeeper(t *testing.T) {
 		t.Fatalf("LIO did not drop the connection after the login")
 	}
 	// The reset lands after the kernel took the connection over (/init's
-	// watch logs the session in again) or while it did (the kernel answers
-	// a parameter with the connection's error: the login is made again).
+	// watch logs the session in again) or while it did (the kernel refuses
+	// the hand-off's next step: the login is made again).
 	inHandOff := lostInHandOff(log)
 	want := []string{`netroot: disk: ` + regexp.QuoteMeta(rig.TargetIQN) + ` LUN 1 is /dev/sd`}
 	if !inHandOff {

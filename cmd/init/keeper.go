@@ -24,7 +24,7 @@ func keeperMain() {
 		// console and the journal.
 		fmt.Fprintf(os.Stdout, "<5>netroot-keeper: "+format+"\n", args...)
 	}
-	log.SetOutput(io.Discard) // iscsinl's chatter
+	log.SetOutput(io.Discard) // no library's chatter on the console
 	os.Exit(keeper.Process(keeper.ProcessOptions{
 		Logf:    logf,
 		PIDFile: strings.TrimPrefix(boot.KeeperPIDFile, "/"),

@@ -6,7 +6,6 @@ import (
 
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/sysfs"
-	"github.com/u-root/iscsinl"
 )
 
 type linuxISCSI struct{}
@@ -33,7 +32,7 @@ func (linuxISCSI) SetScheduler(dev, sched string) error {
 }
 
 // transport is the iSCSI netlink connection.
-type transport struct{ c *iscsinl.IscsiIpcConn }
+type transport struct{ c *iscsi.Commands }
 
 func (t transport) Prepare(portal, target string, o iscsi.KernelOptions) (PreparedSession, error) {
 	p, err := iscsi.PrepareSession(t.c, portal, target, o)
@@ -43,4 +42,4 @@ func (t transport) Prepare(portal, target string, o iscsi.KernelOptions) (Prepar
 	return p, nil
 }
 
-func (t transport) Handle() uint64 { return t.c.TransportHandle }
+func (t transport) Handle() uint64 { return t.c.Handle() }

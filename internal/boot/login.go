@@ -295,7 +295,11 @@ func (k *kernelSide) handOff(prepared *task.Task[PreparedSession], conn net.Conn
 	defer k.mu.Unlock()
 	ks, err := ps.Start(conn, sess, kopts)
 	if err != nil {
-		return ks, fail("login", err, "the kernel refused the session; dmesg says more")
+		hint := "the kernel refused the session; dmesg says more"
+		if he, ok := errors.AsType[*iscsi.HandOffError](err); ok && he.Lost() {
+			hint = "the target closed the connection right after the login; its log says why"
+		}
+		return ks, fail("login", err, hint)
 	}
 	return ks, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/u-root/iscsinl"
 )
 
-// NetlinkTransport is the subset of *iscsinl.IscsiIpcConn the hand-off uses;
+// NetlinkTransport is the kernel commands the hand-off uses (*Commands);
 // tests substitute a fake.
 type NetlinkTransport interface {
 	CreateSession(cmdsMax, queueDepth uint16) (sid, hostNo uint32, err error)
@@ -25,17 +25,7 @@ type NetlinkTransport interface {
 	DestroySession(sid uint32) error
 }
 
-var _ NetlinkTransport = (*iscsinl.IscsiIpcConn)(nil)
-
-// OpenKernelTransport opens the iSCSI netlink socket (needs the iscsi_tcp
-// module loaded). Close its Conn when done.
-func OpenKernelTransport() (*iscsinl.IscsiIpcConn, error) {
-	c, err := iscsinl.ConnectNetlink()
-	if err != nil {
-		return nil, fmt.Errorf("iscsi: kernel hand-off: %w (is iscsi_tcp loaded?)", err)
-	}
-	return c, nil
-}
+var _ NetlinkTransport = (*Commands)(nil)
 
 // KernelSession identifies the kernel objects created by HandOff.
 type KernelSession struct {
@@ -131,8 +121,17 @@ type HandOffError struct {
 }
 
 func (e *HandOffError) Error() string {
-	return fmt.Sprintf("iscsi: kernel hand-off of %s %s: %s: %v", e.Portal, e.Target, e.Step, e.Err)
+	s := fmt.Sprintf("iscsi: kernel hand-off of %s %s: %s: %v", e.Portal, e.Target, e.Step, e.Err)
+	if e.Lost() {
+		s += " (the connection was lost as the kernel took it over)"
+	}
+	return s
 }
+
+// Lost reports whether the step failed because the connection had
+// failed after the kernel took it: the kernel then refuses the steps
+// with ENOTCONN.
+func (e *HandOffError) Lost() bool { return e.Bound && errors.Is(e.Err, syscall.ENOTCONN) }
 
 func (e *HandOffError) Unwrap() error { return e.Err }
 

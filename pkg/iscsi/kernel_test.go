@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/u-root/iscsinl"
@@ -102,6 +103,7 @@ func TestKernelParams(t *testing.T) {
 type fakeNL struct {
 	calls   []string
 	failAt  string
+	failErr error // failAt's error; nil means "boom"
 	refuse  map[ParamID]bool
 	boundFD int
 	// values are the parameters set, last value wins.
@@ -111,6 +113,9 @@ type fakeNL struct {
 func (f *fakeNL) call(name string) error {
 	f.calls = append(f.calls, name)
 	if name == f.failAt {
+		if f.failErr != nil {
+			return f.failErr
+		}
 		return errors.New("boom")
 	}
 	return nil
@@ -216,6 +221,28 @@ func TestHandOff(t *testing.T) {
 
 // A session prepared before the login is started with its socket later,
 // or destroyed when the login fails; a failing Start tears it down too.
+// A connection the target closed once the kernel had it: the steps from
+// there on are refused with ENOTCONN, and the error says the connection
+// was lost (a new login may succeed); before the bind the same refusal
+// is not a loss.
+func TestHandOffLost(t *testing.T) {
+	for _, tc := range []struct {
+		step string
+		lost bool
+	}{{"set 8", true}, {"start", true}, {"bind", false}} {
+		f := &fakeNL{failAt: tc.step, failErr: &KernelError{Command: "x", Errno: syscall.ENOTCONN}}
+		_, err := HandOff(f, tcpPair(t), testSession(), KernelOptions{})
+		he, ok := errors.AsType[*HandOffError](err)
+		if !ok || he.Lost() != tc.lost {
+			t.Errorf("%s: %v: want a *HandOffError, lost %v", tc.step, err, tc.lost)
+			continue
+		}
+		if got := strings.Contains(err.Error(), "connection was lost"); got != tc.lost || !errors.Is(err, syscall.ENOTCONN) {
+			t.Errorf("%s: %q", tc.step, err)
+		}
+	}
+}
+
 func TestPrepareSession(t *testing.T) {
 	f := &fakeNL{}
 	p, err := PrepareSession(f, "10.0.0.1:3260", "iqn.t", KernelOptions{CmdsMax: 64, QueueDepth: 16})

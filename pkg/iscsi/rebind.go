@@ -25,7 +25,7 @@ type RebindTransport interface {
 	SendPDU(sid, cid uint32, pdu iscsinl.PduLike) error
 }
 
-var _ RebindTransport = (*iscsinl.IscsiIpcConn)(nil)
+var _ RebindTransport = (*Commands)(nil)
 
 // Rebind re-attaches an existing kernel session whose connection failed to
 // a new TCP connection, as iscsid's session_conn_reopen does for ERL 0:

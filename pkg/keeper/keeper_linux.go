@@ -13,10 +13,10 @@ import (
 	"github.com/netroot/netroot/pkg/backoff"
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/devmapper"
+	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/multipath"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"github.com/u-root/iscsinl"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +57,7 @@ type Options struct {
 // through: the kernel's iSCSI events and commands, /sys and /proc.
 type system struct {
 	evs         *Events
-	cmd         *iscsinl.IscsiIpcConn
+	cmd         *iscsi.Commands
 	sysfs, proc *dir
 }
 
@@ -75,7 +75,7 @@ func openSystem(handle uint64, o Options, logf func(string, ...any)) (_ *system,
 	if s.evs, err = ListenEvents(logf); err != nil {
 		return nil, err
 	}
-	if s.cmd, err = openCommands(handle); err != nil {
+	if s.cmd, err = iscsi.OpenCommands(handle); err != nil {
 		return nil, err
 	}
 	if s.sysfs, err = dirFrom(o.Sysfs, sysfs.Sys.Root); err != nil {
@@ -95,7 +95,7 @@ func (s *system) close() {
 		s.sysfs.close()
 	}
 	if s.cmd != nil {
-		s.cmd.Conn.Close()
+		s.cmd.Close()
 	}
 	if s.evs != nil {
 		s.evs.Close()
@@ -138,7 +138,7 @@ func IscsidRunning() bool {
 // lockedTransport serialises the command socket between recoveries.
 type lockedTransport struct {
 	mu sync.Mutex
-	c  *iscsinl.IscsiIpcConn
+	c  *iscsi.Commands
 }
 
 func (l *lockedTransport) CreateSession(cmdsMax, queueDepth uint16) (uint32, uint32, error) {
@@ -199,18 +199,6 @@ func openEvents() (int, error) {
 	tv := unix.Timeval{Sec: 1}
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	return fd, nil
-}
-
-// openCommands opens the command socket: not subscribed to any group, so
-// its only messages are the kernel's replies.
-func openCommands(handle uint64) (*iscsinl.IscsiIpcConn, error) {
-	s, err := nl.Subscribe(unix.NETLINK_ISCSI)
-	if err != nil {
-		return nil, fmt.Errorf("keeper: iSCSI command socket: %w", err)
-	}
-	s.SetReceiveTimeout(&unix.Timeval{Sec: 10})
-	s.SetSendTimeout(&unix.Timeval{Sec: 10})
-	return &iscsinl.IscsiIpcConn{Conn: s, TransportHandle: handle}, nil
 }
 
 // eventSocket is the iSCSI event socket; it reopens itself when the

@@ -116,12 +116,12 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 	}
 	sock := &eventSocket{fd: fd, logf: func(string, ...any) {}}
 	defer sock.close()
-	cmd, err := openCommands(handle)
+	cmd, err := iscsi.OpenCommands(handle)
 	if err != nil {
 		return nil, err
 	}
-	defer cmd.Conn.Close()
-	t := &lockedTeardown{t: iscsi.Teardown{IscsiIpcConn: cmd}}
+	defer cmd.Close()
+	t := &lockedTeardown{t: cmd}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

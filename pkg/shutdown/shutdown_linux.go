@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
@@ -340,16 +341,12 @@ func unmountAll(root string) string {
 
 // endSessions logs out of every iSCSI session of the tcp transport.
 func endSessions(timeout time.Duration) string {
-	handleData, err := sysfs.Sys.ReadTrim("class/iscsi_transport/tcp/handle")
+	handle, err := iscsi.TCPTransportHandle(sysfs.Sys)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "no iSCSI session"
 		}
 		return err.Error()
-	}
-	handle, err := strconv.ParseUint(handleData, 10, 64)
-	if err != nil {
-		return "reading the transport handle: " + err.Error()
 	}
 	sessions := sysfsSessions(sysfs.Sys)
 	if len(sessions) == 0 {
