@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/multipath"
 	"github.com/netroot/netroot/pkg/sysfs"
-	"github.com/u-root/iscsinl"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +106,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 	links := make(chan LinkEvent, 16)
 	go watchLinks(ctx, links, logf)
 	return env{
-		t:      &lockedTransport{c: s.cmd},
+		t:      keeperTransport{s.cmd},
 		events: s.evs.C(),
 		state: func(sid, cid uint32) (SessionState, error) {
 			return readSessionState(s.sysfs.readFile, sid, cid)
@@ -135,52 +133,16 @@ func IscsidRunning() bool {
 	return unix.Connect(fd, &unix.SockaddrUnix{Name: "@ISCSIADM_ABSTRACT_NAMESPACE"}) == nil
 }
 
-// lockedTransport serialises the command socket between recoveries.
-type lockedTransport struct {
-	mu sync.Mutex
-	c  *iscsi.Commands
-}
+// keeperTransport is the command socket as the recoveries use it (it
+// serialises their requests); the keeper re-binds sessions, it never
+// creates or destroys one.
+type keeperTransport struct{ *iscsi.Commands }
 
-func (l *lockedTransport) CreateSession(cmdsMax, queueDepth uint16) (uint32, uint32, error) {
+func (keeperTransport) CreateSession(cmdsMax, queueDepth uint16) (uint32, uint32, error) {
 	return 0, 0, errors.New("keeper: never creates sessions")
 }
-func (l *lockedTransport) CreateConnection(sid uint32) (uint32, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.CreateConnection(sid)
-}
-func (l *lockedTransport) BindConnection(sid, cid uint32, fd int) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.BindConnection(sid, cid, fd)
-}
-func (l *lockedTransport) SetParam(sid, cid uint32, p iscsinl.IscsiParam, v string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.SetParam(sid, cid, p, v)
-}
-func (l *lockedTransport) StartConnection(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.StartConnection(sid, cid)
-}
-func (l *lockedTransport) StopConnection(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.StopConnection(sid, cid)
-}
-func (l *lockedTransport) DestroyConnection(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.DestroyConnection(sid, cid)
-}
-func (l *lockedTransport) DestroySession(sid uint32) error {
+func (keeperTransport) DestroySession(sid uint32) error {
 	return errors.New("keeper: never destroys sessions")
-}
-func (l *lockedTransport) SendPDU(sid, cid uint32, pdu iscsinl.PduLike) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.SendPDU(sid, cid, pdu)
 }
 
 // openEvents opens a netlink socket subscribed to the iSCSI multicast

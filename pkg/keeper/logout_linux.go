@@ -121,7 +121,7 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 		return nil, err
 	}
 	defer cmd.Close()
-	t := &lockedTeardown{t: cmd}
+	t := teardown{cmd}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,41 +145,12 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 	return results, nil
 }
 
-// lockedTeardown serialises the command socket between the sessions'
-// goroutines.
-type lockedTeardown struct {
-	mu sync.Mutex
-	t  iscsi.TeardownTransport
-}
+// teardown is the command socket as endSession uses it (the sessions'
+// goroutines share it; it serialises their requests).
+type teardown struct{ *iscsi.Commands }
 
-func (l *lockedTeardown) UnbindSession(sid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.t.UnbindSession(sid)
-}
-
-func (l *lockedTeardown) SendLogout(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.t.SendPDU(sid, cid, logoutPDU())
-}
-
-func (l *lockedTeardown) StopConnectionTerm(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.t.StopConnectionTerm(sid, cid)
-}
-
-func (l *lockedTeardown) DestroyConnection(sid, cid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.t.DestroyConnection(sid, cid)
-}
-
-func (l *lockedTeardown) DestroySession(sid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.t.DestroySession(sid)
+func (t teardown) SendLogout(sid, cid uint32) error {
+	return t.SendPDU(sid, cid, logoutPDU())
 }
 
 // logoutPDU is the Logout Request sent through the kernel: "close the
