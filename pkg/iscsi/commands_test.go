@@ -243,3 +243,19 @@ func TestCommandsReplies(t *testing.T) {
 		})
 	}
 }
+
+// Whatever the socket delivers, a request ends with its reply, an error
+// or the timeout — never a panic.
+func FuzzCommandsReply(f *testing.F) {
+	req := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_BIND_CONN), TransportHandle: 1}
+	req.put32(0, 1)
+	req.put64(8, 5)
+	req.put32(16, 1)
+	f.Add(nlMessage(uint16(req.Type), req.bytes()))
+	f.Add(nlMessage(unix.NLMSG_ERROR, []byte{0xf3, 0xff, 0xff, 0xff}))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k := &fakeNetlink{t: t, timeout: true, before: func(uevent) [][]byte { return [][]byte{b} }}
+		newCommands(1, k).BindConnection(1, 0, 5)
+	})
+}
