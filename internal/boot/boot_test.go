@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -201,9 +202,9 @@ func TestNetrootDHCPWithoutRootPath(t *testing.T) {
 }
 
 // A connection the target drops while the kernel takes it over (the
-// kernel answers a parameter with a connection error) is logged in again;
-// a hand-off that fails before the kernel took the socket, or every time,
-// fails the boot.
+// kernel refuses the next step: ENOTCONN) is logged in again; a hand-off
+// that fails before the kernel took the socket, or every time, fails the
+// boot, with the hint that fits.
 func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -211,10 +212,11 @@ func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
 		bound    bool // after the kernel took the socket
 		connects int
 		ok       bool
+		hint     string
 	}{
-		{"lost once", 1, true, 2, true},
-		{"lost every time", 9, true, handOffAttempts, false},
-		{"refused before the bind", 1, false, 1, false},
+		{"lost once", 1, true, 2, true, ""},
+		{"lost every time", 9, true, handOffAttempts, false, "the target closed the connection right after the login"},
+		{"refused before the bind", 1, false, 1, false, "the kernel refused the session; dmesg says more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMachine(t)
@@ -223,7 +225,8 @@ func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
 				if n++; n > tc.failures {
 					return nil
 				}
-				return &iscsi.HandOffError{Portal: "10.77.0.1:3260", Target: targetIQN, Step: "set parameter DATADGST_EN", Bound: tc.bound, Err: errors.New("connection error")}
+				return &iscsi.HandOffError{Portal: "10.77.0.1:3260", Target: targetIQN, Step: "set parameter DATADGST_EN", Bound: tc.bound,
+					Err: &iscsi.KernelError{Command: "set parameter", Errno: syscall.ENOTCONN}}
 			}
 			_, err := m.boot(scenario, Options{})
 			if got := m.called("connect"); len(got) != tc.connects {
@@ -232,8 +235,11 @@ func TestLoginAgainAfterConnLostInHandOff(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Errorf("boot error %v, want ok=%v; screen:\n%s", err, tc.ok, m.screen)
 			}
-			if tc.ok && !strings.Contains(m.screen.String(), "logging in again (2 of 3)") {
+			if tc.ok && !strings.Contains(m.screen.String(), "(the connection was lost as the kernel took it over); logging in again (2 of 3)") {
 				t.Errorf("no warning of the second login:\n%s", m.screen)
+			}
+			if tc.hint != "" && !strings.Contains(m.screen.String(), tc.hint) {
+				t.Errorf("FATAL without the hint %q:\n%s", tc.hint, m.screen)
 			}
 		})
 	}
