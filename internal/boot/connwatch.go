@@ -58,6 +58,9 @@ type watched struct {
 	// edits are the changes made to the session after add (its paths,
 	// bond, multipath map), applied again to a recovery's result.
 	edits []func(*keeper.Session)
+	// back is closed when a recovery next logs the session in again
+	// (nextRecovery); nil until asked for.
+	back chan struct{}
 }
 
 // newConnWatch returns the watch of a boot whose waits rd.retry bounds;
@@ -211,12 +214,34 @@ func (w *connWatch) recoverLocked(ws *watched, why string) {
 			edit(&ws.s)
 		}
 		w.b.log.Printf("login: session %d is back via %s after %.1fs (%d attempt(s))", s.SID, r.Portal, r.Took.Seconds(), r.Attempts)
+		if ws.back != nil {
+			close(ws.back)
+			ws.back = nil
+		}
 		// An error between the recovery's end and now was left to it:
 		// sysfs says whether the connection still stands.
 		if st, err := w.is.SessionState(s.SID, s.CID); err == nil && st.Failed() {
 			w.recoverLocked(ws, "the connection failed again right after the recovery ("+st.String()+")")
 		}
 	}()
+}
+
+// nextRecovery returns a channel closed when a recovery next logs session
+// sid in again; nil (never closed) when the session is not watched.
+func (w *connWatch) nextRecovery(sid uint32) <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := w.sessions[sid]
+	if ws == nil {
+		return nil
+	}
+	if ws.back == nil {
+		ws.back = make(chan struct{})
+	}
+	return ws.back
 }
 
 // handOver ends the watch for the keeper's start: it waits for the
@@ -372,4 +397,14 @@ func (e *connLostError) Unwrap() error { return e.err }
 func (e *connLostError) Hint() string {
 	return "the target dropped the connection or went away: its log says why (LIO: the kernel log; tgt: tgtd's output); check that it is up and reachable at " +
 		strings.Join(e.s.Portals, ",") + " (raise rd.retry= to wait longer)"
+}
+
+// closed reports whether ch is closed (a nil ch never is).
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

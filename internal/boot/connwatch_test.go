@@ -34,15 +34,20 @@ func (quietEvents) Next(ctx context.Context) (keeper.Event, error) {
 func (quietEvents) Close() error { return nil }
 
 // flakyTarget is a machine whose sessions' connections fail as a test
-// says: its scan of a LUN fails the connection instead of finding the
-// disk, which then appears only once the session is logged in again; the
-// disk watch waits (it does not give up at once as the machine's does).
+// says: its first scan of a LUN fails the connection instead of finding
+// the disk, which then appears once the session is logged in again (or,
+// with lostScan, only on a scan after that); the disk watch waits (it does
+// not give up at once as the machine's does).
 type flakyTarget struct {
 	*machine
 	events chan keeper.Event
-	// failOnScan fails the connection of the session scanned (its
-	// error event, after the state).
+	// failOnScan fails the connection of the session first scanned
+	// (its error event, after the state).
 	failOnScan bool
+	// lostScan: the failed scan's disk is lost, not pending (the scan's
+	// commands failed).
+	lostScan bool
+	scans    int
 	// recover is the re-login; nil: it succeeds at once.
 	recover func(ctx context.Context, s keeper.Session) (keeper.Recovered, error)
 	// mountBlocks makes the mount wait on I/O until ctx... of nobody:
@@ -124,7 +129,11 @@ func (f *flakyTarget) Recover(ctx context.Context, handle uint64, s keeper.Sessi
 }
 
 func (f *flakyTarget) Scan(hostNo uint32, lun uint64) error {
-	if err := f.machine.Scan(hostNo, lun); err != nil || !f.failOnScan {
+	f.mu.Lock()
+	f.scans++
+	first := f.scans == 1
+	f.mu.Unlock()
+	if err := f.machine.Scan(hostNo, lun); err != nil || !f.failOnScan || !first {
 		return err
 	}
 	// The disk the scan found waits for the session's return.
@@ -132,9 +141,11 @@ func (f *flakyTarget) Scan(hostNo uint32, lun uint64) error {
 	d := f.machine.disks[len(f.machine.disks)-1]
 	f.machine.disks = f.machine.disks[:len(f.machine.disks)-1]
 	f.machine.mu.Unlock()
-	f.mu.Lock()
-	f.pending = append(f.pending, d)
-	f.mu.Unlock()
+	if !f.lostScan {
+		f.mu.Lock()
+		f.pending = append(f.pending, d)
+		f.mu.Unlock()
+	}
 	f.fail(hostNo - 1) // the machine's SID is its host's number less one
 	return nil
 }
@@ -243,6 +254,35 @@ func TestBootRecoversConnectionLostBeforeKeeper(t *testing.T) {
 	}
 	if strings.Contains(screen, "FATAL") {
 		t.Errorf("a FATAL line:\n%s", screen)
+	}
+}
+
+// TestBootScansAgainAfterRecovery: the connection fails during the disk's
+// scan, which finds nothing (its commands failed); once the session is
+// logged in again the disk step scans again and the disk appears — long
+// before rd.retry.
+func TestBootScansAgainAfterRecovery(t *testing.T) {
+	f := newFlaky(t)
+	f.failOnScan, f.lostScan = true, true
+	_, err, took := f.boot(scenario + " rd.retry=20")
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, f.screen)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the boot took %v", took)
+	}
+	screen := f.screen.String()
+	for _, want := range []string{
+		"netroot: login: session 1 is back via 10.77.0.1:3260",
+		"netroot: disk: session 1 is back: scanning for LUN 1 again",
+		"netroot: disk: " + targetIQN + " LUN 1 is /dev/sda",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q on the console:\n%s", want, screen)
+		}
+	}
+	if f.scans != 2 {
+		t.Errorf("%d scans, want 2", f.scans)
 	}
 }
 

@@ -399,9 +399,15 @@ func (p *prepared) Destroy() error {
 func (m *machine) Scan(hostNo uint32, lun uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	addr := fmt.Sprintf("%d:0:0:%d", hostNo, lun)
+	for _, d := range m.disks {
+		if d.SCSIAddress == addr {
+			return nil // the kernel's scan of a LUN it has
+		}
+	}
 	name := "sd" + string(rune('a'+len(m.disks)))
 	d := blockdev.Device{Name: name, Path: "/dev/" + name, Size: 64 << 20,
-		FSType: "ext4", Label: "ISCSI_ROOT", SCSIAddress: fmt.Sprintf("%d:0:0:%d", hostNo, lun)}
+		FSType: "ext4", Label: "ISCSI_ROOT", SCSIAddress: addr}
 	// The by-path name the scanner gives a disk of an iSCSI session.
 	if portal, target, ok := strings.Cut(m.portals[hostNo], " "); ok {
 		host, port, _ := net.SplitHostPort(portal)

@@ -183,6 +183,10 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	st.Done("%s %s: session %d on host%d, auth %s", sess.Portal, t.Name, ks.SID, ks.HostNo, auth)
 
 	st = b.log.Begin("disk")
+	// A scan whose commands met the connection failed finds nothing, and
+	// nothing scans again once the session is back: the disk step does,
+	// after each recovery of the session until its disk is there.
+	back := b.conns.nextRecovery(ks.SID)
 	// The scan's commands and the disk's probe wait on the connection.
 	_, err = guarded(b.conns, ctx, func(context.Context) (struct{}, error) {
 		return struct{}{}, is.Scan(ks.HostNo, uint64(t.LUN))
@@ -195,10 +199,29 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	defer cancel()
 	desc := fmt.Sprintf("the disk of %s LUN %d (SCSI host %d)", t.Name, t.LUN, ks.HostNo)
 	dev, err := guarded(b.conns, wctx, func(ctx context.Context) (*blockdev.Device, error) {
-		return w.WaitFunc(ctx, desc, func(d blockdev.Device) bool {
-			h, _, _, lun, ok := d.SCSI()
-			return ok && !d.IsPartition() && h == int(ks.HostNo) && lun == t.LUN
-		})
+		for {
+			wait, stop := context.WithCancel(ctx)
+			go func() {
+				select {
+				case <-back:
+					stop()
+				case <-wait.Done():
+				}
+			}()
+			d, err := w.WaitFunc(wait, desc, func(d blockdev.Device) bool {
+				h, _, _, lun, ok := d.SCSI()
+				return ok && !d.IsPartition() && h == int(ks.HostNo) && lun == t.LUN
+			})
+			stop()
+			if err == nil || ctx.Err() != nil || !closed(back) {
+				return d, err
+			}
+			back = b.conns.nextRecovery(ks.SID)
+			b.log.Printf("disk: session %d is back: scanning for LUN %d again", ks.SID, t.LUN)
+			if err := is.Scan(ks.HostNo, uint64(t.LUN)); err != nil {
+				return nil, err
+			}
+		}
 	})
 	if err != nil {
 		st.Fail(err)
