@@ -218,6 +218,9 @@ func TestLIOConnLostBeforeKeeper(t *testing.T) {
 	} else {
 		lost, back := consoleTime(t, log, `before the keeper took it over`), consoleTime(t, log, `is back via`)
 		t.Logf("connection lost at %.2fs, session back at %.2fs (%.1fs)", lost, back, back-lost)
+		if strings.Contains(log, "scanning for LUN 1 again") {
+			t.Logf("the disk's first scan met the failed connection; it was scanned again once the session was back")
+		}
 	}
 	if strings.Contains(log, "netroot-keeper: recovered session") || strings.Contains(log, "FATAL") {
 		t.Errorf("the keeper recovered the session, or the boot failed")
