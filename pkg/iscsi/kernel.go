@@ -121,7 +121,11 @@ type HandOffError struct {
 }
 
 func (e *HandOffError) Error() string {
-	s := fmt.Sprintf("iscsi: kernel hand-off of %s %s: %s: %v", e.Portal, e.Target, e.Step, e.Err)
+	cause := e.Err.Error()
+	if ke, ok := e.Err.(*KernelError); ok {
+		cause = "refused by the kernel: " + ke.Errno.Error() // the step names the command
+	}
+	s := fmt.Sprintf("iscsi: kernel hand-off of %s %s: %s: %s", e.Portal, e.Target, e.Step, cause)
 	if e.Lost() {
 		s += " (the connection was lost as the kernel took it over)"
 	}
