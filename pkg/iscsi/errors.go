@@ -19,6 +19,10 @@ const (
 	hintNoCredentials = "target requires authentication: set rd.iscsi.username/password"
 	// A 0x0200 answer carries no reason; the target logs one.
 	hintInitiatorError = "the target refused something in the login request; its log says what (LIO: the kernel log; tgt: tgtd's output)"
+	// Class 3 answers are retried until rd.retry ends; the hint is for the
+	// error that remains then.
+	hintTargetTrouble = "the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output); raise rd.retry= to wait longer"
+	hintOldSession    = "an old session of this initiator may still be open on the target until it times out; raise rd.retry= to wait longer"
 )
 
 // LoginError describes a failed login: either a non-zero status in a Login
@@ -122,7 +126,7 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 		case 0x05:
 			return "unsupported version", "", false
 		case 0x06:
-			return "too many connections", "an old session may still be active; retrying", true
+			return "too many connections", hintOldSession, true
 		case 0x07:
 			return "missing parameter", "", false
 		case 0x08:
@@ -138,13 +142,13 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 	case 0x03:
 		switch detail {
 		case 0x00:
-			return "target error", "retrying", true
+			return "target error", hintTargetTrouble, true
 		case 0x01:
-			return "service unavailable", "retrying", true
+			return "service unavailable", hintTargetTrouble, true
 		case 0x02:
-			return "out of resources", "retrying", true
+			return "out of resources", hintTargetTrouble, true
 		}
-		return fmt.Sprintf("target error (detail 0x%02x)", detail), "retrying", true
+		return fmt.Sprintf("target error (detail 0x%02x)", detail), hintTargetTrouble, true
 	}
 	return fmt.Sprintf("unknown status class 0x%02x", class), "", false
 }

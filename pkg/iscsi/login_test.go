@@ -207,7 +207,8 @@ func TestLoginFailures(t *testing.T) {
 	}{
 		{"not found", LoginConfig{}, status(2, 3), 0x0203, false, "target reports 0x0203 target not found — check the target IQN in netroot="},
 		{"auth required", LoginConfig{}, status(2, 1), 0x0201, false, "set rd.iscsi.username/password"},
-		{"target error", LoginConfig{}, status(3, 1), 0x0301, true, "service unavailable"},
+		{"target error", LoginConfig{}, status(3, 1), 0x0301, true, "service unavailable — the target's own trouble: its log says why"},
+		{"too many connections", LoginConfig{}, status(2, 6), 0x0206, true, "too many connections — an old session of this initiator may still be open"},
 		{"redirect", LoginConfig{}, status(1, 1, KeyValue{"TargetAddress", "10.0.0.9:3261,1"}), 0x0101, true, "moved temporarily to 10.0.0.9:3261"},
 		{"redirect without address", LoginConfig{}, status(1, 2), 0x0102, false, "without a valid TargetAddress"},
 		{"version", LoginConfig{}, mutate(func(r *LoginResponse) { r.VersionActive = 1 }), 0, false, "version 1"},
