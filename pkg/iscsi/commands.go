@@ -101,20 +101,8 @@ func (e *KernelError) Error() string {
 
 func (e *KernelError) Unwrap() error { return e.Errno }
 
-// uevent is struct iscsi_uevent (include/scsi/iscsi_if.h): type,
-// iferror, transport handle, the 24-byte request union and the 16-byte
-// reply union.
-type uevent struct {
-	Type            uint32
-	IfError         uint32
-	TransportHandle uint64
-	Req             [24]byte
-	Ret             [16]byte
-}
-
 const (
-	ueventLen = 56
-	nlHdrLen  = unix.SizeofNlMsghdr
+	nlHdrLen = unix.SizeofNlMsghdr
 
 	// ueventUnbindSession is ISCSI_UEVENT_UNBIND_SESSION (UEVENT_BASE +
 	// 17), which iscsinl does not define.
@@ -130,46 +118,24 @@ const (
 	stopConnRecover = 3
 )
 
-func (ev *uevent) put32(off int, v uint32) { binary.LittleEndian.PutUint32(ev.Req[off:], v) }
-func (ev *uevent) put64(off int, v uint64) { binary.LittleEndian.PutUint64(ev.Req[off:], v) }
-func (ev *uevent) ret32(off int) uint32    { return binary.LittleEndian.Uint32(ev.Ret[off:]) }
-
-func (ev *uevent) marshal(b []byte) {
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], ev.Type)
-	le.PutUint32(b[4:], ev.IfError)
-	le.PutUint64(b[8:], ev.TransportHandle)
-	copy(b[16:40], ev.Req[:])
-	copy(b[40:56], ev.Ret[:])
-}
-
-func (ev *uevent) unmarshal(b []byte) {
-	le := binary.LittleEndian
-	ev.Type = le.Uint32(b[0:])
-	ev.IfError = le.Uint32(b[4:])
-	ev.TransportHandle = le.Uint64(b[8:])
-	copy(ev.Req[:], b[16:40])
-	copy(ev.Ret[:], b[40:56])
-}
-
 // do sends the request ev (with data after it) and reads the kernel's
 // reply into ev. A reply is recognised by its message type and the
 // request it repeats (the kernel sends the request back with its reply
 // union filled in), so a late reply to an earlier request is skipped.
 // checkRet: the reply union's first word is a return code.
-func (c *Commands) do(command string, ev *uevent, data []byte, checkRet bool) error {
+func (c *Commands) do(command string, ev *UEvent, data []byte, checkRet bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	reqType := ev.Type
 	ev.TransportHandle = c.handle
-	n := nlHdrLen + ueventLen + len(data)
+	n := nlHdrLen + UEventLen + len(data)
 	msg := make([]byte, n)
 	le := binary.LittleEndian
 	le.PutUint32(msg[0:], uint32(n))
 	le.PutUint16(msg[4:], uint16(reqType))
 	le.PutUint16(msg[6:], unix.NLM_F_REQUEST)
 	ev.marshal(msg[nlHdrLen:])
-	copy(msg[nlHdrLen+ueventLen:], data)
+	copy(msg[nlHdrLen+UEventLen:], data)
 	if err := c.sock.send(msg); err != nil {
 		return fmt.Errorf("iscsi: sending %s to the kernel: %w", command, err)
 	}
@@ -194,9 +160,8 @@ func (c *Commands) do(command string, ev *uevent, data []byte, checkRet bool) er
 				if e := int32(le.Uint32(r.Data)); e != 0 {
 					return &KernelError{Command: command, Errno: errnoOf(e)}
 				}
-			case uint32(r.Header.Type) == reqType && len(r.Data) >= ueventLen:
-				var rep uevent
-				rep.unmarshal(r.Data)
+			case uint32(r.Header.Type) == reqType && len(r.Data) >= UEventLen:
+				rep, _ := ParseUEvent(r.Data) // long enough
 				if rep.Req != ev.Req || (rep.Type != reqType && rep.Type != keventIfError) {
 					continue // another request's
 				}
@@ -207,7 +172,7 @@ func (c *Commands) do(command string, ev *uevent, data []byte, checkRet bool) er
 				if rep.Type == keventIfError {
 					return &KernelError{Command: command, Errno: syscall.EIO}
 				}
-				if r := int32(rep.ret32(0)); checkRet && r != 0 {
+				if r := int32(rep.Ret32(0)); checkRet && r != 0 {
 					return &KernelError{Command: command, Errno: errnoOf(r)}
 				}
 				return nil
@@ -227,35 +192,35 @@ func errnoOf(e int32) syscall.Errno {
 // CreateSession creates a session (with its SCSI host) whose initial
 // CmdSN is 0.
 func (c *Commands) CreateSession(cmdsMax, queueDepth uint16) (sid, hostNo uint32, err error) {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_CREATE_SESSION)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_CREATE_SESSION)}
 	binary.LittleEndian.PutUint16(ev.Req[4:], cmdsMax)
 	binary.LittleEndian.PutUint16(ev.Req[6:], queueDepth)
 	if err := c.do("create session", &ev, nil, false); err != nil {
 		return 0, 0, err
 	}
-	return ev.ret32(0), ev.ret32(4), nil
+	return ev.Ret32(0), ev.Ret32(4), nil
 }
 
 // DestroySession destroys session sid, which must have no connection.
 func (c *Commands) DestroySession(sid uint32) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_DESTROY_SESSION)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_DESTROY_SESSION)}
 	ev.put32(0, sid)
 	return c.do("destroy session", &ev, nil, true)
 }
 
 // CreateConnection creates a connection of session sid.
 func (c *Commands) CreateConnection(sid uint32) (cid uint32, err error) {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_CREATE_CONN)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_CREATE_CONN)}
 	ev.put32(0, sid)
 	if err := c.do("create connection", &ev, nil, false); err != nil {
 		return 0, err
 	}
-	return ev.ret32(4), nil
+	return ev.Ret32(4), nil
 }
 
 // DestroyConnection destroys a stopped connection.
 func (c *Commands) DestroyConnection(sid, cid uint32) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_DESTROY_CONN)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_DESTROY_CONN)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	return c.do("destroy connection", &ev, nil, true)
@@ -264,7 +229,7 @@ func (c *Commands) DestroyConnection(sid, cid uint32) error {
 // BindConnection gives the kernel the TCP socket fd (ours) of the leading
 // connection cid.
 func (c *Commands) BindConnection(sid, cid uint32, fd int) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_BIND_CONN)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_BIND_CONN)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	ev.put64(8, uint64(fd))
@@ -274,7 +239,7 @@ func (c *Commands) BindConnection(sid, cid uint32, fd int) error {
 
 // SetParam sets one parameter of a bound connection (or its session).
 func (c *Commands) SetParam(sid, cid uint32, param iscsinl.IscsiParam, value string) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_SET_PARAM)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_SET_PARAM)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	ev.put32(8, uint32(param))
@@ -284,7 +249,7 @@ func (c *Commands) SetParam(sid, cid uint32, param iscsinl.IscsiParam, value str
 
 // StartConnection starts a bound connection whose parameters are set.
 func (c *Commands) StartConnection(sid, cid uint32) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_START_CONN)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_START_CONN)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	return c.do("start connection", &ev, nil, true)
@@ -304,7 +269,7 @@ func (c *Commands) StopConnectionTerm(sid, cid uint32) error {
 }
 
 func (c *Commands) stop(sid, cid, flag uint32) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_STOP_CONN)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_STOP_CONN)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	// Req[8:16] is the connection handle, unused by iscsi_tcp.
@@ -317,7 +282,7 @@ func (c *Commands) stop(sid, cid, flag uint32) error {
 // kernel does it in the background and reports
 // ISCSI_KEVENT_UNBIND_SESSION when done.
 func (c *Commands) UnbindSession(sid uint32) error {
-	ev := uevent{Type: ueventUnbindSession}
+	ev := UEvent{Type: ueventUnbindSession}
 	ev.put32(0, sid)
 	return c.do("unbind session", &ev, nil, true)
 }
@@ -325,7 +290,7 @@ func (c *Commands) UnbindSession(sid uint32) error {
 // SendPDU sends a PDU (a Logout, a login's on a re-bound connection) on a
 // started connection.
 func (c *Commands) SendPDU(sid, cid uint32, pdu iscsinl.PduLike) error {
-	ev := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_SEND_PDU)}
+	ev := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_SEND_PDU)}
 	ev.put32(0, sid)
 	ev.put32(4, cid)
 	ev.put32(8, pdu.HeaderLen())

@@ -16,15 +16,15 @@ import (
 
 // fakeNetlink answers requests as scsi_transport_iscsi does: the request's
 // iscsi_uevent sent back with the reply union filled in, as a message of
-// the request's type; a failed request's uevent is turned into an
+// the request's type; a failed request's UEvent is turned into an
 // ISCSI_KEVENT_IF_ERROR carrying the errno. answer decides each reply;
 // before it, the fake may queue other messages (a late reply, an event).
 type fakeNetlink struct {
 	t       *testing.T
 	sent    [][]byte
 	queue   [][]byte
-	answer  func(req uevent, data []byte) (rep uevent, ifErr int32)
-	before  func(req uevent) [][]byte
+	answer  func(req UEvent, data []byte) (rep UEvent, ifErr int32)
+	before  func(req UEvent) [][]byte
 	timeout bool
 }
 
@@ -36,8 +36,8 @@ func nlMessage(typ uint16, payload []byte) []byte {
 	return m
 }
 
-func (ev uevent) bytes() []byte {
-	b := make([]byte, ueventLen)
+func (ev UEvent) bytes() []byte {
+	b := make([]byte, UEventLen)
 	ev.marshal(b)
 	return b
 }
@@ -47,15 +47,17 @@ func (k *fakeNetlink) send(b []byte) error {
 	if got := binary.LittleEndian.Uint32(b); int(got) != len(b) {
 		k.t.Errorf("nlmsg_len %d, message %d bytes", got, len(b))
 	}
-	var req uevent
-	req.unmarshal(b[nlHdrLen:])
+	req, err := ParseUEvent(b[nlHdrLen:])
+	if err != nil {
+		k.t.Fatal(err)
+	}
 	if k.before != nil {
 		k.queue = append(k.queue, k.before(req)...)
 	}
 	if k.timeout {
 		return nil
 	}
-	rep, ifErr := k.answer(req, b[nlHdrLen+ueventLen:])
+	rep, ifErr := k.answer(req, b[nlHdrLen+UEventLen:])
 	if ifErr != 0 {
 		rep.Type, rep.IfError = keventIfError, uint32(ifErr)
 	}
@@ -77,8 +79,8 @@ func (k *fakeNetlink) close() error { return nil }
 func TestCommands(t *testing.T) {
 	k := &fakeNetlink{t: t}
 	c := newCommands(0xffffffffa0001234, k)
-	var reqs []uevent
-	k.answer = func(req uevent, data []byte) (uevent, int32) {
+	var reqs []UEvent
+	k.answer = func(req UEvent, data []byte) (UEvent, int32) {
 		if req.TransportHandle != c.Handle() {
 			t.Errorf("request for handle %#x", req.TransportHandle)
 		}
@@ -158,7 +160,7 @@ func TestCommands(t *testing.T) {
 func TestCommandsSendPDU(t *testing.T) {
 	k := &fakeNetlink{t: t}
 	var got []byte
-	k.answer = func(req uevent, data []byte) (uevent, int32) {
+	k.answer = func(req UEvent, data []byte) (UEvent, int32) {
 		got = append([]byte(nil), data...)
 		if h, d := binary.LittleEndian.Uint32(req.Req[8:]), binary.LittleEndian.Uint32(req.Req[12:]); h != 48 || d != 4 {
 			t.Errorf("sizes %d+%d", h, d)
@@ -187,29 +189,29 @@ func (p rawTestPDU) Serialize() []byte { return append(append([]byte(nil), p.hdr
 // type, an event — instead of failing the request (iscsinl's socket
 // failed a request on any session's connection error).
 func TestCommandsReplies(t *testing.T) {
-	bindReply := func(ret int32) func(uevent, []byte) (uevent, int32) {
-		return func(req uevent, _ []byte) (uevent, int32) {
+	bindReply := func(ret int32) func(UEvent, []byte) (UEvent, int32) {
+		return func(req UEvent, _ []byte) (UEvent, int32) {
 			binary.LittleEndian.PutUint32(req.Ret[0:], uint32(ret))
 			return req, 0
 		}
 	}
-	connError := uevent{Type: uint32(iscsinl.ISCSI_KEVENT_CONN_ERROR)}
+	connError := UEvent{Type: uint32(iscsinl.ISCSI_KEVENT_CONN_ERROR)}
 	binary.LittleEndian.PutUint32(connError.Req[0:], 1)
 	for _, tc := range []struct {
 		name    string
-		answer  func(uevent, []byte) (uevent, int32)
-		before  func(uevent) [][]byte
+		answer  func(UEvent, []byte) (UEvent, int32)
+		before  func(UEvent) [][]byte
 		timeout bool
 		errno   syscall.Errno
 		err     string
 	}{
 		{name: "ok", answer: bindReply(0)},
 		{name: "return code", answer: bindReply(-int32(syscall.ENOTCONN)), errno: syscall.ENOTCONN, err: "the kernel refused bind connection: transport endpoint is not connected"},
-		{name: "if error", answer: func(req uevent, _ []byte) (uevent, int32) { return req, -int32(syscall.EINVAL) }, errno: syscall.EINVAL},
-		{name: "netlink error", before: func(uevent) [][]byte {
+		{name: "if error", answer: func(req UEvent, _ []byte) (UEvent, int32) { return req, -int32(syscall.EINVAL) }, errno: syscall.EINVAL},
+		{name: "netlink error", before: func(UEvent) [][]byte {
 			return [][]byte{nlMessage(unix.NLMSG_ERROR, []byte{0xf3, 0xff, 0xff, 0xff})} // -13
 		}, timeout: true, errno: syscall.EACCES},
-		{name: "skips what is not its reply", answer: bindReply(0), before: func(req uevent) [][]byte {
+		{name: "skips what is not its reply", answer: bindReply(0), before: func(req UEvent) [][]byte {
 			late := req
 			binary.LittleEndian.PutUint32(late.Req[0:], 99) // another session's bind
 			binary.LittleEndian.PutUint32(late.Ret[0:], uint32(0xffffffea))
@@ -247,7 +249,7 @@ func TestCommandsReplies(t *testing.T) {
 // Whatever the socket delivers, a request ends with its reply, an error
 // or the timeout — never a panic.
 func FuzzCommandsReply(f *testing.F) {
-	req := uevent{Type: uint32(iscsinl.ISCSI_UEVENT_BIND_CONN), TransportHandle: 1}
+	req := UEvent{Type: uint32(iscsinl.ISCSI_UEVENT_BIND_CONN), TransportHandle: 1}
 	req.put32(0, 1)
 	req.put64(8, 5)
 	req.put32(16, 1)
@@ -255,7 +257,7 @@ func FuzzCommandsReply(f *testing.F) {
 	f.Add(nlMessage(unix.NLMSG_ERROR, []byte{0xf3, 0xff, 0xff, 0xff}))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		k := &fakeNetlink{t: t, timeout: true, before: func(uevent) [][]byte { return [][]byte{b} }}
+		k := &fakeNetlink{t: t, timeout: true, before: func(UEvent) [][]byte { return [][]byte{b} }}
 		newCommands(1, k).BindConnection(1, 0, 5)
 	})
 }

@@ -3,6 +3,8 @@ package keeper
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/netroot/netroot/pkg/iscsi"
 )
 
 // Kernel event types (enum iscsi_uevent_e in include/scsi/iscsi_if.h).
@@ -20,10 +22,6 @@ const (
 	EventOverrun = 1 << 16
 )
 
-// ueventLen is sizeof(struct iscsi_uevent): type, iferror, transport
-// handle, a 24-byte request union and a 16-byte reply union.
-const ueventLen = 56
-
 // Event is one kernel iSCSI netlink event.
 type Event struct {
 	Type            uint32
@@ -40,16 +38,17 @@ type Event struct {
 // ParseEvent decodes the payload of one netlink message (after the
 // nlmsghdr). Events it does not know are returned with only Type set.
 func ParseEvent(b []byte) (Event, error) {
-	if len(b) < ueventLen {
-		return Event{}, fmt.Errorf("keeper: iSCSI event of %d bytes, want at least %d", len(b), ueventLen)
+	u, err := iscsi.ParseUEvent(b)
+	if err != nil {
+		return Event{}, fmt.Errorf("keeper: iSCSI event: %w", err)
 	}
-	le := binary.LittleEndian // the netlink ABI is host order; netroot targets little-endian machines
-	ev := Event{Type: le.Uint32(b[0:4]), TransportHandle: le.Uint64(b[8:16])}
-	r := b[40:56] // the reply union
+	le := binary.LittleEndian
+	ev := Event{Type: u.Type, TransportHandle: u.TransportHandle}
+	r := u.Ret[:]
 	switch ev.Type {
 	case EventRecvPDU:
 		ev.SID, ev.CID = le.Uint32(r[0:4]), le.Uint32(r[4:8])
-		pdu := b[ueventLen:]
+		pdu := b[iscsi.UEventLen:]
 		if len(pdu) < 48 {
 			return ev, fmt.Errorf("keeper: RECV_PDU event with a %d-byte PDU", len(pdu))
 		}

@@ -87,7 +87,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func uevent(typ uint32, handle uint64, r []uint32, tail []byte) []byte {
-	b := make([]byte, ueventLen)
+	b := make([]byte, iscsi.UEventLen)
 	binary.LittleEndian.PutUint32(b[0:], typ)
 	binary.LittleEndian.PutUint64(b[8:], handle)
 	for i, v := range r {
