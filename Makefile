@@ -41,6 +41,8 @@ test: deps all unit
 
 unit:
 	$(GO) vet ./...
+	@# The host tool (build, check, analyze) runs on an admin's Mac too.
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/netroot
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test $$($(GO) list ./... | grep -v /integration)
 
