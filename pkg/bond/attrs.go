@@ -10,7 +10,7 @@ const (
 	iflaBondDowndelay       = 5
 	iflaBondUseCarrier      = 6
 	iflaBondArpInterval     = 7
-	iflaBondArpIpTarget     = 8
+	iflaBondArpIPTarget     = 8
 	iflaBondArpValidate     = 9
 	iflaBondArpAllTargets   = 10
 	iflaBondPrimaryReselect = 12
@@ -31,6 +31,6 @@ const (
 	iflaBondPeerNotifDelay  = 28
 	iflaBondAdLacpActive    = 29
 	iflaBondMissedMax       = 30
-	iflaBondNsIp6Target     = 31
+	iflaBondNsIP6Target     = 31
 	iflaBondCoupledControl  = 32
 )

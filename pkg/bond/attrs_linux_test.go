@@ -17,7 +17,7 @@ func TestAttrsMatchUnix(t *testing.T) {
 		{"IFLA_BOND_DOWNDELAY", iflaBondDowndelay, unix.IFLA_BOND_DOWNDELAY},
 		{"IFLA_BOND_USE_CARRIER", iflaBondUseCarrier, unix.IFLA_BOND_USE_CARRIER},
 		{"IFLA_BOND_ARP_INTERVAL", iflaBondArpInterval, unix.IFLA_BOND_ARP_INTERVAL},
-		{"IFLA_BOND_ARP_IP_TARGET", iflaBondArpIpTarget, unix.IFLA_BOND_ARP_IP_TARGET},
+		{"IFLA_BOND_ARP_IP_TARGET", iflaBondArpIPTarget, unix.IFLA_BOND_ARP_IP_TARGET},
 		{"IFLA_BOND_ARP_VALIDATE", iflaBondArpValidate, unix.IFLA_BOND_ARP_VALIDATE},
 		{"IFLA_BOND_ARP_ALL_TARGETS", iflaBondArpAllTargets, unix.IFLA_BOND_ARP_ALL_TARGETS},
 		{"IFLA_BOND_PRIMARY_RESELECT", iflaBondPrimaryReselect, unix.IFLA_BOND_PRIMARY_RESELECT},
@@ -38,7 +38,7 @@ func TestAttrsMatchUnix(t *testing.T) {
 		{"IFLA_BOND_PEER_NOTIF_DELAY", iflaBondPeerNotifDelay, unix.IFLA_BOND_PEER_NOTIF_DELAY},
 		{"IFLA_BOND_AD_LACP_ACTIVE", iflaBondAdLacpActive, unix.IFLA_BOND_AD_LACP_ACTIVE},
 		{"IFLA_BOND_MISSED_MAX", iflaBondMissedMax, unix.IFLA_BOND_MISSED_MAX},
-		{"IFLA_BOND_NS_IP6_TARGET", iflaBondNsIp6Target, unix.IFLA_BOND_NS_IP6_TARGET},
+		{"IFLA_BOND_NS_IP6_TARGET", iflaBondNsIP6Target, unix.IFLA_BOND_NS_IP6_TARGET},
 		{"IFLA_BOND_COUPLED_CONTROL", iflaBondCoupledControl, unix.IFLA_BOND_COUPLED_CONTROL},
 	} {
 		if tc.ours != tc.sys {

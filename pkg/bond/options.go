@@ -148,7 +148,7 @@ var specs = []Spec{
 	{Name: "arp_interval", Kind: KindNumber, Min: 0, Max: 1<<31 - 1, Named: intMax,
 		Modes: modes(ModeBalanceRR, ModeActiveBackup, ModeBalanceXOR, ModeBroadcast), Attr: iflaBondArpInterval, Size: 4,
 		field: func(b *netlink.Bond, v int) { b.ArpInterval = v }},
-	{Name: "arp_ip_target", Kind: KindIPv4Targets, Attr: iflaBondArpIpTarget},
+	{Name: "arp_ip_target", Kind: KindIPv4Targets, Attr: iflaBondArpIPTarget},
 	{Name: "downdelay", Kind: KindNumber, Min: 0, Max: 1<<31 - 1, Named: intMax, NeedsMIIMon: true, Attr: iflaBondDowndelay, Size: 4,
 		field: func(b *netlink.Bond, v int) { b.DownDelay = v }},
 	{Name: "updelay", Kind: KindNumber, Min: 0, Max: 1<<31 - 1, Named: intMax, NeedsMIIMon: true, Attr: iflaBondUpdelay, Size: 4,
@@ -195,7 +195,7 @@ var specs = []Spec{
 	{Name: "lacp_active", Kind: KindEnum, Names: onOff, Default: 1, Modes: modes(Mode8023AD), Attr: iflaBondAdLacpActive, Size: 1},
 	{Name: "arp_missed_max", Kind: KindNumber, Min: 1, Max: 255, Named: map[string]int{"minval": 1, "maxval": 255}, Default: 2,
 		Modes: modes(ModeBalanceRR, ModeActiveBackup, ModeBalanceXOR, ModeBroadcast), Attr: iflaBondMissedMax, Size: 1},
-	{Name: "ns_ip6_target", Kind: KindIPv6Targets, Attr: iflaBondNsIp6Target},
+	{Name: "ns_ip6_target", Kind: KindIPv6Targets, Attr: iflaBondNsIP6Target},
 	{Name: "coupled_control", Kind: KindEnum, Names: onOff, Default: 1, Modes: modes(Mode8023AD), Attr: iflaBondCoupledControl, Size: 1},
 }
 
