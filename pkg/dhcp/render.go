@@ -32,19 +32,8 @@ func (l *Lease) JSON() ([]byte, error) {
 // source whatever the server sent; the root-path's CHAP passwords are
 // replaced by *** (RedactedRootPath).
 func (l *Lease) EnvFile() string {
-	var b strings.Builder
-	kv := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "%s=%s\n", k, ShellQuote(v))
-		}
-	}
-	addrs := func(as []netip.Addr) string {
-		s := make([]string, len(as))
-		for i, a := range as {
-			s[i] = a.String()
-		}
-		return strings.Join(s, " ")
-	}
+	var e Env
+	kv := e.Set
 	opt := func(a netip.Addr) string {
 		if a.IsValid() {
 			return a.String()
@@ -68,7 +57,7 @@ func (l *Lease) EnvFile() string {
 		routes = append(routes, r.Destination.String()+" "+r.Gateway.String())
 	}
 	kv("new_classless_static_routes", strings.Join(routes, " "))
-	kv("new_domain_name_servers", addrs(l.DNS))
+	kv("new_domain_name_servers", JoinAddrs(l.DNS))
 	kv("new_domain_name", l.Domain)
 	kv("new_domain_search", strings.Join(l.Search, " "))
 	kv("new_host_name", l.Hostname)
@@ -80,7 +69,7 @@ func (l *Lease) EnvFile() string {
 	kv("new_dhcp_lease_time", num(int64(l.LeaseTime)))
 	kv("new_dhcp_renewal_time", num(int64(l.RenewalTime)))
 	kv("new_dhcp_rebinding_time", num(int64(l.RebindingTime)))
-	return b.String()
+	return e.String()
 }
 
 // RedactedRootPath is RootPath with the passwords of an iSCSI root path's
@@ -88,6 +77,32 @@ func (l *Lease) EnvFile() string {
 // replaced by ***, as written to files. RootPath itself keeps them, in
 // memory, for the login.
 func (l *Lease) RedactedRootPath() string { return config.RedactRootPath(l.RootPath) }
+
+// Env collects the shell variable assignments of a lease file, one per
+// line, each value single-quoted (ShellQuote) so that the file is safe to
+// source whatever the server sent. The zero Env is empty and ready.
+type Env struct{ b strings.Builder }
+
+// Set appends k=v, v quoted; an empty v is left out, as dhclient-script
+// leaves unset what the server did not send.
+func (e *Env) Set(k, v string) {
+	if v != "" {
+		e.b.WriteString(k + "=" + ShellQuote(v) + "\n")
+	}
+}
+
+// String returns the assignments set so far.
+func (e *Env) String() string { return e.b.String() }
+
+// JoinAddrs joins addresses with spaces, as dhclient-script's list
+// variables (new_domain_name_servers …) hold them.
+func JoinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
+}
 
 // ShellQuote single-quotes s for a POSIX shell (the lease files are
 // sourced by shell scripts).

@@ -2,8 +2,6 @@ package dhcp6
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -32,19 +30,8 @@ func (l *Lease) JSON() ([]byte, error) {
 // single-quoted, so the file is safe to source whatever the server sent;
 // the boot file URL is redacted as in JSON.
 func (l *Lease) EnvFile() string {
-	var b strings.Builder
-	kv := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "%s=%s\n", k, dhcp.ShellQuote(v))
-		}
-	}
-	addrs := func(as []netip.Addr) string {
-		s := make([]string, len(as))
-		for i, a := range as {
-			s[i] = a.String()
-		}
-		return strings.Join(s, " ")
-	}
+	var e dhcp.Env
+	kv := e.Set
 	kv("interface", l.Interface)
 	kv("new_ip6_address", l.Address.Addr().String())
 	kv("new_ip6_prefixlen", strconv.Itoa(l.Address.Bits()))
@@ -53,11 +40,11 @@ func (l *Lease) EnvFile() string {
 	kv("new_iaid", strings.ReplaceAll(l.IAID.String(), ":", ""))
 	kv("new_dhcp6_client_id", l.ClientDUID.String())
 	kv("new_dhcp6_server_id", l.ServerDUID.String())
-	kv("new_dhcp6_name_servers", addrs(l.DNS))
+	kv("new_dhcp6_name_servers", dhcp.JoinAddrs(l.DNS))
 	kv("new_dhcp6_domain_search", strings.Join(l.Search, " "))
 	kv("new_dhcp6_bootfile_url", l.RedactedBootFileURL())
 	kv("new_host_name", l.Hostname)
-	return b.String()
+	return e.String()
 }
 
 // RedactedBootFileURL is BootFileURL with the passwords of an iSCSI root
