@@ -243,11 +243,12 @@ func loginPDUs(k flowKey, start uint32, segs []segment) []LoginPDU {
 	var times []time.Time // the time each stream byte arrived
 	next := start
 	for _, s := range segs {
-		d := int32(s.seq - next)
+		// In int64: -d of a segment 2^31 behind would overflow int32.
+		d := int64(int32(s.seq - next))
 		switch {
 		case d > 0:
 			goto parse // a gap: stop at what is contiguous
-		case int(-d) >= len(s.data):
+		case -d >= int64(len(s.data)):
 			continue // a retransmission
 		}
 		data := s.data[-d:]
