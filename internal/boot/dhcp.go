@@ -203,14 +203,25 @@ func loginTargets(p *config.Plan, n netResult) []config.Target {
 // writeLease leaves the lease for the real OS: dhcp-<iface>.json and a
 // dracut/dhclient-style net.<iface>.env.
 func writeLease(files Files, l *dhcp.Lease) error {
+	return writeLeaseFiles(files, l, "dhcp-"+l.Interface+".json", "net."+l.Interface+".env")
+}
+
+// leaseFiles renders a DHCPv4 or DHCPv6 lease for the real OS.
+type leaseFiles interface {
+	JSON() ([]byte, error)
+	EnvFile() string
+}
+
+// writeLeaseFiles writes l under runDir as jsonName and envName.
+func writeLeaseFiles(files Files, l leaseFiles, jsonName, envName string) error {
 	j, err := l.JSON()
 	if err != nil {
 		return err
 	}
-	if err := files.WriteFile(path.Join(runDir, "dhcp-"+l.Interface+".json"), j, 0o644); err != nil {
+	if err := files.WriteFile(path.Join(runDir, jsonName), j, 0o644); err != nil {
 		return err
 	}
-	return files.WriteFile(path.Join(runDir, "net."+l.Interface+".env"), []byte(l.EnvFile()), 0o644)
+	return files.WriteFile(path.Join(runDir, envName), []byte(l.EnvFile()), 0o644)
 }
 
 // resolvConf is /run/netroot/resolv.conf's text from nameserver=, the ip=

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path"
 	"slices"
 	"strings"
 
@@ -241,14 +240,7 @@ func bootFileTarget(l *dhcp6.Lease) (config.Target, bool, error) {
 // dhcp6-<iface>.json and a dhclient -6 style dhcp6-<iface>.env (the boot
 // file URL's CHAP passwords redacted).
 func writeLease6(files Files, l *dhcp6.Lease) error {
-	j, err := l.JSON()
-	if err != nil {
-		return err
-	}
-	if err := files.WriteFile(path.Join(runDir, "dhcp6-"+l.Interface+".json"), j, 0o644); err != nil {
-		return err
-	}
-	return files.WriteFile(path.Join(runDir, "dhcp6-"+l.Interface+".env"), []byte(l.EnvFile()), 0o644)
+	return writeLeaseFiles(files, l, "dhcp6-"+l.Interface+".json", "dhcp6-"+l.Interface+".env")
 }
 
 // dnsOf6 are the DHCPv6 leases' DNS servers and search lists as DHCP
