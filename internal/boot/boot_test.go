@@ -163,6 +163,13 @@ func TestNetrootDHCPAddsTheLeasesTarget(t *testing.T) {
 			if tc.added && added != 1 || !tc.added && added != 0 {
 				t.Errorf("%d root-path lines:\n%s", added, m.screen)
 			}
+			// The lease is left for the real OS, its root-path as given
+			// (no credentials in this one).
+			j, err1 := m.files.ReadFile("/run/netroot/dhcp-eth0.json")
+			env, err2 := m.files.ReadFile("/run/netroot/net.eth0.env")
+			if err1 != nil || err2 != nil || !strings.Contains(string(j), `"root_path": "`+target+`"`) || !strings.Contains(string(env), "new_root_path='"+target+"'") {
+				t.Errorf("lease files: %v %v\n%s\n%s", err1, err2, j, env)
+			}
 		})
 	}
 }

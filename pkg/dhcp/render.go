@@ -47,9 +47,11 @@ func (l *Lease) EnvFile() string {
 		return strconv.FormatInt(n, 10)
 	}
 	kv("interface", l.Interface)
-	kv("new_ip_address", l.Address.Addr().String())
-	kv("new_prefix", strconv.Itoa(l.Address.Bits()))
-	kv("new_subnet_mask", net.IP(net.CIDRMask(l.Address.Bits(), 32)).String())
+	if l.Address.IsValid() { // a lease from FromACK always has one
+		kv("new_ip_address", l.Address.Addr().String())
+		kv("new_prefix", strconv.Itoa(l.Address.Bits()))
+		kv("new_subnet_mask", net.IP(net.CIDRMask(l.Address.Bits(), 32)).String())
+	}
 	kv("new_broadcast_address", opt(l.Broadcast))
 	kv("new_routers", opt(l.Router))
 	var routes []string

@@ -43,6 +43,11 @@ new_dhcp_lease_time='3600'
 	if got != want {
 		t.Errorf("EnvFile:\n%s\nwant:\n%s", got, want)
 	}
+	// No address (not a lease FromACK returns): no address lines, rather
+	// than "invalid IP".
+	if got := (&Lease{Interface: "eth0"}).EnvFile(); got != "interface='eth0'\n" {
+		t.Errorf("EnvFile of a lease without an address:\n%s", got)
+	}
 }
 
 // TestEnvFileSourced sources the file with /bin/sh when there is one:

@@ -33,8 +33,10 @@ func (l *Lease) EnvFile() string {
 	var e dhcp.Env
 	kv := e.Set
 	kv("interface", l.Interface)
-	kv("new_ip6_address", l.Address.Addr().String())
-	kv("new_ip6_prefixlen", strconv.Itoa(l.Address.Bits()))
+	if l.Address.IsValid() { // a lease from FromReply always has one
+		kv("new_ip6_address", l.Address.Addr().String())
+		kv("new_ip6_prefixlen", strconv.Itoa(l.Address.Bits()))
+	}
 	kv("new_max_life", strconv.FormatInt(int64(l.ValidLifetime), 10))
 	kv("new_preferred_life", strconv.FormatInt(int64(l.PreferredLifetime), 10))
 	kv("new_iaid", strings.ReplaceAll(l.IAID.String(), ":", ""))
