@@ -259,23 +259,35 @@ func pickAddress(ia *dhcpv6.OptIANA) (*dhcpv6.OptIAAddress, netip.Addr, error) {
 	return nil, netip.Addr{}, fmt.Errorf("IA_NA holds no usable address (%s)", strings.Join(why, "; "))
 }
 
-// ParseAdvertise validates an Advertise for e (RFC 8415 18.2.9): it must
-// carry our identifiers and an address in our IA_NA.
-func ParseAdvertise(m *dhcpv6.Message, e Expect) (*Advertise, error) {
-	if m == nil || m.MessageType != dhcpv6.MessageTypeAdvertise {
-		return nil, errors.New("not an Advertise")
+// validate checks what an Advertise and a Reply must both carry for e: the
+// message type (what names it in the error), our identifiers, a success
+// status and a usable address in our IA_NA, which it returns with the
+// IA_NA and its address option.
+func validate(m *dhcpv6.Message, typ dhcpv6.MessageType, what string, e Expect) (*dhcpv6.OptIANA, *dhcpv6.OptIAAddress, netip.Addr, error) {
+	if m == nil || m.MessageType != typ {
+		return nil, nil, netip.Addr{}, errors.New("not " + what)
 	}
 	if err := checkHeader(m, e); err != nil {
-		return nil, err
+		return nil, nil, netip.Addr{}, err
 	}
 	if err := status("message", m.Options.Status()); err != nil {
-		return nil, err
+		return nil, nil, netip.Addr{}, err
 	}
 	ia, err := ourIANA(m, e.IAID)
 	if err != nil {
-		return nil, err
+		return nil, nil, netip.Addr{}, err
 	}
-	_, addr, err := pickAddress(ia)
+	ao, addr, err := pickAddress(ia)
+	if err != nil {
+		return nil, nil, netip.Addr{}, err
+	}
+	return ia, ao, addr, nil
+}
+
+// ParseAdvertise validates an Advertise for e (RFC 8415 18.2.9): it must
+// carry our identifiers and an address in our IA_NA.
+func ParseAdvertise(m *dhcpv6.Message, e Expect) (*Advertise, error) {
+	_, _, addr, err := validate(m, dhcpv6.MessageTypeAdvertise, "an Advertise", e)
 	if err != nil {
 		return nil, err
 	}
@@ -294,20 +306,7 @@ func ParseAdvertise(m *dhcpv6.Message, e Expect) (*Advertise, error) {
 // every other option is optional and dropped (noted in Ignored) when
 // malformed.
 func FromReply(iface string, m *dhcpv6.Message, e Expect) (*Lease, error) {
-	if m == nil || m.MessageType != dhcpv6.MessageTypeReply {
-		return nil, errors.New("not a Reply")
-	}
-	if err := checkHeader(m, e); err != nil {
-		return nil, err
-	}
-	if err := status("message", m.Options.Status()); err != nil {
-		return nil, err
-	}
-	ia, err := ourIANA(m, e.IAID)
-	if err != nil {
-		return nil, err
-	}
-	ao, addr, err := pickAddress(ia)
+	ia, ao, addr, err := validate(m, dhcpv6.MessageTypeReply, "a Reply", e)
 	if err != nil {
 		return nil, err
 	}
