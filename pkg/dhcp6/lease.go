@@ -110,11 +110,7 @@ func (l *Lease) String() string {
 		s += ", rapid commit"
 	}
 	if len(l.DNS) > 0 {
-		d := make([]string, len(l.DNS))
-		for i, a := range l.DNS {
-			d[i] = a.String()
-		}
-		s += ", dns " + strings.Join(d, " ")
+		s += ", dns " + dhcp.JoinAddrs(l.DNS)
 	}
 	if l.BootFileURL != "" {
 		s += ", boot file " + l.BootFileURL
