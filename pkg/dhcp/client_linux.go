@@ -78,10 +78,16 @@ func Acquire(ctx context.Context, o Options) (*Lease, error) {
 	if err != nil || len(mac) != 6 {
 		return nil, fmt.Errorf("dhcp: %s has no Ethernet address (%v)", o.Interface, err)
 	}
-	conn, err := nclient4.NewRawUDPConn(o.Interface, nclient4.ClientPort)
+	raw, err := nclient4.NewRawUDPConn(o.Interface, nclient4.ClientPort)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: opening a packet socket on %s: %w", o.Interface, err)
 	}
+	conn := newFrameConn(raw)
+	defer func() {
+		if n := conn.Dropped(); n > 0 {
+			logf("dhcp: %s: dropped %d malformed frame(s)", o.Interface, n)
+		}
+	}()
 	// One send per SendAndRead; the waits are Backoff's, through contexts.
 	c, err := nclient4.NewWithConn(conn, mac, nclient4.WithRetry(1), nclient4.WithTimeout(24*time.Hour))
 	if err != nil {
