@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/keeper"
 )
 
@@ -189,9 +190,13 @@ func (w *connWatch) recoverLocked(ws *watched, why string) {
 		defer w.wg.Done()
 		ctx, cancel := context.WithTimeout(w.ctx, w.retry)
 		defer cancel()
-		r, err := w.is.Recover(ctx, w.handle, s, func(format string, args ...any) {
-			w.b.log.Printf("login: "+format, args...)
-		})
+		// A task, so a panic in the login (it reads the target's
+		// answers) loses the session instead of PID 1.
+		r, err := task.Go(ctx, func(ctx context.Context) (keeper.Recovered, error) {
+			return w.is.Recover(ctx, w.handle, s, func(format string, args ...any) {
+				w.b.log.Printf("login: "+format, args...)
+			})
+		}).Wait(context.Background())
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		ws.recovering = false
@@ -318,22 +323,16 @@ func guarded[T any](w *connWatch, ctx context.Context, fn func(context.Context) 
 	if w == nil {
 		return fn(ctx)
 	}
-	gctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := fn(gctx)
-		ch <- result{v, err}
-	}()
+	// A task, so a panic in fn (the disks' probes read what the target
+	// sends) is fn's error, not the end of PID 1.
+	t := task.Go(ctx, fn)
+	defer t.Cancel()
 	var zero T
 	select {
-	case r := <-ch:
-		if r.err == nil {
-			return r.v, nil
+	case <-t.Done():
+		v, err := t.Wait(context.Background())
+		if err == nil {
+			return v, nil
 		}
 		// fn gave up (its deadline is rd.retry's too) while a session
 		// was being logged in again: its outcome is the better reason.
@@ -342,9 +341,9 @@ func guarded[T any](w *connWatch, ctx context.Context, fn func(context.Context) 
 			return zero, err
 		}
 		if f := w.failures(); f != "" {
-			r.err = fmt.Errorf("%w (meanwhile %s)", r.err, f)
+			err = fmt.Errorf("%w (meanwhile %s)", err, f)
 		}
-		return r.v, r.err
+		return v, err
 	case <-w.lost:
 		return zero, w.lostError()
 	}

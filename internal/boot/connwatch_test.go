@@ -53,6 +53,8 @@ type flakyTarget struct {
 	// mountBlocks makes the mount wait on I/O until ctx... of nobody:
 	// until the test ends.
 	mountBlocks chan struct{}
+	// mountPanics makes the mount panic (a filesystem reader gone wrong).
+	mountPanics bool
 
 	mu         sync.Mutex
 	state      map[uint32]string // sid → "up" or "failed"
@@ -151,6 +153,9 @@ func (f *flakyTarget) Scan(hostNo uint32, lun uint64) error {
 }
 
 func (f *flakyTarget) Mount(source, target, fstype string, readOnly bool, data string) error {
+	if f.mountPanics {
+		panic("superblock reader out of range")
+	}
 	if f.mountBlocks != nil {
 		f.record("mount blocks")
 		<-f.mountBlocks
@@ -392,5 +397,39 @@ func TestBootConnectionErrorOfOtherTransport(t *testing.T) {
 	}
 	if got := f.called("recover"); len(got) != 0 {
 		t.Errorf("recoveries %q for another transport's event", got)
+	}
+}
+
+// TestBootSurvivesPanics: a panic in the work the boot runs beside its
+// watch of the connections — the mount (and the disks' probes), which read
+// what the target sends, or a re-login, which reads its answers — fails
+// that step with the panic named; it does not end PID 1 (a panic on any
+// goroutine ends the process: this test's with it).
+func TestBootSurvivesPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(f *flakyTarget)
+		want  []string
+	}{
+		{"mount", func(f *flakyTarget) { f.mountPanics = true },
+			[]string{"FATAL mount-root: mounting /dev/sda (ext4) on /sysroot", "internal error: superblock reader out of range"}},
+		{"re-login", func(f *flakyTarget) {
+			f.failOnScan = true
+			f.recover = func(context.Context, keeper.Session) (keeper.Recovered, error) { panic("login response out of range") }
+		}, []string{"FATAL disk:", "internal error: login response out of range"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlaky(t)
+			tc.setup(f)
+			_, err, took := f.boot(scenario + " rd.retry=5 rd.netroot.keeper=0 rd.shell=0")
+			if err == nil || took > 4*time.Second {
+				t.Fatalf("Run = %v after %v:\n%s", err, took, f.screen)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(f.screen.String(), want) {
+					t.Errorf("no %q on the console:\n%s", want, f.screen)
+				}
+			}
+		})
 	}
 }

@@ -102,7 +102,12 @@ func (b *Boot) loginAll(ctx context.Context, p *config.Plan, targets []config.Ta
 				// Is the root there already? A scan, off this loop: the
 				// disk watch may be busy with another LUN's disk.
 				probing = true
-				go func() { visible <- rootVisible(w, sel) }()
+				goTask(b, ctx, "login", func(context.Context) (struct{}, error) {
+					seen := false
+					defer func() { visible <- seen }() // also when it panics
+					seen = rootVisible(w, sel)
+					return struct{}{}, nil
+				})
 			}
 		case v := <-visible:
 			probing = false
