@@ -32,31 +32,28 @@ func Either(ctx context.Context, d Options, s SLAACOptions) (*EitherResult, erro
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type answer struct {
-		r   *EitherResult
-		err error
-	}
-	answers := make(chan answer, 2)
-	go func() {
-		l, err := Acquire(ctx, d)
-		answers <- answer{&EitherResult{Lease: l}, err}
-	}()
+	slaac := make(chan error, 1)
+	var sr *SLAACResult
 	go func() {
 		r, err := WaitSLAAC(ctx, s)
-		answers <- answer{&EitherResult{SLAAC: r}, err}
-	}()
-	var errs []error
-	for i := range 2 {
-		a := <-answers
-		if a.err == nil {
-			// Wait for the other to stop, so nothing of it outlives the call.
-			cancel()
-			if i == 0 {
-				<-answers
-			}
-			return a.r, nil
+		if err == nil {
+			sr = r
+			cancel() // the prefixes came first: DHCPv6 stops
 		}
-		errs = append(errs, a.err)
+		slaac <- err
+	}()
+	// DHCPv6 runs on the caller's goroutine: it parses what the LAN
+	// sends, and a panic there must reach the caller's recover (in /init,
+	// its step's task), not end the process.
+	l, dhcpErr := Acquire(ctx, d)
+	if dhcpErr == nil {
+		cancel()
+		<-slaac // nothing of SLAAC's wait outlives the call
+		return &EitherResult{Lease: l}, nil
 	}
-	return nil, fmt.Errorf("either6: %s: neither SLAAC nor DHCPv6 configured it: %w", d.Interface, errors.Join(errs...))
+	slaacErr := <-slaac
+	if slaacErr == nil {
+		return &EitherResult{SLAAC: sr}, nil
+	}
+	return nil, fmt.Errorf("either6: %s: neither SLAAC nor DHCPv6 configured it: %w", d.Interface, errors.Join(dhcpErr, slaacErr))
 }

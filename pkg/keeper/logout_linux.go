@@ -136,6 +136,14 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The shutdown role is PID 1: a panic here (the target's
+			// Logout Response is read) must not stop the machine going
+			// down.
+			defer func() {
+				if r := recover(); r != nil {
+					results[i] = EndResult{SessionRef: s, Err: fmt.Errorf("internal error: %v", r)}
+				}
+			}()
 			results[i] = endSession(ctx, t, s, func() (SessionState, error) {
 				return ReadSessionState(o.Sysfs, s.SID, s.CID)
 			}, mux.of(s.SID), o)
