@@ -140,7 +140,12 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 	ctx, b.cancel = context.WithCancel(ctx)
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error: %v (please report this with the console log)\n%s", r, debug.Stack())
+			step := "boot"
+			if open := b.log.Open(); len(open) > 0 {
+				step = strings.Join(open, ", ")
+			}
+			b.log.Errorf("internal error in %s: %v\n%s", step, r, debug.Stack())
+			err = fail(step, fmt.Errorf("internal error: %v", r), "this is a bug in netroot: please report it with the console log (and the stack above)")
 		}
 	}()
 	e := b.env

@@ -525,3 +525,21 @@ func TestFailureWaitsForBackground(t *testing.T) {
 		t.Errorf("the filesystem batch started after the failure")
 	}
 }
+
+// TestPanicNamesStep: a panic in the boot's own goroutine is a FATAL line
+// that names the step under way and says it is a bug, then the emergency
+// handling, as for any failure.
+func TestPanicNamesStep(t *testing.T) {
+	m := newMachine(t)
+	m.waitLinks = func(context.Context, []string) error { panic("netlink attribute out of range") }
+	_, err := m.boot(scenario+" rd.shell=0", Options{})
+	if err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	screen := m.screen.String()
+	for _, want := range []string{"FATAL links: internal error: netlink attribute out of range — this is a bug in netroot: please report it with the console log (and the stack above)", "goroutine "} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q on the console:\n%s", want, screen)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,8 @@ type Logger struct {
 	startUptime float64
 	uptime      func() float64
 	timeline    Timeline
+	// open are the steps begun and not ended, in the order begun.
+	open []*Step
 }
 
 // New returns a Logger writing to console and, when not nil, to kmsg.
@@ -260,7 +263,25 @@ type Step struct {
 
 // Begin starts timing a step.
 func (l *Logger) Begin(name string) *Step {
-	return &Step{l: l, name: name, begin: time.Now()}
+	s := &Step{l: l, name: name, begin: time.Now()}
+	l.mu.Lock()
+	l.open = append(l.open, s)
+	l.mu.Unlock()
+	return s
+}
+
+// Open returns the names of the steps begun and not ended, in the order
+// begun, each once: what was under way when something went wrong.
+func (l *Logger) Open() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var names []string
+	for _, s := range l.open {
+		if !slices.Contains(names, s.name) {
+			names = append(names, s.name)
+		}
+	}
+	return names
 }
 
 // Done ends the step, logging "<step>: <detail> (0.123s)".
@@ -289,6 +310,7 @@ func (s *Step) end(detail string, err error) {
 	}
 	s.l.mu.Lock()
 	s.l.timeline.Steps = append(s.l.timeline.Steps, e)
+	s.l.open = slices.DeleteFunc(s.l.open, func(o *Step) bool { return o == s })
 	s.l.mu.Unlock()
 	if err == nil {
 		s.l.Printf("%s: %s (%.3fs)", s.name, detail, d.Seconds())

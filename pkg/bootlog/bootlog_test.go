@@ -3,8 +3,11 @@ package bootlog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +235,22 @@ func TestHoldConsole(t *testing.T) {
 				t.Errorf("console without the hold: %q", s.out.String())
 			}
 		})
+	}
+}
+
+func TestOpenSteps(t *testing.T) {
+	l := New(io.Discard, nil, 0, func() float64 { return 1 })
+	a, b, a2 := l.Begin("modules"), l.Begin("login"), l.Begin("modules")
+	if got := l.Open(); !slices.Equal(got, []string{"modules", "login"}) {
+		t.Fatalf("Open = %q, want modules, login", got)
+	}
+	b.Done("x")
+	a.Fail(errors.New("y"))
+	if got := l.Open(); !slices.Equal(got, []string{"modules"}) {
+		t.Fatalf("Open = %q after login and one modules ended, want modules", got)
+	}
+	a2.Done("z")
+	if got := l.Open(); len(got) != 0 {
+		t.Fatalf("Open = %q, want none", got)
 	}
 }
