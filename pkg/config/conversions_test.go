@@ -106,6 +106,12 @@ func checkConversions(p *Plan) error {
 			return fmt.Errorf("module %q", m)
 		}
 	}
+	// /init: the loader refuses a blacklisted module it is asked for.
+	for _, m := range p.neededModules() {
+		if slices.Contains(p.Modules.Blacklist, m.name) {
+			return fmt.Errorf("module %s is needed by %s but blacklisted", m.name, m.by)
+		}
+	}
 	if fs := p.Root.FSType; fs != "" && blockdev.FSModule(fs) == "" {
 		return fmt.Errorf("rootfstype=%s has no module in blockdev's table", fs)
 	}
@@ -244,6 +250,14 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.initator=iqn.x", "rd.iscsi.initiator?"},
 	{"root=LABEL=r netroot=iscsi:filer\x00::::iqn.2015-01.com.example:t", "neither an IP address nor a host name"},
 	{"root=LABEL=r netroot=iscsi:fi/ler::::iqn.2015-01.com.example:t", "neither an IP address nor a host name"},
+	// A blacklisted module the plan needs: /init's loader refuses it.
+	{"root=LABEL=r rd.driver.pre=e1000e rd.driver.blacklist=e1000e", "rd.driver.blacklist=e1000e: conflicting parameters: e1000e is needed by rd.driver.pre="},
+	{"root=LABEL=r rd.driver.post=dm-mod rd.driver.blacklist=dm_mod", "rd.driver.blacklist=dm_mod: conflicting parameters: dm_mod is needed by rd.driver.post="},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.driver.blacklist=nouveau,iscsi_tcp", "rd.driver.blacklist=nouveau,iscsi_tcp: conflicting parameters: iscsi_tcp is needed by"},
+	{"root=LABEL=r rootfstype=ext3 rd.driver.blacklist=ext4", "ext4 is needed by rootfstype=ext3"},
+	{"root=LABEL=r bond=bond0:eth0,eth1 ip=bond0:dhcp rd.driver.blacklist=bonding", "bonding is needed by bond="},
+	{"root=LABEL=r vlan=eth0.5:eth0 ip=eth0.5:dhcp rd.driver.blacklist=8021q", "8021q is needed by vlan="},
+	{"root=LABEL=r rd.iscsi.firmware=1 rd.driver.blacklist=iscsi_ibft", "iscsi_ibft is needed by"},
 }
 
 func TestRefusedExamples(t *testing.T) {

@@ -19,44 +19,59 @@ import (
 // module of rootfstype= (blockdev.FSModule: ext2/ext3 → ext4 …), and
 // rd.driver.post modules last. With no rootfstype= it names no filesystem
 // module: the caller detects the type from the superblock. Blacklisted
-// modules are left out.
+// modules are left out (Parse refuses a plan that blacklists one of them).
 func (p *Plan) NeededModules() []string {
 	var out []string
-	add := func(m string) {
-		for _, b := range p.Modules.Blacklist {
-			if b == m {
-				return
-			}
+	for _, m := range p.neededModules() {
+		if !slices.Contains(p.Modules.Blacklist, m.name) {
+			out = append(out, m.name)
 		}
-		out = appendNew(out, m)
+	}
+	return out
+}
+
+// neededModule is a module the plan needs and what needs it, for errors.
+type neededModule struct{ name, by string }
+
+// neededModules is NeededModules with the blacklisted modules kept, each
+// with the parameter that needs it.
+func (p *Plan) neededModules() []neededModule {
+	var out []neededModule
+	add := func(m, by string) {
+		if !slices.ContainsFunc(out, func(n neededModule) bool { return n.name == m }) {
+			out = append(out, neededModule{m, by})
+		}
 	}
 	for _, m := range p.Modules.Pre {
-		add(m)
+		add(m, "rd.driver.pre=")
 	}
 	if len(p.Net.Bonds) > 0 {
-		add("bonding")
+		add("bonding", "bond=")
 	}
-	if len(p.Net.VLANs) > 0 || p.Net.IBFT {
-		add("8021q")
+	switch {
+	case len(p.Net.VLANs) > 0:
+		add("8021q", "vlan=")
+	case p.Net.IBFT:
+		add("8021q", "the iBFT's network (ip=ibft, rd.iscsi.ibft, rd.iscsi.firmware), whose NICs may be on a VLAN")
 	}
 	if p.ISCSI.Firmware || p.Net.IBFT {
-		add("iscsi_ibft")
+		add("iscsi_ibft", "the iBFT (rd.iscsi.firmware, rd.iscsi.ibft, ip=ibft), which it reads")
 	}
 	if is := p.ISCSI; len(is.Targets) > 0 || is.FromDHCP || is.FromDHCP6 || is.Firmware {
-		add("iscsi_tcp")
-		add("sd_mod")
-		add("crc32c")
+		for _, m := range []string{"iscsi_tcp", "sd_mod", "crc32c"} {
+			add(m, "the iSCSI root (its sessions and disks)")
+		}
 		if p.ISCSI.Multipath {
 			for _, m := range MultipathModules {
-				add(m)
+				add(m, "rd.netroot.multipath (the multipath map)")
 			}
 		}
 	}
 	if m := blockdev.FSModule(p.Root.FSType); m != "" {
-		add(m)
+		add(m, "rootfstype="+p.Root.FSType)
 	}
 	for _, m := range p.Modules.Post {
-		add(m)
+		add(m, "rd.driver.post=")
 	}
 	return out
 }

@@ -26,6 +26,7 @@ func (p *parser) finish() {
 	p.finishTargets()
 	p.finishMultipath()
 	p.finishNet()
+	p.finishModules()
 	if !pl.Boot.Shell && pl.Boot.Emergency == "" {
 		// emergency_shell(): no shell and no rd.emergency → poweroff.
 		pl.Boot.Emergency = EmergencyPoweroff
@@ -423,6 +424,27 @@ func (p *parser) finishNet() {
 	}
 	if is.FromDHCP6 && !slices.ContainsFunc(n.IP, runsDHCP6) {
 		p.fail(*p.dhcp6Arg, "dhcp6", grammarNetroot, fmt.Errorf("%w: netroot=dhcp6 takes the target from a DHCPv6 answer (option 59), but no ip= runs DHCPv6: add ip=<interface>:dhcp6 (or either6)", ErrConflict))
+	}
+}
+
+// finishModules refuses a plan that blacklists a module it needs:
+// /init's loader never loads a blacklisted module, so rd.driver.pre=
+// naming one fails the modules step, and a bond, VLAN, iSCSI session or
+// root filesystem without its module fails later. (A dependency of a
+// needed module that is blacklisted only shows with the module tree:
+// netroot check -modules.)
+func (p *parser) finishModules() {
+	for _, m := range p.plan.neededModules() {
+		a, ok := p.blacklistArgs[m.name]
+		if !ok {
+			continue
+		}
+		hint := "drop " + m.name + " from rd.driver.blacklist="
+		if strings.HasPrefix(m.by, "rd.driver.") {
+			hint += " or from " + m.by
+		}
+		p.fail(a, a.Value, "", fmt.Errorf("%w: %s is needed by %s, but /init never loads a blacklisted module, so the boot would fail without it: %s",
+			ErrConflict, m.name, m.by, hint))
 	}
 }
 

@@ -95,6 +95,9 @@ type parser struct {
 	session iscsiSession
 	// paramArgs are the rd.iscsi.param= parameters, for errors.
 	paramArgs []arg
+	// blacklistArgs are the rd.driver.blacklist= parameters by the
+	// module they name (the first that names it), for errors.
+	blacklistArgs map[string]arg
 }
 
 // Parse reads the command line in sources and returns the boot plan. The
@@ -114,6 +117,8 @@ func Parse(sources ...Source) (*Plan, error) {
 		anaconda: map[int]netip.Addr{},
 		warned:   map[string]bool{},
 		session:  iscsiSession{gated: !supportSession},
+
+		blacklistArgs: map[string]arg{},
 	}
 	var all []arg
 	for _, s := range sources {
@@ -393,6 +398,11 @@ func (p *parser) repeated(a arg) {
 			p.plan.Modules.Pre = appendNew(p.plan.Modules.Pre, mods...)
 		case "rd.driver.blacklist":
 			p.plan.Modules.Blacklist = appendNew(p.plan.Modules.Blacklist, mods...)
+			for _, m := range mods {
+				if _, ok := p.blacklistArgs[m]; !ok {
+					p.blacklistArgs[m] = a
+				}
+			}
 		default:
 			p.plan.Modules.Post = appendNew(p.plan.Modules.Post, mods...)
 		}
