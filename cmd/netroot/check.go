@@ -25,7 +25,8 @@ with a note (ignored, or done differently than dracut) are warnings.
 With -f, the files are read in order as /init reads /etc/cmdline.d/*.conf
 and /proc/cmdline (later values win); a CMDLINE argument comes last.
 -modules DIR checks that every kernel module the plan needs is in DIR, a
-/lib/modules/<kernel version> tree.
+/lib/modules/<kernel version> tree, and that none of their dependencies
+is blacklisted (rd.driver.blacklist=).
 `
 
 // fileList is a repeatable -f flag.
@@ -109,6 +110,14 @@ func checkModules(dir string, plan *config.Plan, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netroot check: error: kernel modules missing from %s: %s\n", dir, strings.Join(missing, " "))
 		return 1
 	}
+	if blocked := blacklistedModules(dir, want, plan.Modules.Blacklist); len(blocked) > 0 {
+		fmt.Fprintf(stderr, "netroot check: error: kernel modules the plan needs would not load with rd.driver.blacklist=%s (/init never loads a blacklisted module; drop it from rd.driver.blacklist=):\n",
+			strings.Join(plan.Modules.Blacklist, ","))
+		for _, e := range blocked {
+			fmt.Fprintf(stderr, "  error: %v\n", e)
+		}
+		return 1
+	}
 	if plan.Root.FSType == "" {
 		fsMissing, err := missingModules(dir, blockdev.FSModules())
 		if err == nil && len(fsMissing) == len(blockdev.FSModules()) {
@@ -130,6 +139,31 @@ func count(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// blacklistedModules returns, for each module of want that the tree at
+// dir provides, why it would not load with the blacklist: a dependency,
+// or every module providing the alias, is blacklisted (config.Parse
+// already refuses blacklisting a module of want itself). It resolves as
+// /init's loader does.
+func blacklistedModules(dir string, want, blacklist []string) []error {
+	if len(blacklist) == 0 {
+		return nil
+	}
+	idx, err := modload.LoadIndex(dir)
+	if err != nil {
+		return []error{err}
+	}
+	var out []error
+	for _, m := range want {
+		if _, err := idx.Resolve(m); err != nil {
+			continue // missing: reported as such
+		}
+		if _, err := idx.ResolveBlacklisted(blacklist, m); err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 // missingModules returns the modules of want (names or aliases, such as

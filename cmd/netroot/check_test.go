@@ -20,10 +20,12 @@ func TestRunCheck(t *testing.T) {
 	files := map[string]string{
 		"kernel/drivers/net/bonding/bonding.ko": "",
 		"kernel/drivers/scsi/iscsi_tcp.ko":      "",
+		"kernel/drivers/scsi/libiscsi.ko":       "",
 		"kernel/crypto/crc32c_generic.ko":       "",
-		"modules.dep":                           "kernel/drivers/net/bonding/bonding.ko:\nkernel/drivers/scsi/iscsi_tcp.ko:\nkernel/crypto/crc32c_generic.ko:\n",
-		"modules.alias":                         "alias crc32c crc32c_generic\n",
-		"modules.builtin":                       "kernel/drivers/scsi/sd_mod.ko\nkernel/fs/ext4/ext4.ko\n",
+		"modules.dep": "kernel/drivers/net/bonding/bonding.ko:\nkernel/drivers/scsi/iscsi_tcp.ko: kernel/drivers/scsi/libiscsi.ko\n" +
+			"kernel/drivers/scsi/libiscsi.ko:\nkernel/crypto/crc32c_generic.ko:\n",
+		"modules.alias":   "alias crc32c crc32c_generic\n",
+		"modules.builtin": "kernel/drivers/scsi/sd_mod.ko\nkernel/fs/ext4/ext4.ko\n",
 	}
 	for f, data := range files {
 		p := filepath.Join(mods, f)
@@ -57,6 +59,11 @@ func TestRunCheck(t *testing.T) {
 			[]string{"3 errors: /init would refuse", "error: command line: bond=bond0:eth0:mode=9", "netroot=iscsi:u:***@", "rd.retry=x", "expected rd.retry=<seconds>"}, true},
 		{"modules present", []string{"-modules", mods, cl}, 0, []string{"all 4 needed kernel modules found", "OK: /init boots this command line (no warnings)"}, nil, true},
 		{"modules missing", []string{"-modules", mods, cl + " rootfstype=xfs vlan=vlan5:bond0"}, 1, nil, []string{"missing", "8021q xfs"}, true},
+		{"dependency blacklisted", []string{"-modules", mods, cl + " rd.driver.blacklist=libiscsi"}, 1, nil,
+			[]string{"error: kernel modules the plan needs would not load with rd.driver.blacklist=libiscsi", "iscsi_tcp: module libiscsi is needed by iscsi_tcp but blacklisted"}, true},
+		{"alias provider blacklisted", []string{"-modules", mods, cl + " rd.driver.blacklist=crc32c_generic"}, 1, nil,
+			[]string{"error: crc32c: module crc32c_generic is blacklisted (rd.driver.blacklist)"}, true},
+		{"unrelated module blacklisted", []string{"-modules", mods, cl + " rd.driver.blacklist=nouveau"}, 0, []string{"all 4 needed kernel modules found"}, nil, true},
 		{"modules dir absent", []string{"-modules", filepath.Join(dir, "nope"), cl}, 1, nil, []string{"looking for kernel modules"}, true},
 		{"warnings", []string{cl + " rd.iscsi.target.group=2 rd.vconsole.keymap=de"}, 0, []string{"OK: /init boots this command line (2 warnings)"},
 			[]string{"2 warnings (accepted", "warning: rd.iscsi.target.group: no effect", "warning: rd.vconsole.keymap: "}, true},

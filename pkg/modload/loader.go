@@ -218,13 +218,7 @@ func (l *Loader) procRoot() string {
 	return l.ProcRoot
 }
 
-func (l *Loader) blacklisted() func(string) bool {
-	set := make(map[string]bool, len(l.Blacklist))
-	for _, b := range l.Blacklist {
-		set[NormalizeName(b)] = true
-	}
-	return func(m string) bool { return set[m] }
-}
+func (l *Loader) blacklisted() func(string) bool { return blacklistFunc(l.Blacklist) }
 
 // cpuUnfit returns whether a module cannot work on this CPU: it declares
 // the CPU features it drives (an x86cpu device table: aliases such as

@@ -51,6 +51,32 @@ func (x *Index) Resolve(names ...string) ([]string, error) {
 	return p.order, nil
 }
 
+// ResolveBlacklisted is Resolve with a blacklist (rd.driver.blacklist=)
+// applied as the Loader applies it: a name only blacklisted modules
+// provide, or that needs a blacklisted module (a hard dependency, or one
+// whose every provider is), is an error naming it and the blacklisted
+// module; a blacklisted provider among several, or of a soft dependency,
+// is left out.
+func (x *Index) ResolveBlacklisted(blacklist []string, names ...string) ([]string, error) {
+	p, err := x.plan(names, blacklistFunc(blacklist), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(p.errs...); err != nil {
+		return nil, err
+	}
+	return p.order, nil
+}
+
+// blacklistFunc reports the modules of list (names normalised).
+func blacklistFunc(list []string) func(string) bool {
+	set := make(map[string]bool, len(list))
+	for _, b := range list {
+		set[NormalizeName(b)] = true
+	}
+	return func(m string) bool { return set[m] }
+}
+
 // lookup returns the modules providing name, and whether name is builtin
 // (then providers is empty).
 func (x *Index) lookup(name string) (providers []string, builtin bool, err error) {

@@ -231,3 +231,30 @@ func TestMatchAliasesBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveBlacklisted resolves as the Loader does with a blacklist.
+func TestResolveBlacklisted(t *testing.T) {
+	x := testIndex(t)
+	for _, tc := range []struct {
+		blacklist, names []string
+		want             []string
+		err              string
+	}{
+		{[]string{"nouveau"}, []string{"iscsi_tcp"}, []string{"scsi_common", "scsi_mod", "scsi_transport_iscsi", "libiscsi", "libiscsi_tcp", "iscsi_tcp"}, ""},
+		{[]string{"libiscsi"}, []string{"iscsi_tcp"}, nil, "module libiscsi is needed by"},
+		{[]string{"iscsi-tcp"}, []string{"iscsi_tcp"}, nil, "module iscsi_tcp is blacklisted"},
+		// One provider of an alias blacklisted: the other serves.
+		{[]string{"crc32c_intel"}, []string{"crc32c"}, []string{"crc32c_generic"}, ""},
+		{[]string{"crc32c_intel", "crc32c_generic"}, []string{"crc32c"}, nil, "every module providing it is blacklisted"},
+	} {
+		got, err := x.ResolveBlacklisted(tc.blacklist, tc.names...)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ResolveBlacklisted(%q, %q): err = %v, want %q", tc.blacklist, tc.names, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("ResolveBlacklisted(%q, %q): %v", tc.blacklist, tc.names, err)
+		case tc.err == "" && !slices.Equal(got, tc.want):
+			t.Errorf("ResolveBlacklisted(%q, %q) = %q, want %q", tc.blacklist, tc.names, got, tc.want)
+		}
+	}
+}
