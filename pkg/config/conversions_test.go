@@ -45,6 +45,12 @@ var acceptedCmdlines = []string{
 	// Filesystems, module lists.
 	"root=UUID=x rootfstype=ext3 rd.driver.post=dm-mod rd.driver.pre=virtio_net",
 	"root=LABEL=r ip=dhcp,dhcp6 netroot=dhcp",
+	// netroot=dhcp: no ip= (DHCPv4 implied), one ip= of several, a list, the iBFT's network.
+	"root=LABEL=r netroot=dhcp",
+	"root=dhcp",
+	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6 ip=eth1:dhcp",
+	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6,dhcp",
+	"root=LABEL=r netroot=dhcp ip=ibft",
 	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
 }
 
@@ -141,6 +147,11 @@ func checkConversions(p *Plan) error {
 		if c.MAC != nil && !supportIPMAC {
 			return fmt.Errorf("ip= MAC %s", c.MAC)
 		}
+	}
+	// /init: netroot=dhcp (root=dhcp) fails the network step when no
+	// DHCPv4 answer carried a root-path; the iBFT's NICs may run DHCPv4.
+	if p.ISCSI.FromDHCP && !p.Net.IBFT && !slices.ContainsFunc(p.Net.IP, runsDHCP4) {
+		return errors.New("netroot=dhcp, but no ip= runs DHCPv4")
 	}
 	// /init: the naming scheme is netname's; ip=ibft is Net.IBFT, never
 	// an entry.
@@ -258,6 +269,11 @@ var refusedExamples = []struct {
 	{"root=LABEL=r bond=bond0:eth0,eth1 ip=bond0:dhcp rd.driver.blacklist=bonding", "bonding is needed by bond="},
 	{"root=LABEL=r vlan=eth0.5:eth0 ip=eth0.5:dhcp rd.driver.blacklist=8021q", "8021q is needed by vlan="},
 	{"root=LABEL=r rd.iscsi.firmware=1 rd.driver.blacklist=iscsi_ibft", "iscsi_ibft is needed by"},
+	// The DHCP root-path with no ip= that runs DHCPv4: no answer can carry it.
+	{"root=LABEL=r netroot=dhcp ip=eth0:dhcp6", "netroot=dhcp: conflicting parameters: netroot=dhcp takes the target from a DHCPv4 answer's root-path"},
+	{"root=LABEL=r netroot=dhcp ip=10.0.0.2::10.0.0.1:24::eth0:none", "netroot=dhcp: conflicting parameters"},
+	{"root=dhcp ip=eth0:dhcp6", "root=dhcp: conflicting parameters: root=dhcp takes the target"},
+	{"root=/dev/root netroot=dhcp ip=eth0:auto6", "netroot=dhcp: conflicting parameters"},
 }
 
 func TestRefusedExamples(t *testing.T) {

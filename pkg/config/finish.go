@@ -422,6 +422,19 @@ func (p *parser) finishNet() {
 		}
 		n.IP = append(n.IP, IPConfig{Method: m, Implicit: true})
 	}
+	if is.FromDHCP && !n.IBFT && !slices.ContainsFunc(n.IP, runsDHCP4) {
+		// The iBFT's network may run DHCPv4 (the table says): not known here.
+		a := p.last["root"]
+		if p.dhcpArg != nil {
+			a = *p.dhcpArg
+		}
+		grammar := grammarNetroot
+		if a.Key == "root" {
+			grammar = grammarRoot
+		}
+		p.fail(a, a.Value, grammar, fmt.Errorf("%w: %s=%s takes the target from a DHCPv4 answer's root-path (option 17), but no ip= runs DHCPv4: add ip=<interface>:dhcp (or an ip=…:dhcp6,dhcp list), or drop ip= to have DHCPv4 implied",
+			ErrConflict, a.Key, a.Value))
+	}
 	if is.FromDHCP6 && !slices.ContainsFunc(n.IP, runsDHCP6) {
 		p.fail(*p.dhcp6Arg, "dhcp6", grammarNetroot, fmt.Errorf("%w: netroot=dhcp6 takes the target from a DHCPv6 answer (option 59), but no ip= runs DHCPv6: add ip=<interface>:dhcp6 (or either6)", ErrConflict))
 	}
@@ -500,6 +513,14 @@ func (p *parser) finishFirmware() {
 		is.Firmware = true
 	}
 	pl.Net.IBFT = p.ibft || is.Firmware && len(pl.Net.IP) == 0
+}
+
+// runsDHCP4 reports whether an ip= entry runs DHCPv4 (dhcp, or
+// single-dhcp, alone or in a list).
+func runsDHCP4(c IPConfig) bool {
+	return slices.ContainsFunc(append([]IPMethod{c.Method}, c.MoreMethods...), func(m IPMethod) bool {
+		return m == IPDHCP || m == IPSingleDHCP
+	})
 }
 
 // runsDHCP6 reports whether an ip= entry runs DHCPv6 (dhcp6, or either6

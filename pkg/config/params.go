@@ -57,7 +57,7 @@ const (
 // verdicts (a test keeps them in step).
 var parameters = []Parameter{
 	// The root.
-	{Name: "root", Verdict: Acted, Doc: "LABEL=, UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,partuuid}/…, an iSCSI disk's /dev/disk/by-path/ip-<portal>-iscsi-<target>-lun-<n>[-part<n>], /dev/<name>, or iscsi:… (the whole LUN). root=dhcp and root=/dev/root netroot=dhcp are refused until /init supports them; NFS, CIFS, NBD, live, virtiofs roots are refused."},
+	{Name: "root", Verdict: Acted, Doc: "LABEL=, UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,partuuid}/…, an iSCSI disk's /dev/disk/by-path/ip-<portal>-iscsi-<target>-lun-<n>[-part<n>], /dev/<name>, or iscsi:… (the whole LUN). root=dhcp (or root=/dev/root netroot=dhcp) is the whole disk of the DHCP root-path's LUN; NFS, CIFS, NBD, live, virtiofs roots are refused."},
 	{Name: "rootfstype", Verdict: Acted, Doc: "ext2, ext3, ext4, xfs, btrfs or vfat (auto: detected); others are refused."},
 	{Name: "rootflags", Verdict: Acted, Doc: "mount options (data) for the root."},
 	{Name: "ro", Verdict: Acted, Doc: "mount the root read-only (the default)."},
@@ -125,7 +125,7 @@ var parameters = []Parameter{
 	{Name: "mtu", Verdict: Acted, Doc: "with an anaconda-style ip=<IPv4 address> only; otherwise a warning."},
 	{Name: "rd.net.*", Verdict: Warned, Doc: whyTimeout + "; ignored."},
 	// Network roots.
-	{Name: "netroot", Repeat: true, Verdict: Acted, Doc: "iscsi:… targets (IPv6 servers in brackets), dhcp (the DHCP root-path, option 17), dhcp6 (the DHCPv6 boot file URL, option 59) and a bare iscsi (the targets of the firmware's iBFT, as rd.iscsi.firmware=1). Several netroot= for one target and LUN are its paths (portals): /init logs in on all at once and keeps the first that answers. An empty <targetname> asks the portal (SendTargets discovery) and logs in to every target it offers, through every portal it lists. The <netdev_name> field is refused until /init binds logins to an interface; <iscsi_iface_name> gets a warning; <protocol> must be empty or 6. Other network roots are refused."},
+	{Name: "netroot", Repeat: true, Verdict: Acted, Doc: "iscsi:… targets (IPv6 servers in brackets), dhcp (the DHCP root-path, option 17: an ip= must run DHCPv4, or no ip= is given, which implies it, or ip=ibft), dhcp6 (the DHCPv6 boot file URL, option 59) and a bare iscsi (the targets of the firmware's iBFT, as rd.iscsi.firmware=1). Several netroot= for one target and LUN are its paths (portals): /init logs in on all at once and keeps the first that answers. An empty <targetname> asks the portal (SendTargets discovery) and logs in to every target it offers, through every portal it lists. The <netdev_name> field is refused until /init binds logins to an interface; <iscsi_iface_name> gets a warning; <protocol> must be empty or 6. Other network roots are refused."},
 	{Name: "nfsroot", Verdict: Refused, Doc: "NFS roots are not supported."},
 	{Name: "rd.nfs.*", Verdict: Warned, Doc: "NFS roots are not supported; ignored."},
 	{Name: "cifsuser", Verdict: Warned, Doc: "CIFS roots are not supported; ignored."},

@@ -78,8 +78,8 @@ type parser struct {
 	// firmware is rd.iscsi.firmware=1 (or a bare netroot=iscsi without
 	// rd.iscsi.target.name); ibft is rd.iscsi.ibft=1 or ip=ibft.
 	firmware, ibft bool
-	// dhcp6Arg is netroot=dhcp6, for errors.
-	dhcp6Arg *arg
+	// dhcpArg is netroot=dhcp, dhcp6Arg netroot=dhcp6, for errors.
+	dhcpArg, dhcp6Arg *arg
 	// ipArgs are the ip= parameters, parallel to plan.Net.IP.
 	ipArgs []arg
 	// authFields per target, parallel to plan.ISCSI.Targets.
@@ -463,6 +463,8 @@ func (p *parser) netroot(a arg) {
 	switch {
 	case v == "dhcp":
 		p.plan.ISCSI.FromDHCP = true
+		a := a
+		p.dhcpArg = &a
 	case v == "dhcp6":
 		p.plan.ISCSI.FromDHCP6 = true
 		a := a
