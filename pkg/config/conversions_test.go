@@ -51,6 +51,8 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6 ip=eth1:dhcp",
 	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6,dhcp",
 	"root=LABEL=r netroot=dhcp ip=ibft",
+	// One VLAN ID on two parents.
+	"root=LABEL=r vlan=eth0.5:eth0 vlan=eth1.5:eth1 ip=eth0.5:dhcp ip=eth1.5:dhcp",
 	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
 }
 
@@ -274,6 +276,9 @@ var refusedExamples = []struct {
 	{"root=LABEL=r netroot=dhcp ip=10.0.0.2::10.0.0.1:24::eth0:none", "netroot=dhcp: conflicting parameters"},
 	{"root=dhcp ip=eth0:dhcp6", "root=dhcp: conflicting parameters: root=dhcp takes the target"},
 	{"root=/dev/root netroot=dhcp ip=eth0:auto6", "netroot=dhcp: conflicting parameters"},
+	// Two VLANs of one ID on one parent: the kernel refuses the second (EEXIST).
+	{"root=LABEL=r vlan=vlan100:eth0 vlan=eth0.100:eth0", "vlan=eth0.100:eth0: conflicting parameters: VLAN 100 on eth0 is already created by vlan=vlan100:eth0"},
+	{"root=LABEL=r vlan=vlan0005:bond0 vlan=bond0.5:bond0 bond=bond0:eth0,eth1", "VLAN 5 on bond0 is already created by vlan=vlan0005:bond0"},
 }
 
 func TestRefusedExamples(t *testing.T) {

@@ -361,10 +361,21 @@ func (p *parser) finishNet() {
 			slaveOf[s] = b.Name
 		}
 	}
+	type vlanKey struct {
+		parent string
+		id     int
+	}
+	vlanIDs := map[vlanKey]VLAN{}
 	for _, v := range n.VLANs {
 		if what, dup := created[v.Name]; dup {
 			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: %s is already created by %s", ErrConflict, v.Name, what))
 		}
+		if o, dup := vlanIDs[vlanKey{v.Parent, v.ID}]; dup && o.Name != v.Name {
+			// The kernel keeps one VLAN of an ID per parent (EEXIST).
+			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: VLAN %d on %s is already created by vlan=%s:%s, and a parent carries one VLAN of an ID: drop one of them (the ID comes from the name: vlan0005, vlan5, %s.0005 and %s.5 are all VLAN 5)",
+				ErrConflict, v.ID, v.Parent, o.Name, o.Parent, v.Parent, v.Parent))
+		}
+		vlanIDs[vlanKey{v.Parent, v.ID}] = v
 		created[v.Name] = "vlan=" + v.Name
 		if b, ok := slaveOf[v.Parent]; ok {
 			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: %s is a slave of %s", ErrConflict, v.Parent, b))
