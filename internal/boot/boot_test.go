@@ -123,6 +123,32 @@ func TestBootIFIsTheBondsPrimary(t *testing.T) {
 	}
 }
 
+// TestVLANsParentsFirst: a VLAN on a VLAN is created after its parent,
+// whatever the order of vlan= on the command line (the kernel refuses a
+// VLAN whose parent does not exist yet).
+func TestVLANsParentsFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, vlans string
+		want        []string
+	}{
+		{"as written", "vlan=bond0.5:bond0 vlan=bond0.5.6:bond0.5", []string{"vlan bond0.5", "vlan bond0.5.6"}},
+		{"child first", "vlan=bond0.5.6:bond0.5 vlan=bond0.5:bond0", []string{"vlan bond0.5", "vlan bond0.5.6"}},
+		{"three deep, others keep their order", "vlan=vlan7:bond0.5.6 vlan=eth2.9:eth2 vlan=bond0.5.6:bond0.5 vlan=bond0.5:bond0",
+			[]string{"vlan bond0.5", "vlan bond0.5.6", "vlan vlan7", "vlan eth2.9"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			cl := strings.Replace(scenario, ":bond0:none", ":bond0.5.6:none", 1) + " " + tc.vlans
+			if _, err := m.boot(cl, Options{}); err != nil {
+				t.Fatalf("Run: %v\n%s", err, m.screen)
+			}
+			if got := m.called("vlan "); !slices.Equal(got, tc.want) {
+				t.Errorf("VLANs created %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // rootPathLease is a DHCP answer with netroot=dhcp's root-path.
 func rootPathLease(rootPath string) *dhcp.Lease {
 	return &dhcp.Lease{RootPath: rootPath}

@@ -309,6 +309,13 @@ func (m *machine) InspectBond(name string) (*bond.Result, error) {
 func (m *machine) WaitLACP(ctx context.Context, name string) (LACP, error) { return LACP{}, nil }
 
 func (m *machine) AddVLAN(v config.VLAN) error {
+	// A parent named as a VLAN (vlan5, eth0.5) must have been created,
+	// as the kernel needs the parent link to exist.
+	if strings.HasPrefix(v.Parent, "vlan") || strings.Contains(v.Parent, ".") {
+		if !slices.Contains(m.called("vlan "), "vlan "+v.Parent) {
+			return fmt.Errorf("vlan %s: parent %s: no such device", v.Name, v.Parent)
+		}
+	}
 	m.record("vlan %s", v.Name)
 	return nil
 }

@@ -71,7 +71,12 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			return res, err
 		}
 	}
-	for _, v := range n.VLANs {
+	// A VLAN on a VLAN needs its parent first, wherever vlan= lists it.
+	vlans, err := config.OrderVLANs(n.VLANs)
+	if err != nil {
+		return res, fail("vlan", err, "check vlan=<name>:<parent>")
+	}
+	for _, v := range vlans {
 		st := b.log.Begin("vlan")
 		if err := links.AddVLAN(v); err != nil {
 			st.Fail(err)

@@ -51,6 +51,8 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6 ip=eth1:dhcp",
 	"root=LABEL=r netroot=dhcp ip=eth0:dhcp6,dhcp",
 	"root=LABEL=r netroot=dhcp ip=ibft",
+	// A VLAN on a VLAN, listed before it: /init creates the parent first.
+	"root=LABEL=r vlan=eth0.5.6:eth0.5 vlan=eth0.5:eth0 ip=eth0.5.6:dhcp",
 	// One VLAN ID on two parents.
 	"root=LABEL=r vlan=eth0.5:eth0 vlan=eth1.5:eth1 ip=eth0.5:dhcp ip=eth1.5:dhcp",
 	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
@@ -149,6 +151,10 @@ func checkConversions(p *Plan) error {
 		if c.MAC != nil && !supportIPMAC {
 			return fmt.Errorf("ip= MAC %s", c.MAC)
 		}
+	}
+	// /init: the VLANs are created parents first; a cycle has no order.
+	if _, err := OrderVLANs(p.Net.VLANs); err != nil {
+		return err
 	}
 	// /init: netroot=dhcp (root=dhcp) fails the network step when no
 	// DHCPv4 answer carried a root-path; the iBFT's NICs may run DHCPv4.
@@ -279,6 +285,8 @@ var refusedExamples = []struct {
 	// Two VLANs of one ID on one parent: the kernel refuses the second (EEXIST).
 	{"root=LABEL=r vlan=vlan100:eth0 vlan=eth0.100:eth0", "vlan=eth0.100:eth0: conflicting parameters: VLAN 100 on eth0 is already created by vlan=vlan100:eth0"},
 	{"root=LABEL=r vlan=vlan0005:bond0 vlan=bond0.5:bond0 bond=bond0:eth0,eth1", "VLAN 5 on bond0 is already created by vlan=vlan0005:bond0"},
+	// VLANs on each other in a cycle: none has a parent to be created on.
+	{"root=LABEL=r vlan=a.5:b.6 vlan=b.6:a.5 ip=a.5:dhcp", "vlan: conflicting parameters: VLANs on each other in a cycle (a.5 on b.6 on a.5)"},
 }
 
 func TestRefusedExamples(t *testing.T) {

@@ -381,6 +381,10 @@ func (p *parser) finishNet() {
 			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: %s is a slave of %s", ErrConflict, v.Parent, b))
 		}
 	}
+	// /init creates a VLAN on a VLAN after its parent (OrderVLANs).
+	if _, err := OrderVLANs(n.VLANs); err != nil {
+		p.failCross("vlan", "", err)
+	}
 	for _, b := range n.Bonds {
 		for _, s := range b.Slaves {
 			if what, ok := created[s]; ok && strings.HasPrefix(what, "bond=") {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 )
 
@@ -45,6 +46,52 @@ func ParseVLAN(value string) (VLAN, error) {
 		return v, fmt.Errorf("vlan id: %w", err)
 	}
 	return VLAN{Name: f[0], Parent: f[1], ID: n}, nil
+}
+
+// OrderVLANs returns vlans in the order /init creates them: each VLAN
+// after the VLAN of the list it sits on (vlan=eth0.5.6:eth0.5 after
+// vlan=eth0.5:eth0), otherwise in their order. VLANs that sit on each
+// other in a cycle are an error naming them.
+func OrderVLANs(vlans []VLAN) ([]VLAN, error) {
+	byName := map[string]int{}
+	for i, v := range vlans {
+		if _, dup := byName[v.Name]; !dup {
+			byName[v.Name] = i
+		}
+	}
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := make([]int, len(vlans))
+	out := make([]VLAN, 0, len(vlans))
+	var visit func(i int, chain []string) error
+	visit = func(i int, chain []string) error {
+		switch state[i] {
+		case done:
+			return nil
+		case visiting:
+			chain = chain[slices.Index(chain, vlans[i].Name):]
+			return fmt.Errorf("%w: VLANs on each other in a cycle (%s on %s): no VLAN of it has a parent to be created on: put one of them on a NIC or a bond", ErrConflict,
+				strings.Join(chain, " on "), vlans[i].Name)
+		}
+		state[i] = visiting
+		if j, ok := byName[vlans[i].Parent]; ok {
+			if err := visit(j, append(chain, vlans[i].Name)); err != nil {
+				return err
+			}
+		}
+		state[i] = done
+		out = append(out, vlans[i])
+		return nil
+	}
+	for i := range vlans {
+		if err := visit(i, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ParseRename parses the value of ifname=<interface>:<MAC>.

@@ -122,3 +122,35 @@ func TestParseBondReportsEveryBadOption(t *testing.T) {
 		t.Errorf("err spans lines: %q", err)
 	}
 }
+
+func TestOrderVLANs(t *testing.T) {
+	v := func(name, parent string) VLAN { return VLAN{Name: name, Parent: parent} }
+	names := func(vs []VLAN) string {
+		var out []string
+		for _, x := range vs {
+			out = append(out, x.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		in        []VLAN
+		want, err string
+	}{
+		{nil, "", ""},
+		{[]VLAN{v("eth0.5", "eth0"), v("eth1.5", "eth1")}, "eth0.5 eth1.5", ""},
+		{[]VLAN{v("eth0.5.6", "eth0.5"), v("eth0.5", "eth0")}, "eth0.5 eth0.5.6", ""},
+		{[]VLAN{v("vlan7", "eth0.5.6"), v("eth2.9", "eth2"), v("eth0.5.6", "eth0.5"), v("eth0.5", "bond0")}, "eth0.5 eth0.5.6 vlan7 eth2.9", ""},
+		{[]VLAN{v("a.5", "b.6"), v("b.6", "a.5")}, "", "cycle (a.5 on b.6 on a.5)"},
+		{[]VLAN{v("c.1", "a.5"), v("a.5", "b.6"), v("b.6", "a.5")}, "", "cycle (a.5 on b.6 on a.5)"},
+	} {
+		got, err := OrderVLANs(tc.in)
+		switch {
+		case tc.err != "" && (err == nil || !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("OrderVLANs(%s): err = %v, want %q", names(tc.in), err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("OrderVLANs(%s): %v", names(tc.in), err)
+		case tc.err == "" && names(got) != tc.want:
+			t.Errorf("OrderVLANs(%s) = %s, want %s", names(tc.in), names(got), tc.want)
+		}
+	}
+}
