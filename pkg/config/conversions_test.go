@@ -287,6 +287,8 @@ var refusedExamples = []struct {
 	{"root=LABEL=r vlan=vlan0005:bond0 vlan=bond0.5:bond0 bond=bond0:eth0,eth1", "VLAN 5 on bond0 is already created by vlan=vlan0005:bond0"},
 	// VLANs on each other in a cycle: none has a parent to be created on.
 	{"root=LABEL=r vlan=a.5:b.6 vlan=b.6:a.5 ip=a.5:dhcp", "vlan: conflicting parameters: VLANs on each other in a cycle (a.5 on b.6 on a.5)"},
+	// A bond slave that is a VLAN: /init enslaves before it creates VLANs.
+	{"root=LABEL=r bond=bond0:eth0.5,eth1 vlan=eth0.5:eth0 ip=bond0:dhcp", "bond=bond0: conflicting parameters: slave eth0.5 is a VLAN (vlan=eth0.5)"},
 }
 
 func TestRefusedExamples(t *testing.T) {

@@ -390,6 +390,12 @@ func (p *parser) finishNet() {
 			if what, ok := created[s]; ok && strings.HasPrefix(what, "bond=") {
 				p.failCross("bond", b.Name, fmt.Errorf("%w: slave %s is itself a bond", ErrConflict, s))
 			}
+			if what, ok := created[s]; ok && strings.HasPrefix(what, "vlan=") {
+				// /init enslaves the NICs before it creates any VLAN (as
+				// dracut, it makes bonds of NICs).
+				p.failCross("bond", b.Name, fmt.Errorf("%w: slave %s is a VLAN (%s), and netroot makes bonds of NICs: bond the NICs and put the VLAN on the bond (vlan=%s.<id>:%s)",
+					ErrConflict, s, what, b.Name, b.Name))
+			}
 		}
 	}
 	for i, c := range n.IP {

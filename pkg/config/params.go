@@ -115,7 +115,7 @@ var parameters = []Parameter{
 	{Name: "rd.neednet", Verdict: Acted, Doc: "bring the network up without a network root."},
 	{Name: "biosdevname", Verdict: Acted, Doc: "netroot never renames NICs by BIOS names (biosdevname=0 is its behaviour; 1 gets a warning); see net.ifnames for systemd's names."},
 	{Name: "vlan", Repeat: true, Verdict: Acted, Doc: "VLAN <name>:<parent>, its ID from the name (vlan0005, vlan5, <parent>.0005, <parent>.5); a second VLAN of one ID on one parent is refused. A VLAN may sit on another, which /init creates first wherever vlan= lists it; VLANs on each other in a cycle are refused."},
-	{Name: "bond", Repeat: true, Verdict: Acted, Doc: "bond <name>:<slaves>:<options>:<mtu>; options are checked against the kernel's (names, values, the modes each applies to, their combinations)."},
+	{Name: "bond", Repeat: true, Verdict: Acted, Doc: "bond <name>:<slaves>:<options>:<mtu>; options are checked against the kernel's (names, values, the modes each applies to, their combinations). The slaves are NICs: a bond or a VLAN of the command line as a slave is refused (put the VLAN on the bond)."},
 	{Name: "team", Repeat: true, Verdict: Refused, Doc: "team devices are not supported; use bond=."},
 	{Name: "bridge", Repeat: true, Verdict: Refused, Doc: "bridges are not supported."},
 	{Name: "netmask", Verdict: Acted, Doc: "with an anaconda-style ip=<IPv4 address> only; otherwise a warning."},
