@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,10 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r netroot=dhcp ip=ibft",
 	// A VLAN on a VLAN, listed before it: /init creates the parent first.
 	"root=LABEL=r vlan=eth0.5.6:eth0.5 vlan=eth0.5:eth0 ip=eth0.5.6:dhcp",
+	// rd.iscsi.target.ip: IPv4, IPv6 (bracketed or not), a host name.
+	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1] rd.iscsi.target.port=3261",
+	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=2001:db8::1",
+	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=filer.example.com",
 	// One VLAN ID on two parents.
 	"root=LABEL=r vlan=eth0.5:eth0 vlan=eth1.5:eth1 ip=eth0.5:dhcp ip=eth1.5:dhcp",
 	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
@@ -95,8 +100,13 @@ func checkConversions(p *Plan) error {
 		initiator = DefaultInitiator(net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1})
 	}
 	for _, t := range p.ISCSI.Targets {
-		if _, _, err := net.SplitHostPort(t.Portal()); err != nil {
+		host, _, err := net.SplitHostPort(t.Portal())
+		if err != nil {
 			return fmt.Errorf("portal %q: %w", t.Portal(), err)
+		}
+		// /init dials the host: an address, else a name to resolve.
+		if _, err := netip.ParseAddr(host); err != nil && strings.ContainsAny(host, ":/,[] ") {
+			return fmt.Errorf("portal %q: host %q is neither an address nor a name", t.Portal(), host)
 		}
 		name := t.Name
 		if t.Discovery() {
@@ -289,6 +299,11 @@ var refusedExamples = []struct {
 	{"root=LABEL=r vlan=a.5:b.6 vlan=b.6:a.5 ip=a.5:dhcp", "vlan: conflicting parameters: VLANs on each other in a cycle (a.5 on b.6 on a.5)"},
 	// A bond slave that is a VLAN: /init enslaves before it creates VLANs.
 	{"root=LABEL=r bond=bond0:eth0.5,eth1 vlan=eth0.5:eth0 ip=bond0:dhcp", "bond=bond0: conflicting parameters: slave eth0.5 is a VLAN (vlan=eth0.5)"},
+	// rd.iscsi.target.ip is one address or host name, as netroot='s <servername>.
+	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=10.0.0.1:3260", "rd.iscsi.target.ip=10.0.0.1:3260: syntax error: server \"10.0.0.1:3260\" is neither an IP address nor a host name: give the port with rd.iscsi.target.port="},
+	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1]:3260", "give the port with rd.iscsi.target.port="},
+	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=10.0.0.1,10.0.0.2", "rd.iscsi.target.ip=10.0.0.1,10.0.0.2: syntax error: one portal only"},
+	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=fi/ler", "neither an IP address nor a host name"},
 }
 
 func TestRefusedExamples(t *testing.T) {

@@ -113,9 +113,9 @@ func (p *parser) finishISCSI() {
 			ok = false
 		}
 		if ip, found := p.last["rd.iscsi.target.ip"]; found && ip.Value != "" {
-			t.Server = strings.Trim(ip.Value, "[]")
-			if strings.ContainsAny(t.Server, " \t@/") {
-				p.fail(ip, ip.Value, "<target ip>", fmt.Errorf("%w: invalid server", ErrSyntax))
+			var err error
+			if t.Server, err = targetIP(ip.Value); err != nil {
+				p.fail(ip, ip.Value, grammarTargetIP, err)
 				ok = false
 			}
 		} else {
@@ -190,6 +190,33 @@ func (p *parser) finishISCSI() {
 	if p.session.setRetry {
 		is.LoginRetryMax = p.session.retry
 	}
+}
+
+// grammarTargetIP is rd.iscsi.target.ip='s.
+const grammarTargetIP = "<IP address>|[<IPv6 address>]|<host name>"
+
+// targetIP reads rd.iscsi.target.ip= as netroot='s <servername>: one IP
+// address (IPv6 with or without brackets) or host name; the port is
+// rd.iscsi.target.port='s.
+func targetIP(v string) (string, error) {
+	server := v
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		server = v[1 : len(v)-1]
+	}
+	if strings.Contains(v, ",") {
+		return "", fmt.Errorf("%w: one portal only (dracut's iscsistart takes one too): give each further portal its own netroot=iscsi:<server>::::<target>", ErrSyntax)
+	}
+	err := checkServer(server)
+	if err == nil {
+		return server, nil
+	}
+	// 10.0.0.1:3260, filer:3260, [2001:db8::1]:3260
+	if i := strings.LastIndexByte(v, ':'); i > 0 && isDigits(v[i+1:]) {
+		if host := strings.TrimSuffix(strings.TrimPrefix(v[:i], "["), "]"); checkServer(host) == nil {
+			return "", fmt.Errorf("%w: give the port with rd.iscsi.target.port=%s", err, v[i+1:])
+		}
+	}
+	return "", err
 }
 
 // finishTargets checks every target (root=iscsi:'s first) against what

@@ -320,15 +320,23 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 	if t.Server == "" {
 		return t, authFields, fmt.Errorf("%w: empty <servername>: give the portal's address (or host name)", ErrUnsupported)
 	}
-	// The server is an address or a host name the keeper can resolve
-	// again later; anything else (white space, '@', control bytes) is a
-	// typo that would only fail at the login or in the kernel.
-	if _, err := parseAddr(t.Server); err != nil {
-		if err := checkHostname(t.Server); err != nil || t.Server == "." {
-			return t, authFields, fmt.Errorf("%w: server %q is neither an IP address nor a host name", ErrSyntax, t.Server)
-		}
+	if err := checkServer(t.Server); err != nil {
+		return t, authFields, err
 	}
 	return t, authFields, nil
+}
+
+// checkServer checks a portal's host (without brackets): an IP address or
+// a host name the keeper can resolve again later; anything else (white
+// space, '@', a port, control bytes) is a typo that would only fail at the
+// login or in the kernel.
+func checkServer(server string) error {
+	if _, err := parseAddr(server); err != nil {
+		if err := checkHostname(server); err != nil || server == "." {
+			return fmt.Errorf("%w: server %q is neither an IP address nor a host name", ErrSyntax, server)
+		}
+	}
+	return nil
 }
 
 // scrubSecrets redacts what looks like a secret anywhere in a value shown

@@ -137,7 +137,7 @@ var parameters = []Parameter{
 	// iSCSI.
 	{Name: "rd.iscsi.initiator", Verdict: Acted, Doc: "the initiator IQN; unset, as in dracut: the iBFT's (with the iBFT), else the initramfs's /etc/iscsi/initiatorname.iscsi (netroot build bakes it), else one derived from the boot MAC."},
 	{Name: "rd.iscsi.target.name", Verdict: Acted, Doc: "a target given by parts (with rd.iscsi.target.ip)."},
-	{Name: "rd.iscsi.target.ip", Verdict: Acted, Doc: "its portal address."},
+	{Name: "rd.iscsi.target.ip", Verdict: Acted, Doc: "its portal: one IP address (IPv6 with or without brackets) or host name, as netroot='s <servername>; the port goes in rd.iscsi.target.port=, a list is refused."},
 	{Name: "rd.iscsi.target.port", Verdict: Acted, Doc: "its portal port (default 3260)."},
 	{Name: "rd.iscsi.target.group", Verdict: Warned, Doc: "no effect, as in dracut: the target reports its portal group at login."},
 	{Name: "rd.iscsi.username", Verdict: Acted, Doc: "CHAP user for targets without credentials of their own."},
