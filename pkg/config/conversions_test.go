@@ -58,6 +58,8 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1] rd.iscsi.target.port=3261",
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=2001:db8::1",
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=filer.example.com",
+	// rd.retry=0 without the network: nothing waits for it.
+	"root=LABEL=r rd.retry=0",
 	// One VLAN ID on two parents.
 	"root=LABEL=r vlan=eth0.5:eth0 vlan=eth1.5:eth1 ip=eth0.5:dhcp ip=eth1.5:dhcp",
 	"ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 ksdevice=eth0 root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t",
@@ -161,6 +163,10 @@ func checkConversions(p *Plan) error {
 		if c.MAC != nil && !supportIPMAC {
 			return fmt.Errorf("ip= MAC %s", c.MAC)
 		}
+	}
+	// /init: the network step's waits are bounded by rd.retry.
+	if n := p.Net; p.Boot.Retry == 0 && (len(n.IP) > 0 || len(n.Bonds) > 0 || len(p.ISCSI.Targets) > 0 || n.NeedNet) {
+		return errors.New("the network comes up with rd.retry=0")
 	}
 	// /init: the VLANs are created parents first; a cycle has no order.
 	if _, err := OrderVLANs(p.Net.VLANs); err != nil {
@@ -304,6 +310,9 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1]:3260", "give the port with rd.iscsi.target.port="},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=10.0.0.1,10.0.0.2", "rd.iscsi.target.ip=10.0.0.1,10.0.0.2: syntax error: one portal only"},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=fi/ler", "neither an IP address nor a host name"},
+	// rd.retry=0 gives every network wait an expired deadline.
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.retry=0", "rd.retry=0: conflicting parameters: 0 seconds"},
+	{"root=LABEL=r ip=eth0:dhcp rd.retry=00", "rd.retry=00: conflicting parameters"},
 }
 
 func TestRefusedExamples(t *testing.T) {

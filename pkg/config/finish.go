@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/netname"
@@ -27,6 +28,7 @@ func (p *parser) finish() {
 	p.finishMultipath()
 	p.finishNet()
 	p.finishModules()
+	p.finishRetry()
 	if !pl.Boot.Shell && pl.Boot.Emergency == "" {
 		// emergency_shell(): no shell and no rd.emergency → poweroff.
 		pl.Boot.Emergency = EmergencyPoweroff
@@ -507,6 +509,24 @@ func (p *parser) finishModules() {
 		p.fail(a, a.Value, "", fmt.Errorf("%w: %s is needed by %s, but /init never loads a blacklisted module, so the boot would fail without it: %s",
 			ErrConflict, m.name, m.by, hint))
 	}
+}
+
+// finishRetry refuses rd.retry=0 when /init's network step runs: it
+// bounds each network wait (links, DHCP, logins, the disk) by rd.retry,
+// so every one would fail at once. (dracut's initqueue gives up after
+// its first pass with 0; nothing waits on it without the network.)
+func (p *parser) finishRetry() {
+	pl := p.plan
+	a, ok := p.last["rd.retry"]
+	if !ok || pl.Boot.Retry != 0 {
+		return
+	}
+	n := pl.Net
+	if len(n.IP) == 0 && len(n.Bonds) == 0 && len(pl.ISCSI.Targets) == 0 && !n.NeedNet {
+		return
+	}
+	p.fail(a, a.Value, grammarSeconds, fmt.Errorf("%w: 0 seconds leaves no time for any network wait (links, DHCP, logins, the disk), so the boot would fail at its first: give the seconds to keep trying (default %d)",
+		ErrConflict, int(DefaultRetry/time.Second)))
 }
 
 // staticInterface gives a static ip= without an interface one: bootdev=,

@@ -66,7 +66,7 @@ var parameters = []Parameter{
 	{Name: "rootfallback", Verdict: Warned, Doc: "no fallback root: only root= is tried."},
 	{Name: "resume", Verdict: Warned, Doc: "no resume from hibernation in the initramfs; ignored."},
 	// Boot behaviour.
-	{Name: "rd.retry", Verdict: Acted, Doc: "seconds to keep trying to reach the root (each wait: links, logins, disks), default 180."},
+	{Name: "rd.retry", Verdict: Acted, Doc: "seconds to keep trying to reach the root (each wait: links, logins, disks), default 180; 0 is refused when the network comes up (every wait would fail at once)."},
 	{Name: "rd.timeout", Verdict: Acted, Doc: "overall deadline in seconds for finding the root, default none."},
 	{Name: "rd.shell", Verdict: Acted, Doc: "drop to a shell on failure (default on)."},
 	{Name: "rd.emergency", Verdict: Acted, Doc: "reboot, poweroff or halt on failure instead of a shell."},
