@@ -58,6 +58,8 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1] rd.iscsi.target.port=3261",
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=2001:db8::1",
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=filer.example.com",
+	// rootflags=: mount(8)'s flag words, userspace's, the filesystem's data.
+	"root=LABEL=r rootflags=noatime,nodiratime,relatime,nosuid,nodev,noexec,sync,lazytime,defaults,_netdev,nofail,x-systemd.device-timeout=30,comment=x,data=journal",
 	// rd.retry=0 without the network: nothing waits for it.
 	"root=LABEL=r rd.retry=0",
 	// One VLAN ID on two parents.
@@ -164,6 +166,18 @@ func checkConversions(p *Plan) error {
 			return fmt.Errorf("ip= MAC %s", c.MAC)
 		}
 	}
+	// /init: rootflags= is split by blockdev.ParseMountOptions; the kernel
+	// refuses mount(8)'s flag words in the data (fs_context.c's
+	// forbidden_sb_flag).
+	o, err := blockdev.ParseMountOptions(p.Root.Flags)
+	if err != nil {
+		return fmt.Errorf("rootflags=%s: %w", p.Root.Flags, err)
+	}
+	for _, w := range strings.Split(o.Data, ",") {
+		if slices.Contains(kernelForbiddenData, w) {
+			return fmt.Errorf("rootflags=%s: the data %q holds %s, which the kernel refuses there", p.Root.Flags, o.Data, w)
+		}
+	}
 	// /init: the network step's waits are bounded by rd.retry.
 	if n := p.Net; p.Boot.Retry == 0 && (len(n.IP) > 0 || len(n.Bonds) > 0 || len(p.ISCSI.Targets) > 0 || n.NeedNet) {
 		return errors.New("the network comes up with rd.retry=0")
@@ -202,6 +216,12 @@ func checkConversions(p *Plan) error {
 	}
 	return nil
 }
+
+// kernelForbiddenData are the words the kernel refuses in a mount's data
+// string (fs/fs_context.c, forbidden_sb_flag).
+var kernelForbiddenData = []string{"bind", "move", "private", "remount", "shared", "slave", "unbindable", "rec",
+	"noatime", "relatime", "norelatime", "atime", "diratime", "nodiratime", "strictatime", "nostrictatime",
+	"dev", "nodev", "exec", "noexec", "suid", "nosuid", "symfollow", "nosymfollow", "iversion", "noiversion"}
 
 // sessionCmdline sets what only Plan.ISCSI.Session carries; Parse takes
 // it once /init applies the Session (supportSession).
@@ -310,6 +330,8 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[2001:db8::1]:3260", "give the port with rd.iscsi.target.port="},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=10.0.0.1,10.0.0.2", "rd.iscsi.target.ip=10.0.0.1,10.0.0.2: syntax error: one portal only"},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=fi/ler", "neither an IP address nor a host name"},
+	// mount(8)'s operations are no way to mount the root.
+	{"root=LABEL=r rootflags=noatime,bind", "rootflags=noatime,bind: not supported: \"bind\" is an operation of mount(8)"},
 	// rd.retry=0 gives every network wait an expired deadline.
 	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.retry=0", "rd.retry=0: conflicting parameters: 0 seconds"},
 	{"root=LABEL=r ip=eth0:dhcp rd.retry=00", "rd.retry=00: conflicting parameters"},

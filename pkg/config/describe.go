@@ -237,6 +237,21 @@ func (p *Plan) Describe() string {
 	w(", type %s", fs)
 	if r.Flags != "" {
 		w(", flags %s", r.Flags)
+		if o, err := blockdev.ParseMountOptions(r.Flags); err == nil {
+			var parts []string
+			if o.Flags != 0 {
+				parts = append(parts, "mount flags "+o.Flags.String())
+			}
+			if o.Data != "" {
+				parts = append(parts, "filesystem data "+o.Data)
+			}
+			if len(o.Dropped) > 0 {
+				parts = append(parts, "not the kernel's: "+strings.Join(o.Dropped, ","))
+			}
+			if len(parts) > 0 {
+				w(" (%s)", strings.Join(parts, "; "))
+			}
+		}
 	}
 	if r.ReadWrite {
 		w(", rw")

@@ -14,8 +14,12 @@ import (
 // finish applies the rules that involve several parameters.
 func (p *parser) finish() {
 	pl := p.plan
-	if p.rorw != nil {
+	switch {
+	case p.rorw != nil:
+		// dracut appends ro/rw to rootflags=: they win.
 		pl.Root.ReadWrite = p.rorw.Key == "rw"
+	case p.rootflagsMode != "":
+		pl.Root.ReadWrite = p.rootflagsMode == "rw"
 	}
 	if a, ok := p.last["rd.bootif"]; ok && !parseBool(a) {
 		pl.Net.BootIF = nil

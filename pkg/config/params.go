@@ -59,7 +59,7 @@ var parameters = []Parameter{
 	// The root.
 	{Name: "root", Verdict: Acted, Doc: "LABEL=, UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,partuuid}/…, an iSCSI disk's /dev/disk/by-path/ip-<portal>-iscsi-<target>-lun-<n>[-part<n>], /dev/<name>, or iscsi:… (the whole LUN). root=dhcp (or root=/dev/root netroot=dhcp) is the whole disk of the DHCP root-path's LUN; NFS, CIFS, NBD, live, virtiofs roots are refused."},
 	{Name: "rootfstype", Verdict: Acted, Doc: "ext2, ext3, ext4, xfs, btrfs or vfat (auto: detected); others are refused."},
-	{Name: "rootflags", Verdict: Acted, Doc: "mount options (data) for the root."},
+	{Name: "rootflags", Verdict: Acted, Doc: "mount(8)'s options for the root, read as dracut's mount -o reads them: the flag words (noatime, nodiratime, relatime, strictatime, lazytime, nosuid, nodev, noexec, sync, dirsync, iversion, silent, mand, defaults and their opposites) become mount(2) flags, those only userspace reads (_netdev, nofail, auto, user, x-*, comment=…) are dropped, the rest is the filesystem's data; its ro or rw decides when the command line has neither ro nor rw. bind, move, remount, loop and propagation are refused."},
 	{Name: "ro", Verdict: Acted, Doc: "mount the root read-only (the default)."},
 	{Name: "rw", Verdict: Acted, Doc: "mount the root read-write."},
 	{Name: "init", Verdict: Acted, Doc: "the program started in the real root (default /sbin/init)."},

@@ -28,6 +28,7 @@ const (
 	grammarModules   = "<module>[,<module>…]"
 	grammarISCSIName = "iqn.<yyyy-mm>.<reversed domain>[:<name>] | eui.<hex> | naa.<hex>"
 	grammarParam     = "<iscsi setting>=<value>"
+	grammarRootflags = "<mount option>[,<mount option>…] (mount(8)'s -o: noatime, nodev, … and the filesystem's own)"
 	grammarScheme    = "v238|v239|v240|v241|v243|v245|v247|v249|v250|v251|v252|v253|v254|v255|v257|latest"
 )
 
@@ -71,6 +72,8 @@ type parser struct {
 	order []string
 	// ro/rw: the last of them wins.
 	rorw *arg
+	// rootflagsMode is rootflags='s own ro or rw, "" without one.
+	rootflagsMode string
 	// pending anaconda-style ip=<address> configs: index in plan.Net.IP.
 	anaconda map[int]netip.Addr
 	// netroot=iscsi (bare) seen.
@@ -550,7 +553,15 @@ func (p *parser) single(a arg) {
 		}
 		pl.Root.FSType = v
 	case "rootflags":
+		// mount(8)'s options, as dracut passes them to mount -o: /init
+		// splits them the same way (blockdev.ParseMountOptions).
+		o, err := blockdev.ParseMountOptions(a.Value)
+		if err != nil {
+			p.fail(a, a.Value, grammarRootflags, fmt.Errorf("%w: %w", ErrUnsupported, err))
+			return
+		}
 		pl.Root.Flags = a.Value
+		p.rootflagsMode = o.Mode
 	case "init":
 		v, ok := p.value(a, "<absolute path>")
 		if !ok {

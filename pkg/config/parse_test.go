@@ -195,9 +195,41 @@ func TestParseEverything(t *testing.T) {
 	d := p.Describe()
 	for _, s := range []string{"bond bond0: slaves nic0,nic1, options mode=802.3ad miimon=100 lacp_rate=fast, mtu 9000",
 		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, lun 0", "route 10.2.0.0/16 via 10.1.0.254",
-		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier, rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot"} {
+		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier (mount flags noatime; filesystem data nobarrier), rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot"} {
 		if !strings.Contains(d, s) {
 			t.Errorf("Describe lacks %q:\n%s", s, d)
+		}
+	}
+}
+
+// TestParseRootflags: rootflags= is mount(8)'s -o; its ro or rw decides
+// only when the command line has neither (dracut appends them after it).
+func TestParseRootflags(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		rw   bool
+		desc string
+	}{
+		{"", false, "root: LABEL=r, type auto, ro"},
+		{"rootflags=noatime", false, "flags noatime (mount flags noatime), ro"},
+		{"rootflags=rw,noatime", true, "flags rw,noatime (mount flags noatime), rw"},
+		{"rootflags=rw ro", false, ", ro"},
+		{"ro rootflags=rw", false, ", ro"},
+		{"rootflags=ro rw", true, ", rw"},
+		{"rootflags=ro,rw", true, ", rw"},
+		{"rootflags=defaults", false, "flags defaults, ro"},
+		{"rootflags=defaults,_netdev,x-systemd.device-timeout=5,subvol=@", false, "(filesystem data subvol=@; not the kernel's: _netdev,x-systemd.device-timeout=5), ro"},
+	} {
+		p, err := Parse(proc("root=LABEL=r " + tc.args))
+		if err != nil {
+			t.Errorf("%s: %v", tc.args, err)
+			continue
+		}
+		if p.Root.ReadWrite != tc.rw {
+			t.Errorf("%s: ReadWrite = %v, want %v", tc.args, p.Root.ReadWrite, tc.rw)
+		}
+		if d := p.Describe(); !strings.Contains(d, tc.desc) {
+			t.Errorf("%s: Describe lacks %q:\n%s", tc.args, tc.desc, d)
 		}
 	}
 }

@@ -473,9 +473,13 @@ type Root struct {
 	Value string
 	// FSType is rootfstype=, empty to detect it from the superblock.
 	FSType string
-	// Flags is rootflags=, passed to mount as data.
+	// Flags is rootflags= as given: mount(8) options, which /init splits
+	// with blockdev.ParseMountOptions into mount(2)'s flags (noatime,
+	// nodev …) and the filesystem's data (nobarrier, subvol=@ …),
+	// dropping those only userspace reads (_netdev, x-systemd.…).
 	Flags string
-	// ReadWrite is true with rw; ro (the default) leaves it false.
+	// ReadWrite is true with rw; ro (the default) leaves it false. With
+	// neither on the command line, a ro or rw in rootflags= decides.
 	ReadWrite bool
 	// Init is the program started in the real root (init=), default
 	// /sbin/init.
