@@ -149,6 +149,32 @@ func TestVLANsParentsFirst(t *testing.T) {
 	}
 }
 
+// TestRootflags: rootflags= is read as mount(8) reads -o: its flag words
+// become mount(2) flags, the words only userspace reads are dropped, and
+// the rest is the filesystem's data; ro/rw stay the command line's.
+func TestRootflags(t *testing.T) {
+	for _, tc := range []struct {
+		name, args, want string
+	}{
+		{"none", "", `mount /dev/sda /sysroot ext4 ro=true ""`},
+		{"data only", "rootflags=data=journal", `mount /dev/sda /sysroot ext4 ro=true "data=journal"`},
+		{"flags and data", "rootflags=noatime,nobarrier,_netdev,x-systemd.device-timeout=10", `mount /dev/sda /sysroot ext4 ro=true flags=0x400 "nobarrier"`},
+		{"rw", "rootflags=defaults,nodev,nosuid,relatime rw", `mount /dev/sda /sysroot ext4 ro=false flags=0x200006 ""`},
+		{"rootflags' rw without ro/rw", "rootflags=rw,lazytime", `mount /dev/sda /sysroot ext4 ro=false flags=0x2000000 ""`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			cl := strings.TrimSuffix(scenario, " ro") + " " + tc.args
+			if _, err := m.boot(cl, Options{}); err != nil {
+				t.Fatalf("Run: %v\n%s", err, m.screen)
+			}
+			if got := m.called("mount /dev/sda"); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("mounts: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // rootPathLease is a DHCP answer with netroot=dhcp's root-path.
 func rootPathLease(rootPath string) *dhcp.Lease {
 	return &dhcp.Lease{RootPath: rootPath}

@@ -152,7 +152,7 @@ func (f *flakyTarget) Scan(hostNo uint32, lun uint64) error {
 	return nil
 }
 
-func (f *flakyTarget) Mount(source, target, fstype string, readOnly bool, data string) error {
+func (f *flakyTarget) Mount(source, target, fstype string, flags blockdev.MountFlags, data string) error {
 	if f.mountPanics {
 		panic("superblock reader out of range")
 	}
@@ -160,7 +160,7 @@ func (f *flakyTarget) Mount(source, target, fstype string, readOnly bool, data s
 		f.record("mount blocks")
 		<-f.mountBlocks
 	}
-	return f.machine.Mount(source, target, fstype, readOnly, data)
+	return f.machine.Mount(source, target, fstype, flags, data)
 }
 
 func (f *flakyTarget) Watch() (DiskWatch, error) { return waitingWatch{f.machine}, nil }
@@ -342,7 +342,7 @@ func TestBootConnectionLostDuringMount(t *testing.T) {
 	if err == nil || took > 5*time.Second {
 		t.Fatalf("Run = %v after %v:\n%s", err, took, f.screen)
 	}
-	if !strings.Contains(f.screen.String(), "FATAL mount-root: mounting /dev/sda (ext4) on /sysroot ro with \"\": session 1") {
+	if !strings.Contains(f.screen.String(), "FATAL mount-root: mounting /dev/sda (ext4) on /sysroot ro with data \"\": session 1") {
 		t.Errorf("no FATAL naming the mount and the session:\n%s", f.screen)
 	}
 }

@@ -19,15 +19,11 @@ func (linuxDisks) Watch() (DiskWatch, error) {
 	return &diskWatch{w: w, scanner: blockdev.NewScanner()}, nil
 }
 
-func (linuxDisks) Mount(source, target, fstype string, readOnly bool, data string) error {
+func (linuxDisks) Mount(source, target, fstype string, flags blockdev.MountFlags, data string) error {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return err
 	}
-	var flags uintptr
-	if readOnly {
-		flags = unix.MS_RDONLY
-	}
-	return unix.Mount(source, target, fstype, flags, data)
+	return unix.Mount(source, target, fstype, uintptr(flags), data)
 }
 
 // diskWatch shares one uevent watcher and one scanner (a device is probed

@@ -221,8 +221,9 @@ type Disks interface {
 	// Watch subscribes to block device events; subscribe before what
 	// makes the device appear (a login) so none is missed.
 	Watch() (DiskWatch, error)
-	// Mount mounts source on target (made if missing).
-	Mount(source, target, fstype string, readOnly bool, data string) error
+	// Mount mounts source on target (made if missing) with mount(2)'s
+	// flags and data.
+	Mount(source, target, fstype string, flags blockdev.MountFlags, data string) error
 }
 
 // DiskWatch waits for block devices; a device is probed once.

@@ -434,13 +434,31 @@ func (m *machine) SetScheduler(dev, sched string) error {
 
 func (m *machine) Watch() (DiskWatch, error) { return diskWatcher{m}, nil }
 
-func (m *machine) Mount(source, target, fstype string, readOnly bool, data string) error {
-	m.record("mount %s %s %s ro=%v %q", source, target, fstype, readOnly, data)
+func (m *machine) Mount(source, target, fstype string, flags blockdev.MountFlags, data string) error {
+	if other := flags &^ blockdev.MountReadOnly; other != 0 {
+		m.record("mount %s %s %s ro=%v flags=%#x %q", source, target, fstype, flags&blockdev.MountReadOnly != 0, uintptr(other), data)
+	} else {
+		m.record("mount %s %s %s ro=%v %q", source, target, fstype, flags&blockdev.MountReadOnly != 0, data)
+	}
 	if strings.Contains(data, "no_such_option") {
 		return errors.New("invalid argument")
 	}
+	// The kernel's parse of the data string refuses the words of
+	// mount(8) that are mount(2) flags (fs_context.c's
+	// forbidden_sb_flag): "Unexpected mount option", EINVAL.
+	for _, o := range strings.Split(data, ",") {
+		if slices.Contains(forbiddenData, o) {
+			return fmt.Errorf("%s: invalid argument", o)
+		}
+	}
 	return nil
 }
+
+// forbiddenData are the words the kernel refuses in a mount's data
+// string (fs/fs_context.c, forbidden_sb_flag).
+var forbiddenData = []string{"bind", "move", "private", "remount", "shared", "slave", "unbindable", "rec",
+	"noatime", "relatime", "norelatime", "atime", "diratime", "nodiratime", "strictatime", "nostrictatime",
+	"dev", "nodev", "exec", "noexec", "suid", "nosuid", "symfollow", "nosymfollow", "iversion", "noiversion"}
 
 type diskWatcher struct{ m *machine }
 

@@ -36,18 +36,31 @@ func (b *Boot) mountRoot(ctx context.Context, p *config.Plan, m *modules, dev *b
 	if r.ReadWrite {
 		mode = "rw"
 	}
-	_, err := guarded(b.conns, ctx, func(context.Context) (struct{}, error) {
-		return struct{}{}, disks.Mount(dev.Path, newRoot, fstype, !r.ReadWrite, r.Flags)
-	})
+	// rootflags= is mount(8)'s -o, as dracut passes it: its flag words
+	// are mount(2)'s flags, the rest the filesystem's data; ro/rw are the
+	// plan's (which weighed rootflags' own).
+	o, err := blockdev.ParseMountOptions(r.Flags)
 	if err != nil {
-		err = fmt.Errorf("mounting %s (%s) on %s %s with %q: %w", dev.Path, fstype, newRoot, mode, r.Flags, err)
+		st.Fail(err)
+		return fail("mount-root", fmt.Errorf("rootflags=%s: %w", r.Flags, err), "check rootflags=")
+	}
+	flags := o.Flags
+	if !r.ReadWrite {
+		flags |= blockdev.MountReadOnly
+	}
+	_, err = guarded(b.conns, ctx, func(context.Context) (struct{}, error) {
+		return struct{}{}, disks.Mount(dev.Path, newRoot, fstype, flags, o.Data)
+	})
+	// ro or rw, then the flag words (noatime …)
+	how := strings.TrimSuffix(mode+","+o.Flags.String(), ",")
+	if err != nil {
+		err = fmt.Errorf("mounting %s (%s) on %s %s with data %q: %w", dev.Path, fstype, newRoot, how, o.Data, err)
 		st.Fail(err)
 		return fail("mount-root", err, "check rootfstype= and rootflags=; the kernel log (dmesg) says more")
 	}
-	opts := mode
-	if r.Flags != "" {
-		opts += "," + r.Flags
+	if o.Data != "" {
+		how += "," + o.Data
 	}
-	st.Done("%s %s on %s (%s)", dev.Path, fstype, newRoot, strings.TrimSuffix(opts, ","))
+	st.Done("%s %s on %s (%s)", dev.Path, fstype, newRoot, how)
 	return nil
 }
