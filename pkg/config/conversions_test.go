@@ -60,6 +60,12 @@ var acceptedCmdlines = []string{
 	"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=filer.example.com",
 	// rootflags=: mount(8)'s flag words, userspace's, the filesystem's data.
 	"root=LABEL=r rootflags=noatime,nodiratime,relatime,nosuid,nodev,noexec,sync,lazytime,defaults,_netdev,nofail,x-systemd.device-timeout=30,comment=x,data=journal",
+	// Static gateways on the link: in the prefix, the peer's, IPv6 link-local, /31.
+	"root=LABEL=r ip=10.0.0.2:10.0.0.1:10.0.0.1:32::eth0:none",
+	"root=LABEL=r ip=10.0.0.2:192.168.0.1/24:192.168.0.9:24::eth0:none",
+	"root=LABEL=r ip=[2001:db8::2]::[fe80::1]:64::eth0:none",
+	"root=LABEL=r ip=[2001:db8::2]::[2001:db8::1]:64::eth0:none",
+	"root=LABEL=r ip=10.0.0.1::10.0.0.0:31::eth0:none",
 	// rd.retry=0 without the network: nothing waits for it.
 	"root=LABEL=r rd.retry=0",
 	// One VLAN ID on two parents.
@@ -332,6 +338,13 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=fi/ler", "neither an IP address nor a host name"},
 	// mount(8)'s operations are no way to mount the root.
 	{"root=LABEL=r rootflags=noatime,bind", "rootflags=noatime,bind: not supported: \"bind\" is an operation of mount(8)"},
+	// A static gateway the kernel has no route to: the default route fails.
+	{"root=LABEL=r ip=10.0.0.2::192.168.1.1:24::eth0:none", "ip=10.0.0.2::192.168.1.1:24::eth0:none: conflicting parameters: the gateway 192.168.1.1 is outside 10.0.0.0/24"},
+	{"root=LABEL=r ip=10.0.0.2::10.0.0.1:32::eth0:none", "the gateway 10.0.0.1 is outside 10.0.0.2/32"},
+	{"root=LABEL=r ip=10.0.0.2::10.0.0.2:24::eth0:none", "the gateway 10.0.0.2 is the address itself"},
+	{"root=LABEL=r ip=[2001:db8::2]::[2001:db8:1::1]:64::eth0:none", "the gateway 2001:db8:1::1 is outside 2001:db8::/64"},
+	{"root=LABEL=r ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.1.1 ksdevice=eth0", "ip=10.0.0.5: conflicting parameters: the gateway 10.0.1.1 is outside 10.0.0.0/24"},
+	{"root=LABEL=r ip=10.0.0.2:10.0.9.1:10.0.0.1:32::eth0:none", "the gateway 10.0.0.1 is outside 10.0.9.1/32"},
 	// rd.retry=0 gives every network wait an expired deadline.
 	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.retry=0", "rd.retry=0: conflicting parameters: 0 seconds"},
 	{"root=LABEL=r ip=eth0:dhcp rd.retry=00", "rd.retry=00: conflicting parameters"},

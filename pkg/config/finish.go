@@ -367,6 +367,12 @@ func (p *parser) finishNet() {
 			}
 		}
 	}
+	for i, c := range n.IP {
+		if err := checkGateway(c); err != nil {
+			a := p.ipArgs[i]
+			p.fail(a, a.Value, grammarIP, err)
+		}
+	}
 	byIface := map[string]int{}
 	for i, c := range n.IP {
 		if c.Interface == "" {
@@ -531,6 +537,37 @@ func (p *parser) finishRetry() {
 	}
 	p.fail(a, a.Value, grammarSeconds, fmt.Errorf("%w: 0 seconds leaves no time for any network wait (links, DHCP, logins, the disk), so the boot would fail at its first: give the seconds to keep trying (default %d)",
 		ErrConflict, int(DefaultRetry/time.Second)))
+}
+
+// checkGateway checks that a static address's gateway is on its link, as
+// the kernel wants it for the default route /init adds through it (no
+// onlink): inside the address's prefix, or with a peer (ip=<client>:<peer>:…)
+// inside the peer's, which the kernel routes instead; an IPv6 link-local
+// gateway always is.
+func checkGateway(c IPConfig) error {
+	gw := c.Gateway
+	if c.Method != IPStatic || !gw.IsValid() || !c.Address.IsValid() || gw.Is6() && gw.IsLinkLocalUnicast() {
+		return nil
+	}
+	if gw == c.Address.Addr() {
+		return fmt.Errorf("%w: the gateway %s is the address itself: give the router's address, or leave the gateway out", ErrConflict, gw)
+	}
+	onLink := c.Address.Masked()
+	if c.Peer.IsValid() {
+		onLink, _ = c.Peer.Prefix(c.Address.Bits())
+	}
+	if onLink.Contains(gw) {
+		return nil
+	}
+	hint := "the gateway must be inside the address's prefix: fix the netmask or the gateway"
+	if c.Address.Bits() == c.Address.Addr().BitLen() && !c.Peer.IsValid() {
+		hint = fmt.Sprintf("a /%d address has no neighbours: give the link's prefix (e.g. %s/24), or the gateway as the peer too (ip=%s:%s:%s:%d:…)",
+			c.Address.Bits(), c.Address.Addr(), c.Address.Addr(), gw, gw, c.Address.Bits())
+		if gw.Is6() {
+			hint = fmt.Sprintf("a /%d address has no neighbours: give the link's prefix (e.g. /64), or a link-local gateway (fe80::…)", c.Address.Bits())
+		}
+	}
+	return fmt.Errorf("%w: the gateway %s is outside %s, so the kernel has no route to it and refuses the default route through it: %s", ErrConflict, gw, onLink, hint)
 }
 
 // staticInterface gives a static ip= without an interface one: bootdev=,
