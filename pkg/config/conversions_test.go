@@ -345,6 +345,11 @@ var refusedExamples = []struct {
 	{"root=LABEL=r ip=[2001:db8::2]::[2001:db8:1::1]:64::eth0:none", "the gateway 2001:db8:1::1 is outside 2001:db8::/64"},
 	{"root=LABEL=r ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.1.1 ksdevice=eth0", "ip=10.0.0.5: conflicting parameters: the gateway 10.0.1.1 is outside 10.0.0.0/24"},
 	{"root=LABEL=r ip=10.0.0.2:10.0.9.1:10.0.0.1:32::eth0:none", "the gateway 10.0.0.1 is outside 10.0.9.1/32"},
+	// '/' in an iSCSI name: no by-path name for its disk (and RFC 3722 has none).
+	{"root=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b", "root=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b: syntax error: target name \"iqn.2020-01.com.example:a/b\" contains '/'"},
+	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b", "netroot=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b: syntax error"},
+	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:a/b rd.iscsi.target.ip=10.0.0.1", "rd.iscsi.target.name=iqn.2020-01.com.example:a/b: syntax error"},
+	{"root=LABEL=r rd.iscsi.initiator=iqn.2020-01.com.example:h/1", "rd.iscsi.initiator=iqn.2020-01.com.example:h/1: syntax error: initiator name"},
 	// rd.retry=0 gives every network wait an expired deadline.
 	{"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.retry=0", "rd.retry=0: conflicting parameters: 0 seconds"},
 	{"root=LABEL=r ip=eth0:dhcp rd.retry=00", "rd.retry=00: conflicting parameters"},

@@ -33,8 +33,10 @@ func DefaultInitiator(mac net.HardwareAddr) string {
 }
 
 // checkISCSIName accepts iSCSI names (RFC 3720 §3.2.6): at most 223 bytes,
-// no white space or control characters. The iqn./eui./naa. prefix is not
-// required, as dracut does not require it either.
+// no white space, control characters or '/' (which RFC 3722's names
+// never hold, and which no /dev/disk/by-path/ name of the target's disks
+// could). The iqn./eui./naa. prefix is not required, as dracut does not
+// require it either.
 func checkISCSIName(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty %s", ErrSyntax, what)
@@ -44,6 +46,9 @@ func checkISCSIName(what, s string) error {
 	}
 	if hasSpaceOrControl(s) {
 		return fmt.Errorf("%w: %s %q contains white space or a control character", ErrSyntax, what, s)
+	}
+	if strings.Contains(s, "/") {
+		return fmt.Errorf("%w: %s %q contains '/', which an iSCSI name cannot hold (RFC 3722: letters, digits, '.', '-' and ':') and no /dev/disk/by-path/ name of its disk could: use ':', '.' or '-' instead", ErrSyntax, what, s)
 	}
 	return nil
 }
