@@ -107,6 +107,39 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
+// TestCheckParity holds check to /init: each command line is one /init
+// refuses (or used to fail on), which check must refuse naming the
+// parameter; the last ones /init boots as written, which check accepts.
+func TestCheckParity(t *testing.T) {
+	const target = "netroot=iscsi:10.0.0.1::::iqn.2020-01.com.example:t"
+	for _, tc := range []struct {
+		cmdline string
+		code    int
+		stderr  string
+	}{
+		{"root=LABEL=r rd.driver.pre=e1000e rd.driver.blacklist=e1000e", 1, "error: command line: rd.driver.blacklist=e1000e: conflicting parameters: e1000e is needed by rd.driver.pre="},
+		{"root=LABEL=r " + target + " rd.driver.blacklist=iscsi_tcp", 1, "error: command line: rd.driver.blacklist=iscsi_tcp: conflicting parameters: iscsi_tcp is needed by"},
+		{"root=LABEL=r rootfstype=ext4 rd.driver.blacklist=ext4", 1, "error: command line: rd.driver.blacklist=ext4"},
+		{"netroot=dhcp root=LABEL=r ip=eth0:dhcp6", 1, "error: command line: netroot=dhcp: conflicting parameters"},
+		{"root=LABEL=r vlan=vlan100:eth0 vlan=eth0.100:eth0 ip=eth0.100:dhcp", 1, "error: vlan=eth0.100:eth0: conflicting parameters: VLAN 100 on eth0"},
+		{"root=LABEL=r bond=bond0:eth0.5,eth1 vlan=eth0.5:eth0 ip=bond0:dhcp", 1, "error: bond=bond0: conflicting parameters: slave eth0.5 is a VLAN"},
+		{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=10.0.0.1:3260", 1, "error: command line: rd.iscsi.target.ip=10.0.0.1:3260: syntax error"},
+		{"root=LABEL=r " + target + " rd.retry=0", 1, "error: command line: rd.retry=0: conflicting parameters"},
+		{"root=LABEL=r ip=10.0.0.2::192.168.1.1:24::eth0:none", 1, "error: command line: ip=10.0.0.2::192.168.1.1:24::eth0:none: conflicting parameters: the gateway 192.168.1.1 is outside"},
+		{"root=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b", 1, "error: command line: root=iscsi:10.0.0.1::::iqn.2020-01.com.example:a/b: syntax error"},
+		{"root=LABEL=r rootflags=noatime,bind", 1, "error: command line: rootflags=noatime,bind: not supported"},
+		// /init now boots these as a dracut user means them.
+		{"root=LABEL=r vlan=eth0.5.6:eth0.5 vlan=eth0.5:eth0 ip=eth0.5.6:dhcp " + target, 0, ""},
+		{"root=LABEL=r rootflags=noatime,nodiratime,_netdev,nobarrier " + target, 0, ""},
+	} {
+		var out, errb bytes.Buffer
+		code := runCheck([]string{tc.cmdline}, &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.stderr) {
+			t.Errorf("check %q: code %d, want %d with %q in stderr:\n%s", tc.cmdline, code, tc.code, tc.stderr, errb.String())
+		}
+	}
+}
+
 func TestRunBuildRefusesUnknownFS(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := runBuild([]string{"-o", filepath.Join(t.TempDir(), "x.img"), "-fs", "ext4,f2fs"}, &out, &errb)
