@@ -1,13 +1,18 @@
 package boot
 
 import (
+	"encoding/json"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/dhcp6"
+	"github.com/netroot/netroot/pkg/iscsi"
 )
 
 const target6 = "iscsi:[fd77::1]::3260:1:" + targetIQN
@@ -136,6 +141,48 @@ func TestReach6(t *testing.T) {
 		p := parse(t, tc.cmdline)
 		if got := reach6(p, p.ISCSI.Targets); got.String() != tc.want {
 			t.Errorf("%s: reach6 = %s, want %s", tc.cmdline, got, tc.want)
+		}
+	}
+}
+
+// TestBootIPv6BootFileSecrets: a boot file URL's CHAP secrets (option 59,
+// netroot=dhcp6) reach the login and nothing a user can read: not the
+// console, the kernel log, the timeline nor the files under /run.
+func TestBootIPv6BootFileSecrets(t *testing.T) {
+	url := "iscsi:user:hunter2:tuser:tsecret2@[fd77::1]::3260:1:" + targetIQN
+	m := newMachine(t)
+	m.withIPv6(&fakeIPv6{lease: lease6(url)})
+	var creds iscsi.Credentials
+	m.connect = func(cfg iscsi.LoginConfig) error { creds = cfg.Credentials; return nil }
+	b, err := m.boot("netroot=dhcp6 "+rootArgs, Options{})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if creds.Password != "hunter2" || creds.InPassword != "tsecret2" {
+		t.Errorf("login credentials %v, not the boot file URL's", creds)
+	}
+	timeline, err := json.Marshal(b.log.Timeline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{"console": m.screen.String(), "kernel log": m.screen.kernelLog(), "timeline": string(timeline)}
+	err = filepath.WalkDir(m.files.Root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		outputs[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(outputs["console"], "boot file iscsi:user:***:tuser:***@[fd77::1]") {
+		t.Errorf("the step's line lacks the redacted boot file URL:\n%s", outputs["console"])
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "tsecret2") {
+			t.Errorf("a CHAP secret in %s:\n%s", name, out)
 		}
 	}
 }

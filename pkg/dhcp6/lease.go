@@ -94,8 +94,9 @@ func (h *HexBytes) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// String is a one-line summary, e.g. "fd77::1a7/128 from fe80::1 (DUID
-// 00:03:…), valid 1h0m0s, dns fd77::1".
+// String is a one-line summary, e.g. "fd77::1a7/128 from fe80::1, valid
+// 1h0m0s, dns fd77::1, boot file iscsi:user:***@[fd77::1]::3260:1:iqn.…",
+// the boot file URL's CHAP passwords redacted (RedactedBootFileURL).
 func (l *Lease) String() string {
 	s := l.Address.String()
 	if l.Server.IsValid() {
@@ -113,7 +114,8 @@ func (l *Lease) String() string {
 		s += ", dns " + dhcp.JoinAddrs(l.DNS)
 	}
 	if l.BootFileURL != "" {
-		s += ", boot file " + l.BootFileURL
+		// The step's log line: console, /dev/kmsg and timeline.json.
+		s += ", boot file " + l.RedactedBootFileURL()
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package dhcp6
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
@@ -248,7 +249,8 @@ func TestRenderRedactsCHAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := l.EnvFile()
-	for _, out := range []string{string(j), env} {
+	// String is the step's log line (console, /dev/kmsg, timeline.json).
+	for _, out := range []string{string(j), env, l.String(), fmt.Sprintf("%s %v", l, l)} {
 		if strings.Contains(out, "hunter2") || strings.Contains(out, "tsecret") {
 			t.Errorf("a CHAP secret in\n%s", out)
 		}
