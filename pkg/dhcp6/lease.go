@@ -365,7 +365,9 @@ func FromReply(iface string, m *dhcpv6.Message, e Expect) (*Lease, error) {
 		if u != "" && len(u) <= maxBootFileURL && printable(u) {
 			l.BootFileURL = u
 		} else {
-			l.ignore("option 59 (boot file URL) %s: empty, over %d bytes or not printable ASCII", quote(u, 80), maxBootFileURL)
+			// Not echoed (as DHCPv4's root-path): it may hold CHAP
+			// credentials.
+			l.ignore("option 59 (boot file URL) of %d bytes: empty, over %d bytes or not printable ASCII", len(u), maxBootFileURL)
 		}
 	}
 	if o := m.Options.GetOne(dhcpv6.OptionBootfileParam); o != nil {
