@@ -87,14 +87,21 @@ func TestRootPathTarget(t *testing.T) {
 	for _, tc := range []struct {
 		name, rootPath string
 		ok             bool
-		err            string // in the error; "" for none
-		hidden         string // never in the error
+		err            string   // in the error; "" for none
+		hidden         []string // never in the error
 	}{
-		{"none", "", false, "", ""},
-		{"iSCSI", target, true, "", ""},
-		{"NFS", "nfs:10.0.0.1:/srv/root", false, `is "nfs:10.0.0.1:/srv/root"`, ""},
-		{"not iSCSI, with credentials", "http://user:s3cret@10.0.0.1/", false, `is "http:…"`, "s3cret"},
-		{"malformed iSCSI", "iscsi:user:s3cret@10.77.0.1::x:1:iqn.x", false, "the root-path from 10.77.0.1 on eth0", "s3cret"},
+		{"none", "", false, "", nil},
+		{"iSCSI", target, true, "", nil},
+		{"NFS", "nfs:10.0.0.1:/srv/root", false, `is "nfs:10.0.0.1:/srv/root"`, nil},
+		{"not iSCSI, with credentials", "http://user:s3cret@10.0.0.1/", false, `is "http:…"`, []string{"s3cret"}},
+		{"malformed iSCSI", "iscsi:user:s3cret@10.77.0.1::x:1:iqn.x", false, "the root-path from 10.77.0.1 on eth0", []string{"s3cret"}},
+		// dracut's syntax ends the credentials at the first '@': the rest
+		// of a secret holding one would be taken for the server.
+		{"a secret holding '@'", "iscsi:user:Qz7@Mk4@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"Qz7", "Mk4"}},
+		{"a leading '@'", "iscsi:user:@@s3cret@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"s3cret"}},
+		{"mutual, '@' in the target's", "iscsi:user:s3cret:tuser:Tp5@Wn8@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"s3cret", "Tp5", "Wn8"}},
+		{"'@' and too few fields", "iscsi:user:Qz7@Mk4@10.77.0.1:x:" + targetIQN, false, "the root-path from 10.77.0.1 on eth0", []string{"Qz7", "Mk4"}},
+		{"'@' and a bad port", "iscsi:user:Qz7:tuser:Tp5@Wn8@10.77.0.1:6:x::" + targetIQN, false, "the root-path from 10.77.0.1 on eth0", []string{"Qz7", "Tp5", "Wn8"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &dhcp.Lease{Interface: "eth0", RootPath: tc.rootPath}
@@ -103,8 +110,10 @@ func TestRootPathTarget(t *testing.T) {
 			if ok != tc.ok || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("rootPathTarget = %+v, %v, %v", got, ok, err)
 			}
-			if err != nil && tc.hidden != "" && strings.Contains(hint.Format(err), tc.hidden) {
-				t.Errorf("the error shows a secret: %v", hint.Format(err))
+			for _, h := range tc.hidden {
+				if err != nil && strings.Contains(hint.Format(err), h) {
+					t.Errorf("the error shows a secret (%s): %v", h, hint.Format(err))
+				}
 			}
 			if ok && (got.Portal() != "10.77.0.1:3260" || got.Name != targetIQN || got.LUN != 1) {
 				t.Errorf("target %+v", got)

@@ -137,30 +137,41 @@ func redactErrors(es Errors, secrets []string) {
 	if len(secrets) == 0 {
 		return
 	}
-	hide := func(s string) (string, bool) {
-		changed := false
-		for _, sec := range secrets {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, "***")
-				changed = true
-			}
-		}
-		return s, changed
-	}
+	hide := func(s string) (string, bool) { return hideSecrets(s, secrets) }
 	for _, e := range es {
 		e.Value, _ = hide(e.Value)
 		e.Param, _ = hide(e.Param)
-		if e.Err == nil {
-			continue
-		}
-		if msg, changed := hide(e.Err.Error()); changed {
-			var cause error
-			for _, s := range []error{ErrSyntax, ErrUnsupported, ErrConflict, ErrMissing} {
-				if errors.Is(e.Err, s) {
-					cause = s
-				}
-			}
-			e.Err = &redactedError{msg: msg, cause: cause}
+		if e.Err != nil {
+			e.Err = redactCause(e.Err, secrets)
 		}
 	}
+}
+
+// hideSecrets replaces every secret in s with ***, reporting whether it
+// held one.
+func hideSecrets(s string, secrets []string) (string, bool) {
+	changed := false
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "***")
+			changed = true
+		}
+	}
+	return s, changed
+}
+
+// redactCause returns err, or a *redactedError with every secret replaced
+// by *** when its message held one.
+func redactCause(err error, secrets []string) error {
+	msg, changed := hideSecrets(err.Error(), secrets)
+	if !changed {
+		return err
+	}
+	var cause error
+	for _, s := range []error{ErrSyntax, ErrUnsupported, ErrConflict, ErrMissing} {
+		if errors.Is(err, s) {
+			cause = s
+		}
+	}
+	return &redactedError{msg: msg, cause: cause}
 }

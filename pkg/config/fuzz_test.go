@@ -8,6 +8,26 @@ import (
 // secretMarker is a password no error or description may ever show.
 const secretMarker = "Zq9SECRETx"
 
+// atSecret is a password holding an '@', which dracut's root path syntax
+// cannot carry (the credentials end at the first '@'): neither of its
+// parts (atSecretParts) may show either.
+const atSecret = "Wv4AT@Jx7SEC"
+
+var atSecretParts = []string{"Wv4AT", "Jx7SEC"}
+
+// showsSecret reports whether s holds secretMarker or a part of atSecret.
+func showsSecret(s string) bool {
+	if strings.Contains(s, secretMarker) {
+		return true
+	}
+	for _, p := range atSecretParts {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"root=LABEL=root",
@@ -27,17 +47,32 @@ func FuzzParse(f *testing.F) {
 		withSecrets := s + " rd.iscsi.password=" + secretMarker + " rd.iscsi.in.password=" + secretMarker +
 			" netroot=iscsi:u:" + secretMarker + "@10.9.9.9::::iqn.2015-01.com.example:fuzz"
 		p, err := Parse(Source{Name: "/etc/cmdline.d/x.conf", Text: s}, proc(withSecrets))
-		if strings.Contains(s, secretMarker) {
+		if showsSecret(s) {
 			return // the marker is elsewhere too: nothing to check
 		}
+		// Secrets holding '@': inline (acted on), and in a root path
+		// (refused, and no part of them shown).
+		for _, at := range []string{
+			" rd.iscsi.password=" + atSecret + " netroot=iscsi:u:" + atSecret + "@10.9.9.9::::iqn.2015-01.com.example:fuzz",
+			" netroot=iscsi:u:p:tu:" + atSecret + "@10.9.9.9::3260::iqn.2015-01.com.example:fuzz",
+			" root=iscsi:u:@@" + atSecret + "@10.9.9.9::3260:1:iqn.2015-01.com.example:fuzz",
+		} {
+			p2, err2 := Parse(Source{Name: "/etc/cmdline.d/x.conf", Text: s}, proc(s+at))
+			if err2 != nil && showsSecret(err2.Error()) {
+				t.Fatalf("error leaks a secret holding '@': %v", err2)
+			}
+			if err2 == nil && showsSecret(p2.Describe()) {
+				t.Fatalf("Describe leaks a secret holding '@':\n%s", p2.Describe())
+			}
+		}
 		if err != nil {
-			if strings.Contains(err.Error(), secretMarker) {
+			if showsSecret(err.Error()) {
 				t.Fatalf("error leaks the secret: %v", err)
 			}
 			return
 		}
 		d := p.Describe()
-		if strings.Contains(d, secretMarker) {
+		if showsSecret(d) {
 			t.Fatalf("Describe leaks the secret:\n%s", d)
 		}
 		_ = p.NeededModules()
@@ -80,20 +115,36 @@ func FuzzNetroot(f *testing.F) {
 		"iscsi:192.168.50.1::::iqn.2009-06.dracut:target0", "iscsi:[2001:DB8::1]::::iqn.2009-06.dracut:target0",
 		"10.0.0.1:6:3261:ifc:eth0:1:iqn.2009-01.com.example:x",
 		"iscsi:@10.0.0.1::3260::iqn.2009-01.com.example:testdi@sk", "iscsi:u:@/etc/netroot/chap@10.0.0.1::::iqn.x:y",
-		"10.0.0.1:::3:custom:name", "iscsi:@@@:::::",
+		"10.0.0.1:::3:custom:name", "iscsi:@@@:::::", "10.0.0.1:::3:a@b:c", "x@10.0.0.1::3260::iqn.x:y",
+		"10.0.0.1:6:iqn.x:y", "[fd77::1]::3260:1:iqn.x:y@z", "",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		tg, err := ParseISCSIRoot(s)
-		// The same with credentials whose secret must never show.
-		ws := "iscsi:u:" + secretMarker + "@" + strings.TrimPrefix(s, "iscsi:")
-		if _, err2 := ParseISCSIRoot(ws); !strings.Contains(s, secretMarker) {
-			if err2 != nil && strings.Contains(err2.Error(), secretMarker) {
-				t.Fatalf("error leaks the secret: %v", err2)
+		// The same with credentials whose secrets must never show, also
+		// secrets holding an '@' (with "@@", a literal leading '@').
+		rest := strings.TrimPrefix(s, "iscsi:")
+		for _, ws := range []string{
+			"iscsi:u:" + secretMarker + "@" + rest,
+			"iscsi:u:" + atSecret + "@" + rest,
+			"iscsi:u:p:tu:" + atSecret + "@" + rest,
+			"iscsi:u:" + atSecret + ":tu:" + secretMarker + "@" + rest,
+			"iscsi:u:@@" + atSecret + "@" + rest,
+			"u:" + atSecret + "@" + rest,
+		} {
+			if showsSecret(s) {
+				break
 			}
-			if strings.Contains(redactNetroot(ws), secretMarker) {
-				t.Fatalf("redactNetroot leaks the secret: %q", redactNetroot(ws))
+			tg2, err2 := ParseISCSIRoot(ws)
+			if err2 != nil && showsSecret(err2.Error()) {
+				t.Fatalf("ParseISCSIRoot(%q): error leaks the secret: %v", ws, err2)
+			}
+			if r := redactNetroot(ws); showsSecret(r) {
+				t.Fatalf("redactNetroot leaks the secret: %q", r)
+			}
+			if err2 == nil && showsSecret(tg2.Portal()+" "+tg2.Name+" "+tg2.Auth.Username+" "+tg2.Auth.InUsername) {
+				t.Fatalf("ParseISCSIRoot(%q) = %+v: a secret became another field", ws, tg2)
 			}
 		}
 		if err != nil {

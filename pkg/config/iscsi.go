@@ -100,24 +100,68 @@ func redactSecret(s string) string {
 func RedactRootPath(v string) string { return redactNetroot(v) }
 
 // redactNetroot replaces the passwords in the credentials part of a
-// netroot= value (everything before the first '@', when the rest has the
-// four colons parse_iscsi_root looks for) with ***.
+// netroot= value (everything before the '@' credsEnd finds) with ***.
 func redactNetroot(v string) string {
 	prefix := ""
 	if strings.HasPrefix(v, "iscsi:") {
 		prefix, v = "iscsi:", v[len("iscsi:"):]
 	}
-	at := authEnd(v)
-	if at < 0 {
+	end := credsEnd(v)
+	if end < 0 {
 		return prefix + v
 	}
-	f := strings.Split(v[:at], ":")
+	f := strings.Split(v[:end], ":")
 	for i := range f {
 		if i%2 == 1 && f[i] != "" {
 			f[i] = redactSecret(f[i])
 		}
 	}
-	return prefix + strings.Join(f, ":") + v[at:]
+	return prefix + strings.Join(f, ":") + v[end:]
+}
+
+// rootPathSecrets returns the inline CHAP secrets of a root path (with or
+// without "iscsi:"), valid or not: the odd fields before credsEnd.
+func rootPathSecrets(v string) []string {
+	v = strings.TrimPrefix(v, "iscsi:")
+	end := credsEnd(v)
+	if end < 0 {
+		return nil
+	}
+	var out []string
+	for i, f := range strings.Split(v[:end], ":") {
+		if i%2 == 0 || f == "" {
+			continue
+		}
+		if sec, err := ParseSecret(f); err == nil && sec.File != "" {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// credsEnd returns the index of the '@' up to which a root path (without
+// "iscsi:") may hold CHAP credentials, -1 without an '@'. The parse ends
+// them at authEnd's '@', as parse_iscsi_root does, but a secret holding
+// an '@' puts the rest of itself after that one: credentials have at most
+// four fields, so the '@' that ends them is the last one with at most
+// three colons before it. Empty credentials ("@server…", dracut's way to
+// let '@' into a target name) end at 0.
+func credsEnd(v string) int {
+	at := authEnd(v)
+	if at <= 0 {
+		return at
+	}
+	end, colons := at, 0
+	for i := 0; i < len(v) && colons <= 3; i++ {
+		switch v[i] {
+		case ':':
+			colons++
+		case '@':
+			end = max(end, i)
+		}
+	}
+	return end
 }
 
 // authEnd returns the index of the '@' ending the credentials of a root
@@ -161,13 +205,16 @@ func shellColonFields(s string) []string {
 // fields after the LUN. Port defaults to 3260, LUN to 0 (decimal: dracut
 // matches it against the kernel's by-path names, not RFC 4173's hex), the
 // portal group to 1.
+//
+// Its errors never show a secret of value: it is the one check of a DHCP
+// root-path, which no command line's redaction covers.
 func ParseISCSIRoot(value string) (Target, error) {
 	t, _, err := parseISCSIRoot(value)
-	if err != nil {
-		return t, err
+	if err == nil {
+		err = checkAuth(t.Auth)
 	}
-	if err := checkAuth(t.Auth); err != nil {
-		return t, err
+	if err != nil {
+		return t, redactCause(err, rootPathSecrets(value))
 	}
 	return t, nil
 }
@@ -199,6 +246,12 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 	// Credentials: case "$v" in *@*:*:*:*:*).
 	if at := authEnd(v); at >= 0 && strings.Count(v[at+1:], ":") >= 4 {
 		auth := v[:at]
+		if auth != "" && credsEnd(v) != at {
+			// The rest of a secret would be taken for the server: refuse
+			// it without showing any of it.
+			return t, 0, fmt.Errorf("%w: a CHAP password cannot contain '@' in a root path (dracut's syntax ends the credentials at the first '@'): "+
+				"use rd.iscsi.password= (rd.iscsi.in.password=) or a secret file (@/path) on the command line, or a password without '@'", ErrSyntax)
+		}
 		v = v[at+1:]
 		if auth != "" {
 			f := strings.Split(auth, ":")
@@ -411,13 +464,8 @@ func collectSecrets(args []arg) []string {
 		out = append(out, v)
 	}
 	fromRootPath := func(v string) {
-		v = strings.TrimPrefix(v, "iscsi:")
-		if at := authEnd(v); at >= 0 {
-			for i, f := range strings.Split(v[:at], ":") {
-				if i%2 == 1 {
-					add(f)
-				}
-			}
+		for _, sec := range rootPathSecrets(v) {
+			add(sec)
 		}
 	}
 	scan := func(text string) {

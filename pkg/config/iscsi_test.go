@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,6 +84,15 @@ func TestRedactNetroot(t *testing.T) {
 		"iscsi:u:pw:tu:tpw@1.2.3.4::::iqn.x:y": "iscsi:u:***:tu:***@1.2.3.4::::iqn.x:y",
 		"iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y":   "iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y",
 		"iscsi:1.2.3.4::::iqn.x:y":             "iscsi:1.2.3.4::::iqn.x:y",
+		// Secrets holding '@': hidden up to the '@' before the server.
+		"iscsi:u:p@ss@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:@@pw@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:p@s:tu:t@p@1.2.3.4::::iqn.x:y":  "iscsi:u:***:tu:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:pw@1.2.3.4::::iqn.x:a@b":        "iscsi:u:***@1.2.3.4::::iqn.x:a@b",
+		"iscsi:@1.2.3.4::3260::iqn.x:a@b:c":      "iscsi:@1.2.3.4::3260::iqn.x:a@b:c",
+		"iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y@z":   "iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y@z",
+		"iscsi:[fd77::1]::3260:1:iqn.x:y":        "iscsi:[fd77::1]::3260:1:iqn.x:y",
+		"iscsi:u:p@ss@[fd77::1]::3260:1:iqn.x:y": "iscsi:u:***@[fd77::1]::3260:1:iqn.x:y",
 	} {
 		if got := redactNetroot(in); got != want {
 			t.Errorf("redactNetroot(%q) = %q, want %q", in, got, want)
@@ -112,5 +122,80 @@ func TestIndexFoldInvalidUTF8(t *testing.T) {
 	const secret = "Sekrit-1234567"
 	if got := scrubSecrets("x=\"\x84\x84\x84PASSWORD=" + secret); strings.Contains(got, secret) {
 		t.Errorf("scrubSecrets left the secret: %q", got)
+	}
+}
+
+// TestCHAPSecretWithAt: dracut's syntax ends a root path's credentials at
+// the first '@', so the rest of a secret holding one becomes the server:
+// such a root path is refused, and no part of the secret shows in the
+// error (netroot=, root=, or a DHCP root-path through ParseISCSIRoot) or
+// in the redacted value.
+func TestCHAPSecretWithAt(t *testing.T) {
+	const iqn = "iqn.2020-01.com.example:t"
+	for _, tc := range []struct {
+		rootPath string
+		parts    []string // of the secrets, none of which may show
+		refused  bool     // with the '@' hint
+	}{
+		{"iscsi:u:@@Kq7pw@10.0.0.1::3260::" + iqn, []string{"Kq7pw"}, true},
+		{"iscsi:u:Kq7@Vb3z@10.0.0.1::3260::" + iqn, []string{"Kq7", "Vb3z"}, true},
+		{"iscsi:u:Kq7@Vb3z@@10.0.0.1::3260::" + iqn, []string{"Kq7", "Vb3z"}, true},
+		{"iscsi:u:Kq7@Vb3z:tu:Tr8@Wm2@10.0.0.1::3260::" + iqn, []string{"Kq7", "Vb3z", "Tr8", "Wm2"}, true},
+		{"iscsi:u:Kq7:tu:Tr8@Wm2@10.0.0.1::3260::" + iqn, []string{"Kq7", "Tr8", "Wm2"}, true},
+		{"iscsi:u:Kq7@Vb3z:iqn.tu:Tr8@10.0.0.1::::eui.02004567A425678D", []string{"Kq7", "Vb3z", "Tr8"}, true},
+		{"iscsi:u:Kq7@Vb3z@10.0.0.1:::1:mytarget", []string{"Kq7", "Vb3z"}, true},
+		{"u:Kq7@Vb3z@10.0.0.1::3260:1:" + iqn, []string{"Kq7", "Vb3z"}, true}, // DHCP, without the prefix
+		// Three colons after the '@': no credentials for dracut, the
+		// secret lands in the protocol or port field.
+		{"iscsi:u:Kq7@Vb3z@10.0.0.1:x:" + iqn, []string{"Kq7", "Vb3z"}, false},
+		{"iscsi:u:Kq7@Vb3z@10.0.0.1:" + iqn, []string{"Kq7", "Vb3z"}, false}, // a target on host u
+	} {
+		leaks := func(s string) bool {
+			for _, p := range tc.parts {
+				if strings.Contains(s, p) {
+					return true
+				}
+			}
+			return false
+		}
+		if r := redactNetroot(tc.rootPath); leaks(r) {
+			t.Errorf("redactNetroot(%q) = %q", tc.rootPath, r)
+		}
+		tg, err := ParseISCSIRoot(tc.rootPath)
+		if err == nil {
+			if tc.refused || leaks(fmt.Sprintf("%+v %s", tg, tg.Portal())) {
+				t.Errorf("ParseISCSIRoot(%q) = %+v", tc.rootPath, tg)
+			}
+		} else if leaks(err.Error()) {
+			t.Errorf("ParseISCSIRoot(%q): the error shows a secret: %v", tc.rootPath, err)
+		}
+		if tc.refused && (err == nil || !strings.Contains(err.Error(), "cannot contain '@'")) {
+			t.Errorf("ParseISCSIRoot(%q) = %v, want the '@' hint", tc.rootPath, err)
+		}
+		if !strings.HasPrefix(tc.rootPath, "iscsi:") {
+			continue
+		}
+		for _, cl := range []string{"root=LABEL=r netroot=" + tc.rootPath, "root=" + tc.rootPath} {
+			p, err := Parse(proc(cl))
+			if err == nil {
+				if d := p.Describe(); tc.refused || leaks(d) {
+					t.Errorf("Parse(%q) succeeded:\n%s", cl, d)
+				}
+				continue
+			}
+			if leaks(err.Error()) {
+				t.Errorf("Parse(%q): the error shows a secret: %v", cl, err)
+			}
+			if tc.refused && !strings.Contains(err.Error(), "cannot contain '@'") {
+				t.Errorf("Parse(%q) = %v, want the '@' hint", cl, err)
+			}
+		}
+	}
+	// An '@' in the target name is the name's, with or without
+	// credentials.
+	for _, in := range []string{"iscsi:u:pw@10.0.0.1::3260::" + iqn + "@x", "iscsi:@10.0.0.1::3260::" + iqn + "@x"} {
+		if tg, err := ParseISCSIRoot(in); err != nil || tg.Name != iqn+"@x" || tg.Server != "10.0.0.1" {
+			t.Errorf("ParseISCSIRoot(%q) = %+v, %v", in, tg, err)
+		}
 	}
 }
