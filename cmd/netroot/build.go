@@ -202,10 +202,12 @@ func build(o buildOptions, stdout io.Writer) error {
 			return fmt.Errorf("-add %s: %w", add, err)
 		}
 	}
+	secrets := false
 	if plan != nil {
 		if err := secretFiles(a, plan); err != nil {
 			return err
 		}
+		secrets = len(plan.SecretFiles()) > 0 || config.HasInlineSecrets(config.Source{Name: "-cmdline", Text: o.Cmdline})
 	}
 	initiatorNote, err := bakeInitiator(a, o, plan)
 	if err != nil {
@@ -230,7 +232,14 @@ func build(o buildOptions, stdout io.Writer) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// Readable by all (TFTP and HTTP daemons often run as another user),
+	// unless it carries secrets: then by its owner only, as dracut
+	// writes every image.
+	mode := os.FileMode(0o644)
+	if secrets {
+		mode = 0o600
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -247,6 +256,9 @@ func build(o buildOptions, stdout io.Writer) error {
 	}
 	if initiatorNote != "" {
 		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
+	}
+	if secrets {
+		fmt.Fprintf(stdout, "netroot build: %s carries CHAP secrets (the -cmdline's or secret files): written 0600, readable by its owner only; anyone who can fetch it over TFTP/HTTP can read them\n", o.Output)
 	}
 	stored := ""
 	switch o.ModuleCompression {
@@ -299,32 +311,17 @@ func bakeInitiator(a *initramfs.Archive, o buildOptions, plan *config.Plan) (str
 	return note, nil
 }
 
-// secretFiles checks that every CHAP secret file the plan names is in
-// the archive, and makes it readable by root only.
+// secretFiles checks that every CHAP secret file the plan names (its
+// targets' and rd.iscsi.password='s, whatever the targets: netroot=dhcp,
+// the iBFT) is in the archive, and makes it readable by root only.
 func secretFiles(a *initramfs.Archive, plan *config.Plan) error {
-	for _, t := range plan.ISCSI.Targets {
-		for _, s := range []config.Secret{t.Auth.Password, t.Auth.InPassword} {
-			if s.File == "" {
-				continue
-			}
-			if !a.Has(s.File) {
-				return fmt.Errorf("the cmdline reads a CHAP secret from %s, which is not in the initramfs: add it with -add HOSTFILE:%s", s.File, s.File)
-			}
+	files := plan.SecretFiles()
+	for _, f := range files {
+		if !a.Has(f) {
+			return fmt.Errorf("the cmdline reads a CHAP secret from %s, which is not in the initramfs: add it with -add HOSTFILE:%s", f, f)
 		}
 	}
-	return a.Chmod(secretPaths(plan), 0o600)
-}
-
-func secretPaths(plan *config.Plan) []string {
-	var out []string
-	for _, t := range plan.ISCSI.Targets {
-		for _, s := range []config.Secret{t.Auth.Password, t.Auth.InPassword} {
-			if s.File != "" {
-				out = append(out, s.File)
-			}
-		}
-	}
-	return out
+	return a.Chmod(files, 0o600)
 }
 
 // How netroot build stores modules (-module-compress).

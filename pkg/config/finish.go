@@ -176,6 +176,7 @@ func (p *parser) finishISCSI() {
 		}
 	}
 	p.global = global
+	is.Global = global
 	for i := range is.Targets {
 		t := &is.Targets[i]
 		switch n := p.authFields[i]; {

@@ -199,3 +199,26 @@ func TestCHAPSecretWithAt(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretFilesAndInline: every secret file the command line names,
+// the global credentials' too; inline secrets also where Parse drops them.
+func TestSecretFilesAndInline(t *testing.T) {
+	p := mustParse(t, proc("root=LABEL=r netroot=dhcp rd.iscsi.username=u rd.iscsi.password=@/etc/a rd.iscsi.in.username=t rd.iscsi.in.password=@/etc/b"+
+		" netroot=iscsi:u:@/etc/a@10.0.0.1::::iqn.x:y"))
+	if got := p.SecretFiles(); !reflect.DeepEqual(got, []string{"/etc/a", "/etc/b"}) {
+		t.Errorf("SecretFiles = %q", got)
+	}
+	for text, want := range map[string]bool{
+		"root=LABEL=r netroot=dhcp rd.iscsi.password=@/etc/a":              false,
+		"root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.x:y":                   false,
+		"root=LABEL=r netroot=iscsi:u:pw@10.0.0.1::::iqn.x:y":              true,
+		"root=LABEL=r rd.iscsi.password=pw rd.iscsi.password=":             true, // the last one wins, the first is in the file
+		"root=LABEL=r iscsi_in_password=pw":                                true,
+		`root=LABEL=r "rootflags=x rd.iscsi.password=pw`:                   true,
+		"root=LABEL=r netroot=iscsi:u:@/etc/a:t:@/etc/b@10.0.0.1::::iqn.x": false,
+	} {
+		if got := HasInlineSecrets(Source{Name: "-cmdline", Text: text}); got != want {
+			t.Errorf("HasInlineSecrets(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

@@ -66,6 +66,7 @@ package config
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -285,6 +286,12 @@ type ISCSI struct {
 	Initiator string
 	// Targets holds every netroot=iscsi:… (and root=iscsi:…) target, in order.
 	Targets []Target
+	// Global is rd.iscsi.username=, rd.iscsi.password= and their in.
+	// counterparts (dracut's iscsi_username= & co.), already given to
+	// each target of Targets whose root path has no credentials of its
+	// own; kept for netroot build, which must find every secret file the
+	// command line names (SecretFiles), whatever the targets.
+	Global Auth
 	// Session is what rd.iscsi.param= asks of every session, validated:
 	// the login keys, CHAP algorithms and kernel settings /init applies.
 	Session Session
@@ -445,6 +452,33 @@ func (s Secret) String() string {
 
 // GoString redacts the secret in %#v output too.
 func (s Secret) GoString() string { return `config.Secret{"***"}` }
+
+// SecretFiles returns every CHAP secret file the command line names
+// (@/path): the targets' and Global's, each once, in order.
+func (p *Plan) SecretFiles() []string {
+	var out []string
+	add := func(a Auth) {
+		for _, s := range []Secret{a.Password, a.InPassword} {
+			if s.File != "" && !slices.Contains(out, s.File) {
+				out = append(out, s.File)
+			}
+		}
+	}
+	for _, t := range p.ISCSI.Targets {
+		add(t.Auth)
+	}
+	add(p.ISCSI.Global)
+	return out
+}
+
+// HasInlineSecrets reports whether the command line in src writes a CHAP
+// secret itself (not an @/path file): in rd.iscsi.password= and the like,
+// in a root path's credentials, also where Parse would not take it (a
+// parameter given again, a value swallowed by an unbalanced quote).
+func HasInlineSecrets(src Source) bool {
+	args, _, _ := splitCmdline(sourceLines(src.Text), src.Name)
+	return len(collectSecrets(args)) > 0
+}
 
 // RootKind is how root= names the root device.
 type RootKind string
