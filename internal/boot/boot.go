@@ -34,7 +34,7 @@ type Options struct {
 	// Args are /init's arguments, passed on to the real init.
 	Args []string
 	// Environ is /init's environment, the real init's and the shell's
-	// base.
+	// base (without the entries that can carry a CHAP secret: handedEnv).
 	Environ []string
 	// Grace bounds the wait for the background work (module batches,
 	// the uevent loop) when the boot fails, before the emergency shell

@@ -42,6 +42,32 @@ func (m *machine) before(a, b string) bool {
 	return ia >= 0 && ib >= 0 && ia < ib
 }
 
+// TestEnvHidesSecrets: the parameters the kernel put into /init's
+// environment that can carry a CHAP secret (netroot=, iscsi_password=…)
+// reach neither the shell nor the real init; the rest does.
+func TestEnvHidesSecrets(t *testing.T) {
+	m := newMachine(t)
+	m.shell = func() error { return nil }
+	environ := []string{"HOME=/", "TERM=vt100", "BOOT_IMAGE=/vmlinuz", "netroot=iscsi:u:hunter2@10.77.0.1::3260:1:" + targetIQN,
+		"iscsi_password=hunter2", "iscsi_in_password=hunter3"}
+	if _, err := m.boot(scenario+" rd.break=pre-mount", Options{Environ: environ}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if m.switched == nil || m.shellEnv == nil {
+		t.Fatalf("switch_root %+v, shell env %q", m.switched, m.shellEnv)
+	}
+	for name, env := range map[string][]string{"the shell's": m.shellEnv, "the real init's": m.switched.Env} {
+		for _, want := range []string{"HOME=/", "TERM=vt100", "BOOT_IMAGE=/vmlinuz"} {
+			if !slices.Contains(env, want) {
+				t.Errorf("%s environment lacks %s: %q", name, want, env)
+			}
+		}
+		if s := strings.Join(env, " "); strings.Contains(s, "hunter") || strings.Contains(s, "netroot=") {
+			t.Errorf("%s environment holds a secret: %q", name, env)
+		}
+	}
+}
+
 func TestBootReachesSwitchRoot(t *testing.T) {
 	m := newMachine(t)
 	b, err := m.boot(scenario+" -- single", Options{Args: []string{"single"}, Environ: []string{"HOME=/"}})

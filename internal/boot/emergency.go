@@ -91,11 +91,19 @@ func (b *Boot) shell(c Console) error {
 // bbDir is where a u-root busybox image (mkuimage) keeps its commands.
 const bbDir = "/bbin"
 
-// shellEnv is the emergency shell's environment: init's, with HOME, TERM
-// and PATH defaults, a prompt naming netroot, and bbDir at the end of
-// PATH so that a u-root image's commands (ls, ip, dmesg…) are found.
+// handedEnv is the environment /init hands on, to the real init and the
+// emergency shell: its own without what can carry a CHAP secret (the
+// kernel put netroot=, iscsi_password=… there), with HOME, TERM and PATH
+// defaults.
+func handedEnv(environ []string) []string {
+	return switchroot.Env(config.DropSecretEnv(environ))
+}
+
+// shellEnv is the emergency shell's environment: handedEnv's, with a
+// prompt naming netroot and bbDir at the end of PATH so that a u-root
+// image's commands (ls, ip, dmesg…) are found.
 func shellEnv(environ []string) []string {
-	env := switchroot.Env(append(slices.Clip(environ), "PS1=netroot:\\w# "))
+	env := handedEnv(append(slices.Clip(environ), "PS1=netroot:\\w# "))
 	for i, kv := range env {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok && !slices.Contains(filepath.SplitList(p), bbDir) {
 			env[i] = kv + string(filepath.ListSeparator) + bbDir

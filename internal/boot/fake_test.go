@@ -55,6 +55,7 @@ type machine struct {
 	portals  map[uint32]string // SCSI host → "portal target" of its session
 	nextHost uint32
 	switched *switchroot.Options
+	shellEnv []string // the last shell's environment
 	forever  chan struct{}
 }
 
@@ -515,6 +516,9 @@ func (m *machine) SwitchRoot(o switchroot.Options) error {
 // Console.
 
 func (m *machine) Shell(env []string) error {
+	m.mu.Lock()
+	m.shellEnv = env
+	m.mu.Unlock()
 	m.record("shell")
 	if m.shell != nil {
 		return m.shell()

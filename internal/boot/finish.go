@@ -65,7 +65,7 @@ func (b *Boot) switchRoot(p *config.Plan, idleAtStart float64, m *modules, a att
 		NewRoot: newRoot,
 		Init:    p.Root.Init,
 		Args:    b.opts.Args,
-		Env:     switchroot.Env(b.opts.Environ),
+		Env:     handedEnv(b.opts.Environ),
 		Keep:    keep,
 	})
 	if err == nil { // only a fake returns

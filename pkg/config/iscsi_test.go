@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -219,6 +220,33 @@ func TestSecretFilesAndInline(t *testing.T) {
 	} {
 		if got := HasInlineSecrets(Source{Name: "-cmdline", Text: text}); got != want {
 			t.Errorf("HasInlineSecrets(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestDropSecretEnv: the kernel puts the parameters it does not know and
+// whose names have no '.' into init's environment; those that can carry a
+// CHAP secret are not handed on, the others are, in order.
+func TestDropSecretEnv(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{nil, nil},
+		{[]string{"HOME=/", "TERM=linux", "BOOT_IMAGE=/vmlinuz", "PATH=/bin"}, []string{"HOME=/", "TERM=linux", "BOOT_IMAGE=/vmlinuz", "PATH=/bin"}},
+		{[]string{"HOME=/", "netroot=iscsi:u:pw@10.0.0.1::::iqn.x:y", "TERM=linux"}, []string{"HOME=/", "TERM=linux"}},
+		{[]string{"netroot=dhcp", "root=iscsi:u:pw@10.0.0.1::::iqn.x:y"}, nil}, // names that can carry one, whatever the value
+		{[]string{"iscsi_password=pw", "iscsi_in_password=pw2", "iscsi_param=node.session.auth.password=pw", "iscsi_username=u"}, []string{"iscsi_username=u"}},
+		// A value that holds a secret, under any name (an unbalanced
+		// quote on the command line).
+		{[]string{"foo=x rd.iscsi.password=pw", "bar=y iscsi:u:pw@10.0.0.1::::iqn.x:y", "baz=iscsi:10.0.0.1::::iqn.x:y"}, []string{"baz=iscsi:10.0.0.1::::iqn.x:y"}},
+		{[]string{"NETROOT=x", "single", "=x"}, []string{"NETROOT=x", "single", "=x"}},
+	} {
+		in := slices.Clone(tc.in)
+		if got := DropSecretEnv(in); !slices.Equal(got, tc.want) {
+			t.Errorf("DropSecretEnv(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if !slices.Equal(in, tc.in) {
+			t.Errorf("DropSecretEnv changed its input: %q", in)
 		}
 	}
 }

@@ -50,6 +50,38 @@ var keyAliases = map[string]string{
 	"net.naming_scheme": "net.naming-scheme",
 }
 
+// secretParams are the parameters whose values can carry a CHAP secret
+// (by their current names; keyAliases gives the others).
+var secretParams = map[string]bool{
+	"rd.iscsi.password": true, "rd.iscsi.in.password": true, "rd.iscsi.param": true, // node.session.auth.password=… (refused)
+	"netroot": true, "root": true, // a root path's credentials
+}
+
+// DropSecretEnv returns environ without the entries that can carry a CHAP
+// secret: those named by a parameter that can (netroot=, and the legacy
+// iscsi_password=, iscsi_in_password=, iscsi_param= that have no '.'),
+// whatever their value, and those whose value holds one. The kernel puts
+// every parameter it does not know whose name has no '.' into init's
+// environment, which the real init and the emergency shell would inherit.
+// environ is not modified.
+func DropSecretEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			name := k
+			if alias, found := keyAliases[name]; found {
+				name = alias
+			}
+			if secretParams[name] || len(collectSecrets([]arg{{Key: k, Value: v, HasValue: true}})) > 0 {
+				continue
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 // anacondaKeys are the companions of an anaconda-style ip=<IPv4>.
 var anacondaKeys = []string{"netmask", "gateway", "hostname", "ksdevice", "mtu"}
 
