@@ -101,6 +101,11 @@ func TestRootPathTarget(t *testing.T) {
 		{"a leading '@'", "iscsi:user:@@s3cret@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"s3cret"}},
 		{"mutual, '@' in the target's", "iscsi:user:s3cret:tuser:Tp5@Wn8@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"s3cret", "Tp5", "Wn8"}},
 		{"'@' and too few fields", "iscsi:user:Qz7@Mk4@10.77.0.1:x:" + targetIQN, false, "the root-path from 10.77.0.1 on eth0", []string{"Qz7", "Mk4"}},
+		// Which file of the initramfs is a secret is the command line's
+		// choice, not a DHCP server's.
+		{"a secret file", "iscsi:user:@/etc/netroot/chap@10.77.0.1::3260:1:" + targetIQN, false, "cannot name a CHAP secret file", nil},
+		{"a secret file for the target", "iscsi:user:s3cret:tuser:@/etc/netroot/chap@10.77.0.1::3260:1:" + targetIQN, false, "cannot name a CHAP secret file", []string{"s3cret"}},
+		{"a literal leading '@'", "iscsi:user:@@s3cret@10.77.0.1::3260:1:" + targetIQN, false, "cannot contain '@'", []string{"s3cret"}},
 		{"'@' and a bad port", "iscsi:user:Qz7:tuser:Tp5@Wn8@10.77.0.1:6:x::" + targetIQN, false, "the root-path from 10.77.0.1 on eth0", []string{"Qz7", "Tp5", "Wn8"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

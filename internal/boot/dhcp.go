@@ -180,7 +180,7 @@ func rootPathTarget(l *dhcp.Lease) (t config.Target, ok bool, err error) {
 		return t, false, hint.Errorf("set the server's option 17 to iscsi:<server>::<port>:<lun>:<target> (without quotes)",
 			"netroot=dhcp: the root-path from %s on %s is %q; netroot boots only iscsi:… roots", l.Server, l.Interface, shown)
 	}
-	t, err = config.ParseISCSIRoot(l.RootPath)
+	t, err = config.ParseDHCPRootPath(l.RootPath)
 	if err != nil {
 		// Never echo the value: it may hold CHAP secrets.
 		return t, false, fmt.Errorf("netroot=dhcp: the root-path from %s on %s: %w", l.Server, l.Interface, err)

@@ -111,6 +111,8 @@ func TestBootIPv6Failures(t *testing.T) {
 			"FATAL dhcp6: netroot=dhcp6, but no DHCPv6 answer carried a boot file URL (option 59) — have the DHCPv6 server send option 59"},
 		{"a boot file URL that is not iSCSI", "netroot=dhcp6 rd.shell=0 " + rootArgs, &fakeIPv6{lease: lease6("http://u:hunter2@[fd77::1]/boot.ipxe")},
 			"netroot boots only iscsi:… roots"},
+		{"a boot file URL naming a secret file", "netroot=dhcp6 rd.shell=0 " + rootArgs, &fakeIPv6{lease: lease6("iscsi:u:@/etc/shadow@[fd77::1]::3260:1:" + targetIQN)},
+			"cannot name a CHAP secret file"},
 		{"no router advertisement", "ip=eth0:auto6 rd.retry=1 netroot=" + target6 + " rd.shell=0 " + rootArgs, &fakeIPv6{}, "FATAL ip: ip=eth0:auto6: eth0: no router advertisement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -219,6 +219,23 @@ func ParseISCSIRoot(value string) (Target, error) {
 	return t, nil
 }
 
+// ParseDHCPRootPath parses the root-path a DHCP server sends (option 17,
+// or DHCPv6's boot file URL) as ParseISCSIRoot does, and refuses one that
+// names a secret file (@/path): which file of the initramfs holds a CHAP
+// secret is the command line's choice, not a server's, which could
+// otherwise have any file of the initramfs sent (as a CHAP response) to a
+// portal of its choosing.
+func ParseDHCPRootPath(value string) (Target, error) {
+	t, err := ParseISCSIRoot(value)
+	if err != nil {
+		return t, err
+	}
+	if t.Auth.Password.File != "" || t.Auth.InPassword.File != "" {
+		return Target{}, fmt.Errorf("%w: a root-path from DHCP cannot name a CHAP secret file (@/path): secret files are named on the command line only; have the server send the password itself, or give the target on the command line (netroot=iscsi:…)", ErrUnsupported)
+	}
+	return t, nil
+}
+
 // checkAuth checks that CHAP credentials come in pairs.
 func checkAuth(a Auth) error {
 	if a.Username == "" && (!a.Password.IsZero() || a.InUsername != "" || !a.InPassword.IsZero()) {

@@ -331,11 +331,11 @@ type ISCSI struct {
 	TestRoute bool
 	// FromDHCP is true with netroot=dhcp or root=dhcp (or root=/dev/root
 	// netroot=dhcp): the target is the iSCSI root-path of the DHCP answer
-	// (option 17), to be parsed with ParseISCSIRoot.
+	// (option 17), to be parsed with ParseDHCPRootPath.
 	FromDHCP bool
 	// FromDHCP6 is true with netroot=dhcp6: the target is the iSCSI root
 	// path of the DHCPv6 answer's boot file URL (option 59, RFC 5970),
-	// parsed with ParseISCSIRoot.
+	// parsed with ParseDHCPRootPath.
 	FromDHCP6 bool
 	// Multipath is rd.netroot.multipath=1 (or dracut's rd.multipath=default):
 	// /init keeps a session on every path of a target (Paths) and mounts
