@@ -250,3 +250,28 @@ func TestDropSecretEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretFormat: no verb prints a secret's value, alone or inside a
+// target; a file secret shows its path.
+func TestSecretFormat(t *testing.T) {
+	const value = "Hx9s3cret"
+	hexed := fmt.Sprintf("%x", value)
+	tg := Target{Server: "10.0.0.1", Auth: Auth{Username: "u", Password: NewSecret(value), InUsername: "t", InPassword: SecretFile("/etc/netroot/in")}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "%10.3s", "%T %v"} {
+		for _, arg := range []any{NewSecret(value), tg, &tg, tg.Auth, []Secret{NewSecret(value)}} {
+			out := fmt.Sprintf(verb, arg)
+			if strings.Contains(out, value) || strings.Contains(strings.ToLower(out), hexed) || strings.Contains(out, "Hx9") {
+				t.Errorf("Sprintf(%q, %T) = %s", verb, arg, out)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%v %s", NewSecret(value), SecretFile("/etc/netroot/chap")); got != "*** *** (from /etc/netroot/chap)" {
+		t.Errorf("got %q", got)
+	}
+	if got := fmt.Sprintf("%#v", NewSecret(value)); got != `config.Secret{"***"}` {
+		t.Errorf("%%#v = %q", got)
+	}
+	if got := fmt.Sprintf("[%v]", Secret{}); got != "[]" {
+		t.Errorf("zero = %q", got)
+	}
+}

@@ -64,6 +64,8 @@
 package config
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -452,6 +454,16 @@ func (s Secret) String() string {
 
 // GoString redacts the secret in %#v output too.
 func (s Secret) GoString() string { return `config.Secret{"***"}` }
+
+// Format redacts the secret for every verb (%d and %x included, and
+// inside the structs that hold it), as String and GoString do.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, s.GoString())
+		return
+	}
+	io.WriteString(f, s.String())
+}
 
 // SecretFiles returns every CHAP secret file the command line names
 // (@/path): the targets' and Global's, each once, in order.
