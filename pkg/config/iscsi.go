@@ -167,13 +167,16 @@ func credsEnd(v string) int {
 // authEnd returns the index of the '@' ending the credentials of a root
 // path, -1 without one. It is the first '@' (as in parse_iscsi_root),
 // except that an '@' right after a ':' and before a '/' starts a secret
-// file (u:@/etc/netroot/chap@server…), whose path ends at the next '@'.
+// file (u:@/etc/netroot/chap@server…), whose path ends at the next '@'
+// (which may start the reverse password's file: u:@/a:tu:@/b@server…).
 func authEnd(v string) int {
 	at := strings.IndexByte(v, '@')
-	if at > 0 && v[at-1] == ':' && at+1 < len(v) && v[at+1] == '/' {
-		if next := strings.IndexByte(v[at+1:], '@'); next >= 0 {
-			return at + 1 + next
+	for files := 0; files < 2 && at > 0 && v[at-1] == ':' && at+1 < len(v) && v[at+1] == '/'; files++ {
+		next := strings.IndexByte(v[at+1:], '@')
+		if next < 0 {
+			break
 		}
+		at += 1 + next
 	}
 	return at
 }

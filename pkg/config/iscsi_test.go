@@ -26,6 +26,12 @@ func TestParseISCSIRoot(t *testing.T) {
 			Auth: Auth{Username: "u", Password: NewSecret("p"), InUsername: "tu", InPassword: NewSecret("tp")}}},
 		{"iscsi:u:@/etc/netroot/chap@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
 			Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap")}}},
+		{"iscsi:u:@/etc/netroot/chap:tu:@/etc/netroot/in@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
+			Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap"), InUsername: "tu", InPassword: SecretFile("/etc/netroot/in")}}},
+		{"iscsi:u:@/etc/netroot/chap:tu:tp@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
+			Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap"), InUsername: "tu", InPassword: NewSecret("tp")}}},
+		{"iscsi:u:p:tu:@/etc/netroot/in@10.0.0.1::::iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, Name: "iqn.2009-01.com.example:x",
+			Auth: Auth{Username: "u", Password: NewSecret("p"), InUsername: "tu", InPassword: SecretFile("/etc/netroot/in")}}},
 		{"iscsi:10.0.0.1::3260:default:eth0:2:iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, IfaceName: "default", NetDev: "eth0", LUN: 2, Name: "iqn.2009-01.com.example:x"}},
 		{"iscsi:10.0.0.1::3260:eth0:2:iqn.2009-01.com.example:x", Target{Server: "10.0.0.1", Port: 3260, Group: 1, NetDev: "eth0", LUN: 2, Name: "iqn.2009-01.com.example:x"}},
 		{"iscsi:target.example.com::::eui.02004567A425678D", Target{Server: "target.example.com", Port: 3260, Group: 1, Name: "eui.02004567A425678D"}},
@@ -81,10 +87,11 @@ func TestDefaultInitiator(t *testing.T) {
 
 func TestRedactNetroot(t *testing.T) {
 	for in, want := range map[string]string{
-		"iscsi:u:pw@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",
-		"iscsi:u:pw:tu:tpw@1.2.3.4::::iqn.x:y": "iscsi:u:***:tu:***@1.2.3.4::::iqn.x:y",
-		"iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y":   "iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y",
-		"iscsi:1.2.3.4::::iqn.x:y":             "iscsi:1.2.3.4::::iqn.x:y",
+		"iscsi:u:pw@1.2.3.4::::iqn.x:y":                "iscsi:u:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:pw:tu:tpw@1.2.3.4::::iqn.x:y":         "iscsi:u:***:tu:***@1.2.3.4::::iqn.x:y",
+		"iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y":           "iscsi:u:@/etc/c@1.2.3.4::::iqn.x:y",
+		"iscsi:u:@/etc/c:t:@/etc/d@1.2.3.4::::iqn.x:y": "iscsi:u:@/etc/c:t:@/etc/d@1.2.3.4::::iqn.x:y",
+		"iscsi:1.2.3.4::::iqn.x:y":                     "iscsi:1.2.3.4::::iqn.x:y",
 		// Secrets holding '@': hidden up to the '@' before the server.
 		"iscsi:u:p@ss@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",
 		"iscsi:u:@@pw@1.2.3.4::::iqn.x:y":        "iscsi:u:***@1.2.3.4::::iqn.x:y",

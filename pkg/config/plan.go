@@ -13,8 +13,10 @@
 // rd.iscsi.password=@/etc/netroot/chap, keeps the secret out of
 // /proc/cmdline and the boot loader's configuration; /init reads it with
 // Secret.Reveal (trailing newlines are dropped). In netroot= write
-// iscsi:user:@/etc/netroot/chap@server…; the path ends at the next '@'.
-// A literal secret starting with '@' is written "@@…" (not in netroot=).
+// iscsi:user:@/etc/netroot/chap@server…; the path ends at the next '@'
+// (iscsi:user:@/a:tuser:@/b@server… for both of mutual CHAP). A literal
+// secret starting with '@' is written "@@…" (not in netroot=, where no
+// password may hold an '@': the credentials end at the first one).
 // Secrets never appear in errors, Describe or String output.
 //
 // # Where netroot differs from dracut
