@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -177,15 +178,22 @@ func (p *parser) finishISCSI() {
 	}
 	p.global = global
 	is.Global = global
+	if sameSecret(global) {
+		// Also with netroot=dhcp or the iBFT, which take no target's
+		// credentials from here.
+		a := p.last["rd.iscsi.in.password"]
+		p.fail(a, redactSecret(a.Value), grammarSecret, errSameSecret)
+	}
 	for i := range is.Targets {
 		t := &is.Targets[i]
-		switch n := p.authFields[i]; {
+		n := p.authFields[i]
+		switch {
 		case n == 0:
 			t.Auth = global
 		case n <= 2:
 			t.Auth.InUsername, t.Auth.InPassword = global.InUsername, global.InPassword
 		}
-		if err := checkAuth(t.Auth); err != nil {
+		if err := checkAuth(t.Auth); err != nil && !(n == 0 && errors.Is(err, errSameSecret)) { // reported above
 			a := p.targetArgs[i]
 			p.fail(a, a.Value, grammarNetroot+"; or rd.iscsi.username= with rd.iscsi.password=", err)
 		}
@@ -291,7 +299,9 @@ func (p *parser) finishRoot() {
 			t.Auth.InUsername, t.Auth.InPassword = glob.InUsername, glob.InPassword
 		}
 		if err := checkAuth(t.Auth); err != nil {
-			p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
+			if !(n == 0 && errors.Is(err, errSameSecret)) { // finishISCSI reports the global one
+				p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
+			}
 			return
 		}
 		is.Targets = append([]Target{t}, is.Targets...)

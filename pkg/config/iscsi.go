@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"net"
 	"path"
@@ -239,7 +240,21 @@ func ParseDHCPRootPath(value string) (Target, error) {
 	return t, nil
 }
 
-// checkAuth checks that CHAP credentials come in pairs.
+// errSameSecret is checkAuth's cause for one inline secret both ways.
+var errSameSecret = fmt.Errorf("%w: mutual CHAP: the target's secret (in.password) must differ from ours (password): "+
+	"RFC 7143 forbids one secret both ways (a target that knows ours could pass as itself), and the login refuses it; give the target a secret of its own", ErrConflict)
+
+// sameSecret reports whether mutual CHAP credentials give one inline
+// secret both ways (secret files cannot be compared here; the login
+// refuses them then).
+func sameSecret(a Auth) bool {
+	p, in := a.Password, a.InPassword
+	return a.InUsername != "" && p.File == "" && in.File == "" && p.value != "" &&
+		subtle.ConstantTimeCompare([]byte(p.value), []byte(in.value)) == 1
+}
+
+// checkAuth checks that CHAP credentials come in pairs, and that mutual
+// CHAP's two inline secrets differ.
 func checkAuth(a Auth) error {
 	if a.Username == "" && (!a.Password.IsZero() || a.InUsername != "" || !a.InPassword.IsZero()) {
 		return fmt.Errorf("%w: CHAP credentials without a username", ErrSyntax)
@@ -252,6 +267,9 @@ func checkAuth(a Auth) error {
 	}
 	if a.InUsername != "" && a.InPassword.IsZero() {
 		return fmt.Errorf("%w: reverse CHAP username without a password", ErrSyntax)
+	}
+	if sameSecret(a) {
+		return errSameSecret
 	}
 	return nil
 }

@@ -282,3 +282,46 @@ func TestSecretFormat(t *testing.T) {
 		t.Errorf("zero = %q", got)
 	}
 }
+
+// TestMutualCHAPSameSecret: one inline secret both ways is refused (RFC
+// 7143 §12.1.3; the login would refuse it), without showing it; secret
+// files cannot be compared here.
+func TestMutualCHAPSameSecret(t *testing.T) {
+	const tgt = "10.0.0.1::3260:0:iqn.2020-01.com.example:t"
+	global := " rd.iscsi.username=u rd.iscsi.password=Sm9same rd.iscsi.in.username=tu rd.iscsi.in.password=Sm9same"
+	for _, tc := range []struct {
+		cmdline string
+		refused bool
+	}{
+		{"root=LABEL=r netroot=iscsi:u:Sm9same:tu:Sm9same@" + tgt, true},
+		{"root=iscsi:u:Sm9same:tu:Sm9same@" + tgt, true},
+		{"root=LABEL=r netroot=dhcp" + global, true},
+		{"root=LABEL=r rd.iscsi.firmware iscsi_username=u iscsi_password=Sm9same iscsi_in_username=tu iscsi_in_password=Sm9same", true},
+		{"root=LABEL=r netroot=iscsi:" + tgt + global, true},
+		{"root=iscsi:" + tgt + global, true},
+		{"root=LABEL=r netroot=iscsi:u:Sm9same@" + tgt + " rd.iscsi.in.username=tu rd.iscsi.in.password=Sm9same", true},
+		{"root=LABEL=r netroot=iscsi:u:Sm9same:tu:Sm9other@" + tgt, false},
+		{"root=LABEL=r netroot=iscsi:u:Sm9same:tu:Sm9other@" + tgt + global, true}, // rd.iscsi.* itself, though unused
+		{"root=LABEL=r netroot=iscsi:u:Sm9same:tu:Sm9same@" + tgt + " rd.iscsi.username=u rd.iscsi.password=Sm9a rd.iscsi.in.username=tu rd.iscsi.in.password=Sm9b", true},
+		{"root=LABEL=r netroot=iscsi:" + tgt + " rd.iscsi.username=u rd.iscsi.password=Sm9a rd.iscsi.in.username=tu rd.iscsi.in.password=Sm9b", false},
+		{"root=LABEL=r netroot=iscsi:u:@/etc/a:tu:@/etc/b@" + tgt, false},
+		{"root=LABEL=r netroot=iscsi:u:Sm9same@" + tgt, false},
+	} {
+		_, err := Parse(proc(tc.cmdline))
+		if (err != nil) != tc.refused || err != nil && !strings.Contains(err.Error(), "must differ") {
+			t.Errorf("Parse(%q) = %v, refused %v", tc.cmdline, err, tc.refused)
+		}
+		if err == nil {
+			continue
+		}
+		if strings.Contains(err.Error(), "Sm9") {
+			t.Errorf("Parse(%q): the error shows the secret: %v", tc.cmdline, err)
+		}
+		if n := strings.Count(err.Error(), "must differ"); n != 1 {
+			t.Errorf("Parse(%q): %d errors, want 1:\n%v", tc.cmdline, n, err)
+		}
+	}
+	if _, err := ParseISCSIRoot("iscsi:u:Sm9same:tu:Sm9same@" + tgt); err == nil || !strings.Contains(err.Error(), "must differ") || strings.Contains(err.Error(), "Sm9") {
+		t.Errorf("ParseISCSIRoot: %v", err)
+	}
+}
