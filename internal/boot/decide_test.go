@@ -111,7 +111,7 @@ func TestRootPathTarget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &dhcp.Lease{Interface: "eth0", RootPath: tc.rootPath}
 			l.Server = netip.MustParseAddr("10.77.0.1")
-			got, ok, err := rootPathTarget(l)
+			got, ok, err := rootPathTarget(l, config.Auth{})
 			if ok != tc.ok || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("rootPathTarget = %+v, %v, %v", got, ok, err)
 			}
@@ -530,5 +530,37 @@ func TestBootProcs(t *testing.T) {
 		if got := BootProcs(tc.cpus); got != tc.want {
 			t.Errorf("BootProcs(%d) = %d, want %d", tc.cpus, got, tc.want)
 		}
+	}
+}
+
+// TestRootPathTargetGlobalCredentials: a root-path's target takes the
+// credentials it does not give from rd.iscsi.username= & co., as dracut's
+// iscsiroot.sh does (it reads them before parse_iscsi_root overrides them).
+func TestRootPathTargetGlobalCredentials(t *testing.T) {
+	global := config.Auth{Username: "u", Password: config.NewSecret("s3cret"), InUsername: "tu", InPassword: config.NewSecret("t4rget")}
+	for _, tc := range []struct {
+		name, rootPath       string
+		user, inUser, reveal string // want; reveal: the password's
+	}{
+		{"none given", "iscsi:10.77.0.1::3260:1:" + targetIQN, "u", "tu", "s3cret"},
+		{"one way given", "iscsi:own:0wnpass@10.77.0.1::3260:1:" + targetIQN, "own", "tu", "0wnpass"},
+		{"both given", "iscsi:own:0wnpass:town:t0wn@10.77.0.1::3260:1:" + targetIQN, "own", "town", "0wnpass"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &dhcp.Lease{Interface: "eth0", RootPath: tc.rootPath, Server: netip.MustParseAddr("10.77.0.1")}
+			got, ok, err := rootPathTarget(l, global)
+			if !ok || err != nil {
+				t.Fatalf("rootPathTarget = %v, %v", ok, err)
+			}
+			pw, err := got.Auth.Password.Reveal(nil)
+			if got.Auth.Username != tc.user || got.Auth.InUsername != tc.inUser || err != nil || pw != tc.reveal {
+				t.Errorf("auth %s/%q, in %s; want %s/%q, in %s", got.Auth.Username, pw, got.Auth.InUsername, tc.user, tc.reveal, tc.inUser)
+			}
+		})
+	}
+	// The target's secret and ours the same: refused, neither shown.
+	l := &dhcp.Lease{Interface: "eth0", RootPath: "iscsi:own:t4rget@10.77.0.1::3260:1:" + targetIQN, Server: netip.MustParseAddr("10.77.0.1")}
+	if _, ok, err := rootPathTarget(l, global); ok || err == nil || strings.Contains(hint.Format(err), "t4rget") {
+		t.Errorf("rootPathTarget with one secret both ways = %v, %v", ok, err)
 	}
 }

@@ -166,8 +166,9 @@ func raceDHCP(ctx context.Context, addrs Addrs, ifaces []string, o dhcp.Options)
 }
 
 // rootPathTarget is the iSCSI target of a lease's root-path (option 17,
-// netroot=dhcp); ok is false when the lease has none.
-func rootPathTarget(l *dhcp.Lease) (t config.Target, ok bool, err error) {
+// netroot=dhcp), with the credentials it lacks from global (the plan's
+// rd.iscsi.username= & co.); ok is false when the lease has none.
+func rootPathTarget(l *dhcp.Lease, global config.Auth) (t config.Target, ok bool, err error) {
 	if l.RootPath == "" {
 		return t, false, nil
 	}
@@ -180,7 +181,7 @@ func rootPathTarget(l *dhcp.Lease) (t config.Target, ok bool, err error) {
 		return t, false, hint.Errorf("set the server's option 17 to iscsi:<server>::<port>:<lun>:<target> (without quotes)",
 			"netroot=dhcp: the root-path from %s on %s is %q; netroot boots only iscsi:… roots", l.Server, l.Interface, shown)
 	}
-	t, err = config.ParseDHCPRootPath(l.RootPath)
+	t, err = config.ParseDHCPRootPath(l.RootPath, global)
 	if err != nil {
 		// Never echo the value: it may hold CHAP secrets.
 		return t, false, fmt.Errorf("netroot=dhcp: the root-path from %s on %s: %w", l.Server, l.Interface, err)

@@ -194,7 +194,7 @@ func (b *Boot) dhcp6(ctx context.Context, p *config.Plan, ip config.IPConfig, if
 		}
 	}
 	if p.ISCSI.FromDHCP6 && res.rootPath6 == nil {
-		t, ok, err := bootFileTarget(lease)
+		t, ok, err := bootFileTarget(lease, p.ISCSI.Global)
 		if err != nil {
 			return "", err
 		}
@@ -226,14 +226,15 @@ func (b *Boot) dhcp6(ctx context.Context, p *config.Plan, ip config.IPConfig, if
 }
 
 // bootFileTarget is the iSCSI target of a DHCPv6 boot file URL (option
-// 59, netroot=dhcp6); ok is false when the lease has none.
-func bootFileTarget(l *dhcp6.Lease) (config.Target, bool, error) {
+// 59, netroot=dhcp6), completed as rootPathTarget does; ok is false when
+// the lease has none.
+func bootFileTarget(l *dhcp6.Lease, global config.Auth) (config.Target, bool, error) {
 	if l.BootFileURL == "" {
 		return config.Target{}, false, nil
 	}
 	// The DHCPv4 root-path's checks and messages, which never echo
 	// credentials.
-	return rootPathTarget(&dhcp.Lease{Interface: l.Interface, Server: l.Server, RootPath: l.BootFileURL})
+	return rootPathTarget(&dhcp.Lease{Interface: l.Interface, Server: l.Server, RootPath: l.BootFileURL}, global)
 }
 
 // writeLease6 leaves the DHCPv6 lease for the real OS:

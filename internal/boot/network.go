@@ -111,7 +111,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		}
 		res.leases = append(res.leases, lease)
 		if p.ISCSI.FromDHCP && !rootPath {
-			t, ok, err := rootPathTarget(lease)
+			t, ok, err := rootPathTarget(lease, p.ISCSI.Global)
 			if err != nil {
 				st.Fail(err)
 				return res, fail("dhcp", err, "set the DHCP server's option 17 to iscsi:<server>::<port>:<lun>:<target>")

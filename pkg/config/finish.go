@@ -183,16 +183,15 @@ func (p *parser) finishISCSI() {
 		// credentials from here.
 		a := p.last["rd.iscsi.in.password"]
 		p.fail(a, redactSecret(a.Value), grammarSecret, errSameSecret)
+	} else if err := checkAuth(global); err != nil && (is.FromDHCP || is.FromDHCP6) {
+		// A DHCP root-path's target takes what it lacks from here: the
+		// boot would refuse it there.
+		p.failCross("rd.iscsi.username", global.Username, fmt.Errorf("%w (netroot=dhcp's target takes the credentials its root-path lacks from rd.iscsi.username= and rd.iscsi.password=, rd.iscsi.in.* likewise)", err))
 	}
 	for i := range is.Targets {
 		t := &is.Targets[i]
 		n := p.authFields[i]
-		switch {
-		case n == 0:
-			t.Auth = global
-		case n <= 2:
-			t.Auth.InUsername, t.Auth.InPassword = global.InUsername, global.InPassword
-		}
+		fillAuth(t, n, global)
 		if err := checkAuth(t.Auth); err != nil && !(n == 0 && errors.Is(err, errSameSecret)) { // reported above
 			a := p.targetArgs[i]
 			p.fail(a, a.Value, grammarNetroot+"; or rd.iscsi.username= with rd.iscsi.password=", err)

@@ -229,15 +229,36 @@ func ParseISCSIRoot(value string) (Target, error) {
 // secret is the command line's choice, not a server's, which could
 // otherwise have any file of the initramfs sent (as a CHAP response) to a
 // portal of its choosing.
-func ParseDHCPRootPath(value string) (Target, error) {
-	t, err := ParseISCSIRoot(value)
-	if err != nil {
-		return t, err
-	}
-	if t.Auth.Password.File != "" || t.Auth.InPassword.File != "" {
+//
+// The credentials the root-path does not give are global's (the plan's
+// rd.iscsi.username= & co.), as dracut's iscsiroot.sh reads those before
+// parse_iscsi_root overrides them with the root-path's own.
+func ParseDHCPRootPath(value string, global Auth) (Target, error) {
+	t, n, err := parseISCSIRoot(value)
+	if err == nil && (t.Auth.Password.File != "" || t.Auth.InPassword.File != "") {
 		return Target{}, fmt.Errorf("%w: a root-path from DHCP cannot name a CHAP secret file (@/path): secret files are named on the command line only; have the server send the password itself, or give the target on the command line (netroot=iscsi:…)", ErrUnsupported)
 	}
+	if err == nil {
+		fillAuth(&t, n, global)
+		err = checkAuth(t.Auth)
+	}
+	if err != nil {
+		return Target{}, redactCause(err, append(rootPathSecrets(value), global.Password.value, global.InPassword.value))
+	}
 	return t, nil
+}
+
+// fillAuth gives t, whose root path had n credential fields (0-4), the
+// ones it lacks from global (rd.iscsi.username= & co.), as dracut does:
+// none given, all are global's; one way given, the target's way (in.*)
+// is global's.
+func fillAuth(t *Target, n int, global Auth) {
+	switch {
+	case n == 0:
+		t.Auth = global
+	case n <= 2:
+		t.Auth.InUsername, t.Auth.InPassword = global.InUsername, global.InPassword
+	}
 }
 
 // errSameSecret is checkAuth's cause for one inline secret both ways.

@@ -287,6 +287,8 @@ func TestParseCrossChecks(t *testing.T) {
 		"root=LABEL=x ifname=a:52:54:00:00:00:01 ip=a:dhcp::52:54:00:00:00:02", // macaddr with ifname
 		"root=LABEL=x rd.iscsi.target.ip=10.0.0.1",                             // no name
 		"root=LABEL=x rd.iscsi.username=u netroot=iscsi:10.0.0.1::::iqn.x:y",   // user without password
+		"root=LABEL=x rd.iscsi.username=u netroot=dhcp",                        // the same for the root-path's target
+		"root=LABEL=x rd.iscsi.in.password=p netroot=dhcp6 ip=eth0:dhcp6",      // in.password without in.username
 		"root=LABEL=x netroot=iscsi:10.0.0.1::::iqn.x:y netroot=iscsi:10.0.0.1::3260:0:iqn.x:y",
 		"root=LABEL=x netroot=foo bar",
 		"root=LABEL=x vlan=vlan5:eth0 bond=bond0:eth0,eth1",
