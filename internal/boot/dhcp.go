@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -165,26 +166,40 @@ func raceDHCP(ctx context.Context, addrs Addrs, ifaces []string, o dhcp.Options)
 	return nil, errors.Join(errs...)
 }
 
+// rootSource names where a root path came from, for the messages.
+type rootSource struct{ param, what, option string }
+
+var (
+	dhcp4Root = rootSource{"netroot=dhcp", "root-path", "option 17"}
+	dhcp6Root = rootSource{"netroot=dhcp6", "boot file URL", "option 59"}
+)
+
 // rootPathTarget is the iSCSI target of a lease's root-path (option 17,
 // netroot=dhcp), with the credentials it lacks from global (the plan's
 // rd.iscsi.username= & co.); ok is false when the lease has none.
-func rootPathTarget(l *dhcp.Lease, global config.Auth) (t config.Target, ok bool, err error) {
-	if l.RootPath == "" {
+func rootPathTarget(l *dhcp.Lease, global config.Auth) (config.Target, bool, error) {
+	return offeredTarget(dhcp4Root, l.Server, l.Interface, l.RootPath, global)
+}
+
+// offeredTarget is the iSCSI target of root path v that server sent on
+// iface, as rootPathTarget says.
+func offeredTarget(src rootSource, server netip.Addr, iface, v string, global config.Auth) (t config.Target, ok bool, err error) {
+	if v == "" {
 		return t, false, nil
 	}
-	if !strings.HasPrefix(l.RootPath, "iscsi:") {
-		shown := l.RootPath
+	if !strings.HasPrefix(v, "iscsi:") {
+		shown := v
 		if strings.Contains(shown, "@") { // may hold credentials
 			shown, _, _ = strings.Cut(shown, ":")
 			shown += ":…"
 		}
-		return t, false, hint.Errorf("set the server's option 17 to iscsi:<server>::<port>:<lun>:<target> (without quotes)",
-			"netroot=dhcp: the root-path from %s on %s is %q; netroot boots only iscsi:… roots", l.Server, l.Interface, shown)
+		return t, false, hint.Errorf("set the server's "+src.option+" to iscsi:<server>::<port>:<lun>:<target> (without quotes)",
+			"%s: the %s from %s on %s is %q; netroot boots only iscsi:… roots", src.param, src.what, server, iface, shown)
 	}
-	t, err = config.ParseDHCPRootPath(l.RootPath, global)
+	t, err = config.ParseDHCPRootPath(v, global)
 	if err != nil {
 		// Never echo the value: it may hold CHAP secrets.
-		return t, false, fmt.Errorf("netroot=dhcp: the root-path from %s on %s: %w", l.Server, l.Interface, err)
+		return t, false, fmt.Errorf("%s: the %s from %s on %s: %w", src.param, src.what, server, iface, err)
 	}
 	return t, true, nil
 }

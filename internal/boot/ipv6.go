@@ -232,9 +232,9 @@ func bootFileTarget(l *dhcp6.Lease, global config.Auth) (config.Target, bool, er
 	if l.BootFileURL == "" {
 		return config.Target{}, false, nil
 	}
-	// The DHCPv4 root-path's checks and messages, which never echo
+	// The DHCPv4 root-path's checks, whose messages never echo
 	// credentials.
-	return rootPathTarget(&dhcp.Lease{Interface: l.Interface, Server: l.Server, RootPath: l.BootFileURL}, global)
+	return offeredTarget(dhcp6Root, l.Server, l.Interface, l.BootFileURL, global)
 }
 
 // writeLease6 leaves the DHCPv6 lease for the real OS:

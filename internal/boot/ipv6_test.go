@@ -112,7 +112,7 @@ func TestBootIPv6Failures(t *testing.T) {
 		{"a boot file URL that is not iSCSI", "netroot=dhcp6 rd.shell=0 " + rootArgs, &fakeIPv6{lease: lease6("http://u:hunter2@[fd77::1]/boot.ipxe")},
 			"netroot boots only iscsi:… roots"},
 		{"a boot file URL naming a secret file", "netroot=dhcp6 rd.shell=0 " + rootArgs, &fakeIPv6{lease: lease6("iscsi:u:@/etc/shadow@[fd77::1]::3260:1:" + targetIQN)},
-			"cannot name a CHAP secret file"},
+			"netroot=dhcp6: the boot file URL from fe80::1 on eth"},
 		{"no router advertisement", "ip=eth0:auto6 rd.retry=1 netroot=" + target6 + " rd.shell=0 " + rootArgs, &fakeIPv6{}, "FATAL ip: ip=eth0:auto6: eth0: no router advertisement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
