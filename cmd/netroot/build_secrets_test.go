@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/netroot/netroot/pkg/modload/modtest"
-	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // writeBuildTree writes buildTree and iscsi_ibft, uncompressed, and
@@ -35,28 +32,9 @@ func writeBuildTree(t *testing.T) string {
 // regular files by path.
 func archiveModes(t *testing.T, path string) map[string]uint64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]uint64{}
-	for _, r := range recs {
-		if r.Mode&cpio.S_IFMT == cpio.S_IFREG {
-			out[r.Name] = r.Mode & 0o7777
-		}
+	for _, r := range archiveRecords(t, path) {
+		out[r.Name] = r.Mode & 0o7777
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,8 +37,8 @@ var buildTree = []buildTreeMod{
 	{"kernel/fs/ext4/ext4.ko", ".zst", []string{"name=ext4", "depends=", "softdep=pre: crc32c", "alias=fs-ext4"}},
 }
 
-// readArchive returns the regular files of a gzip newc archive by path.
-func readArchive(t *testing.T, path string) map[string][]byte {
+// archiveRecords returns the regular files of a gzip newc archive.
+func archiveRecords(t *testing.T, path string) []cpio.Record {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -56,11 +57,14 @@ func readArchive(t *testing.T, path string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return slices.DeleteFunc(recs, func(r cpio.Record) bool { return r.Mode&cpio.S_IFMT != cpio.S_IFREG })
+}
+
+// readArchive returns the regular files of a gzip newc archive by path.
+func readArchive(t *testing.T, path string) map[string][]byte {
+	t.Helper()
 	out := map[string][]byte{}
-	for _, r := range recs {
-		if r.Mode&cpio.S_IFMT != cpio.S_IFREG {
-			continue
-		}
+	for _, r := range archiveRecords(t, path) {
 		data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
 		if err != nil {
 			t.Fatal(err)
