@@ -290,13 +290,7 @@ func (p *parser) finishRoot() {
 		}
 		// credentials as for netroot=
 		is := &pl.ISCSI
-		glob := p.global
-		switch {
-		case n == 0:
-			t.Auth = glob
-		case n <= 2:
-			t.Auth.InUsername, t.Auth.InPassword = glob.InUsername, glob.InPassword
-		}
+		fillAuth(&t, n, p.global)
 		if err := checkAuth(t.Auth); err != nil {
 			if !(n == 0 && errors.Is(err, errSameSecret)) { // finishISCSI reports the global one
 				p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
