@@ -10,6 +10,7 @@
 package netnametest
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -178,44 +179,102 @@ func notExist(op, name string) error {
 	return &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 }
 
-func (f *fast) Open(name string) (fs.File, error) {
+// maxLinks is how many symbolic links a lookup follows before it fails,
+// as the kernel's (ELOOP after 40). fstest.MapFS follows them without
+// end: a tree whose links loop (a fuzzed one) hung it.
+const maxLinks = 40
+
+// errLoop is the kernel's ELOOP.
+var errLoop = errors.New("too many levels of symbolic links")
+
+// loops reports whether looking name up follows more than maxLinks links.
+func (f *fast) loops(name string) bool {
+	for range maxLinks + 1 {
+		next, ok := f.expand(name)
+		if !ok {
+			return false
+		}
+		name = next
+	}
+	return true
+}
+
+// expand is one step of fstest.MapFS's symlink resolution: name with the
+// first link on its way (itself, or the first directory above it that is
+// one) replaced by the link's target; ok is false when there is none to
+// follow.
+func (f *fast) expand(name string) (string, bool) {
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != '/' {
+			continue
+		}
+		dir := name[:i]
+		if file := f.m[dir]; file != nil && file.Mode.Type() == fs.ModeSymlink {
+			target := string(file.Data)
+			if path.IsAbs(target) {
+				return "", false
+			}
+			return path.Join(path.Dir(dir), target) + name[i:], true
+		}
+	}
+	return "", false
+}
+
+// check is the error of looking name up when it is surely absent or its
+// links loop, nil when MapFS is to answer. lstat: name itself is not
+// followed (Lstat, ReadLink), only the directories above it.
+func (f *fast) check(op, name string, lstat bool) error {
 	if f.missing(name) {
-		return nil, notExist("open", name)
+		return notExist(op, name)
+	}
+	if lstat {
+		if f.loops(path.Dir(name)) {
+			return &fs.PathError{Op: op, Path: name, Err: errLoop}
+		}
+	} else if f.loops(name) {
+		return &fs.PathError{Op: op, Path: name, Err: errLoop}
+	}
+	return nil
+}
+
+func (f *fast) Open(name string) (fs.File, error) {
+	if err := f.check("open", name, false); err != nil {
+		return nil, err
 	}
 	return f.m.Open(name)
 }
 
 func (f *fast) Stat(name string) (fs.FileInfo, error) {
-	if f.missing(name) {
-		return nil, notExist("stat", name)
+	if err := f.check("stat", name, false); err != nil {
+		return nil, err
 	}
 	return f.m.Stat(name)
 }
 
 func (f *fast) Lstat(name string) (fs.FileInfo, error) {
-	if f.missing(name) {
-		return nil, notExist("lstat", name)
+	if err := f.check("lstat", name, true); err != nil {
+		return nil, err
 	}
 	return f.m.Lstat(name)
 }
 
 func (f *fast) ReadLink(name string) (string, error) {
-	if f.missing(name) {
-		return "", notExist("readlink", name)
+	if err := f.check("readlink", name, true); err != nil {
+		return "", err
 	}
 	return f.m.ReadLink(name)
 }
 
 func (f *fast) ReadDir(name string) ([]fs.DirEntry, error) {
-	if f.missing(name) {
-		return nil, notExist("readdir", name)
+	if err := f.check("readdir", name, false); err != nil {
+		return nil, err
 	}
 	return f.m.ReadDir(name)
 }
 
 func (f *fast) ReadFile(name string) ([]byte, error) {
-	if f.missing(name) {
-		return nil, notExist("readfile", name)
+	if err := f.check("readfile", name, false); err != nil {
+		return nil, err
 	}
 	return f.m.ReadFile(name)
 }
