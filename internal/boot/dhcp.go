@@ -188,11 +188,7 @@ func offeredTarget(src rootSource, server netip.Addr, iface, v string, global co
 		return t, false, nil
 	}
 	if !strings.HasPrefix(v, "iscsi:") {
-		shown := v
-		if strings.Contains(shown, "@") { // may hold credentials
-			shown, _, _ = strings.Cut(shown, ":")
-			shown += ":…"
-		}
+		shown := config.RedactRootPath(v) // it may hold credentials
 		return t, false, hint.Errorf("set the server's "+src.option+" to iscsi:<server>::<port>:<lun>:<target> (without quotes)",
 			"%s: the %s from %s on %s is %q; netroot boots only iscsi:… roots", src.param, src.what, server, iface, shown)
 	}

@@ -95,10 +95,21 @@ func redactSecret(s string) string {
 	return "***"
 }
 
-// RedactRootPath returns an iSCSI root path (netroot=, root=, or a DHCP
-// root-path, with or without "iscsi:") with its CHAP passwords replaced by
-// ***, for files and logs; anything else is returned unchanged.
-func RedactRootPath(v string) string { return redactNetroot(v) }
+// RedactRootPath returns a root path (netroot=, root=, a DHCP root-path
+// or boot file URL) fit for files and logs: an iSCSI one ("iscsi:…") with
+// its CHAP passwords replaced by ***; another holding an '@' (a URL's
+// user:password@, or an iSCSI path without "iscsi:") with all before the
+// '@' that may end credentials replaced by ***, as its layout is not
+// known; anything else unchanged.
+func RedactRootPath(v string) string {
+	if strings.HasPrefix(v, "iscsi:") {
+		return redactNetroot(v)
+	}
+	if end := credsEnd(v); end >= 0 {
+		return "***" + v[end:]
+	}
+	return v
+}
 
 // redactNetroot replaces the passwords in the credentials part of a
 // netroot= value (everything before the '@' credsEnd finds) with ***.

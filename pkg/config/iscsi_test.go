@@ -325,3 +325,22 @@ func TestMutualCHAPSameSecret(t *testing.T) {
 		t.Errorf("ParseISCSIRoot: %v", err)
 	}
 }
+
+// TestRedactRootPath: a root path without "iscsi:" that holds an '@' (a
+// URL's user:password@, as a UEFI HTTP boot's option 59) shows nothing
+// before that '@'; an iSCSI one its passwords as ***.
+func TestRedactRootPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://u:Pw9x@10.0.0.1/boot.efi": "***@10.0.0.1/boot.efi",
+		"nfs:u:Pw9x@10.0.0.1:/srv":        "***@10.0.0.1:/srv",
+		"u:Pw9x@1.2.3.4::::iqn.x:y":       "***@1.2.3.4::::iqn.x:y",
+		"ftp://Pw9x@10.0.0.1/x":           "***@10.0.0.1/x",
+		"10.0.0.1:/srv/nfs":               "10.0.0.1:/srv/nfs",
+		"iscsi:u:Pw9x@1.2.3.4::::iqn.x:y": "iscsi:u:***@1.2.3.4::::iqn.x:y",
+		"http://10.0.0.1/boot.efi":        "http://10.0.0.1/boot.efi",
+	} {
+		if got := RedactRootPath(in); got != want {
+			t.Errorf("RedactRootPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
