@@ -30,8 +30,12 @@ func (p *Plan) NeededModules() []string {
 	return out
 }
 
-// neededModule is a module the plan needs and what needs it, for errors.
-type neededModule struct{ name, by string }
+// neededModule is a module the plan needs and what needs it, for errors;
+// maybe: only if the machine turns out to need it (the iBFT's VLANs).
+type neededModule struct {
+	name, by string
+	maybe    bool
+}
 
 // neededModules is NeededModules with the blacklisted modules kept, each
 // with the parameter that needs it.
@@ -39,7 +43,7 @@ func (p *Plan) neededModules() []neededModule {
 	var out []neededModule
 	add := func(m, by string) {
 		if !slices.ContainsFunc(out, func(n neededModule) bool { return n.name == m }) {
-			out = append(out, neededModule{m, by})
+			out = append(out, neededModule{name: m, by: by})
 		}
 	}
 	for _, m := range p.Modules.Pre {
@@ -53,6 +57,7 @@ func (p *Plan) neededModules() []neededModule {
 		add("8021q", "vlan=")
 	case p.Net.IBFT:
 		add("8021q", "the iBFT's network (ip=ibft, rd.iscsi.ibft, rd.iscsi.firmware), whose NICs may be on a VLAN")
+		out[len(out)-1].maybe = true
 	}
 	if p.ISCSI.Firmware || p.Net.IBFT {
 		add("iscsi_ibft", "the iBFT (rd.iscsi.firmware, rd.iscsi.ibft, ip=ibft), which it reads")

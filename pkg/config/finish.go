@@ -415,8 +415,8 @@ func (p *parser) finishNet() {
 		}
 		if o, dup := vlanIDs[vlanKey{v.Parent, v.ID}]; dup && o.Name != v.Name {
 			// The kernel keeps one VLAN of an ID per parent (EEXIST).
-			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: VLAN %d on %s is already created by vlan=%s:%s, and a parent carries one VLAN of an ID: drop one of them (the ID comes from the name: vlan0005, vlan5, %s.0005 and %s.5 are all VLAN 5)",
-				ErrConflict, v.ID, v.Parent, o.Name, o.Parent, v.Parent, v.Parent))
+			p.failCross("vlan", v.Name+":"+v.Parent, fmt.Errorf("%w: VLAN %d on %s is already created by vlan=%s:%s, and a parent carries one VLAN of an ID: drop one of them (the ID comes from the name: vlan%04d, vlan%d, %s.%04d and %s.%d are all VLAN %d)",
+				ErrConflict, v.ID, v.Parent, o.Name, o.Parent, v.ID, v.ID, v.Parent, v.ID, v.Parent, v.ID, v.ID))
 		}
 		vlanIDs[vlanKey{v.Parent, v.ID}] = v
 		created[v.Name] = "vlan=" + v.Name
@@ -513,8 +513,8 @@ func (p *parser) finishNet() {
 func (p *parser) finishModules() {
 	for _, m := range p.plan.neededModules() {
 		a, ok := p.blacklistArgs[m.name]
-		if !ok {
-			continue
+		if !ok || m.maybe {
+			continue // the iBFT's 8021q: needed only if its NICs are on a VLAN, which the boot finds out
 		}
 		hint := "drop " + m.name + " from rd.driver.blacklist="
 		if strings.HasPrefix(m.by, "rd.driver.") {

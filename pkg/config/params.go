@@ -98,7 +98,7 @@ var parameters = []Parameter{
 	{Name: "ecryptfskey", Verdict: Warned, Doc: "no eCryptfs key is loaded; ignored."},
 	// Kernel modules.
 	{Name: "rd.driver.pre", Repeat: true, Verdict: Acted, Doc: "modules loaded first."},
-	{Name: "rd.driver.blacklist", Repeat: true, Verdict: Acted, Doc: "modules never loaded; blacklisting one the plan needs (one of rd.driver.pre= or rd.driver.post=, bonding for bond=, 8021q for vlan=, the iSCSI stack, the module of rootfstype=) is refused; netroot check -modules DIR also refuses blacklisting a module one of them depends on."},
+	{Name: "rd.driver.blacklist", Repeat: true, Verdict: Acted, Doc: "modules never loaded; blacklisting one the plan needs (one of rd.driver.pre= or rd.driver.post=, bonding for bond=, 8021q for vlan=, iscsi_ibft for the iBFT, the iSCSI stack, the module of rootfstype=) is refused (not 8021q for the iBFT: its NICs may have no VLAN); netroot check -modules DIR also refuses blacklisting a module one of them depends on."},
 	{Name: "rd.driver.post", Repeat: true, Verdict: Acted, Doc: "modules loaded with the plan's own, listed last (they need not wait for the device drivers); netroot build carries them."},
 	{Name: "rd.driver.export", Verdict: Warned, Doc: "module parameters are not exported to modprobe.d; ignored."},
 	// Network.

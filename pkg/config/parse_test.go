@@ -415,3 +415,13 @@ func TestParseUnclosedQuote(t *testing.T) {
 		})
 	}
 }
+
+// TestBlacklistIBFTVLAN: the iBFT may need 8021q (when its NICs are on a
+// VLAN, which only the boot learns); blacklisting it is not refused.
+func TestBlacklistIBFTVLAN(t *testing.T) {
+	for _, cl := range []string{"root=LABEL=r rd.iscsi.firmware=1 rd.driver.blacklist=8021q", "root=LABEL=r ip=ibft rd.driver.blacklist=8021q"} {
+		if _, err := Parse(proc(cl)); err != nil {
+			t.Errorf("Parse(%q): %v", cl, err)
+		}
+	}
+}
