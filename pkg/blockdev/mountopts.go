@@ -32,13 +32,14 @@ const (
 
 // mountFlagWords are mount(8)'s flag options, as util-linux's libmount
 // (optmap.c) and u-root's pkg/mount read them: each sets or clears its
-// flag. "defaults" is rw,suid,dev,exec,async (auto and nouser are
-// userspace's).
+// flag. "defaults" sets and clears nothing, as in libmount: the defaults
+// (rw, suid, dev, exec, async) are what no flag gives, and a flag word
+// before it stays.
 var mountFlagWords = []struct {
 	word       string
 	set, clear MountFlags
 }{
-	{"defaults", 0, MountNoSUID | MountNoDev | MountNoExec | MountSynchronous},
+	{"defaults", 0, 0},
 	{"suid", 0, MountNoSUID}, {"nosuid", MountNoSUID, 0},
 	{"dev", 0, MountNoDev}, {"nodev", MountNoDev, 0},
 	{"exec", 0, MountNoExec}, {"noexec", MountNoExec, 0},

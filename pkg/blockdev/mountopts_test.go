@@ -18,7 +18,7 @@ func TestParseMountOptions(t *testing.T) {
 		{"noatime", MountNoATime, "", "", nil},
 		{"noatime,nobarrier", MountNoATime, "", "nobarrier", nil},
 		{"defaults", 0, "", "", nil},
-		{"nosuid,nodev,noexec,defaults", 0, "", "", nil},
+		{"nosuid,nodev,noexec,defaults", MountNoSUID | MountNoDev | MountNoExec, "", "", nil}, // libmount: defaults is no flag
 		{"defaults,nosuid,nodev,noexec,sync", MountNoSUID | MountNoDev | MountNoExec | MountSynchronous, "", "", nil},
 		{"sync,async", 0, "", "", nil},
 		{"dirsync,mand,silent,iversion,lazytime,strictatime,nosymfollow",
