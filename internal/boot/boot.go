@@ -145,7 +145,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 				step = strings.Join(open, ", ")
 			}
 			b.log.Errorf("internal error in %s: %v\n%s", step, r, debug.Stack())
-			err = fail(step, fmt.Errorf("internal error: %v", r), "this is a bug in netroot: please report it with the console log (and the stack above)")
+			err = fail(step, fmt.Errorf("internal error: %v", r), bugHint)
 		}
 	}()
 	e := b.env
@@ -231,6 +231,21 @@ func (e *StepError) Hint() string {
 		return h
 	}
 	return e.hint
+}
+
+// bugHint is what to do about a panic: it is netroot's bug.
+const bugHint = "this is a bug in netroot: please report it with the console log (and the stack above)"
+
+// bug returns err, the result of work run as a task; a panic in it
+// (*task.PanicError) has its stack logged and gets bugHint, as a panic in
+// the boot's own goroutine does.
+func (b *Boot) bug(err error) error {
+	pe, ok := errors.AsType[*task.PanicError](err)
+	if !ok {
+		return err
+	}
+	b.log.Errorf("internal error: %v\n%s", pe.Value, pe.Stack)
+	return hint.Wrap(err, bugHint)
 }
 
 // fail is a failure of step caused by err; def is what to check unless

@@ -2,6 +2,7 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -197,6 +198,7 @@ func (w *connWatch) recoverLocked(ws *watched, why string) {
 				w.b.log.Printf("login: "+format, args...)
 			})
 		}).Wait(context.Background())
+		err = w.b.bug(err)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		ws.recovering = false
@@ -334,6 +336,7 @@ func guarded[T any](w *connWatch, ctx context.Context, fn func(context.Context) 
 		if err == nil {
 			return v, nil
 		}
+		err = w.b.bug(err)
 		// fn gave up (its deadline is rd.retry's too) while a session
 		// was being logged in again: its outcome is the better reason.
 		<-w.settled()
@@ -392,8 +395,11 @@ func (e *connLostError) Error() string {
 
 func (e *connLostError) Unwrap() error { return e.err }
 
-// Hint says what to check.
+// Hint says what to check: the target, unless the re-login panicked.
 func (e *connLostError) Hint() string {
+	if _, ok := errors.AsType[*task.PanicError](e.err); ok {
+		return bugHint
+	}
 	return "the target dropped the connection or went away: its log says why (LIO: the kernel log; tgt: tgtd's output); check that it is up and reachable at " +
 		strings.Join(e.s.Portals, ",") + " (raise rd.retry= to wait longer)"
 }

@@ -412,11 +412,11 @@ func TestBootSurvivesPanics(t *testing.T) {
 		want  []string
 	}{
 		{"mount", func(f *flakyTarget) { f.mountPanics = true },
-			[]string{"FATAL mount-root: mounting /dev/sda (ext4) on /sysroot", "internal error: superblock reader out of range"}},
+			[]string{"FATAL mount-root: mounting /dev/sda (ext4) on /sysroot", "internal error: superblock reader out of range — " + bugHint, "goroutine "}},
 		{"re-login", func(f *flakyTarget) {
 			f.failOnScan = true
 			f.recover = func(context.Context, keeper.Session) (keeper.Recovered, error) { panic("login response out of range") }
-		}, []string{"FATAL disk:", "internal error: login response out of range"}},
+		}, []string{"FATAL disk:", "internal error: login response out of range", bugHint, "goroutine "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFlaky(t)
