@@ -45,10 +45,10 @@ const bootifGrace = 10 * time.Second
 func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs Addrs, files Files, bonds *task.Task[preparedBonds],
 	nics NICs, v6 IPv6, fw *firmware) (netResult, error) {
 	res := netResult{firmware: fw}
-	n := p.Net
-	if len(n.IP) == 0 && len(n.Bonds) == 0 && len(p.ISCSI.Targets) == 0 && !n.NeedNet {
+	if !p.RunsNetwork() {
 		return res, nil
 	}
+	n := p.Net
 	ctx, cancel := context.WithTimeout(ctx, p.Boot.Retry)
 	defer cancel()
 

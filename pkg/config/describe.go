@@ -30,6 +30,14 @@ func (p *Plan) NeededModules() []string {
 	return out
 }
 
+// RunsNetwork reports whether /init's network step runs: the plan
+// configures addresses or bonds, logs in to targets, or needs the
+// network otherwise (netroot=dhcp, the iBFT, rd.neednet).
+func (p *Plan) RunsNetwork() bool {
+	n := p.Net
+	return len(n.IP) > 0 || len(n.Bonds) > 0 || len(p.ISCSI.Targets) > 0 || n.NeedNet
+}
+
 // neededModule is a module the plan needs and what needs it, for errors;
 // maybe: only if the machine turns out to need it (the iBFT's VLANs).
 type neededModule struct {

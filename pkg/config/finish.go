@@ -434,8 +434,8 @@ func (p *parser) finishNet() {
 				p.failCross("bond", b.Name, fmt.Errorf("%w: slave %s is itself a bond", ErrConflict, s))
 			}
 			if what, ok := created[s]; ok && strings.HasPrefix(what, "vlan=") {
-				// /init enslaves the NICs before it creates any VLAN (as
-				// dracut, it makes bonds of NICs).
+				// /init enslaves the NICs before it creates any VLAN
+				// (dracut's ifup would create the VLAN first).
 				p.failCross("bond", b.Name, fmt.Errorf("%w: slave %s is a VLAN (%s), and netroot makes bonds of NICs: bond the NICs and put the VLAN on the bond (vlan=%s.<id>:%s)",
 					ErrConflict, s, what, b.Name, b.Name))
 			}
@@ -535,8 +535,7 @@ func (p *parser) finishRetry() {
 	if !ok || pl.Boot.Retry != 0 {
 		return
 	}
-	n := pl.Net
-	if len(n.IP) == 0 && len(n.Bonds) == 0 && len(pl.ISCSI.Targets) == 0 && !n.NeedNet {
+	if !pl.RunsNetwork() {
 		return
 	}
 	p.fail(a, a.Value, grammarSeconds, fmt.Errorf("%w: 0 seconds leaves no time for any network wait (links, DHCP, logins, the disk), so the boot would fail at its first: give the seconds to keep trying (default %d)",

@@ -319,7 +319,7 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 		if auth != "" && credsEnd(v) != at {
 			// The rest of a secret would be taken for the server: refuse
 			// it without showing any of it.
-			return t, 0, fmt.Errorf("%w: a CHAP password cannot contain '@' in a root path (dracut's syntax ends the credentials at the first '@'): "+
+			return t, 0, fmt.Errorf("%w: a CHAP username or password cannot contain '@' in a root path (dracut's syntax ends the credentials at the first '@'): "+
 				"use rd.iscsi.password= (rd.iscsi.in.password=) or a secret file (@/path) on the command line, or a password without '@'", ErrSyntax)
 		}
 		v = v[at+1:]
