@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -152,9 +153,13 @@ func redactErrors(es Errors, secrets []string) {
 func hideSecrets(s string, secrets []string) (string, bool) {
 	changed := false
 	for _, sec := range secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "***")
-			changed = true
+		// As written, and as %q writes it inside quotes.
+		q := strconv.Quote(sec)
+		for _, form := range []string{sec, q[1 : len(q)-1]} {
+			if form != "" && strings.Contains(s, form) {
+				s = strings.ReplaceAll(s, form, "***")
+				changed = true
+			}
 		}
 	}
 	return s, changed

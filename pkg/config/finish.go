@@ -245,11 +245,8 @@ func (p *parser) finishTargets() {
 			p.failCross(a.Key, a.Value, fmt.Errorf("%w: same target and LUN as target %d", ErrConflict, j+1))
 		}
 		seen[key] = i
-		if t.Protocol != "" && t.Protocol != "6" {
-			p.fail(a, a.Value, grammarNetroot, fmt.Errorf("%w: <protocol> %q: iSCSI runs over TCP (6, or empty)", ErrSyntax, t.Protocol))
-		}
-		if t.NetDev != "" && !supportNetDev {
-			p.fail(a, a.Value, grammarNetroot, fmt.Errorf("%w: <netdev_name> %s: binding the login to an interface is not supported yet; leave the field empty (routes pick the interface)", ErrUnsupported, t.NetDev))
+		for _, err := range targetFieldErrors(t) {
+			p.fail(a, a.Value, grammarNetroot, err)
 		}
 		if t.IfaceName != "" && !supportIfaceName {
 			p.warn(a.Key+" <iscsi_iface_name> "+t.IfaceName, "ignored: the session's iface is reported as \"default\"")
@@ -260,6 +257,19 @@ func (p *parser) finishTargets() {
 	if len(p.plan.Paths()) > 1 && is.TestRoute && !supportTestRoute {
 		p.warn("rd.iscsi.testroute", "netroot tries every target, also one without a route; one that cannot be reached is left out (with a warning) once the root is found without it; dracut would skip it at once")
 	}
+}
+
+// targetFieldErrors are what /init refuses in a target's fields, one
+// error each: a <protocol> other than TCP's, a <netdev_name>.
+func targetFieldErrors(t Target) []error {
+	var errs []error
+	if t.Protocol != "" && t.Protocol != "6" {
+		errs = append(errs, fmt.Errorf("%w: <protocol> %q: iSCSI runs over TCP (6, or empty)", ErrSyntax, t.Protocol))
+	}
+	if t.NetDev != "" && !supportNetDev {
+		errs = append(errs, fmt.Errorf("%w: <netdev_name> %s: binding the login to an interface is not supported yet; leave the field empty (routes pick the interface)", ErrUnsupported, t.NetDev))
+	}
+	return errs
 }
 
 // finishRoot reads root= knowing netroot=.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,21 @@ func FuzzNetroot(f *testing.F) {
 			}
 			if err2 == nil && showsSecret(tg2.Portal()+" "+tg2.Name+" "+tg2.Auth.Username+" "+tg2.Auth.InUsername) {
 				t.Fatalf("ParseISCSIRoot(%q) = %+v: a secret became another field", ws, tg2)
+			}
+		}
+		// A DHCP root-path, its missing credentials filled from the
+		// command line's: neither the path's secrets nor those show.
+		global := Auth{Username: "gu", Password: NewSecret("g" + secretMarker), InUsername: "gt", InPassword: NewSecret("t" + secretMarker)}
+		for _, ws := range []string{s, "iscsi:" + rest, "iscsi:u:" + atSecret + "@" + rest, "iscsi:u:p@" + rest} {
+			if showsSecret(s) {
+				break
+			}
+			tg3, err3 := ParseDHCPRootPath(ws, global)
+			if err3 != nil && showsSecret(err3.Error()) {
+				t.Fatalf("ParseDHCPRootPath(%q): error leaks a secret: %v", ws, err3)
+			}
+			if err3 == nil && showsSecret(fmt.Sprintf("%v %+v %s", tg3, tg3, RedactRootPath(ws))) {
+				t.Fatalf("ParseDHCPRootPath(%q) = %+v: a secret shows", ws, tg3)
 			}
 		}
 		if err != nil {

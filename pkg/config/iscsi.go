@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net"
 	"path"
@@ -221,8 +222,9 @@ func shellColonFields(s string) []string {
 // matches it against the kernel's by-path names, not RFC 4173's hex), the
 // portal group to 1.
 //
-// Its errors never show a secret of value: it is the one check of a DHCP
-// root-path, which no command line's redaction covers.
+// Its errors never show a secret of value (no command line's redaction
+// covers a root path parsed alone). ParseDHCPRootPath is the check of a
+// root path a DHCP server sends.
 func ParseISCSIRoot(value string) (Target, error) {
 	t, _, err := parseISCSIRoot(value)
 	if err == nil {
@@ -248,6 +250,9 @@ func ParseDHCPRootPath(value string, global Auth) (Target, error) {
 	t, n, err := parseISCSIRoot(value)
 	if err == nil && (t.Auth.Password.File != "" || t.Auth.InPassword.File != "") {
 		return Target{}, fmt.Errorf("%w: a root-path from DHCP cannot name a CHAP secret file (@/path): secret files are named on the command line only; have the server send the password itself, or give the target on the command line (netroot=iscsi:…)", ErrUnsupported)
+	}
+	if err == nil {
+		err = errors.Join(targetFieldErrors(t)...)
 	}
 	if err == nil {
 		fillAuth(&t, n, global)
