@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -193,6 +194,9 @@ func build(o buildOptions, stdout io.Writer) error {
 			return err
 		}
 	}
+	// Command-line files added as they are (-add …:/etc/cmdline.d/x.conf)
+	// that hold inline secrets.
+	var secretConfs []string
 	for _, add := range o.Adds {
 		src, dst, ok := strings.Cut(add, ":")
 		if !ok || src == "" || dst == "" {
@@ -201,13 +205,21 @@ func build(o buildOptions, stdout io.Writer) error {
 		if err := a.AddHostFile(dst, src, 0); err != nil {
 			return fmt.Errorf("-add %s: %w", add, err)
 		}
+		if d := strings.TrimPrefix(path.Clean(dst), "/"); strings.HasPrefix(d, "etc/cmdline.d/") && strings.HasSuffix(d, ".conf") {
+			if b, err := os.ReadFile(src); err == nil && config.HasInlineSecrets(config.Source{Name: d, Text: string(b)}) {
+				secretConfs = append(secretConfs, d)
+			}
+		}
 	}
-	secrets := false
+	if err := a.Chmod(secretConfs, 0o600); err != nil {
+		return err
+	}
+	secrets := len(secretConfs) > 0
 	if plan != nil {
 		if err := secretFiles(a, plan); err != nil {
 			return err
 		}
-		secrets = len(plan.SecretFiles()) > 0 || config.HasInlineSecrets(config.Source{Name: "-cmdline", Text: o.Cmdline})
+		secrets = secrets || len(plan.SecretFiles()) > 0 || config.HasInlineSecrets(config.Source{Name: "-cmdline", Text: o.Cmdline})
 	}
 	initiatorNote, err := bakeInitiator(a, o, plan)
 	if err != nil {
@@ -258,7 +270,7 @@ func build(o buildOptions, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
 	}
 	if secrets {
-		fmt.Fprintf(stdout, "netroot build: %s carries CHAP secrets (the -cmdline's or secret files): written 0600, readable by its owner only; anyone who can fetch it over TFTP/HTTP can read them\n", o.Output)
+		fmt.Fprintf(stdout, "netroot build: %s carries CHAP secrets (the -cmdline's, an -add'ed /etc/cmdline.d file's, or secret files): written 0600, readable by its owner only; anyone who can fetch it over TFTP/HTTP can read them\n", o.Output)
 	}
 	stored := ""
 	switch o.ModuleCompression {

@@ -52,6 +52,10 @@ func TestBuildSecretsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	const target = "10.0.0.1::3260:1:iqn.2020-01.com.example:t"
+	conf := filepath.Join(dir, "60-chap.conf")
+	if err := os.WriteFile(conf, []byte("rd.iscsi.username=u rd.iscsi.password=s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, cmdline string
 		adds          []string
@@ -67,6 +71,7 @@ func TestBuildSecretsMode(t *testing.T) {
 		{"secret file in netroot=", "root=LABEL=r netroot=iscsi:u:@/etc/netroot/chap@" + target, []string{chap + ":/etc/netroot/chap"}, true, "etc/netroot/chap", ""},
 		{"secret file with netroot=dhcp", "root=LABEL=r netroot=dhcp rd.iscsi.username=u rd.iscsi.password=@/etc/netroot/chap", []string{chap + ":/etc/netroot/chap"}, true, "etc/netroot/chap", ""},
 		{"secret file with the iBFT", "root=LABEL=r rd.iscsi.firmware rd.iscsi.in.username=t rd.iscsi.in.password=@/etc/netroot/in", []string{chap + ":/etc/netroot/in"}, true, "etc/netroot/in", ""},
+		{"inline in an added cmdline.d file", "", []string{conf + ":/etc/cmdline.d/60-chap.conf"}, true, "etc/cmdline.d/60-chap.conf", ""},
 		{"missing secret file with netroot=dhcp", "root=LABEL=r netroot=dhcp rd.iscsi.username=u rd.iscsi.password=@/etc/netroot/chap", nil, false, "", "not in the initramfs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
