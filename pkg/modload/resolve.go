@@ -41,14 +41,7 @@ type plan struct {
 // nothing in the index are ignored (an initramfs may leave them out);
 // unknown names, unknown hard dependencies and dependency cycles are errors.
 func (x *Index) Resolve(names ...string) ([]string, error) {
-	p, err := x.plan(names, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := errors.Join(p.errs...); err != nil {
-		return nil, err
-	}
-	return p.order, nil
+	return x.ResolveBlacklisted(nil, names...)
 }
 
 // ResolveBlacklisted is Resolve with a blacklist (rd.driver.blacklist=)
