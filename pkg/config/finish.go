@@ -176,7 +176,6 @@ func (p *parser) finishISCSI() {
 			global.InPassword = s
 		}
 	}
-	p.global = global
 	is.Global = global
 	if sameSecret(global) {
 		// Also with netroot=dhcp or the iBFT, which take no target's
@@ -303,7 +302,7 @@ func (p *parser) finishRoot() {
 		}
 		// credentials as for netroot=
 		is := &pl.ISCSI
-		fillAuth(&t, n, p.global)
+		fillAuth(&t, n, is.Global)
 		if err := checkAuth(t.Auth); err != nil {
 			if !(n == 0 && errors.Is(err, errSameSecret)) { // finishISCSI reports the global one
 				p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
@@ -545,10 +544,7 @@ func (p *parser) finishModules() {
 func (p *parser) finishRetry() {
 	pl := p.plan
 	a, ok := p.last["rd.retry"]
-	if !ok || pl.Boot.Retry != 0 {
-		return
-	}
-	if !pl.RunsNetwork() {
+	if !ok || pl.Boot.Retry != 0 || !pl.RunsNetwork() {
 		return
 	}
 	p.fail(a, a.Value, grammarSeconds, fmt.Errorf("%w: 0 seconds leaves no time for any network wait (links, DHCP, logins, the disk), so the boot would fail at its first: give the seconds to keep trying (default %d)",
@@ -642,17 +638,17 @@ func (p *parser) finishFirmware() {
 
 // runsDHCP4 reports whether an ip= entry runs DHCPv4 (dhcp, or
 // single-dhcp, alone or in a list).
-func runsDHCP4(c IPConfig) bool {
-	return slices.ContainsFunc(append([]IPMethod{c.Method}, c.MoreMethods...), func(m IPMethod) bool {
-		return m == IPDHCP || m == IPSingleDHCP
-	})
-}
+func runsDHCP4(c IPConfig) bool { return runsAny(c, IPDHCP, IPSingleDHCP) }
 
 // runsDHCP6 reports whether an ip= entry runs DHCPv6 (dhcp6, or either6
 // when no router advertises autoconfiguration).
-func runsDHCP6(c IPConfig) bool {
+func runsDHCP6(c IPConfig) bool { return runsAny(c, IPDHCP6, IPEither6) }
+
+// runsAny reports whether an ip= entry's methods (its list's, all of
+// them) include one of ms.
+func runsAny(c IPConfig, ms ...IPMethod) bool {
 	return slices.ContainsFunc(append([]IPMethod{c.Method}, c.MoreMethods...), func(m IPMethod) bool {
-		return m == IPDHCP6 || m == IPEither6
+		return slices.Contains(ms, m)
 	})
 }
 

@@ -121,8 +121,6 @@ type parser struct {
 	authFields []int
 	// targetArgs per target, parallel to plan.ISCSI.Targets.
 	targetArgs []arg
-	// global holds rd.iscsi.username & co.
-	global Auth
 	// warned holds the parameters already warned about.
 	warned   map[string]bool
 	hasBreak bool
