@@ -338,6 +338,7 @@ var refusedExamples = []struct {
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=fi/ler", "neither an IP address nor a host name"},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=::]", "brackets go around a whole IPv6 address"},
 	{"root=LABEL=r rd.iscsi.target.name=iqn.2020-01.com.example:t rd.iscsi.target.ip=[fd77::1", "brackets go around a whole IPv6 address"},
+	{"root=LABEL=r netroot=iscsi:[[fd77::1]::3260:1:iqn.2020-01.com.example:t", "brackets go around a whole IPv6 address"},
 	// mount(8)'s operations are no way to mount the root.
 	{"root=LABEL=r rootflags=noatime,bind", "rootflags=noatime,bind: not supported: \"bind\" is an operation of mount(8)"},
 	// A static gateway the kernel has no route to: the default route fails.

@@ -220,9 +220,6 @@ func targetIP(v string) (string, error) {
 		return "", fmt.Errorf("%w: one portal only (dracut's iscsistart takes one too): give each further portal its own netroot=iscsi:<server>::::<target>", ErrSyntax)
 	}
 	err := checkServer(server)
-	if err == nil && strings.ContainsAny(server, "[]") { // checkServer takes "[::" or "::]" for "::"
-		err = fmt.Errorf("%w: server %q: brackets go around a whole IPv6 address ([2001:db8::1]), or not at all", ErrSyntax, v)
-	}
 	if err == nil {
 		return server, nil
 	}

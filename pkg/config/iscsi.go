@@ -461,9 +461,13 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 
 // checkServer checks a portal's host (without brackets): an IP address or
 // a host name the keeper can resolve again later; anything else (white
-// space, '@', a port, control bytes) is a typo that would only fail at the
-// login or in the kernel.
+// space, '@', a port, control bytes, a bracket left over: parseAddr would
+// read "[::" or "::]" as "::", and the portal would be "[[::]:3260") is a
+// typo that would only fail at the login or in the kernel.
 func checkServer(server string) error {
+	if strings.ContainsAny(server, "[]") {
+		return fmt.Errorf("%w: server %q: brackets go around a whole IPv6 address ([2001:db8::1]), or not at all", ErrSyntax, server)
+	}
 	if _, err := parseAddr(server); err != nil {
 		if err := checkHostname(server); err != nil || server == "." {
 			return fmt.Errorf("%w: server %q is neither an IP address nor a host name", ErrSyntax, server)
