@@ -3,7 +3,6 @@ package boot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -144,8 +143,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 			if open := b.log.Open(); len(open) > 0 {
 				step = strings.Join(open, ", ")
 			}
-			b.log.Errorf("internal error in %s: %v\n%s", step, r, debug.Stack())
-			err = fail(step, fmt.Errorf("internal error: %v", r), bugHint)
+			err = fail(step, b.bug(&task.PanicError{Value: r, Stack: debug.Stack()}), bugHint)
 		}
 	}()
 	e := b.env
@@ -236,9 +234,8 @@ func (e *StepError) Hint() string {
 // bugHint is what to do about a panic: it is netroot's bug.
 const bugHint = "this is a bug in netroot: please report it with the console log (and the stack above)"
 
-// bug returns err, the result of work run as a task; a panic in it
-// (*task.PanicError) has its stack logged and gets bugHint, as a panic in
-// the boot's own goroutine does.
+// bug returns err; a panic (*task.PanicError: in work run as a task, or
+// in the boot's own goroutine) has its stack logged and gets bugHint.
 func (b *Boot) bug(err error) error {
 	pe, ok := errors.AsType[*task.PanicError](err)
 	if !ok {

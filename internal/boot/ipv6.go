@@ -229,9 +229,6 @@ func (b *Boot) dhcp6(ctx context.Context, p *config.Plan, ip config.IPConfig, if
 // 59, netroot=dhcp6), completed as rootPathTarget does; ok is false when
 // the lease has none.
 func bootFileTarget(l *dhcp6.Lease, global config.Auth) (config.Target, bool, error) {
-	if l.BootFileURL == "" {
-		return config.Target{}, false, nil
-	}
 	// The DHCPv4 root-path's checks, whose messages never echo
 	// credentials.
 	return offeredTarget(dhcp6Root, l.Server, l.Interface, l.BootFileURL, global)
