@@ -227,11 +227,11 @@ func (f *fast) check(op, name string, lstat bool) error {
 	if f.missing(name) {
 		return notExist(op, name)
 	}
+	followed := name
 	if lstat {
-		if f.loops(path.Dir(name)) {
-			return &fs.PathError{Op: op, Path: name, Err: errLoop}
-		}
-	} else if f.loops(name) {
+		followed = path.Dir(name)
+	}
+	if f.loops(followed) {
 		return &fs.PathError{Op: op, Path: name, Err: errLoop}
 	}
 	return nil
