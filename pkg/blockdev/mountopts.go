@@ -92,14 +92,18 @@ type MountOptions struct {
 // and data, as mount(8) does with -o: flag words become MS_* flags
 // (mountFlagWords), ro and rw the Mode, options only userspace reads are
 // dropped, the others are the filesystem's data. Options are separated by
-// ',' outside double quotes (context="a,b"); empty ones are skipped. The
-// operations mount(8) also takes as options (bind, move, remount, loop,
-// propagation) are an error.
+// ',' outside double quotes (context="a,b"), which must close; empty ones
+// are skipped. The operations mount(8) also takes as options (bind, move,
+// remount, loop, propagation) are an error.
 func ParseMountOptions(s string) (MountOptions, error) {
 	var o MountOptions
 	var data []string
+	words, err := splitOptions(s)
+	if err != nil {
+		return o, err
+	}
 next:
-	for _, w := range splitOptions(s) {
+	for _, w := range words {
 		switch {
 		case w == "":
 			continue
@@ -131,14 +135,32 @@ next:
 				return MountOptions{}, fmt.Errorf("%q is an operation of mount(8) (a bind, move, remount, loop or propagation), not an option to mount the root with", w)
 			}
 		}
+		if strings.Contains(w, `"`) && !quotedContext(w) {
+			// The kernel splits the data at every ',', quoted or not;
+			// only an LSM's context="…" is taken whole (by the LSM).
+			return MountOptions{}, fmt.Errorf("%q: double quotes only go around an SELinux context (context=\"…\", fscontext=, defcontext=, rootcontext=)", w)
+		}
 		data = append(data, w)
 	}
 	o.Data = strings.Join(data, ",")
 	return o, nil
 }
 
-// splitOptions splits at ',' outside double quotes.
-func splitOptions(s string) []string {
+// quotedContext reports whether w is an LSM context option whose value is
+// quoted whole (context="system_u:…:c1,c2").
+func quotedContext(w string) bool {
+	name, v, _ := strings.Cut(w, "=")
+	switch name {
+	case "context", "fscontext", "defcontext", "rootcontext":
+		return len(v) >= 2 && v[0] == '"' && strings.IndexByte(v[1:], '"') == len(v)-2
+	}
+	return false
+}
+
+// splitOptions splits at ',' outside double quotes; a quote left open is
+// an error, as in libmount (the kernel, splitting the data at every ',',
+// would read the options inside it).
+func splitOptions(s string) ([]string, error) {
 	var out []string
 	quoted := false
 	start := 0
@@ -153,7 +175,10 @@ func splitOptions(s string) []string {
 			}
 		}
 	}
-	return append(out, s[start:])
+	if quoted {
+		return nil, fmt.Errorf("a double quote is not closed in %q", s)
+	}
+	return append(out, s[start:]), nil
 }
 
 // String names the flags as mount(8)'s words (noatime,nosuid …), in the

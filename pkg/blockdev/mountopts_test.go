@@ -50,6 +50,18 @@ func TestParseMountOptions(t *testing.T) {
 			t.Errorf("ParseMountOptions(%q): err = %v, want an operation refused", in, err)
 		}
 	}
+	// A quote left open: libmount refuses it; the kernel would split it at
+	// every ',' and read the flag words inside as data.
+	for _, in := range []string{`s"0,exec`, `context="a,b`} {
+		if _, err := ParseMountOptions(in); err == nil || !strings.Contains(err.Error(), "double quote is not closed") {
+			t.Errorf("ParseMountOptions(%q): err = %v, want the open quote refused", in, err)
+		}
+	}
+	for _, in := range []string{`0",exec,"0`, `data="journal"`} {
+		if _, err := ParseMountOptions(in); err == nil || !strings.Contains(err.Error(), "double quotes only go around an SELinux context") {
+			t.Errorf("ParseMountOptions(%q): err = %v, want the quotes refused", in, err)
+		}
+	}
 	if s := (MountReadOnly | MountNoATime | MountNoSUID).String(); s != "ro,nosuid,noatime" {
 		t.Errorf("String() = %q", s)
 	}
