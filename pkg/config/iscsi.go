@@ -563,10 +563,10 @@ func collectSecrets(args []arg) []string {
 		if alias, ok := keyAliases[k]; ok {
 			k = alias
 		}
-		switch k {
-		case "rd.iscsi.password", "rd.iscsi.in.password":
+		switch secretParams[k] {
+		case secretValue:
 			add(a.Value)
-		case "netroot", "root":
+		case secretRootPath:
 			fromRootPath(a.Value)
 		}
 		scan(a.Key)

@@ -50,11 +50,22 @@ var keyAliases = map[string]string{
 	"net.naming_scheme": "net.naming-scheme",
 }
 
-// secretParams are the parameters whose values can carry a CHAP secret
-// (by their current names; keyAliases gives the others).
-var secretParams = map[string]bool{
-	"rd.iscsi.password": true, "rd.iscsi.in.password": true, "rd.iscsi.param": true, // node.session.auth.password=… (refused)
-	"netroot": true, "root": true, // a root path's credentials
+// secretKind says how a parameter's value can carry a CHAP secret.
+type secretKind int
+
+const (
+	secretValue    secretKind = iota + 1 // the value is the secret
+	secretRootPath                       // a root path's credentials
+	secretWords                          // a word of the value (node.session.auth.password=…, refused)
+)
+
+// secretParams are the parameters whose values can carry a CHAP secret, by
+// their current names (keyAliases gives the others): the one list both the
+// redaction (collectSecrets) and the environment's cleaning read.
+var secretParams = map[string]secretKind{
+	"rd.iscsi.password": secretValue, "rd.iscsi.in.password": secretValue,
+	"rd.iscsi.param": secretWords,
+	"netroot":        secretRootPath, "root": secretRootPath,
 }
 
 // DropSecretEnv returns environ without the entries that can carry a CHAP
@@ -73,7 +84,7 @@ func DropSecretEnv(environ []string) []string {
 			if alias, found := keyAliases[name]; found {
 				name = alias
 			}
-			if secretParams[name] || len(collectSecrets([]arg{{Key: k, Value: v, HasValue: true}})) > 0 {
+			if secretParams[name] != 0 || len(collectSecrets([]arg{{Key: k, Value: v, HasValue: true}})) > 0 {
 				continue
 			}
 		}
