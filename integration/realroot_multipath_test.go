@@ -181,8 +181,13 @@ func TestRealRootMultipath(t *testing.T) {
 		t.Errorf("second boot: multipathd still does not know the map from /etc/multipath/wwids:\n%s", out)
 	}
 
-	// 4. Poweroff, then the filesystem.
+	// 4. Poweroff, then the filesystem. The shutdown role tells the map
+	// to fail what it would queue once the sessions end.
+	from = len(r.VM.Log())
 	poweroffClean(t, r, d, &sum)
+	if want := "multipath: 1 of 1 map(s) fail I/O once no path is left: " + wwid; !strings.Contains(consoleSince(r, from), want) {
+		t.Errorf("the shutdown role did not say %q", want)
+	}
 }
 
 // mapWWID is the WWID of the map /init made (its name), from the boot log.

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/shutdown"
 	"github.com/netroot/netroot/pkg/switchroot"
 	"golang.org/x/sys/unix"
 )
@@ -140,7 +142,8 @@ func (linuxConsole) Reboot(action config.Emergency) error {
 	if !ok {
 		return fmt.Errorf("no such action %q", action)
 	}
-	unix.Sync()
+	// The boot failed: a session may be gone with writes waiting on it.
+	shutdown.Sync(10 * time.Second)
 	return unix.Reboot(cmd)
 }
 

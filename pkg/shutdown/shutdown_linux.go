@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netroot/netroot/pkg/devmapper"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/sysfs"
@@ -40,6 +41,30 @@ func Run(args []string, o Options) {
 			o.Log = os.Stdout
 		}
 	}
+	run(args, o, linuxMachine{})
+	for {
+		unix.Pause()
+	}
+}
+
+// machine is what the way down does to the system; its steps are
+// bounded by run, which tests drive with a fake.
+type machine interface {
+	mountAPI() string
+	stopKeepers(wait time.Duration) string
+	unmountAll(root string) string
+	sync()
+	failQueueing() string
+	endSessions(timeout time.Duration) string
+	// finish reboots, powers off, halts or kexecs; it returns only if
+	// that failed and the reboot instead failed too.
+	finish(a Action, logf func(string, ...any))
+}
+
+// run is Run's sequence. Every step that can wait for a target is
+// bounded: past its bound the next step goes on, and finish is always
+// reached.
+func run(args []string, o Options, m machine) {
 	if o.UnmountTimeout == 0 {
 		o.UnmountTimeout = 30 * time.Second
 	}
@@ -51,6 +76,14 @@ func Run(args []string, o Options) {
 	step := func(name string, t0 time.Time, format string, a ...any) {
 		logf("%s: %s (%.2fs)", name, fmt.Sprintf(format, a...), time.Since(t0).Seconds())
 	}
+	sync := func(name string) {
+		t := time.Now()
+		if _, done := bounded(o.UnmountTimeout, func() string { m.sync(); return "" }); done {
+			step(name, t, "done")
+		} else {
+			step(name, t, "still syncing after %s; going on", o.UnmountTimeout)
+		}
+	}
 	action, err := ParseAction(args)
 	if err != nil {
 		logf("%v", err)
@@ -60,39 +93,69 @@ func Run(args []string, o Options) {
 	defer func() {
 		if r := recover(); r != nil {
 			logf("internal error: %v; %s anyway", r, action)
-			unix.Sync()
-			finish(action, logf)
+			sync("sync")
+			m.finish(action, logf)
 		}
 	}()
 
 	t := time.Now()
-	step("mount", t, "%s", mountAPI())
+	step("mount", t, "%s", m.mountAPI())
 
 	t = time.Now()
-	step("keeper", t, "%s", stopKeepers(3*time.Second))
+	step("keeper", t, "%s", m.stopKeepers(3*time.Second))
 
 	t = time.Now()
-	res, done := bounded(o.UnmountTimeout, func() string { return unmountAll(OldRoot) })
+	res, done := bounded(o.UnmountTimeout, func() string { return m.unmountAll(OldRoot) })
 	if !done {
 		res = fmt.Sprintf("still unmounting after %s (the target does not answer?); ending the sessions fails what waits", o.UnmountTimeout)
 	}
 	step("unmount", t, "%s", res)
 
+	sync("sync")
+
+	// A multipath map queues I/O while it has no path (the root's map
+	// does, queue_if_no_path): once the sessions end, what still waits
+	// must fail instead, or the last sync waits for ever.
 	t = time.Now()
-	_, done = bounded(o.UnmountTimeout, func() string { unix.Sync(); return "" })
-	if done {
-		step("sync", t, "done")
-	} else {
-		step("sync", t, "still syncing after %s; going on", o.UnmountTimeout)
+	res, done = bounded(o.UnmountTimeout, m.failQueueing)
+	if !done {
+		res = fmt.Sprintf("no answer after %s; going on", o.UnmountTimeout)
 	}
+	step("multipath", t, "%s", res)
 
 	t = time.Now()
-	step("logout", t, "%s", endSessions(o.EndTimeout))
+	// endSessions bounds its own stages; this bounds a kernel command
+	// that does not return.
+	endBound := o.EndTimeout + o.EndTimeout/4
+	res, done = bounded(endBound, func() string { return m.endSessions(o.EndTimeout) })
+	if !done {
+		res = fmt.Sprintf("still ending the sessions after %s; going on", endBound)
+	}
+	step("logout", t, "%s", res)
 
-	t = time.Now()
-	unix.Sync()
+	sync("last sync")
 	logf("%s after %.2fs", action, time.Since(start).Seconds())
-	finish(action, logf)
+	m.finish(action, logf)
+}
+
+// linuxMachine is the real system.
+type linuxMachine struct{}
+
+func (linuxMachine) mountAPI() string                      { return mountAPI() }
+func (linuxMachine) stopKeepers(wait time.Duration) string { return stopKeepers(wait) }
+func (linuxMachine) unmountAll(root string) string         { return unmountAll(root) }
+func (linuxMachine) sync()                                 { unix.Sync() }
+func (linuxMachine) failQueueing() string                  { return failQueueing(sysfs.Sys, openDM) }
+func (linuxMachine) endSessions(timeout time.Duration) string {
+	return endSessions(timeout)
+}
+func (linuxMachine) finish(a Action, logf func(string, ...any)) { finish(a, logf) }
+
+// Sync flushes every filesystem's data, waiting at most d (a write to a
+// target that is gone may never end); it reports whether it finished.
+func Sync(d time.Duration) bool {
+	_, done := bounded(d, func() string { unix.Sync(); return "" })
+	return done
 }
 
 // bounded runs fn, waiting at most d; done is false when fn still runs
@@ -368,6 +431,63 @@ func endSessions(timeout time.Duration) string {
 	return strings.Join(parts, "; ")
 }
 
+// messenger sends a device-mapper target message (devmapper.Control).
+type messenger interface {
+	Message(name string, sector uint64, msg string) (string, error)
+}
+
+func openDM() (messenger, error) { return devmapper.Open() }
+
+// failQueueing tells every multipath map to fail the I/O it would queue
+// with no path left ("fail_if_no_path", as multipathd's no_path_retry
+// does once it gives up).
+func failQueueing(sys sysfs.FS, open func() (messenger, error)) string {
+	maps := multipathMaps(sys)
+	if len(maps) == 0 {
+		return "no multipath map"
+	}
+	dm, err := open()
+	if err != nil {
+		return err.Error()
+	}
+	if c, ok := dm.(io.Closer); ok {
+		defer c.Close()
+	}
+	var done, notes []string
+	for _, name := range maps {
+		if _, err := dm.Message(name, 0, "fail_if_no_path"); err != nil {
+			notes = append(notes, err.Error())
+			continue
+		}
+		done = append(done, name)
+	}
+	out := fmt.Sprintf("%d of %d map(s) fail I/O once no path is left", len(done), len(maps))
+	if len(done) > 0 {
+		out += ": " + strings.Join(done, ", ")
+	}
+	if len(notes) > 0 {
+		out += "; " + strings.Join(notes, "; ")
+	}
+	return out
+}
+
+// multipathMaps lists by name the device-mapper maps multipathd counts as
+// its own (UUID "mpath-<WWID>"; a partition's is "part<N>-mpath-…").
+func multipathMaps(sys sysfs.FS) []string {
+	dirs, _ := filepath.Glob(sys.Path("block/dm-*/dm"))
+	var out []string
+	for _, d := range dirs {
+		rel := filepath.Join("block", filepath.Base(filepath.Dir(d)), "dm")
+		if !strings.HasPrefix(sys.Value(rel+"/uuid"), "mpath-") {
+			continue
+		}
+		if name := sys.Value(rel + "/name"); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // sysfsSessions lists the kernel's iSCSI sessions and their connections.
 func sysfsSessions(sys sysfs.FS) []keeper.SessionRef {
 	conns, _ := filepath.Glob(sys.Path("class/iscsi_connection/connection*:*"))
@@ -386,8 +506,7 @@ func sysfsSessions(sys sysfs.FS) []keeper.SessionRef {
 	return out
 }
 
-// finish does action; PID 1 must not return, so a failed call falls back
-// to reboot, then waits forever.
+// finish does action; a failed call falls back to reboot.
 func finish(a Action, logf func(string, ...any)) {
 	cmd := map[Action]int{
 		Reboot: unix.LINUX_REBOOT_CMD_RESTART, Poweroff: unix.LINUX_REBOOT_CMD_POWER_OFF,
@@ -397,9 +516,6 @@ func finish(a Action, logf func(string, ...any)) {
 	logf("%s: %v; rebooting instead", a, err)
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
 		logf("reboot: %v", err)
-	}
-	for {
-		unix.Pause()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,5 +107,131 @@ func TestKeepersIn(t *testing.T) {
 	slices.Sort(got)
 	if want := []int{57, 90}; !slices.Equal(got, want) {
 		t.Errorf("scan of /proc: keepers %v, want %v", got, want)
+	}
+}
+
+// stuckMachine is a system whose every step can be made to block for ever
+// (a target that is gone) or panic; it records the steps it was asked for.
+type stuckMachine struct {
+	mu       sync.Mutex
+	calls    []string
+	block    map[string]bool // steps that never return
+	panicOn  string
+	finished chan Action
+}
+
+func (m *stuckMachine) do(step string) {
+	m.mu.Lock()
+	m.calls = append(m.calls, step)
+	m.mu.Unlock()
+	if step == m.panicOn {
+		panic("boom in " + step)
+	}
+	if m.block[step] {
+		select {}
+	}
+}
+
+func (m *stuckMachine) mountAPI() string                 { m.do("mount"); return "" }
+func (m *stuckMachine) stopKeepers(time.Duration) string { m.do("keeper"); return "" }
+func (m *stuckMachine) unmountAll(string) string         { m.do("unmount"); return "" }
+func (m *stuckMachine) sync()                            { m.do("sync") }
+func (m *stuckMachine) failQueueing() string             { m.do("multipath"); return "" }
+func (m *stuckMachine) endSessions(time.Duration) string { m.do("logout"); return "" }
+func (m *stuckMachine) finish(a Action, _ func(string, ...any)) {
+	m.do("finish")
+	m.finished <- a
+}
+
+// TestRunReachesTheEnd: whatever step a dead target makes wait — the last
+// sync too, which a multipath map queueing I/O with no path used to hang
+// for ever — the machine still powers off, and the maps are told to fail
+// their I/O before the sessions end.
+func TestRunReachesTheEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		block   []string
+		panicOn string
+		want    []string
+	}{
+		{"nothing stuck", nil, "", []string{"mount", "keeper", "unmount", "sync", "multipath", "logout", "sync", "finish"}},
+		{"every sync stuck", []string{"sync"}, "", []string{"mount", "keeper", "unmount", "sync", "multipath", "logout", "sync", "finish"}},
+		{"all stuck", []string{"unmount", "sync", "multipath", "logout"}, "", []string{"mount", "keeper", "unmount", "sync", "multipath", "logout", "sync", "finish"}},
+		{"panic, then a stuck sync", []string{"sync"}, "keeper", []string{"mount", "keeper", "sync", "finish"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &stuckMachine{block: map[string]bool{}, panicOn: tc.panicOn, finished: make(chan Action, 1)}
+			for _, s := range tc.block {
+				m.block[s] = true
+			}
+			var log strings.Builder
+			o := Options{Log: &syncWriter{w: &log}, UnmountTimeout: 20 * time.Millisecond, EndTimeout: 20 * time.Millisecond}
+			go run([]string{"poweroff"}, o, m)
+			select {
+			case a := <-m.finished:
+				if a != Poweroff {
+					t.Errorf("finished with %s, want poweroff", a)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the machine never went down; steps %v", m.calls)
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if !slices.Equal(m.calls, tc.want) {
+				t.Errorf("steps %v, want %v", m.calls, tc.want)
+			}
+		})
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+type fakeDM struct {
+	sent []string
+	fail map[string]error
+}
+
+func (f *fakeDM) Message(name string, sector uint64, msg string) (string, error) {
+	if err := f.fail[name]; err != nil {
+		return "", err
+	}
+	f.sent = append(f.sent, fmt.Sprintf("%s@%d %s", name, sector, msg))
+	return "", nil
+}
+
+func TestFailQueueing(t *testing.T) {
+	sys := sysfs.FS{Root: t.TempDir()}
+	for dev, attrs := range map[string][2]string{
+		"dm-0": {"36001405aa", "mpath-36001405aa"},             // the root's map
+		"dm-1": {"36001405aa-part1", "part1-mpath-36001405aa"}, // its partition: not a map of multipathd's
+		"dm-2": {"vg-root", "LVM-abcdef"},
+		"dm-3": {"36001405bb", "mpath-36001405bb"},
+	} {
+		dir := sys.Path("block/" + dev + "/dm")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "name"), []byte(attrs[0]+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "uuid"), []byte(attrs[1]+"\n"), 0o644)
+	}
+	dm := &fakeDM{fail: map[string]error{"36001405bb": fmt.Errorf("no such map")}}
+	got := failQueueing(sys, func() (messenger, error) { return dm, nil })
+	if want := []string{"36001405aa@0 fail_if_no_path"}; !slices.Equal(dm.sent, want) {
+		t.Errorf("sent %v, want %v", dm.sent, want)
+	}
+	if !strings.Contains(got, "1 of 2 map(s)") || !strings.Contains(got, "no such map") {
+		t.Errorf("result %q", got)
+	}
+	if got := failQueueing(sysfs.FS{Root: t.TempDir()}, nil); got != "no multipath map" {
+		t.Errorf("without maps: %q", got)
 	}
 }
