@@ -12,6 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The rtnetlink subscriptions (tests replace them).
+var (
+	subscribeLinks = netlink.LinkSubscribeWithOptions
+	subscribeAddrs = netlink.AddrSubscribeWithOptions
+)
+
 // watchLinks delivers the links that come up with carrier and the
 // addresses that are added, until ctx ends. A subscription that breaks
 // (a receive buffer overrun) is made again.
@@ -35,24 +41,25 @@ func watchLinks(ctx context.Context, out chan<- LinkEvent, logf func(string, ...
 		addrs := make(chan netlink.AddrUpdate, 32)
 		done := make(chan struct{})
 		quiet := func(error) {}
-		err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: quiet})
+		// A subscription closes its channel once done only if it was
+		// made: only those are drained (a drain of one that failed
+		// would wait for ever).
+		var made []func()
+		err := subscribeLinks(links, done, netlink.LinkSubscribeOptions{ErrorCallback: quiet})
 		if err == nil {
-			err = netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: quiet})
+			made = append(made, func() { drain(links) })
+			err = subscribeAddrs(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: quiet})
 		}
 		if err == nil {
+			made = append(made, func() { drain(addrs) })
 			failures = 0
 			pause.Reset()
 			err = follow(ctx, links, addrs, up, send)
 		}
 		close(done)
-		go func() { // the subscriptions close their channels once done
-			for range links {
-			}
-		}()
-		go func() {
-			for range addrs {
-			}
-		}()
+		for _, d := range made {
+			go d()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -62,6 +69,12 @@ func watchLinks(ctx context.Context, out chan<- LinkEvent, logf func(string, ...
 		if _, werr := pause.Wait(ctx); werr != nil {
 			return
 		}
+	}
+}
+
+// drain empties c until it is closed.
+func drain[T any](c <-chan T) {
+	for range c {
 	}
 }
 
