@@ -125,12 +125,15 @@ var ErrSteppedAside = errors.New("keeper: iscsid is running; it owns session rec
 // management socket (the abstract unix socket ISCSIADM_ABSTRACT_NAMESPACE,
 // which needs no file system).
 func IscsidRunning() bool {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Non-blocking: an iscsid that listens but does not accept (a full
+	// backlog) must not stall the caller's loop; it is running.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
 	defer unix.Close(fd)
-	return unix.Connect(fd, &unix.SockaddrUnix{Name: "@ISCSIADM_ABSTRACT_NAMESPACE"}) == nil
+	err = unix.Connect(fd, &unix.SockaddrUnix{Name: "@ISCSIADM_ABSTRACT_NAMESPACE"})
+	return err == nil || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINPROGRESS)
 }
 
 // keeperTransport is the command socket as the recoveries use it (it

@@ -110,12 +110,13 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 	if o.Sysfs == "" {
 		o.Sysfs = sysfs.Sys.Root
 	}
-	fd, err := openEvents()
+	// Its reader alone closes the socket: a close under a blocked
+	// receive would make the reader reopen it.
+	ev, err := ListenEvents(nil)
 	if err != nil {
 		return nil, err
 	}
-	sock := &eventSocket{fd: fd, logf: func(string, ...any) {}}
-	defer sock.close()
+	defer ev.Close()
 	cmd, err := iscsi.OpenCommands(handle)
 	if err != nil {
 		return nil, err
@@ -125,10 +126,8 @@ func EndSessions(ctx context.Context, handle uint64, sessions []SessionRef, o En
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := make(chan Event, 64)
-	go readEvents(ctx, sock.recv, events, func(string, ...any) {})
 	mux := newEventMux(sessions)
-	go mux.run(ctx, events, handle)
+	go mux.run(ctx, ev.C(), handle)
 
 	results := make([]EndResult, len(sessions))
 	var wg sync.WaitGroup
