@@ -347,6 +347,41 @@ func TestBootConnectionLostDuringMount(t *testing.T) {
 	}
 }
 
+// TestBootMountBoundedAfterHandOver: once the keeper holds the sessions
+// the watch no longer reports a loss, so a mount stuck on a target that
+// is gone waited for the keeper's recovery for as long as that took (a
+// day); rd.retry bounds it, and the FATAL says what it waited for.
+func TestBootMountBoundedAfterHandOver(t *testing.T) {
+	f := newFlaky(t)
+	f.mountBlocks = make(chan struct{})
+	defer close(f.mountBlocks)
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	c := make(chan result, 1)
+	go func() {
+		_, err, took := f.boot(scenario + " rd.retry=1 rd.shell=0")
+		c <- result{err, took}
+	}()
+	select {
+	case r := <-c:
+		if r.err == nil {
+			t.Fatalf("Run succeeded with the mount blocked:\n%s", f.screen)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the boot still waits for the mount past rd.retry:\n%s", f.screen)
+	}
+	for _, want := range []string{
+		"FATAL mount-root: mounting /dev/sda (ext4) on /sysroot ro with data \"\": not mounted within rd.retry=1",
+		"the root's target stopped answering?",
+	} {
+		if !strings.Contains(f.screen.String(), want) {
+			t.Errorf("no %q:\n%s", want, f.screen)
+		}
+	}
+}
+
 // TestBootSecondError: after a recovery, the error of the connection it
 // replaced may still come (the kernel's states say it is stale: ignored),
 // and the new connection may fail too (recovered again).

@@ -2,9 +2,11 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
 )
@@ -48,15 +50,30 @@ func (b *Boot) mountRoot(ctx context.Context, p *config.Plan, m *modules, dev *b
 	if !r.ReadWrite {
 		flags |= blockdev.MountReadOnly
 	}
-	_, err = guarded(b.conns, ctx, func(context.Context) (struct{}, error) {
-		return struct{}{}, disks.Mount(dev.Path, newRoot, fstype, flags, o.Data)
+	// rd.retry bounds the mount as it bounds the other waits for the
+	// root: a target gone while the kernel reads the superblock or
+	// replays the journal would hold it for as long as the keeper's
+	// recovery takes.
+	mctx, cancel := context.WithTimeout(ctx, p.Boot.Retry)
+	defer cancel()
+	_, err = guarded(b.conns, mctx, func(ctx context.Context) (struct{}, error) {
+		// Waited for until ctx ends; a mount stuck in the kernel is
+		// left behind.
+		return task.Do(ctx, func(context.Context) error {
+			return disks.Mount(dev.Path, newRoot, fstype, flags, o.Data)
+		}).Wait(ctx)
 	})
 	// ro or rw, then the flag words (noatime …)
 	how := strings.TrimSuffix(mode+","+o.Flags.String(), ",")
 	if err != nil {
+		hint := "check rootfstype= and rootflags=; the kernel log (dmesg) says more"
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("not mounted within rd.retry=%g s", p.Boot.Retry.Seconds())
+			hint = "the root's target stopped answering? the keeper's lines say whether it is logging in again; rd.retry= bounds the wait"
+		}
 		err = fmt.Errorf("mounting %s (%s) on %s %s with data %q: %w", dev.Path, fstype, newRoot, how, o.Data, err)
 		st.Fail(err)
-		return fail("mount-root", err, "check rootfstype= and rootflags=; the kernel log (dmesg) says more")
+		return fail("mount-root", err, hint)
 	}
 	if o.Data != "" {
 		how += "," + o.Data
