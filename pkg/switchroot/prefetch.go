@@ -119,6 +119,15 @@ func elfDeps(file string) (interp string, needed, runpath []string, err error) {
 	if f.Section(".dynamic") == nil && interp == "" {
 		return "", nil, nil, nil
 	}
+	// A compressed section is inflated to the size its header claims,
+	// whatever the file's: a small file could take all the memory.
+	// Linkers never compress the dynamic section or its strings.
+	if ds := f.SectionByType(elf.SHT_DYNAMIC); ds != nil {
+		if ds.Flags&elf.SHF_COMPRESSED != 0 ||
+			(int(ds.Link) < len(f.Sections) && f.Sections[ds.Link].Flags&elf.SHF_COMPRESSED != 0) {
+			return interp, nil, nil, fmt.Errorf("%s: malformed ELF: compressed dynamic section", file)
+		}
+	}
 	needed, _ = f.ImportedLibraries()
 	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
 		if v, err := f.DynString(tag); err == nil && len(v) > 0 {
