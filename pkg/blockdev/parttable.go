@@ -46,7 +46,10 @@ type Partition struct {
 // PID 1 allocate or read much.
 const (
 	maxGPTEntriesBytes = 1 << 20
-	maxDOSLogical      = 128
+	// maxGPTPartitions is the kernel's limit (state->limit-1 of
+	// DISK_MAX_PARTS).
+	maxGPTPartitions = 255
+	maxDOSLogical    = 128
 )
 
 // ReadPartitionTable reads the GPT or DOS partition table of a disk of size
@@ -176,8 +179,9 @@ func readGPTHeader(r io.ReaderAt, size int64, ss int, lba int64) (*gptHeader, er
 		return nil, fmt.Errorf("GPT entry array LBA %d beyond the disk", elba)
 	}
 	hdr.entriesLBA = int64(elba)
-	if hdr.entrySize < 128 || hdr.entrySize%8 != 0 {
-		return nil, fmt.Errorf("bad GPT entry size %d", hdr.entrySize)
+	// The kernel reads only 128-byte entries (is_gpt_valid).
+	if hdr.entrySize != 128 {
+		return nil, fmt.Errorf("bad GPT entry size %d (the kernel reads 128)", hdr.entrySize)
 	}
 	if uint64(hdr.numEntries)*uint64(hdr.entrySize) > maxGPTEntriesBytes {
 		return nil, fmt.Errorf("GPT entry array too large (%d × %d bytes)", hdr.numEntries, hdr.entrySize)
@@ -195,7 +199,10 @@ func readGPTEntries(r io.ReaderAt, size int64, ss int, hdr *gptHeader) (*Partiti
 		return nil, fmt.Errorf("GPT entry array CRC mismatch (stored %#08x, computed %#08x)", hdr.entriesCRC, got)
 	}
 	pt := &PartitionTable{Type: "gpt", UUID: formatGUID(hdr.diskGUID), SectorSize: ss}
-	for i := 0; i < int(hdr.numEntries); i++ {
+	// The CRC covers the whole array; the kernel makes partitions of
+	// the first maxGPTPartitions entries only, and so the table lists
+	// no more.
+	for i := 0; i < int(hdr.numEntries) && i < maxGPTPartitions; i++ {
 		e := buf[i*int(hdr.entrySize) : (i+1)*int(hdr.entrySize)]
 		if isZero(e[0:16]) {
 			continue // unused entry
@@ -203,11 +210,8 @@ func readGPTEntries(r io.ReaderAt, size int64, ss int, hdr *gptHeader) (*Partiti
 		first := binary.LittleEndian.Uint64(e[32:])
 		last := binary.LittleEndian.Uint64(e[40:])
 		lastLBA := uint64(size)/uint64(ss) - 1
-		if last < first || first > lastLBA {
-			continue // nonsense entry: the kernel ignores it too
-		}
-		if last > lastLBA {
-			last = lastLBA // like the kernel: truncate at the disk's end
+		if last < first || last > lastLBA {
+			continue // nonsense, or past the disk's end: the kernel skips it too (is_pte_valid)
 		}
 		pt.Partitions = append(pt.Partitions, Partition{
 			Number: i + 1,

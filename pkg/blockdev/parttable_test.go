@@ -182,32 +182,66 @@ func TestFATIsNotAPartitionTable(t *testing.T) {
 // buildGPT writes a minimal valid GPT (primary only) with the given sector
 // size, for tests and fuzz seeds that must not depend on sgdisk.
 func buildGPT(ss int, entries [][128]byte) []byte {
-	img := make([]byte, ss*40)
+	return buildGPTArray(ss, 128, 128, 6, entries)
+}
+
+// buildGPTArray is buildGPT with num entries of entrySize bytes in the
+// array (which starts at LBA 2), then spare sectors, then the backup
+// header's.
+func buildGPTArray(ss, num, entrySize, spare int, entries [][128]byte) []byte {
+	arr := make([]byte, num*entrySize)
+	for i, e := range entries {
+		copy(arr[i*entrySize:], e[:])
+	}
+	arrSectors := (len(arr) + ss - 1) / ss
+	sectors := max(40, 2+arrSectors+spare)
+	img := make([]byte, ss*sectors)
 	mbr := img[:512]
 	mbr[446+4] = 0xEE
 	binary.LittleEndian.PutUint32(mbr[446+8:], 1)
-	binary.LittleEndian.PutUint32(mbr[446+12:], 39)
+	binary.LittleEndian.PutUint32(mbr[446+12:], uint32(sectors-1))
 	mbr[510], mbr[511] = 0x55, 0xAA
-	arr := make([]byte, 128*128)
-	for i, e := range entries {
-		copy(arr[i*128:], e[:])
-	}
 	copy(img[2*ss:], arr)
 	h := img[ss : ss+92]
 	copy(h, "EFI PART")
 	binary.LittleEndian.PutUint32(h[8:], 0x00010000)
 	binary.LittleEndian.PutUint32(h[12:], 92)
 	binary.LittleEndian.PutUint64(h[24:], 1)
-	binary.LittleEndian.PutUint64(h[32:], 39)
-	binary.LittleEndian.PutUint64(h[40:], 34)
-	binary.LittleEndian.PutUint64(h[48:], 38)
+	binary.LittleEndian.PutUint64(h[32:], uint64(sectors-1))
+	binary.LittleEndian.PutUint64(h[40:], uint64(2+arrSectors))
+	binary.LittleEndian.PutUint64(h[48:], uint64(sectors-2))
 	copy(h[56:72], []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	binary.LittleEndian.PutUint64(h[72:], 2)
-	binary.LittleEndian.PutUint32(h[80:], 128)
-	binary.LittleEndian.PutUint32(h[84:], 128)
+	binary.LittleEndian.PutUint32(h[80:], uint32(num))
+	binary.LittleEndian.PutUint32(h[84:], uint32(entrySize))
 	binary.LittleEndian.PutUint32(h[88:], crc32.ChecksumIEEE(arr))
 	binary.LittleEndian.PutUint32(h[16:], crc32.ChecksumIEEE(h))
 	return img
+}
+
+// TestGPTAsTheKernelReadsIt: the kernel reads 128-byte entries only, makes
+// partitions of the first 255 and skips an entry past the disk's end;
+// the table says the same (a hostile array of 8192 entries was built and
+// kept for every disk).
+func TestGPTAsTheKernelReadsIt(t *testing.T) {
+	var many [][128]byte
+	for i := 0; i < 300; i++ {
+		many = append(many, gptEntry("p", 80+uint64(i), 80+uint64(i)))
+	}
+	img := buildGPTArray(512, 300, 128, 400, many)
+	pt, err := ReadPartitionTable(bytes.NewReader(img), int64(len(img)), 512)
+	if err != nil || len(pt.Partitions) != 255 {
+		t.Errorf("300 entries: %d partitions, %v; want the kernel's 255", len(pt.Partitions), err)
+	}
+	img = buildGPTArray(512, 128, 136, 6, [][128]byte{gptEntry("root", 34, 38)})
+	if _, err := ReadPartitionTable(bytes.NewReader(img), int64(len(img)), 512); err == nil || !strings.Contains(err.Error(), "entry size 136") {
+		t.Errorf("136-byte entries: %v", err)
+	}
+	img = buildGPT(512, [][128]byte{gptEntry("root", 34, 38), gptEntry("past", 36, 1000)})
+	pt, err = ReadPartitionTable(bytes.NewReader(img), int64(len(img)), 512)
+	if err != nil || len(pt.Partitions) != 1 || pt.Partitions[0].Name != "root" {
+		t.Errorf("an entry past the end: %+v, %v; want it skipped", pt, err)
+	}
 }
 
 func gptEntry(name string, first, last uint64) [128]byte {
