@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,30 @@ func TestBootXFSByUUID(t *testing.T) {
 	log := assertRealRootFS(t, b, "xfs")
 	if !strings.Contains(log, "netroot: mount-root: /dev/sda xfs on /sysroot") {
 		t.Errorf("no mount-root line for the xfs root")
+	}
+}
+
+// TestBootEmptyLUNField boots the way dracut's own iSCSI test does: the
+// <LUN> field empty, the root found by LABEL= on LUN 2 of a tgt target
+// whose LUN 0 is its controller and LUN 1 another filesystem; /init scans
+// every LUN, as dracut's login to the whole target does.
+func TestBootEmptyLUNField(t *testing.T) {
+	data := buildImage(t, rig.RootImage{Label: "DATA", SizeMB: 16}, "data.img")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root := filepath.Join(t.TempDir(), "root.img")
+	if err := rig.CopySparse(ctx, env(t).RootImg, root); err != nil {
+		t.Fatal(err)
+	}
+	tc := rig.DefaultTarget()
+	tc.LUNs = []string{data, root}
+	b := start(t, rig.BootSpec{Cmdline: withLUN(""), Target: tc})
+	log := assertRealRoot(t, b)
+	if !strings.Contains(log, "every LUN scanned (the <LUN> field is empty)") {
+		t.Errorf("the disk line does not say every LUN was scanned")
+	}
+	if !regexp.MustCompile(`netroot: root: LABEL=ISCSI_ROOT is /dev/sd[a-z]+ .*\[scsi \d+:0:0:2 `).MatchString(log) {
+		t.Errorf("the root is not LUN 2's disk")
 	}
 }
 

@@ -621,3 +621,41 @@ func TestPanicNamesStep(t *testing.T) {
 		}
 	}
 }
+
+// TestBootEveryLUNWhenTheFieldIsEmpty: with netroot='s <LUN> field empty
+// dracut logs in to the whole target and root= may be on any LUN (its own
+// iSCSI test boots root=LABEL= on LUN 1 of a tgt target that way); /init
+// scanned LUN 0 only — tgt's controller — and failed after rd.retry. A
+// LUN given is still scanned alone.
+func TestBootEveryLUNWhenTheFieldIsEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name, netroot, scan string
+		fails               bool
+	}{
+		{"field empty", "iscsi:10.77.0.1::::" + targetIQN, "scsi-scan host2 -", false},
+		{"LUN 1 given", "iscsi:10.77.0.1:::1:" + targetIQN, "scsi-scan host2 1", false},
+		{"LUN 0 given", "iscsi:10.77.0.1:::0:" + targetIQN, "scsi-scan host2 0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			m.luns = map[uint64]string{1: "ISCSI_ROOT", 2: "DATA"}
+			cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=" + tc.netroot + " " + rootArgs + " rd.retry=1 rd.shell=0"
+			_, err := m.boot(cl, Options{})
+			if got := m.called("scsi-scan "); len(got) == 0 || got[0] != tc.scan {
+				t.Errorf("scans %q, want %q first", got, tc.scan)
+			}
+			if tc.fails {
+				if err == nil || !strings.Contains(m.screen.String(), "FATAL disk: ") {
+					t.Errorf("Run = %v with LUN 0 named, which the target does not export; want the disk step's FATAL:\n%s", err, m.screen)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, m.screen)
+			}
+			if !strings.Contains(m.screen.String(), "root: LABEL=ISCSI_ROOT is") || !strings.Contains(m.screen.String(), "[scsi 2:0:0:1]") {
+				t.Errorf("the root is not LUN 1's disk:\n%s", m.screen)
+			}
+		})
+	}
+}

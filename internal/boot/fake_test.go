@@ -53,6 +53,9 @@ type machine struct {
 	calls    []string
 	disks    []blockdev.Device
 	portals  map[uint32]string // SCSI host → "portal target" of its session
+	// luns are the target's LUNs that are disks, by their labels; nil:
+	// every LUN scanned is one, labelled ISCSI_ROOT.
+	luns map[uint64]string
 	nextHost uint32
 	switched *switchroot.Options
 	shellEnv []string // the last shell's environment
@@ -407,15 +410,30 @@ func (p *prepared) Destroy() error {
 func (m *machine) Scan(hostNo uint32, lun uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls = append(m.calls, fmt.Sprintf("scsi-scan host%d %s", hostNo, map[bool]string{true: "-", false: strconv.FormatUint(lun, 10)}[lun == iscsi.AllLUNs]))
+	if m.luns == nil {
+		m.scanLUN(hostNo, lun, "ISCSI_ROOT")
+		return nil
+	}
+	for l, label := range m.luns {
+		if lun == iscsi.AllLUNs || lun == l {
+			m.scanLUN(hostNo, l, label)
+		}
+	}
+	return nil
+}
+
+// scanLUN makes the disk of a LUN the target has, once.
+func (m *machine) scanLUN(hostNo uint32, lun uint64, label string) {
 	addr := fmt.Sprintf("%d:0:0:%d", hostNo, lun)
 	for _, d := range m.disks {
 		if d.SCSIAddress == addr {
-			return nil // the kernel's scan of a LUN it has
+			return // the kernel's scan of a LUN it has
 		}
 	}
 	name := "sd" + string(rune('a'+len(m.disks)))
 	d := blockdev.Device{Name: name, Path: "/dev/" + name, Size: 64 << 20,
-		FSType: "ext4", Label: "ISCSI_ROOT", SCSIAddress: addr}
+		FSType: "ext4", Label: label, SCSIAddress: addr}
 	// The by-path name the scanner gives a disk of an iSCSI session.
 	if portal, target, ok := strings.Cut(m.portals[hostNo], " "); ok {
 		host, port, _ := net.SplitHostPort(portal)
@@ -423,7 +441,6 @@ func (m *machine) Scan(hostNo uint32, lun uint64) error {
 		d.ByPath = blockdev.ISCSIPath{Address: host, Port: n, Target: target, LUN: lun}.String()
 	}
 	m.disks = append(m.disks, d)
-	return nil
 }
 
 func (m *machine) SetScheduler(dev, sched string) error {

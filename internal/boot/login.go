@@ -27,8 +27,10 @@ type attached struct {
 	// tuning is the disks' side work (the I/O scheduler), which
 	// switch_root waits for.
 	tuning []*task.Task[struct{}]
-	// disks are the sessions' disks, one a session (paths.go).
-	disks []blockdev.Device
+	// disks are the sessions' disks, one a session (paths.go); allLUNs
+	// says which sessions' every LUN was scanned.
+	disks   []blockdev.Device
+	allLUNs []bool
 	// failed are the targets that did not log in while others did
 	// (paths.go); maps the multipath maps made (multipath.go).
 	failed []error
@@ -107,6 +109,7 @@ func (b *Boot) login(ctx context.Context, p *config.Plan, targets []config.Targe
 		a.sessions = append(a.sessions, li.session)
 		a.tuning = append(a.tuning, li.tuning)
 		a.disks = append(a.disks, li.disk)
+		a.allLUNs = append(a.allLUNs, li.allLUNs)
 	}
 	a.failed = failed
 	a.handle = k.handle()
@@ -132,6 +135,7 @@ type loggedIn struct {
 	session keeper.Session
 	tuning  *task.Task[struct{}]
 	disk    blockdev.Device
+	allLUNs bool
 }
 
 // loginTarget is one target's login, hand-off and disk wait.
@@ -187,9 +191,14 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	// nothing scans again once the session is back: the disk step does,
 	// after each recovery of the session until its disk is there.
 	back := b.conns.nextRecovery(ks.SID)
+	all := p.ScansAllLUNs(t)
+	scan, which := uint64(t.LUN), fmt.Sprintf("for LUN %d", t.LUN)
+	if all {
+		scan, which = iscsi.AllLUNs, "every LUN"
+	}
 	// The scan's commands and the disk's probe wait on the connection.
 	_, err = guarded(b.conns, ctx, func(context.Context) (struct{}, error) {
-		return struct{}{}, is.Scan(ks.HostNo, uint64(t.LUN))
+		return struct{}{}, is.Scan(ks.HostNo, scan)
 	})
 	if err != nil {
 		st.Fail(err)
@@ -198,6 +207,9 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	wctx, cancel := context.WithTimeout(ctx, p.Boot.Retry)
 	defer cancel()
 	desc := fmt.Sprintf("the disk of %s LUN %d (SCSI host %d)", t.Name, t.LUN, ks.HostNo)
+	if all {
+		desc = fmt.Sprintf("a disk of %s (any LUN, SCSI host %d)", t.Name, ks.HostNo)
+	}
 	dev, err := guarded(b.conns, wctx, func(ctx context.Context) (*blockdev.Device, error) {
 		for {
 			wait, stop := context.WithCancel(ctx)
@@ -210,22 +222,26 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 			}()
 			d, err := w.WaitFunc(wait, desc, func(d blockdev.Device) bool {
 				h, _, _, lun, ok := d.SCSI()
-				return ok && !d.IsPartition() && h == int(ks.HostNo) && lun == t.LUN
+				return ok && !d.IsPartition() && h == int(ks.HostNo) && (all || lun == t.LUN)
 			})
 			stop()
 			if err == nil || ctx.Err() != nil || !closed(back) {
 				return d, err
 			}
 			back = b.conns.nextRecovery(ks.SID)
-			b.log.Printf("disk: session %d is back: scanning for LUN %d again", ks.SID, t.LUN)
-			if err := is.Scan(ks.HostNo, uint64(t.LUN)); err != nil {
+			b.log.Printf("disk: session %d is back: scanning %s again", ks.SID, which)
+			if err := is.Scan(ks.HostNo, scan); err != nil {
 				return nil, err
 			}
 		}
 	})
 	if err != nil {
 		st.Fail(err)
-		return loggedIn{}, fail("disk", err, fmt.Sprintf("does target %s export LUN %d? (tgt's LUN 0 is its controller)", t.Name, t.LUN))
+		hint := fmt.Sprintf("does target %s export LUN %d? (tgt's LUN 0 is its controller)", t.Name, t.LUN)
+		if all {
+			hint = fmt.Sprintf("does target %s export a disk to this initiator (its ACLs)?", t.Name)
+		}
+		return loggedIn{}, fail("disk", err, hint)
 	}
 	// Switching the I/O scheduler freezes the disk's queue and waits for
 	// an RCU grace period: tens of ms the root's search need not wait for.
@@ -235,8 +251,13 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 		}
 		return struct{}{}, nil
 	})
-	st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
-	return loggedIn{session: kept, tuning: tuning, disk: *dev}, nil
+	if _, _, _, lun, ok := dev.SCSI(); all && ok {
+		// dracut's login to the whole target: root= may be on any LUN.
+		st.Done("%s LUN %d is %s (%s); every LUN scanned (the <LUN> field is empty)", t.Name, lun, dev.Path, blockdev.HumanSize(dev.Size))
+	} else {
+		st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
+	}
+	return loggedIn{session: kept, tuning: tuning, disk: *dev, allLUNs: all}, nil
 }
 
 // handOffAttempts bounds the logins of a target whose connection is lost

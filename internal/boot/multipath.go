@@ -112,6 +112,7 @@ func (b *Boot) findRoot(ctx context.Context, p *config.Plan, sel blockdev.Select
 		if dev.WWID == "" {
 			b.log.Warnf("multipath: %s reports no WWID (VPD page 0x83): no map; the root is mounted on it directly", dev.Name)
 		} else {
+			a.pathsOf(wctx, w, dev)
 			mdev, err := b.assembleMap(ctx, a, dev, dm, stack, files)
 			if err != nil {
 				st.Fail(err)
@@ -127,6 +128,34 @@ func (b *Boot) findRoot(ctx context.Context, p *config.Plan, sel blockdev.Select
 	}
 	a.dev = dev
 	return nil
+}
+
+// pathsOf makes each session's disk, where its target's LUNs were all
+// scanned and the disk step took another LUN's, the session's disk of
+// dev's LUN — for the sessions of the target dev is on, waiting for the
+// disk until ctx ends. The map's paths are those disks.
+func (a *attached) pathsOf(ctx context.Context, w DiskWatch, dev *blockdev.Device) {
+	target := ""
+	if h, _, _, _, ok := dev.SCSI(); ok {
+		for _, s := range a.sessions {
+			if int(s.HostNo) == h {
+				target = s.TargetName
+			}
+		}
+	}
+	for i, s := range a.sessions {
+		if i >= len(a.disks) || a.disks[i].WWID == dev.WWID || s.TargetName != target || !a.allLUNs[i] {
+			continue
+		}
+		host := int(s.HostNo)
+		d, err := w.WaitFunc(ctx, fmt.Sprintf("the disk of WWID %s on SCSI host %d", dev.WWID, host), func(d blockdev.Device) bool {
+			h, _, _, _, ok := d.SCSI()
+			return ok && h == host && !d.IsPartition() && d.WWID == dev.WWID
+		})
+		if err == nil {
+			a.disks[i] = *d
+		}
+	}
 }
 
 // preferred is the device of lun on the first session that has one.

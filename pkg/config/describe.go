@@ -221,7 +221,7 @@ func (p *Plan) Describe() string {
 			w("  targets from the firmware's iBFT (iscsi_ibft): every valid target, with its CHAP credentials and LUN\n")
 		}
 		for _, tp := range p.Paths() {
-			describePaths(w, tp, is.Multipath)
+			describePaths(w, p, tp, is.Multipath)
 		}
 		if is.Multipath {
 			w("  multipath: every path of a target is kept; the root is mounted on a device-mapper multipath map over them (named by its WWID, as multipathd names it)\n")
@@ -322,7 +322,7 @@ func (p *Plan) Describe() string {
 
 // describePaths describes one LUN and its paths: how /init logs in to
 // them.
-func describePaths(w func(string, ...any), tp TargetPaths, multipath bool) {
+func describePaths(w func(string, ...any), p *Plan, tp TargetPaths, multipath bool) {
 	if tp.Name == "" {
 		t := tp.Paths[0]
 		w("  targets: asked of portal %s (SendTargets discovery), lun %d: every target it offers, through every portal it lists\n", t.Portal(), tp.LUN)
@@ -331,7 +331,11 @@ func describePaths(w func(string, ...any), tp TargetPaths, multipath bool) {
 	}
 	w("  target %s\n", tp.Name)
 	for _, t := range tp.Paths {
-		w("    portal %s, lun %d", t.Portal(), t.LUN)
+		if p.ScansAllLUNs(t) {
+			w("    portal %s, every LUN (the <LUN> field is empty: the whole target, as dracut)", t.Portal())
+		} else {
+			w("    portal %s, lun %d", t.Portal(), t.LUN)
+		}
 		if t.Group != 1 {
 			w(", portal group %d", t.Group)
 		}

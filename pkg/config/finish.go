@@ -113,7 +113,7 @@ func (p *parser) finishISCSI() {
 	is := &pl.ISCSI
 	name, hasName := p.last["rd.iscsi.target.name"]
 	if hasName && name.Value != "" {
-		t := Target{Name: name.Value, Port: DefaultTargetPort, Group: 1}
+		t := Target{Name: name.Value, Port: DefaultTargetPort, Group: 1, AnyLUN: true}
 		ok := true
 		if err := checkISCSIName("target name", t.Name); err != nil {
 			p.fail(name, name.Value, grammarISCSIName, err)

@@ -430,6 +430,7 @@ func parseISCSIRoot(value string) (t Target, authFields int, err error) {
 			}
 		}
 	}
+	t.AnyLUN = lun == ""
 	if lun != "" {
 		n, err := parseUint(lun, 0, 1<<31-1)
 		if err != nil {

@@ -146,7 +146,7 @@ var iscsiParams = []iscsiParam{
 	{Key: "node.session.err_timeo.host_reset_timeout", kind: ipRefused, why: "netroot's kernel hand-off does not set it"},
 	{Key: "node.session.iscsi.FastAbort", kind: ipFixed, fixed: "Yes", why: "netroot's kernel hand-off always sets FastAbort"},
 	{Key: "node.session.iscsi.ERL", kind: ipLogin, login: "ErrorRecoveryLevel"},
-	{Key: "node.session.scan", kind: ipRefused, why: "/init scans only the LUN of each target it needs"},
+	{Key: "node.session.scan", kind: ipRefused, why: "/init scans the LUN netroot= names, or every LUN when its <LUN> field is empty"},
 	{Key: "node.session.reopen_max", kind: ipRefused, why: whyIscsid},
 	{Key: "node.session.sess_reopen_log_freq", kind: ipRefused, why: whyIscsid},
 	{Key: "node.conn[0].address", kind: ipRefused, why: "the portal is netroot='s <servername>"},

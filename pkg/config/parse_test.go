@@ -103,7 +103,7 @@ func TestParseISCSIRootForms(t *testing.T) {
 	}
 	// rd.iscsi.target.* and the global credentials.
 	p = mustParse(t, proc("root=LABEL=r netroot=iscsi rd.iscsi.initiator=iqn.2015-01.com.example:host rd.iscsi.target.name=iqn.2015-01.com.example:t rd.iscsi.target.ip=10.0.0.1 rd.iscsi.target.port=3261 rd.iscsi.target.group=2 rd.iscsi.username=u rd.iscsi.password=@/etc/netroot/chap rd.iscsi.in.username=tu rd.iscsi.in.password=tp"))
-	want := Target{Server: "10.0.0.1", Port: 3261, Group: 1, Name: "iqn.2015-01.com.example:t",
+	want := Target{Server: "10.0.0.1", Port: 3261, Group: 1, AnyLUN: true, Name: "iqn.2015-01.com.example:t",
 		Auth: Auth{Username: "u", Password: SecretFile("/etc/netroot/chap"), InUsername: "tu", InPassword: NewSecret("tp")}}
 	if len(p.ISCSI.Targets) != 1 || !reflect.DeepEqual(p.ISCSI.Targets[0], want) || p.ISCSI.Initiator != "iqn.2015-01.com.example:host" {
 		t.Errorf("rd.iscsi.target: %+v", p.ISCSI)
@@ -194,7 +194,7 @@ func TestParseEverything(t *testing.T) {
 	}
 	d := p.Describe()
 	for _, s := range []string{"bond bond0: slaves nic0,nic1, options mode=802.3ad miimon=100 lacp_rate=fast, mtu 9000",
-		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, lun 0", "route 10.2.0.0/16 via 10.1.0.254",
+		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, every LUN (the <LUN> field is empty: the whole target, as dracut)", "route 10.2.0.0/16 via 10.1.0.254",
 		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier (mount flags noatime; filesystem data nobarrier), rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot"} {
 		if !strings.Contains(d, s) {
 			t.Errorf("Describe lacks %q:\n%s", s, d)

@@ -14,7 +14,7 @@ func TestParseDiscoveryTarget(t *testing.T) {
 	}{
 		// dracut's parse_iscsi_root leaves the name empty here.
 		{"iscsi:10.0.0.1::3260:1:", Target{Server: "10.0.0.1", Port: 3260, Group: 1, LUN: 1}},
-		{"iscsi:10.0.0.1::3260::", Target{Server: "10.0.0.1", Port: 3260, Group: 1}},
+		{"iscsi:10.0.0.1::3260::", Target{AnyLUN: true, Server: "10.0.0.1", Port: 3260, Group: 1}},
 		{"iscsi:10.0.0.1::3260:2", Target{Server: "10.0.0.1", Port: 3260, Group: 1, LUN: 2}},
 		{"iscsi:[fd77::1]::3261:1:", Target{Server: "fd77::1", Port: 3261, Group: 1, LUN: 1}},
 		{"iscsi:u:p@10.0.0.1::3260:1:", Target{Server: "10.0.0.1", Port: 3260, Group: 1, LUN: 1, Auth: Auth{Username: "u", Password: NewSecret("p")}}},

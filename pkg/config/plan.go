@@ -370,6 +370,12 @@ type Target struct {
 	NetDev    string
 	// LUN defaults to 0.
 	LUN int
+	// AnyLUN is true when the <LUN> field was empty (or the target was
+	// given by parts): dracut logs in to the whole target, so every LUN
+	// appears and root= may be on any of them; LUN (0) then names only
+	// a whole-LUN root (root=iscsi:…, root=dhcp). Plan.ScansAllLUNs says
+	// when /init scans them all.
+	AnyLUN bool
 	// Group is the target portal group tag (rd.iscsi.target.group),
 	// dracut's default 1; like dracut, netroot does not use it.
 	Group int
@@ -380,6 +386,14 @@ type Target struct {
 	Name string
 	// Auth holds CHAP credentials; zero when the target needs none.
 	Auth Auth
+}
+
+// ScansAllLUNs reports whether /init scans every LUN of t's sessions, as
+// dracut's login to the whole target does: when t's LUN field was empty
+// and the root is not a whole LUN (whose LUN the field names). Otherwise
+// it scans only t's LUN, which is quicker on a target with many.
+func (p *Plan) ScansAllLUNs(t Target) bool {
+	return t.AnyLUN && p.Root.Kind != RootISCSI
 }
 
 // Portal returns "host:port" with IPv6 hosts in brackets.

@@ -11,15 +11,22 @@ import (
 	"github.com/netroot/netroot/pkg/sysfs"
 )
 
+// AllLUNs asks Scan for every LUN the target reports (REPORT LUNS).
+const AllLUNs = ^uint64(0)
+
 // Scan asks the kernel to scan only one LUN of an iSCSI host by writing
 // "0 0 <lun>" (channel, target id, LUN) to
 // <root>/class/scsi_host/host<hostNo>/scan (root is where sysfs is
-// mounted). It does not wait for the disk: the caller waits for the block
-// device uevent.
+// mounted), or every LUN ("0 0 -") for AllLUNs. It does not wait for the
+// disk: the caller waits for the block device uevent.
 func Scan(root string, hostNo uint32, lun uint64) error {
 	rel := filepath.Join("class", "scsi_host", "host"+strconv.FormatUint(uint64(hostNo), 10), "scan")
-	if err := (sysfs.FS{Root: root}).Write(rel, fmt.Sprintf("0 0 %d", lun)); err != nil {
-		return fmt.Errorf("iscsi: scan LUN %d on host%d: %w", lun, hostNo, err)
+	which, what := strconv.FormatUint(lun, 10), "LUN "+strconv.FormatUint(lun, 10)
+	if lun == AllLUNs {
+		which, what = "-", "every LUN"
+	}
+	if err := (sysfs.FS{Root: root}).Write(rel, "0 0 "+which); err != nil {
+		return fmt.Errorf("iscsi: scan %s on host%d: %w", what, hostNo, err)
 	}
 	return nil
 }
