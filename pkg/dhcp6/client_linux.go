@@ -75,6 +75,12 @@ var errNoAnswer = errors.New("no answer")
 // logs, so a flood of garbage cannot flood the console.
 const maxWarnings = 10
 
+// maxDatagram bounds the answers decoded: a server's answer is a few
+// hundred bytes, 8 KiB (a jumbo frame) leaves room for any real one, and
+// it bounds what a bigger datagram from anyone on the link (reassembled
+// fragments, up to 64 KiB) costs the decoder.
+const maxDatagram = 8192
+
 // client is one interface's DHCPv6 exchanges.
 type client struct {
 	iface    string
@@ -222,6 +228,10 @@ func (c *client) receive(ctx context.Context, deadline time.Time, buf []byte) (_
 		return nil, from, false, err
 	}
 	from = src.Addr()
+	if n > maxDatagram {
+		c.drop(from, fmt.Errorf("a datagram of %d bytes, over the %d decoded", n, maxDatagram))
+		return nil, from, true, nil
+	}
 	m, notes, err := ParseMessage(buf[:n])
 	if err != nil {
 		c.drop(from, err)

@@ -4,11 +4,12 @@
 //
 // Layers, from the wire up:
 //
-//   - message.go, lease.go, backoff.go, render.go are pure: the Solicit and
-//     Request builders (DUID-LL, IAID, ORO 23/24/59/60, Elapsed Time, Rapid
-//     Commit, client FQDN), ParseMessage, which keeps a malformed
-//     informational option as opaque data instead of dropping the whole
-//     answer, ParseAdvertise and FromReply, which check an answer against
+//   - message.go, lease.go, names.go, backoff.go, render.go are pure: the
+//     Solicit and Request builders (DUID-LL, IAID, ORO 23/24/59/60, Elapsed
+//     Time, Rapid Commit, client FQDN), ParseMessage, which keeps a
+//     malformed informational option as opaque data instead of dropping the
+//     whole answer and refuses domain names in compressed form before the
+//     library decodes them, ParseAdvertise and FromReply, which check an answer against
 //     the exchange (RFC 8415 section 16) and validate every field into a
 //     Lease (Lease.Ignored lists what was dropped), RFC 8415's
 //     retransmission schedule, and the JSON and env-file renderings.

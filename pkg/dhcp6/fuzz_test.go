@@ -29,6 +29,12 @@ func FuzzFromReply(f *testing.F) {
 		&dhcpv6.OptionGeneric{OptionCode: dhcpv6.OptionPreference, OptionData: []byte{255}}).ToBytes())
 	f.Add(reply(dhcpv6.MessageTypeReply, "fd77::42", h, h, dhcpv6.OptBootFileURL("x'\n$(reboot)")).ToBytes())
 	f.Add([]byte{7, 1, 2, 3, 0, 23, 0, 5, 1, 2, 3, 4, 5})
+	// Compression pointers, which a decoder following them pays for
+	// quadratically.
+	f.Add(reply(dhcpv6.MessageTypeReply, "fd77::42", h, h,
+		&dhcpv6.OptionGeneric{OptionCode: dhcpv6.OptionDomainSearchList, OptionData: pointerChain(100, 200)},
+		&dhcpv6.OptionGeneric{OptionCode: dhcpv6.OptionFQDN, OptionData: []byte{0, 1, 'a', 0xc0, 1}},
+	).ToBytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, _, err := ParseMessage(data)
 		if err != nil {

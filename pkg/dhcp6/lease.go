@@ -132,7 +132,9 @@ type Expect struct {
 // client only reads for information (DNS, search list, boot file…) is kept
 // as opaque data and named in the returned notes; one the exchange depends
 // on (client and server identifiers, IA_NA, status code) or a malformed
-// message makes it fail.
+// message makes it fail. Domain names in compressed form are malformed
+// (checkNames), and name options over their cap (maxDecoded) are kept
+// opaque too.
 func ParseMessage(b []byte) (*dhcpv6.Message, []string, error) {
 	if len(b) < dhcpv6.MessageHeaderSize {
 		return nil, nil, fmt.Errorf("%d bytes is shorter than a DHCPv6 header", len(b))
@@ -145,9 +147,16 @@ func ParseMessage(b []byte) (*dhcpv6.Message, []string, error) {
 	copy(m.TransactionID[:], b[1:4])
 	var notes []string
 	parser := func(code dhcpv6.OptionCode, data []byte) (dhcpv6.Option, error) {
-		opt, err := dhcpv6.ParseOption(code, data)
+		if limit, ok := maxDecoded[code]; ok && len(data) > limit {
+			notes = append(notes, fmt.Sprintf("option %d (%s): %d bytes, over the %d decoded", uint16(code), code, len(data), limit))
+			return &dhcpv6.OptionGeneric{OptionCode: code, OptionData: append([]byte(nil), data...)}, nil
+		}
+		err := checkNames(code, data)
 		if err == nil {
-			return opt, nil
+			var opt dhcpv6.Option
+			if opt, err = dhcpv6.ParseOption(code, data); err == nil {
+				return opt, nil
+			}
 		}
 		switch code {
 		case dhcpv6.OptionClientID, dhcpv6.OptionServerID, dhcpv6.OptionIANA, dhcpv6.OptionStatusCode:
