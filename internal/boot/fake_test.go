@@ -49,13 +49,13 @@ type machine struct {
 	leases    map[string]*dhcp.Lease // by interface
 	envHook   func(Env) Env          // swaps in further fakes (NICs, IPv6)
 
-	mu       sync.Mutex
-	calls    []string
-	disks    []blockdev.Device
-	portals  map[uint32]string // SCSI host → "portal target" of its session
+	mu      sync.Mutex
+	calls   []string
+	disks   []blockdev.Device
+	portals map[uint32]string // SCSI host → "portal target" of its session
 	// luns are the target's LUNs that are disks, by their labels; nil:
 	// every LUN scanned is one, labelled ISCSI_ROOT.
-	luns map[uint64]string
+	luns     map[uint64]string
 	nextHost uint32
 	switched *switchroot.Options
 	shellEnv []string // the last shell's environment
