@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netroot/netroot/pkg/netconf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -116,7 +117,7 @@ func describeAddrs(iface string) string {
 func WaitLinkLocal(ctx context.Context, iface string) (netip.Addr, error) {
 	start := time.Now()
 	var ll netip.Addr
-	err := waitUntil(ctx, addrEvents|linkEvents, func() (bool, error) {
+	err := netconf.WaitEvents(ctx, netconf.AddrEvents|netconf.LinkEvents, func() (bool, error) {
 		addrs, err := ipv6Addrs(iface)
 		if err != nil {
 			return false, err
@@ -150,7 +151,7 @@ func WaitLinkLocal(ctx context.Context, iface string) (netip.Addr, error) {
 // detection.
 func WaitDAD(ctx context.Context, iface string, addr netip.Addr) error {
 	start := time.Now()
-	err := waitUntil(ctx, addrEvents, func() (bool, error) {
+	err := netconf.WaitEvents(ctx, netconf.AddrEvents, func() (bool, error) {
 		addrs, err := ipv6Addrs(iface)
 		if err != nil {
 			return false, err

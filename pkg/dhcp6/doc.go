@@ -13,11 +13,11 @@
 //     the exchange (RFC 8415 section 16) and validate every field into a
 //     Lease (Lease.Ignored lists what was dropped), RFC 8415's
 //     retransmission schedule, and the JSON and env-file renderings.
-//   - sysctl_linux.go, addr_linux.go and wait_linux.go are the kernel's
-//     side: net.ipv6.conf.<if>.* settings, address states (tentative,
-//     optimistic, dadfailed) and one subscribe-and-check loop on rtnetlink
-//     link, address and route events that every wait here uses
-//     (WaitLinkLocal, WaitDAD, WaitRoute, WaitSLAAC).
+//   - sysctl_linux.go and addr_linux.go are the kernel's side:
+//     net.ipv6.conf.<if>.* settings and address states (tentative,
+//     optimistic, dadfailed); every wait here (WaitLinkLocal, WaitDAD,
+//     WaitRoute, WaitSLAAC) is netconf.WaitEvents on link, address and
+//     route events.
 //   - client_linux.go (Acquire), apply_linux.go (Apply), slaac_linux.go
 //     (WaitSLAAC) and either_linux.go (Either) are what /init calls.
 //

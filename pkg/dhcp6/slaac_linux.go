@@ -81,7 +81,7 @@ func WaitSLAAC(ctx context.Context, o SLAACOptions) (*SLAACResult, error) {
 	solicited := !(wasUp && raChanged)
 	var res *SLAACResult
 	var missing string
-	err = waitUntil(ctx, addrEvents|routeEvents|linkEvents, func() (bool, error) {
+	err = netconf.WaitEvents(ctx, netconf.AddrEvents|netconf.RouteEvents|netconf.LinkEvents, func() (bool, error) {
 		r, miss, err := slaacState(iface, o.Reach)
 		if err != nil {
 			return false, err
@@ -191,7 +191,7 @@ func routesVia(link netlink.Link, dst netip.Addr) bool {
 // default router.
 func WaitRoute(ctx context.Context, iface string, dst netip.Addr) error {
 	start := time.Now()
-	err := waitUntil(ctx, routeEvents|addrEvents, func() (bool, error) {
+	err := netconf.WaitEvents(ctx, netconf.RouteEvents|netconf.AddrEvents, func() (bool, error) {
 		link, err := netlink.LinkByName(iface)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", iface, err)

@@ -5,7 +5,6 @@ package netconf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -116,42 +115,10 @@ func SetHostname(name string) error {
 	return unix.Sethostname([]byte(name))
 }
 
-// WaitFor subscribes to link events, then calls check at once and again
-// after every event (a burst counts once) until check reports done or an
-// error, or ctx ends; it then returns ctx.Err(). It is the one wait on
-// link events: an interface appearing, its carrier, its master, a bond's
-// aggregator changing all come as events.
+// WaitFor is WaitEvents on link events: check runs at once and after
+// every link notification until it reports done or fails, or ctx ends.
 func WaitFor(ctx context.Context, check func() (done bool, err error)) error {
-	updates := make(chan netlink.LinkUpdate, 64)
-	stop := make(chan struct{})
-	defer close(stop)
-	if err := netlink.LinkSubscribeWithOptions(updates, stop, netlink.LinkSubscribeOptions{}); err != nil {
-		return fmt.Errorf("subscribing to link events: %w", err)
-	}
-	for {
-		if done, err := check(); done || err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case _, ok := <-updates:
-			if !ok {
-				return errors.New("link event subscription closed")
-			}
-		}
-		// One check covers the events queued meanwhile.
-		for drained := false; !drained; {
-			select {
-			case _, ok := <-updates:
-				if !ok {
-					return errors.New("link event subscription closed")
-				}
-			default:
-				drained = true
-			}
-		}
-	}
+	return WaitEvents(ctx, LinkEvents, check)
 }
 
 // WaitLinks waits until every named interface exists (NIC drivers create

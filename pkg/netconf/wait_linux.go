@@ -1,4 +1,4 @@
-package dhcp6
+package netconf
 
 import (
 	"context"
@@ -8,25 +8,23 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// events selects the rtnetlink notifications that wake a wait.
-type events uint8
+// Events selects the rtnetlink notifications that wake a wait.
+type Events uint8
 
+// The notifications a wait can take.
 const (
-	linkEvents events = 1 << iota
-	addrEvents
-	routeEvents
+	LinkEvents Events = 1 << iota
+	AddrEvents
+	RouteEvents
 )
 
-// waitUntil is one subscribe-and-check loop: it subscribes to evs, then
+// WaitEvents is netroot's one subscribe-and-check loop: it subscribes to evs, then
 // calls check at once and again after every notification, until check
 // reports done or fails, or ctx ends (it then returns ctx.Err()). The
 // subscription comes first, so a change between a check and the wait for
 // the next event is never lost. Notifications only wake it: check reads
 // the state itself, so a lost or coalesced event costs nothing.
-//
-// It has the shape of netconf's link-event wait (subscribe, check, wait)
-// and can fold into that helper once it takes address and route events.
-func waitUntil(ctx context.Context, evs events, check func() (bool, error)) error {
+func WaitEvents(ctx context.Context, evs Events, check func() (done bool, err error)) error {
 	for tries := 0; ; tries++ {
 		if tries == maxResubscribe {
 			return fmt.Errorf("rtnetlink event subscription failed %d times", tries)
@@ -57,9 +55,9 @@ type subscription struct {
 	stopOnce sync.Once
 }
 
-func subscribe(evs events) (*subscription, error) {
+func subscribe(evs Events) (*subscription, error) {
 	s := &subscription{wake: make(chan struct{}, 1), ended: make(chan struct{}), done: make(chan struct{})}
-	if evs&linkEvents != 0 {
+	if evs&LinkEvents != 0 {
 		ch := make(chan netlink.LinkUpdate, 16)
 		if err := netlink.LinkSubscribeWithOptions(ch, s.done, netlink.LinkSubscribeOptions{}); err != nil {
 			s.stop()
@@ -67,7 +65,7 @@ func subscribe(evs events) (*subscription, error) {
 		}
 		go relay(s, ch)
 	}
-	if evs&addrEvents != 0 {
+	if evs&AddrEvents != 0 {
 		ch := make(chan netlink.AddrUpdate, 16)
 		if err := netlink.AddrSubscribeWithOptions(ch, s.done, netlink.AddrSubscribeOptions{}); err != nil {
 			s.stop()
@@ -75,7 +73,7 @@ func subscribe(evs events) (*subscription, error) {
 		}
 		go relay(s, ch)
 	}
-	if evs&routeEvents != 0 {
+	if evs&RouteEvents != 0 {
 		ch := make(chan netlink.RouteUpdate, 16)
 		if err := netlink.RouteSubscribeWithOptions(ch, s.done, netlink.RouteSubscribeOptions{}); err != nil {
 			s.stop()
