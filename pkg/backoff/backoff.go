@@ -3,7 +3,9 @@
 // machines which lost the same switch or target (a rack after a power cut,
 // a fleet behind one storage array) do not retry in lockstep, and a Timer
 // that events can fire at once: a link that comes back, the target's own
-// signals. The DHCP client, the iSCSI login and the session keeper use it.
+// signals. The DHCPv4 client, the iSCSI login and the session keeper use
+// it; DHCPv6 retransmits on RFC 8415's own schedule (dhcp6.Backoff: each
+// wait grows from the last randomised one, with a transmission count).
 package backoff
 
 import (
