@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/prio"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // This file is the insert of one module: the file (decompressed in memory
@@ -145,7 +146,7 @@ func (l *Loader) atPriority(f func() error) error {
 func (l *Loader) kernelDecompresses(c compression) bool {
 	m := l.memory()
 	m.compOnce.Do(func() {
-		data, err := os.ReadFile(filepath.Join(l.sysfsRoot(), "module", "compression"))
+		data, err := sysfs.FS{Root: l.sysfsRoot()}.Read("module/compression")
 		if err != nil {
 			return
 		}
