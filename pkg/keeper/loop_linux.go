@@ -914,7 +914,9 @@ func (rc *recoverer) login(ctx context.Context, conn net.Conn, portal string) (s
 const hangupGrace = time.Second
 
 // watchHangup reports whether the peer closed or reset conn before done
-// is closed. It only polls the socket (the kernel reads it).
+// is closed. It only polls the socket (the kernel reads it), beside a
+// pipe that done's closing writes to, so it sleeps until one of them
+// says something.
 func watchHangup(conn net.Conn, done <-chan struct{}) bool {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
@@ -924,17 +926,35 @@ func watchHangup(conn net.Conn, done <-chan struct{}) bool {
 	if err != nil {
 		return false
 	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return false
+	}
+	stop := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-done:
+			unix.Write(p[1], []byte{0})
+		case <-stop:
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-ended
+		unix.Close(p[0])
+		unix.Close(p[1])
+	}()
 	hung := false
 	raw.Control(func(fd uintptr) {
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}, {Fd: int32(p[0]), Events: unix.POLLIN}}
 		for {
-			select {
-			case <-done:
-				return
-			default:
+			n, err := unix.Poll(pfd, -1)
+			if errors.Is(err, unix.EINTR) {
+				continue
 			}
-			n, err := unix.Poll(pfd, 100)
-			if err != nil && !errors.Is(err, unix.EINTR) {
+			if err != nil || pfd[1].Revents != 0 {
 				return
 			}
 			if n > 0 && pfd[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
