@@ -72,6 +72,40 @@ const (
 	reservedTag      = 0xffffffff
 )
 
+// Caps on what a SendTargets answer may list. /init logs in to every
+// target of an answer through every portal it lists (when netroot= names
+// no target), each path a TCP login and, with rd.netroot.multipath=1, a
+// kernel session: an answer the size cap lets through could list 65,000
+// targets or 33,000 portals for one. open-iscsi and LIO count neither
+// (LIO only splits its answer in Text Responses of 32 KiB); the caps are
+// far above a real answer to one initiator — a few targets, a LUN on
+// two to eight paths — and bound what one answer can start.
+const (
+	// MaxDiscoveredTargets bounds the targets of an answer.
+	MaxDiscoveredTargets = 256
+	// MaxTargetPortals bounds the portals of one target (portals with
+	// another group tag count apart).
+	MaxTargetPortals = 32
+	// MaxDiscoveredPortals bounds the portals of all the targets
+	// together: each is a path to log in on.
+	MaxDiscoveredPortals = 256
+)
+
+// SendTargetsLimitError is an answer that lists more than a cap. It is
+// refused whole rather than cut short: which target holds the root is
+// not known here, and a list cut at a cap would boot or not by the order
+// the target lists them in.
+type SendTargetsLimitError struct {
+	// What is what was counted: "targets", "portals for <target>" or
+	// "portals in all".
+	What         string
+	Count, Limit int
+}
+
+func (e *SendTargetsLimitError) Error() string {
+	return fmt.Sprintf("iscsi: SendTargets answer lists %d %s, more than %d", e.Count, e.What, e.Limit)
+}
+
 // discoveryTarget stands for the target in a discovery session's errors.
 const discoveryTarget = "(SendTargets discovery)"
 
@@ -413,11 +447,18 @@ func logout(l *login) error {
 // (IPv6 hosts in brackets), NUL-terminated, names and addresses repeating.
 // A target listed without an address is reached through portal, the one
 // asked (when given). A name given twice collects the addresses of both.
-// Other keys are ignored. It never panics on any input.
+// Other keys are ignored. An answer over MaxDiscoveredTargets,
+// MaxTargetPortals or MaxDiscoveredPortals is a *SendTargetsLimitError.
+// It never panics on any input.
 func ParseSendTargets(data []byte, portal string) ([]DiscoveredTarget, error) {
+	type listed struct {
+		target int
+		portal TargetPortal
+	}
 	var (
 		out   []DiscoveredTarget
 		index = map[string]int{}
+		seen  = map[listed]bool{}
 		cur   = -1
 	)
 	if len(data) > 0 && data[len(data)-1] != 0 {
@@ -451,26 +492,30 @@ func ParseSendTargets(data []byte, portal string) ([]DiscoveredTarget, error) {
 			if err != nil {
 				return nil, fmt.Errorf("iscsi: SendTargets for %s: %s", out[cur].Name, strings.TrimPrefix(err.Error(), "iscsi: "))
 			}
-			if !hasPortal(out[cur].Portals, p) {
+			if k := (listed{cur, p}); !seen[k] {
+				seen[k] = true
 				out[cur].Portals = append(out[cur].Portals, p)
 			}
 		}
 	}
+	// The whole answer is read first so that the error gives the count.
+	if len(out) > MaxDiscoveredTargets {
+		return nil, &SendTargetsLimitError{What: "targets", Count: len(out), Limit: MaxDiscoveredTargets}
+	}
+	all := 0
 	for i := range out {
 		if len(out[i].Portals) == 0 && portal != "" {
 			out[i].Portals = []TargetPortal{{Addr: portal}}
 		}
+		if n := len(out[i].Portals); n > MaxTargetPortals {
+			return nil, &SendTargetsLimitError{What: "portals for " + out[i].Name, Count: n, Limit: MaxTargetPortals}
+		}
+		all += len(out[i].Portals)
+	}
+	if all > MaxDiscoveredPortals {
+		return nil, &SendTargetsLimitError{What: "portals in all", Count: all, Limit: MaxDiscoveredPortals}
 	}
 	return out, nil
-}
-
-func hasPortal(ps []TargetPortal, p TargetPortal) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 // parseTargetPortal parses "host[:port][,tpgt]".

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -373,9 +374,13 @@ func FuzzParseSendTargets(f *testing.F) {
 		if err != nil {
 			return
 		}
+		all := 0
 		for _, tg := range targets {
-			if tg.Name == "" || len(tg.Portals) == 0 {
+			if tg.Name == "" || len(tg.Portals) == 0 || len(tg.Portals) > MaxTargetPortals {
 				t.Fatalf("target %+v", tg)
+			}
+			if all += len(tg.Portals); len(targets) > MaxDiscoveredTargets || all > MaxDiscoveredPortals {
+				t.Fatalf("%d targets, %d portals so far", len(targets), all)
 			}
 			for _, p := range tg.Portals {
 				if _, _, err := net.SplitHostPort(p.Addr); err != nil {
@@ -384,4 +389,72 @@ func FuzzParseSendTargets(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sendTargetsAnswer is an answer listing targets iqn.t:0, iqn.t:1, …,
+// each with portals distinct addresses.
+func sendTargetsAnswer(targets, portals int) []byte {
+	var b []byte
+	n := 0
+	for i := range targets {
+		b = fmt.Appendf(b, "TargetName=iqn.t:%d\x00", i)
+		for range portals {
+			b = fmt.Appendf(b, "TargetAddress=10.%d.%d.%d:%d,1\x00", n>>16&255, n>>8&255, n&255, 1+n%60000)
+			n++
+		}
+	}
+	return b
+}
+
+// TestParseSendTargetsLimits: an answer listing more targets, more
+// portals for one target or more portals in all than the caps is
+// refused with the count and the cap; up to them it parses.
+func TestParseSendTargetsLimits(t *testing.T) {
+	// The largest answer Discover takes, one name after another: 65,791
+	// targets, each reached through the portal asked.
+	var bomb []byte
+	names := 0
+	for ; len(bomb) < maxDiscoveryText-40; names++ {
+		bomb = fmt.Appendf(bomb, "TargetName=%x\x00", names)
+	}
+	// One target, as many distinct portals as fit.
+	portalBomb := []byte("TargetName=iqn.t:a\x00")
+	portals := 0
+	for ; len(portalBomb) < maxDiscoveryText-64; portals++ {
+		portalBomb = fmt.Appendf(portalBomb, "TargetAddress=10.%d.%d.%d:%d\x00", portals>>16&255, portals>>8&255, portals&255, 1+portals%60000)
+	}
+	for _, tc := range []struct {
+		name   string
+		answer []byte
+		// count and limit of the error; 0: the answer parses
+		count, limit int
+		what         string
+	}{
+		{"targets at the cap", sendTargetsAnswer(256, 1), 0, 0, ""},
+		{"one target over", sendTargetsAnswer(257, 0), 257, 256, "targets"},
+		{"a name bomb", bomb, names, 256, "targets"},
+		{"portals at the cap", sendTargetsAnswer(1, 32), 0, 0, ""},
+		{"one portal over", sendTargetsAnswer(1, 33), 33, 32, "portals for iqn.t:0"},
+		{"a portal bomb", portalBomb, portals, 32, "portals for iqn.t:a"},
+		{"portals in all at the cap", sendTargetsAnswer(8, 32), 0, 0, ""},
+		{"portals in all over", sendTargetsAnswer(9, 32), 288, 256, "portals in all"},
+		{"a portal listed again counts once", bytes.Repeat([]byte("TargetName=iqn.t:a\x00TargetAddress=10.0.0.1:3260,1\x00"), 300), 0, 0, ""},
+	} {
+		got, err := ParseSendTargets(tc.answer, "192.0.2.1:3260")
+		if tc.count == 0 {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		want := fmt.Sprintf("lists %d %s, more than %d", tc.count, tc.what, tc.limit)
+		le, ok := errors.AsType[*SendTargetsLimitError](err)
+		if !ok || le.Count != tc.count || le.Limit != tc.limit || !strings.Contains(err.Error(), want) {
+			total := 0
+			for _, d := range got {
+				total += len(d.Portals)
+			}
+			t.Errorf("%s: %d targets, %d portals in all, error %v; want %q", tc.name, len(got), total, err, want)
+		}
+	}
 }
