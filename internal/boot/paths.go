@@ -32,6 +32,11 @@ import (
 //     over their disks (multipath.go); a path that is not up pathGrace
 //     after the first one is left out.
 //
+// The paths of a SendTargets answer are bounded twice: ParseSendTargets
+// refuses an answer over its caps (iscsi.MaxDiscoveredTargets and the
+// others), and their login attempts take turns, maxDiscoveredLogins at
+// a time (loginTurns).
+//
 // The LUNs (targets) log in independently: once the root is among the
 // disks, the others still logging in get otherTargetsGrace, and a LUN
 // that failed is left out with a warning when the root is found without
@@ -257,13 +262,15 @@ func (b *Boot) loginEveryPath(ctx context.Context, p *config.Plan, k *kernelSide
 
 // loginDiscovered asks t's portal which targets it has (SendTargets) and
 // logs in to each, through every portal the answer lists for it (the
-// portal asked first), at t's LUN.
+// portal asked first), at t's LUN; the login attempts take turns
+// (loginTurns), maxDiscoveredLogins at a time.
 func (b *Boot) loginDiscovered(ctx context.Context, p *config.Plan, k *kernelSide, initiator string, index int, t config.Target,
 	is ISCSI, w DiskWatch, files Files, dp *deadPaths) ([]pathLogin, error) {
 	sets, err := b.discover(ctx, p, initiator, t, is, files, dp)
 	if err != nil {
 		return nil, err
 	}
+	is = newLoginTurns(is, maxDiscoveredLogins)
 	results := make(chan setResult, len(sets))
 	for i, set := range sets {
 		goTask(b, ctx, "login", func(ctx context.Context) (struct{}, error) {
@@ -319,6 +326,9 @@ func (b *Boot) discover(ctx context.Context, p *config.Plan, initiator string, t
 	}
 	if err != nil {
 		st.Fail(err)
+		if _, ok := errors.AsType[*iscsi.SendTargetsLimitError](err); ok {
+			return nil, fail("discovery", err, "name the root's target (netroot=iscsi:<server>::<port>:<lun>:<target>, or in the DHCP root-path): without one, /init logs in to every target the portal offers")
+		}
 		return nil, fail("discovery", err, "is the target up, and does it offer a target to this initiator (its ACL)?")
 	}
 	sets := discoveredPaths(t, found)
@@ -341,6 +351,7 @@ func discoveredPaths(t config.Target, found []iscsi.DiscoveredTarget) []config.T
 	var out []config.TargetPaths
 	for _, d := range found {
 		set := config.TargetPaths{Name: d.Name, LUN: t.LUN}
+		listed := map[string]bool{}
 		for _, pt := range d.Portals {
 			host, port, err := net.SplitHostPort(pt.Addr)
 			if err != nil {
@@ -355,10 +366,12 @@ func discoveredPaths(t config.Target, found []iscsi.DiscoveredTarget) []config.T
 			if pt.HasTPGT {
 				path.Group = int(pt.TPGT)
 			}
-			if slices.Contains(set.Portals(), path.Portal()) {
+			portal := path.Portal()
+			if listed[portal] {
 				continue // listed again (in another portal group): once is enough
 			}
-			if path.Portal() == t.Portal() {
+			listed[portal] = true
+			if portal == t.Portal() {
 				set.Paths = append([]config.Target{path}, set.Paths...)
 			} else {
 				set.Paths = append(set.Paths, path)
@@ -369,6 +382,74 @@ func discoveredPaths(t config.Target, found []iscsi.DiscoveredTarget) []config.T
 		}
 	}
 	return out
+}
+
+// maxDiscoveredLogins bounds the login attempts to the targets of one
+// SendTargets answer that run at once: every path of every target would
+// otherwise dial and log in together, up to iscsi.MaxDiscoveredPortals.
+// An ordinary answer (a few targets on a few portals) stays under it, so
+// its logins still all start at once.
+const maxDiscoveredLogins = 16
+
+// loginTurns is an initiator whose login attempts take turns: an
+// attempt waits for one of n turns and gives it back when it ends, and
+// while Connect waits to retry, so that a portal that never answers
+// holds a turn one attempt at a time, not until rd.retry, and the
+// others' logins go on meanwhile.
+type loginTurns struct {
+	ISCSI
+	turns chan struct{}
+}
+
+func newLoginTurns(is ISCSI, n int) *loginTurns {
+	return &loginTurns{ISCSI: is, turns: make(chan struct{}, n)}
+}
+
+func (l *loginTurns) take(ctx context.Context) error {
+	select {
+	case l.turns <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *loginTurns) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
+	if err := l.take(ctx); err != nil {
+		return nil, nil, fmt.Errorf("iscsi: login to %s %s: waiting for one of %d logins to end: %w", cfg.Portal, cfg.TargetName, cap(l.turns), err)
+	}
+	held := true
+	defer func() {
+		if held {
+			<-l.turns
+		}
+	}()
+	wait := o.Wait
+	if wait == nil { // Connect's default
+		wait = func(ctx context.Context, d time.Duration) error {
+			timer := time.NewTimer(d)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	o.Wait = func(ctx context.Context, d time.Duration) error {
+		<-l.turns // the wait before a retry is another login's turn
+		held = false
+		if err := wait(ctx, d); err != nil {
+			return err
+		}
+		if err := l.take(ctx); err != nil {
+			return err
+		}
+		held = true
+		return nil
+	}
+	return l.ISCSI.Connect(ctx, cfg, o)
 }
 
 // pathISCSI is the initiator of one path: its connects go through the

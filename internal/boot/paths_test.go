@@ -2,6 +2,8 @@ package boot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -594,4 +596,161 @@ func FuzzDiscoveredPaths(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDiscoveredPathsLinear: a target listing many portals costs a few
+// allocations a portal, not a look through those before it (the
+// audit's answer of 33,400 portals took 21 GB of allocations).
+func TestDiscoveredPathsLinear(t *testing.T) {
+	asked := config.Target{Server: "10.77.0.1", Port: 3260, LUN: 1, Group: 1}
+	const n = 4096
+	d := iscsi.DiscoveredTarget{Name: "iqn.t:a"}
+	for i := range n {
+		addr := fmt.Sprintf("10.%d.%d.%d:3260", i>>16&255, i>>8&255, i&255)
+		if i == n/2 {
+			addr = asked.Portal()
+		}
+		// Each portal listed twice, in two portal groups: once is kept.
+		for g := range 2 {
+			d.Portals = append(d.Portals, iscsi.TargetPortal{Addr: addr, TPGT: uint16(g), HasTPGT: true})
+		}
+	}
+	var sets []config.TargetPaths
+	allocs := testing.AllocsPerRun(1, func() { sets = discoveredPaths(asked, []iscsi.DiscoveredTarget{d}) })
+	if len(sets) != 1 || len(sets[0].Paths) != n || sets[0].Paths[0].Portal() != asked.Portal() {
+		t.Errorf("%d sets, the first of %d paths", len(sets), len(sets[0].Paths))
+	}
+	if perPortal := allocs / (2 * n); perPortal > 16 {
+		t.Errorf("%.0f allocations for %d portals listed: %.0f a portal", allocs, 2*n, perPortal)
+	}
+}
+
+// TestDiscoveredLoginsTakeTurns: the logins to the targets of a
+// SendTargets answer, every path of each, do not all run at once.
+func TestDiscoveredLoginsTakeTurns(t *testing.T) {
+	for _, multipath := range []bool{false, true} {
+		r := newPathsRig(t)
+		var (
+			mu            sync.Mutex
+			running, most int
+		)
+		hold := func(ctx context.Context) error {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			defer func() {
+				mu.Lock()
+				running--
+				mu.Unlock()
+			}()
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return errors.New("dial tcp: connect: connection refused")
+		}
+		const targets, portals = 64, 2
+		for i := range targets {
+			d := iscsi.DiscoveredTarget{Name: fmt.Sprintf("iqn.t:%d", i)}
+			for j := range portals {
+				addr := fmt.Sprintf("10.78.%d.%d:3260", i, j)
+				d.Portals = append(d.Portals, iscsi.TargetPortal{Addr: addr, TPGT: 1, HasTPGT: true})
+				r.behave[addr] = hold
+			}
+			r.discovered = append(r.discovered, d)
+		}
+		cmdline := strings.Replace(scenario, "netroot="+target, "netroot=iscsi:10.77.0.1::3260:1:", 1)
+		if multipath {
+			cmdline += " rd.netroot.multipath=1"
+		}
+		if _, err := r.boot(cmdline); err == nil {
+			t.Fatalf("multipath %v: the boot succeeded with every login refused", multipath)
+		}
+		if got := len(r.called("connect")); got != targets*portals {
+			t.Errorf("multipath %v: %d logins, want one on each of %d paths", multipath, got, targets*portals)
+		}
+		t.Logf("multipath %v: %d logins at once at most", multipath, most)
+		if most > maxDiscoveredLogins {
+			t.Errorf("multipath %v: %d logins at once, want at most %d", multipath, most, maxDiscoveredLogins)
+		}
+	}
+}
+
+// connectFunc is an initiator that logs in as its func says.
+type connectFunc struct {
+	ISCSI
+	f func(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) error
+}
+
+func (c connectFunc) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
+	if err := c.f(ctx, cfg, o); err != nil {
+		return nil, nil, err
+	}
+	a, b := net.Pipe()
+	b.Close()
+	return &iscsi.Session{TargetName: cfg.TargetName, Portal: cfg.Portal}, a, nil
+}
+
+// TestLoginTurnsBetweenAttempts: a login waiting to retry gives its turn
+// to another, and takes one again for its next attempt.
+func TestLoginTurnsBetweenAttempts(t *testing.T) {
+	retry := make(chan struct{}) // the first login waits to retry until closed
+	waiting := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		attempts []string
+		turns    *loginTurns
+	)
+	attempt := func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, fmt.Sprintf("%s (%d taken)", name, len(turns.turns)))
+	}
+	turns = newLoginTurns(connectFunc{f: func(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) error {
+		if cfg.Portal == portalB {
+			attempt("second")
+			return nil
+		}
+		attempt("first 1")
+		if err := o.Wait(ctx, time.Second); err != nil {
+			return err
+		}
+		attempt("first 2")
+		return nil
+	}}, 1)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := turns.Connect(context.Background(), iscsi.LoginConfig{Portal: portalA}, iscsi.ConnectOptions{
+			Wait: func(ctx context.Context, d time.Duration) error {
+				close(waiting)
+				<-retry
+				return nil
+			}})
+		first <- err
+	}()
+	<-waiting
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := turns.Connect(ctx, iscsi.LoginConfig{Portal: portalB}, iscsi.ConnectOptions{}); err != nil {
+		t.Fatalf("the second login, while the first waits to retry: %v", err)
+	}
+	close(retry)
+	if err := <-first; err != nil {
+		t.Fatalf("the first login: %v", err)
+	}
+	if want := []string{"first 1 (1 taken)", "second (1 taken)", "first 2 (1 taken)"}; !slices.Equal(attempts, want) {
+		t.Errorf("attempts %q, want %q", attempts, want)
+	}
+	if n := len(turns.turns); n != 0 {
+		t.Errorf("%d turns still taken", n)
+	}
+	// A login whose context ends while it waits for a turn says so.
+	turns.turns <- struct{}{}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := turns.Connect(ctx, iscsi.LoginConfig{Portal: portalB, TargetName: targetIQN}, iscsi.ConnectOptions{}); !errors.Is(err, context.Canceled) ||
+		!strings.Contains(err.Error(), "waiting for one of 1 logins to end") {
+		t.Errorf("a cancelled wait for a turn: %v", err)
+	}
 }
