@@ -653,6 +653,9 @@ func TestBootEveryLUNWhenTheFieldIsEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, m.screen)
 			}
+			if tc.scan == "scsi-scan host2 -" && !strings.Contains(m.screen.String(), "disk: "+targetIQN+" LUN 1 is /dev/sd") {
+				t.Errorf("the disk step did not take the lowest LUN's disk:\n%s", m.screen)
+			}
 			if !strings.Contains(m.screen.String(), "root: LABEL=ISCSI_ROOT is") || !strings.Contains(m.screen.String(), "[scsi 2:0:0:1]") {
 				t.Errorf("the root is not LUN 1's disk:\n%s", m.screen)
 			}

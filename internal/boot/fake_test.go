@@ -489,11 +489,20 @@ func (w diskWatcher) WaitFor(ctx context.Context, sel blockdev.Selector) (*block
 func (w diskWatcher) WaitFunc(ctx context.Context, desc string, match func(blockdev.Device) bool) (*blockdev.Device, error) {
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
-	if i := slices.IndexFunc(w.m.disks, match); i >= 0 {
-		d := w.m.disks[i]
-		return &d, nil
+	// As blockdev.Watcher: more than one match is an error.
+	var found []blockdev.Device
+	for _, d := range w.m.disks {
+		if match(d) {
+			found = append(found, d)
+		}
 	}
-	return nil, fmt.Errorf("no disk is %s", desc)
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no disk is %s", desc)
+	case 1:
+		return &found[0], nil
+	}
+	return nil, &blockdev.AmbiguousError{Selector: blockdev.Selector{Raw: desc}, Matches: found}
 }
 
 func (w diskWatcher) Close() error { return nil }

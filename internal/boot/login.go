@@ -224,6 +224,10 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 				h, _, _, lun, ok := d.SCSI()
 				return ok && !d.IsPartition() && h == int(ks.HostNo) && (all || lun == t.LUN)
 			})
+			if amb, ok := errors.AsType[*blockdev.AmbiguousError](err); ok && all {
+				// Every LUN was scanned: any disk of the session will do.
+				d, err = lowestLUN(amb.Matches), nil
+			}
 			stop()
 			if err == nil || ctx.Err() != nil || !closed(back) {
 				return d, err
@@ -258,6 +262,19 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 		st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
 	}
 	return loggedIn{session: kept, tuning: tuning, disk: *dev, allLUNs: all}, nil
+}
+
+// lowestLUN is the disk of the lowest LUN among disks.
+func lowestLUN(disks []blockdev.Device) *blockdev.Device {
+	best := 0
+	for i := range disks {
+		_, _, _, lun, _ := disks[i].SCSI()
+		_, _, _, low, _ := disks[best].SCSI()
+		if lun < low {
+			best = i
+		}
+	}
+	return &disks[best]
 }
 
 // handOffAttempts bounds the logins of a target whose connection is lost
