@@ -131,6 +131,10 @@ func TestCheckParity(t *testing.T) {
 		// /init now boots these as a dracut user means them.
 		{"root=LABEL=r vlan=eth0.5.6:eth0.5 vlan=eth0.5:eth0 ip=eth0.5.6:dhcp " + target, 0, ""},
 		{"root=LABEL=r rootflags=noatime,nodiratime,_netdev,nobarrier " + target, 0, ""},
+		// The last occurrence of a single-valued parameter wins, as in
+		// dracut's getarg: LVM turned off last is off.
+		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},
+		{"rd.lvm=0 root=LABEL=r rd.lvm=1 " + target, 1, "error: command line: rd.lvm=1: not supported"},
 	} {
 		var out, errb bytes.Buffer
 		code := runCheck([]string{tc.cmdline}, &out, &errb)

@@ -188,25 +188,59 @@ func Parse(sources ...Source) (*Plan, error) {
 	return p.plan, nil
 }
 
-// dedupe drops a parameter repeated with the same value: the same lines
-// baked into /etc/cmdline.d and given again on the kernel command line
-// describe one bond, one address, one target — not two that conflict.
+// dedupe drops the copies of a parameter repeated with the same value:
+// the same lines baked into /etc/cmdline.d and given again on the kernel
+// command line describe one bond, one address, one target — not two that
+// conflict.
+//
+// A repeatable parameter that lists things (ip=, bond=, vlan=, netroot=,
+// rd.route=, nameserver=, rd.driver.* …: entity) keeps its first copy,
+// so that the things keep the order they were first given in. Any other
+// keeps its last copy: a single-valued parameter's last occurrence wins
+// (dracut's getarg, the kernel's last of ro and rw), and so does the last
+// value of an rd.iscsi.param= setting or a module parameter (iscsiadm
+// and the kernel apply them in order); keeping the first copy would make
+// rd.shell=0 rd.shell=1 rd.shell=0 end with rd.shell=1.
 func dedupe(args []arg) []arg {
 	type key struct {
 		k, v string
 		has  bool
 	}
+	keyOf := func(a arg) key {
+		k := a.Key
+		if alias, ok := keyAliases[k]; ok {
+			k = alias
+		}
+		return key{k, a.Value, a.HasValue}
+	}
+	// lastAt is the index of each key's last copy.
+	lastAt := map[key]int{}
+	for i, a := range args {
+		lastAt[keyOf(a)] = i
+	}
 	seen := map[key]bool{}
 	out := args[:0:0]
-	for _, a := range args {
-		k := key{a.Key, a.Value, a.HasValue}
-		if seen[k] {
+	for i, a := range args {
+		k := keyOf(a)
+		if entity(k.k) {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		} else if lastAt[k] != i {
 			continue
 		}
-		seen[k] = true
 		out = append(out, a)
 	}
 	return out
+}
+
+// entity reports whether a parameter (by its current name) is a
+// repeatable one whose occurrences are things in a list (an address, a
+// bond, a target), not settings of which the last wins (rd.iscsi.param=).
+func entity(key string) bool {
+	info, ok := lookupParam(key)
+	return ok && info.Repeat && key != "rd.iscsi.param"
 }
 
 // newPlan returns a plan holding the defaults.
@@ -287,10 +321,25 @@ func (p *parser) collect(a arg) {
 	case Warned:
 		p.warn(a.Key, info.Doc)
 	case OffOnly:
-		if !isOff(a) {
-			p.fail(a, shownValue(a), "", fmt.Errorf("%w: %s", ErrUnsupported, info.Doc))
+		if info.Repeat {
+			p.offOnly(a, info)
+			return
 		}
+		// The last occurrence says whether the feature is off
+		// (getargbool): rd.lvm=1 … rd.lvm=0 turns LVM off.
+		if _, ok := p.last[a.Key]; !ok {
+			p.order = append(p.order, a.Key)
+		}
+		p.last[a.Key] = a
 	case Refused:
+		p.fail(a, shownValue(a), "", fmt.Errorf("%w: %s", ErrUnsupported, info.Doc))
+	}
+}
+
+// offOnly refuses a parameter of a feature netroot lacks unless it turns
+// the feature off.
+func (p *parser) offOnly(a arg, info Parameter) {
+	if !isOff(a) {
 		p.fail(a, shownValue(a), "", fmt.Errorf("%w: %s", ErrUnsupported, info.Doc))
 	}
 }
@@ -571,6 +620,10 @@ func (p *parser) seconds(a arg) (time.Duration, bool) {
 
 // single handles the winning occurrence of a single-valued parameter.
 func (p *parser) single(a arg) {
+	if info, _ := lookupParam(a.Key); info.Verdict == OffOnly {
+		p.offOnly(a, info)
+		return
+	}
 	pl := p.plan
 	switch a.Key {
 	case "root":

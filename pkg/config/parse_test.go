@@ -368,6 +368,73 @@ func TestParseOSConfig(t *testing.T) {
 	}
 }
 
+// TestParseLastWins: a single-valued parameter's last occurrence wins
+// (dracut's getarg; the kernel's last of ro and rw), also when an earlier
+// copy has the same value: A B A is A, not B. A module parameter's last
+// value wins too (the kernel applies them in order). Repeatable ones keep
+// the order of their first copies.
+func TestParseLastWins(t *testing.T) {
+	baked := func(s string) Source { return Source{Name: "/etc/cmdline.d/50-netroot.conf", Text: s} }
+	const target = "netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:a"
+	for _, tc := range []struct {
+		name  string
+		srcs  []Source
+		check func(*Plan) string
+	}{
+		{"rd.shell A B A", []Source{proc("root=LABEL=r rd.shell=0 rd.shell=1 rd.shell=0")}, func(p *Plan) string {
+			if p.Boot.Shell || p.Boot.Emergency != EmergencyPoweroff {
+				return "rd.shell=0 last, yet the shell is on"
+			}
+			return ""
+		}},
+		{"baked rw and retry, kernel repeats them", []Source{baked("rw rd.retry=60"), proc("root=LABEL=r ro quiet rw rd.retry=30 rd.retry=60")}, func(p *Plan) string {
+			if !p.Root.ReadWrite || p.Boot.Retry != 60*time.Second {
+				return "want rw and 60s (the last of each)"
+			}
+			return ""
+		}},
+		{"ro rw ro", []Source{baked("ro"), proc("root=LABEL=r rw ro")}, func(p *Plan) string {
+			if p.Root.ReadWrite {
+				return "ro last, yet rw"
+			}
+			return ""
+		}},
+		{"module parameter A B A", []Source{baked("e1000e.InterruptThrottleRate=1"), proc("root=LABEL=r e1000e.InterruptThrottleRate=3 e1000e.InterruptThrottleRate=1")}, func(p *Plan) string {
+			if got := p.Modules.Params["e1000e"]; len(got) == 0 || got[len(got)-1] != "InterruptThrottleRate=1" {
+				return "the module would get InterruptThrottleRate=3 last"
+			}
+			return ""
+		}},
+		{"off-only switch turned off last", []Source{baked("rd.lvm=1"), proc("root=LABEL=r rd.lvm=0")}, func(p *Plan) string { return "" }},
+		{"repeatable: first copies keep their order", []Source{
+			baked("ip=eth0:dhcp ip=eth1:dhcp " + target + " netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:b rd.iscsi.param=node.session.timeo.replacement_timeout=30"),
+			proc("root=LABEL=r ip=eth1:dhcp ip=eth0:dhcp netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:b " + target + " rd.iscsi.param=node.session.timeo.replacement_timeout=60 rd.iscsi.param=node.session.timeo.replacement_timeout=30"),
+		}, func(p *Plan) string {
+			if len(p.Net.IP) != 2 || p.Net.IP[0].Interface != "eth0" || p.Net.BootDev != "eth0" {
+				return "ip= reordered"
+			}
+			if len(p.ISCSI.Targets) != 2 || p.ISCSI.Targets[0].Server != "10.0.0.1" {
+				return "netroot= reordered"
+			}
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Parse(tc.srcs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := tc.check(p); msg != "" {
+				t.Errorf("%s: %+v %+v %+v", msg, p.Root, p.Boot, p.Modules.Params)
+			}
+		})
+	}
+	// An off-only switch turned on last is still refused.
+	if _, err := Parse(baked("rd.lvm=0"), proc("root=LABEL=r rd.lvm=1")); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("rd.lvm=0 then rd.lvm=1: err = %v, want not supported", err)
+	}
+}
+
 // The same settings baked into the initramfs and given again on the kernel
 // command line are one configuration, not a conflict.
 func TestParseBakedAndKernelIdentical(t *testing.T) {
