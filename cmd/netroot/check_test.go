@@ -131,6 +131,10 @@ func TestCheckParity(t *testing.T) {
 		// /init now boots these as a dracut user means them.
 		{"root=LABEL=r vlan=eth0.5.6:eth0.5 vlan=eth0.5:eth0 ip=eth0.5.6:dhcp " + target, 0, ""},
 		{"root=LABEL=r rootflags=noatime,nodiratime,_netdev,nobarrier " + target, 0, ""},
+		// A label's udev escapes are undone, as in its by-label name; a
+		// backslash that starts none names no link (udev writes \x5c).
+		{`root=LABEL=C:\Windows ` + target, 1, `error: command line: root=LABEL=C:\Windows: syntax error: bad device selector`},
+		{`root=LABEL=My\x20Root ` + target, 0, ""},
 		// The last occurrence of a single-valued parameter wins, as in
 		// dracut's getarg: LVM turned off last is off.
 		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},

@@ -61,6 +61,9 @@ func (s Selector) String() string {
 	if s.Kind == ByPath {
 		return "/dev/disk/by-path/" + s.Value
 	}
+	if s.Kind == ByLabel || s.Kind == ByPartLabel {
+		return s.Kind.String() + "=" + EscapeLabel(s.Value)
+	}
 	return s.Kind.String() + "=" + s.Value
 }
 
@@ -72,8 +75,12 @@ var ErrBadSelector = errors.New("bad device selector")
 // (with udev's \xNN escapes undone), an iSCSI disk's
 // /dev/disk/by-path/ip-<address>:<port>-iscsi-<target>-lun-<n>[-part<n>]
 // (the name udev's path_id gives it, which the scan computes the same
-// way) or /dev/NAME. The KEY= prefixes are matched case-insensitively;
-// values are taken verbatim.
+// way) or /dev/NAME. The KEY= prefixes are matched case-insensitively.
+// A LABEL= or PARTLABEL= value has udev's escapes undone too, as dracut's
+// label_uuid_to_dev puts it into the by-label link name as it is
+// (LABEL=My\x20Root is the label "My Root"); a backslash that starts no
+// \xNN is an error, since no link name holds one (udev writes \x5c).
+// UUID= and PARTUUID= values are taken verbatim.
 func ParseSelector(s string) (Selector, error) {
 	bad := func(why string) (Selector, error) {
 		return Selector{}, fmt.Errorf("%w %q: %s", ErrBadSelector, s, why)
@@ -100,6 +107,12 @@ func ParseSelector(s string) (Selector, error) {
 		}
 		if v == "" {
 			return bad("empty value")
+		}
+		if kind == ByLabel || kind == ByPartLabel {
+			var err error
+			if v, err = udevUnescape(v); err != nil {
+				return bad(err.Error())
+			}
 		}
 		return Selector{Kind: kind, Value: v, Raw: s}, nil
 	}
@@ -146,7 +159,8 @@ func ParseSelector(s string) (Selector, error) {
 	return Selector{Kind: ByName, Value: strings.ReplaceAll(rest, "/", "!"), Raw: s}, nil
 }
 
-// udevUnescape undoes udev's \xNN escaping of /dev/disk/by-* link names.
+// udevUnescape undoes udev's \xNN escaping of /dev/disk/by-* link names:
+// the one place a selector's value is unescaped.
 func udevUnescape(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
 		return s, nil
@@ -158,7 +172,7 @@ func udevUnescape(s string) (string, error) {
 			continue
 		}
 		if i+4 > len(s) || s[i+1] != 'x' {
-			return "", fmt.Errorf("bad escape at byte %d (want \\xNN)", i)
+			return "", fmt.Errorf("bad escape at byte %d (want \\xNN; a backslash itself is \\x5c)", i)
 		}
 		v, err := strconv.ParseUint(s[i+2:i+4], 16, 8)
 		if err != nil {
@@ -168,6 +182,12 @@ func udevUnescape(s string) (string, error) {
 		i += 3
 	}
 	return b.String(), nil
+}
+
+// EscapeLabel writes a label so that ParseSelector reads it back as it
+// is (LABEL=<EscapeLabel(label)>): its backslashes as \x5c.
+func EscapeLabel(label string) string {
+	return strings.ReplaceAll(label, `\`, `\x5c`)
 }
 
 // Matches reports whether d is the device s names.

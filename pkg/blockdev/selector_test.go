@@ -18,6 +18,11 @@ func TestParseSelector(t *testing.T) {
 		{"PARTLABEL=EFI System", ByPartLabel, "EFI System"},
 		{"PARTUUID=5a6b7c8d-02", ByPartUUID, "5a6b7c8d-02"},
 		{"LABEL=a=b", ByLabel, "a=b"},
+		// dracut's label_uuid_to_dev puts a LABEL='s value into the
+		// by-label link name as it is, so udev's escapes mean the same.
+		{`LABEL=My\x20Root`, ByLabel, "My Root"},
+		{`PARTLABEL=EFI\x20System`, ByPartLabel, "EFI System"},
+		{`LABEL=a\x5cx20b`, ByLabel, `a\x20b`},
 		{"/dev/disk/by-label/ISCSI-ROOT", ByLabel, "ISCSI-ROOT"},
 		{`/dev/disk/by-label/my\x2flabel\x20x`, ByLabel, "my/label x"},
 		{"/dev/disk/by-uuid/1234-ABCD", ByUUID, "1234-ABCD"},
@@ -46,7 +51,7 @@ func TestParseSelectorErrors(t *testing.T) {
 	for _, in := range []string{
 		"", "LABEL=", "FOO=bar", "sda1", "/dev/", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1",
 		"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.x-lun-01", "/dev/disk/by-id/wwn-0x5000",
-		"/dev/disk/by-label/", `/dev/disk/by-label/a\x2`, `/dev/disk/by-label/a\y20`, `/dev/disk/by-label/a\xZZ`,
+		"/dev/disk/by-label/", `/dev/disk/by-label/a\x2`, `LABEL=C:\Windows`, `PARTLABEL=a\x2`, `/dev/disk/by-label/a\y20`, `/dev/disk/by-label/a\xZZ`,
 		"/dev/disk/by-label/a/b", "/dev/../etc/passwd", "/dev/mapper/vg-root", "PARTUUID=abc/PARTNROFF=1",
 	} {
 		s, err := ParseSelector(in)
@@ -222,6 +227,13 @@ func FuzzParseSelector(f *testing.F) {
 		}
 		if sel.Value == "" || sel.Kind < ByLabel || sel.Kind > ByPath {
 			t.Fatalf("ParseSelector(%q) = %+v", s, sel)
+		}
+		// Written out afresh (a plan's Root.Spec), it reads back the same.
+		if sel.Kind != ByName {
+			again, err := ParseSelector(Selector{Kind: sel.Kind, Value: sel.Value}.String())
+			if err != nil || again.Kind != sel.Kind || again.Value != sel.Value {
+				t.Fatalf("ParseSelector(%q) = %+v, which reads back as %+v, %v", s, sel, again, err)
+			}
 		}
 		_, _ = Match(sel, testDevices)
 	})

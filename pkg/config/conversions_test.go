@@ -217,8 +217,14 @@ func checkConversions(p *Plan) error {
 		}
 		spec = p.RootSpec(Target{Server: "10.9.9.9", Port: 3260, Name: "iqn.2015-01.com.example:dhcp"})
 	}
-	if _, err := blockdev.ParseSelector(spec); err != nil {
+	sel, err := blockdev.ParseSelector(spec)
+	if err != nil {
 		return fmt.Errorf("root: blockdev.ParseSelector(%q): %w", spec, err)
+	}
+	// /init looks for the device the plan names: a label's, a UUID's
+	// value reads back as the plan holds it.
+	if k := p.Root.Kind; k != RootPath && k != RootISCSI && (rootKinds[sel.Kind] != k || sel.Value != p.Root.Value) {
+		return fmt.Errorf("root: %s=%q reads back from %q as %s=%q", k, p.Root.Value, spec, sel.Kind, sel.Value)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ const (
 // verdicts (a test keeps them in step).
 var parameters = []Parameter{
 	// The root.
-	{Name: "root", Verdict: Acted, Doc: "LABEL=, UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,partuuid}/…, an iSCSI disk's /dev/disk/by-path/ip-<portal>-iscsi-<target>-lun-<n>[-part<n>], /dev/<name>, or iscsi:… (the whole LUN). root=dhcp (or root=/dev/root netroot=dhcp) is the whole disk of the DHCP root-path's LUN; NFS, CIFS, NBD, live, virtiofs roots are refused."},
+	{Name: "root", Verdict: Acted, Doc: "LABEL=, UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,partuuid}/… (udev's \\xNN escapes undone in labels, as in their by-label names: LABEL=My\\x20Root is \"My Root\"), an iSCSI disk's /dev/disk/by-path/ip-<portal>-iscsi-<target>-lun-<n>[-part<n>], /dev/<name>, or iscsi:… (the whole LUN). root=dhcp (or root=/dev/root netroot=dhcp) is the whole disk of the DHCP root-path's LUN; NFS, CIFS, NBD, live, virtiofs roots are refused."},
 	{Name: "rootfstype", Verdict: Acted, Doc: "ext2, ext3, ext4, xfs, btrfs or vfat (auto: detected); others are refused."},
 	{Name: "rootflags", Verdict: Acted, Doc: "mount(8)'s options for the root, read as dracut's mount -o reads them: the flag words (noatime, nodiratime, relatime, strictatime, lazytime, nosuid, nodev, noexec, sync, dirsync, iversion, silent, mand and their opposites) become mount(2) flags (defaults adds none, as in mount(8)), those only userspace reads (_netdev, nofail, auto, user, x-*, comment=…) are dropped, the rest is the filesystem's data; its ro or rw decides when the command line has neither ro nor rw. bind, move, remount, loop and propagation are refused."},
 	{Name: "ro", Verdict: Acted, Doc: "mount the root read-only (the default)."},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/pkg/blockdev"
 )
 
 func proc(s string) Source { return Source{Name: "/proc/cmdline", Text: s} }
@@ -49,12 +51,19 @@ func TestParseRoot(t *testing.T) {
 		"/dev/disk/by-partuuid/abcd-01":                          {Kind: RootPartUUID, Value: "abcd-01"},
 		"block:/dev/vda2":                                        {Kind: RootPath, Value: "/dev/vda2"},
 		`"LABEL=a b"`:                                            {Kind: RootLabel, Value: "a b"},
+		`LABEL=My\x20Root`:                                       {Kind: RootLabel, Value: "My Root"},
+		`PARTLABEL=EFI\x20System`:                                {Kind: RootPartLabel, Value: "EFI System"},
+		`/dev/disk/by-label/a\x5cx20b`:                           {Kind: RootLabel, Value: `a\x20b`},
 	}
 	for in, want := range tests {
 		p := mustParse(t, proc("root="+in))
 		want.Init = "/sbin/init"
 		if !reflect.DeepEqual(p.Root, want) {
 			t.Errorf("root=%s: %+v, want %+v", in, p.Root, want)
+		}
+		// /init reads the spec back with blockdev.ParseSelector.
+		if sel, err := blockdev.ParseSelector(p.RootSpec()); err != nil || sel.Value != want.Value && want.Kind != RootPath {
+			t.Errorf("root=%s: RootSpec %q reads back as %+v, %v", in, p.RootSpec(), sel, err)
 		}
 	}
 	// An iSCSI disk's by-path name, when a target of the command line has
@@ -66,7 +75,7 @@ func TestParseRoot(t *testing.T) {
 	}
 	for _, in := range []string{"", "root=", "root=sda1", "root=nfs:1.2.3.4:/x", "root=/dev/nfs", "root=UUID=", "root=live:LABEL=x",
 		"root=/dev/disk/by-path/pci-0000:00:1f.1-scsi-0:0:1:0-part1", "root=/dev/disk/by-id/wwn-0x5000c500a1b2c3d4",
-		"root=PARTUUID=abcd-01/PARTNROFF=1", "root=/dev/mapper/vg-root", "root=/dev/root",
+		"root=PARTUUID=abcd-01/PARTNROFF=1", "root=/dev/mapper/vg-root", "root=/dev/root", `root=LABEL=C:\Windows`,
 		"root=" + bp + " netroot=iscsi:10.0.0.1::3260:2:iqn.2015-01.com.example:t"} {
 		if _, err := Parse(proc(in)); err == nil {
 			t.Errorf("Parse(%q): want an error", in)

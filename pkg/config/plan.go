@@ -73,6 +73,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/netroot/netroot/pkg/blockdev"
 )
 
 // Plan is everything /init needs to bring the machine to its network root.
@@ -556,8 +558,12 @@ type Root struct {
 // name of the LUN's disk, "" while that is the DHCP target's (use
 // Plan.RootSpec).
 func (r Root) Spec() string {
-	if r.Kind == RootPath || r.Kind == RootISCSI || r.Kind == "" {
+	switch r.Kind {
+	case RootPath, RootISCSI, "":
 		return r.Value
+	case RootLabel, RootPartLabel:
+		// ParseSelector undoes udev's escapes in a label.
+		return string(r.Kind) + "=" + blockdev.EscapeLabel(r.Value)
 	}
 	return string(r.Kind) + "=" + r.Value
 }

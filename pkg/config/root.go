@@ -20,8 +20,10 @@ var rootKinds = map[blockdev.SelectorKind]RootKind{
 // "block:" prefix) as /init's blockdev.ParseSelector does: LABEL=,
 // UUID=, PARTLABEL=, PARTUUID=, /dev/disk/by-{label,uuid,partlabel,
 // partuuid}/… (which become the matching kind, with udev's \xNN escapes
-// undone), an iSCSI disk's /dev/disk/by-path/ip-…-iscsi-…-lun-<n>[-part<n>],
-// or /dev/<name>. iscsi:… and dhcp are handled by Parse.
+// undone there and in LABEL= and PARTLABEL=, which dracut turns into
+// by-label names as they are), an iSCSI disk's
+// /dev/disk/by-path/ip-…-iscsi-…-lun-<n>[-part<n>], or /dev/<name>.
+// iscsi:… and dhcp are handled by Parse.
 func ParseRoot(value string) (Root, error) {
 	v := strings.TrimPrefix(value, "block:")
 	for _, s := range unsupportedRoots {
