@@ -135,6 +135,11 @@ func TestCheckParity(t *testing.T) {
 		// backslash that starts none names no link (udev writes \x5c).
 		{`root=LABEL=C:\Windows ` + target, 1, `error: command line: root=LABEL=C:\Windows: syntax error: bad device selector`},
 		{`root=LABEL=My\x20Root ` + target, 0, ""},
+		// LVM's /dev/<vg>/<lv> never appears as a kernel name: refused as
+		// /dev/mapper/… is.
+		{"root=/dev/rhel/root " + target, 1, "error: command line: root=/dev/rhel/root: not supported: bad device selector"},
+		{"root=/dev/mapper/rhel-root " + target, 1, "error: command line: root=/dev/mapper/rhel-root: not supported: bad device selector"},
+		{"root=/dev/cciss/c0d0p1 " + target, 0, ""},
 		// The last occurrence of a single-valued parameter wins, as in
 		// dracut's getarg: LVM turned off last is off.
 		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},

@@ -70,12 +70,31 @@ func (s Selector) String() string {
 // ErrBadSelector is wrapped by ParseSelector errors.
 var ErrBadSelector = errors.New("bad device selector")
 
+// ErrMappedName is wrapped (with ErrBadSelector) by ParseSelector's error
+// for a /dev/<dir>/<name> that is no kernel name: device-mapper's
+// /dev/mapper/…, LVM's /dev/<vg>/<lv>, udev's other links.
+var ErrMappedName = errors.New("device-mapper and LVM names (/dev/mapper/…, /dev/<vg>/<lv>) are not supported: netroot assembles neither")
+
+// kernelDirs are the /dev subdirectories of the kernel's own block device
+// names, which put "!" where the path has "/": the drivers that name
+// their disks <dir>/<disk> (their sysfs names are <dir>!<disk>).
+var kernelDirs = map[string]bool{
+	"cciss":  true, // HP Smart Array (cciss): cciss/c0d0
+	"ida":    true, // Compaq Smart Array (cpqarray): ida/c0d0
+	"rd":     true, // Mylex DAC960: rd/c0d0
+	"etherd": true, // ATA over Ethernet (aoe): etherd/e0.1
+	"sx8":    true, // Promise SATA SX8: sx8/0
+}
+
 // ParseSelector parses a device name as given to root=: LABEL=…, UUID=…,
 // PARTLABEL=…, PARTUUID=…, /dev/disk/by-{label,uuid,partlabel,partuuid}/…
 // (with udev's \xNN escapes undone), an iSCSI disk's
 // /dev/disk/by-path/ip-<address>:<port>-iscsi-<target>-lun-<n>[-part<n>]
 // (the name udev's path_id gives it, which the scan computes the same
-// way) or /dev/NAME. The KEY= prefixes are matched case-insensitively.
+// way) or /dev/NAME (also /dev/<dir>/NAME of the kernel's own names,
+// cciss!c0d0 and the like; any other /dev/<dir>/<name>, LVM's
+// /dev/<vg>/<lv> or /dev/mapper/…, is ErrMappedName). The KEY= prefixes
+// are matched case-insensitively.
 // A LABEL= or PARTLABEL= value has udev's escapes undone too, as dracut's
 // label_uuid_to_dev puts it into the by-label link name as it is
 // (LABEL=My\x20Root is the label "My Root"); a backslash that starts no
@@ -152,8 +171,11 @@ func ParseSelector(s string) (Selector, error) {
 	if rest == "" || strings.HasSuffix(rest, "/") || strings.Contains(rest, "..") {
 		return bad("want /dev/NAME")
 	}
-	if strings.HasPrefix(rest, "mapper/") {
-		return bad("device-mapper names are not supported")
+	if dir, _, ok := strings.Cut(rest, "/"); ok && !kernelDirs[dir] {
+		// /dev/rhel/root would wait for a kernel name rhel!root that no
+		// disk has.
+		return Selector{}, fmt.Errorf("%w %q: %w, and /dev/%s/ holds no kernel names (as /dev/cciss/ does), so no disk would have this one; name the root with LABEL=, UUID=, PARTLABEL= or PARTUUID=",
+			ErrBadSelector, s, ErrMappedName, dir)
 	}
 	// Kernel names put "!" where the /dev path has "/" (cciss!c0d0).
 	return Selector{Kind: ByName, Value: strings.ReplaceAll(rest, "/", "!"), Raw: s}, nil

@@ -32,6 +32,7 @@ func TestParseSelector(t *testing.T) {
 		{"/dev/vdb", ByName, "vdb"},
 		{"/dev/nvme0n1p3", ByName, "nvme0n1p3"},
 		{"/dev/cciss/c0d0p1", ByName, "cciss!c0d0p1"},
+		{"/dev/etherd/e0.1p1", ByName, "etherd!e0.1p1"},
 		{"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1", ByPath, "ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1"},
 		{"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1-part2", ByPath, "ip-10.0.0.1:3260-iscsi-iqn.2010-01.org.example:root-lun-1-part2"},
 	}
@@ -48,6 +49,14 @@ func TestParseSelector(t *testing.T) {
 }
 
 func TestParseSelectorErrors(t *testing.T) {
+	// LVM's /dev/<vg>/<lv> and device-mapper's names are links no scan
+	// finds: refused as such.
+	for _, in := range []string{"/dev/mapper/vg-root", "/dev/rhel/root", "/dev/vg0/lv_root", "/dev/md/root", "/dev/a/b/c"} {
+		_, err := ParseSelector(in)
+		if !errors.Is(err, ErrMappedName) || !errors.Is(err, ErrBadSelector) || !strings.Contains(err.Error(), "LVM") {
+			t.Errorf("ParseSelector(%q): %v, want ErrMappedName", in, err)
+		}
+	}
 	for _, in := range []string{
 		"", "LABEL=", "FOO=bar", "sda1", "/dev/", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1",
 		"/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.x-lun-01", "/dev/disk/by-id/wwn-0x5000",

@@ -66,6 +66,13 @@ func TestParseRoot(t *testing.T) {
 			t.Errorf("root=%s: RootSpec %q reads back as %+v, %v", in, p.RootSpec(), sel, err)
 		}
 	}
+	// LVM's /dev/<vg>/<lv>, as /dev/mapper/…: not assembled, refused
+	// naming LVM (a kernel name would never appear).
+	for _, in := range []string{"/dev/mapper/rhel-root", "/dev/rhel/root"} {
+		if _, err := Parse(proc("root=" + in)); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "LVM") {
+			t.Errorf("root=%s: %v, want not supported naming LVM", in, err)
+		}
+	}
 	// An iSCSI disk's by-path name, when a target of the command line has
 	// that portal, name and LUN.
 	bp := "/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.2015-01.com.example:t-lun-1-part2"

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,6 +36,9 @@ func ParseRoot(value string) (Root, error) {
 		return Root{}, fmt.Errorf("%w: NFS root", ErrUnsupported)
 	}
 	sel, err := blockdev.ParseSelector(v)
+	if errors.Is(err, blockdev.ErrMappedName) {
+		return Root{}, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
 	if err != nil {
 		return Root{}, fmt.Errorf("%w: %w", ErrSyntax, err)
 	}
