@@ -140,6 +140,10 @@ func TestCheckParity(t *testing.T) {
 		{"root=/dev/rhel/root " + target, 1, "error: command line: root=/dev/rhel/root: not supported: bad device selector"},
 		{"root=/dev/mapper/rhel-root " + target, 1, "error: command line: root=/dev/mapper/rhel-root: not supported: bad device selector"},
 		{"root=/dev/cciss/c0d0p1 " + target, 0, ""},
+		// dracut's deprecated iscsiroot=: netroot=iscsi:<value>, with a
+		// warning, where parse-iscsiroot.sh takes it.
+		{"root=iscsi iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t", 0, "warning: iscsiroot: deprecated"},
+		{"root=LABEL=r iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t", 1, "error: command line: iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t: conflicting parameters"},
 		// The last occurrence of a single-valued parameter wins, as in
 		// dracut's getarg: LVM turned off last is off.
 		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},

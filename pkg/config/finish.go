@@ -26,6 +26,7 @@ func (p *parser) finish() {
 		pl.Net.BootIF = nil
 	}
 	p.finishAnaconda()
+	p.finishLegacyISCSIRoot()
 	p.finishISCSI()
 	p.finishRoot()
 	p.finishFirmware()
@@ -104,6 +105,49 @@ func (p *parser) finishAnaconda() {
 			}
 		}
 	}
+}
+
+// finishLegacyISCSIRoot reads dracut's deprecated iscsiroot=<value> as
+// parse-iscsiroot.sh does: netroot=iscsi:<value>, with a warning (dracut
+// prints one too). dracut takes it only when its netroot is empty or a
+// bare "iscsi" — root=iscsi (whose whole LUN is then the root), or
+// netroot=iscsi without another netroot= — and never beside
+// rd.iscsi.firmware; it dies otherwise, and so does Parse. (root= cannot
+// be empty here, where dracut would take that too: root= is required.)
+func (p *parser) finishLegacyISCSIRoot() {
+	a, ok := p.last["iscsiroot"]
+	if !ok {
+		return
+	}
+	if a.Value == "" {
+		p.warn("iscsiroot", "no value; ignored, as in dracut")
+		return
+	}
+	shown := redactNetroot(a.Value)
+	const grammar = "[<username>:<password>[:<reverse>:<password>]@][<servername>]:[<protocol>]:[<port>][:[<iscsi_iface_name>]:[<netdev_name>]]:[<LUN>]:<targetname>, with root=iscsi or netroot=iscsi (deprecated: use netroot=iscsi:…)"
+	root := p.last["root"].Value
+	is := p.plan.ISCSI
+	switch {
+	case p.firmware:
+		p.fail(a, shown, grammar, fmt.Errorf("%w: iscsiroot= with rd.iscsi.firmware, which dracut refuses (\"Mixing iscsiroot and iscsi_firmware is dangerous\"): drop one of them", ErrConflict))
+		return
+	case strings.HasPrefix(root, "iscsi:") || len(is.Targets) > 0 || is.FromDHCP || is.FromDHCP6:
+		p.fail(a, shown, grammar, fmt.Errorf("%w: iscsiroot= beside a root= or netroot= that names its own network root, which dracut refuses (\"Argument iscsiroot only accepted for empty root= or [net]root=iscsi\"): give each target as netroot=iscsi:… and drop iscsiroot=", ErrConflict))
+		return
+	case root != "iscsi" && p.bareISCSI == nil:
+		p.fail(a, shown, grammar, fmt.Errorf("%w: iscsiroot= needs root=iscsi or netroot=iscsi beside it, as in dracut (\"Argument iscsiroot only accepted for empty root= or [net]root=iscsi\"): write netroot=iscsi:%s instead", ErrConflict, shown))
+		return
+	}
+	// It takes the place of the bare netroot=iscsi, which would
+	// otherwise ask for the firmware's targets.
+	p.bareISCSI = nil
+	if root == "iscsi" {
+		p.legacyRoot = &a
+		p.warn("iscsiroot", "deprecated, as dracut warns: read as root=iscsi:<its value>; use netroot= (root=iscsi:…, or netroot=iscsi:… with root= naming the filesystem)")
+		return
+	}
+	p.warn("iscsiroot", "deprecated, as dracut warns: read as netroot=iscsi:<its value>; use netroot=iscsi:… instead")
+	p.addTarget(a, "iscsi:"+a.Value)
 }
 
 // finishISCSI builds the rd.iscsi.target.* target and applies the global
@@ -284,12 +328,17 @@ func (p *parser) finishRoot() {
 		return
 	case a.Value == "iscsi" || strings.HasPrefix(a.Value, "iscsi:"):
 		// parse-iscsiroot.sh: root=iscsi:… is a target whose whole LUN is
-		// the root; it takes precedence and comes first.
-		if a.Value == "iscsi" || a.Value == "iscsi:" {
+		// the root; it takes precedence and comes first. root=iscsi
+		// with the deprecated iscsiroot=<value> is root=iscsi:<value>.
+		v := a.Value
+		if v == "iscsi" && p.legacyRoot != nil {
+			a, v = *p.legacyRoot, "iscsi:"+p.legacyRoot.Value
+		}
+		if v == "iscsi" || v == "iscsi:" {
 			p.fail(a, a.Value, grammarNetroot, fmt.Errorf("%w: root=iscsi needs a target", ErrSyntax))
 			return
 		}
-		t, n, err := parseISCSIRoot(a.Value)
+		t, n, err := parseISCSIRoot(v)
 		if err == nil && t.Discovery() {
 			err = fmt.Errorf("%w: root=iscsi: names the root's LUN, which needs its <targetname>; to ask the portal for its targets, use netroot=iscsi:…:<LUN>: and name the root (root=LABEL=…, UUID=…)", ErrMissing)
 		}

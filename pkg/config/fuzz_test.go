@@ -40,6 +40,8 @@ func FuzzParse(f *testing.F) {
 		"root=LABEL=r bond=bond0:ens2,ens3 net.naming-scheme=v252 net.ifnames=1 ifname=lan0:52:54:00:12:34:56",
 		"root=LABEL=r rd.iscsi.firmware ip=ibft netroot=iscsi iscsi_firmware rd.iscsi.ibft=1",
 		"root=LABEL=r netroot=dhcp6 ip=bond0:either6 ip=eth2:auto6 ip=eth3:link6 ip=dhcp,dhcp6",
+		"root=iscsi iscsiroot=u:p@10.0.0.1::3260:1:iqn.2015-01.com.example:t rd.shell=0 rd.shell=1 rd.shell=0",
+		"root=LABEL=r netroot=iscsi iscsiroot=10.0.0.1::::iqn.2015-01.com.example:t",
 	} {
 		f.Add(s)
 	}
@@ -57,6 +59,9 @@ func FuzzParse(f *testing.F) {
 			" rd.iscsi.password=" + atSecret + " netroot=iscsi:u:" + atSecret + "@10.9.9.9::::iqn.2015-01.com.example:fuzz",
 			" netroot=iscsi:u:p:tu:" + atSecret + "@10.9.9.9::3260::iqn.2015-01.com.example:fuzz",
 			" root=iscsi:u:@@" + atSecret + "@10.9.9.9::3260:1:iqn.2015-01.com.example:fuzz",
+			// dracut's deprecated iscsiroot=, a root path too.
+			" root=iscsi iscsiroot=u:" + atSecret + "@10.9.9.9::3260:1:iqn.2015-01.com.example:fuzz",
+			" netroot=iscsi iscsiroot=u:" + secretMarker + "@10.9.9.9::3260:1:iqn.2015-01.com.example:fuzz",
 		} {
 			p2, err2 := Parse(Source{Name: "/etc/cmdline.d/x.conf", Text: s}, proc(s+at))
 			if err2 != nil && showsSecret(err2.Error()) {

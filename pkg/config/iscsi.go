@@ -481,10 +481,10 @@ func checkServer(server string) error {
 // in an error: an unbalanced quote can make the rest of the command line
 // part of one value, so the secret parameters may be inside it. It hides
 // the value after every "password=" and the credentials of every
-// "iscsi:…@" root path.
+// "iscsi:…@" and "iscsiroot=…@" root path.
 func scrubSecrets(v string) string {
 	lower := strings.ToLower(v)
-	if !strings.Contains(lower, "password") && !strings.Contains(lower, "iscsi:") {
+	if !strings.Contains(lower, "password") && !strings.Contains(lower, "iscsi:") && !strings.Contains(lower, "iscsiroot=") {
 		return v
 	}
 	fields := strings.FieldsFunc(v, func(r rune) bool { return r < 0x80 && isKernelSpace(byte(r)) })
@@ -498,6 +498,11 @@ func scrubSecrets(v string) string {
 			f = f[:j+len("password=")] + redactSecret(f[j+len("password="):])
 		}
 		if j := indexFold(f, "iscsi:"); j >= 0 {
+			f = f[:j] + redactNetroot(f[j:])
+		}
+		if j := indexFold(f, "iscsiroot="); j >= 0 {
+			// dracut's deprecated iscsiroot=: a root path without "iscsi:".
+			j += len("iscsiroot=")
 			f = f[:j] + redactNetroot(f[j:])
 		}
 		b.WriteString(f)
@@ -556,6 +561,9 @@ func collectSecrets(args []arg) []string {
 			}
 			if j := indexFold(f, "iscsi:"); j >= 0 {
 				fromRootPath(f[j:])
+			}
+			if j := indexFold(f, "iscsiroot="); j >= 0 {
+				fromRootPath(f[j+len("iscsiroot="):]) // a root path without "iscsi:"
 			}
 		}
 	}

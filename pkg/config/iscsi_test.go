@@ -247,6 +247,7 @@ func TestDropSecretEnv(t *testing.T) {
 		// quote on the command line).
 		{[]string{"foo=x rd.iscsi.password=pw", "bar=y iscsi:u:pw@10.0.0.1::::iqn.x:y", "baz=iscsi:10.0.0.1::::iqn.x:y"}, []string{"baz=iscsi:10.0.0.1::::iqn.x:y"}},
 		{[]string{"NETROOT=x", "single", "=x"}, []string{"NETROOT=x", "single", "=x"}},
+		{[]string{"iscsiroot=u:pw@10.0.0.1::::iqn.x:y", "TERM=linux"}, []string{"TERM=linux"}}, // dracut's deprecated netroot=
 	} {
 		in := slices.Clone(tc.in)
 		if got := DropSecretEnv(in); !slices.Equal(got, tc.want) {

@@ -65,12 +65,13 @@ const (
 var secretParams = map[string]secretKind{
 	"rd.iscsi.password": secretValue, "rd.iscsi.in.password": secretValue,
 	"rd.iscsi.param": secretWords,
-	"netroot":        secretRootPath, "root": secretRootPath,
+	"netroot":        secretRootPath, "root": secretRootPath, "iscsiroot": secretRootPath,
 }
 
 // DropSecretEnv returns environ without the entries that can carry a CHAP
 // secret: those named by a parameter that can (netroot=, and the legacy
-// iscsi_password=, iscsi_in_password=, iscsi_param= that have no '.'),
+// iscsiroot=, iscsi_password=, iscsi_in_password=, iscsi_param= that have
+// no '.'),
 // whatever their value, and those whose value holds one. The kernel puts
 // every parameter it does not know whose name has no '.' into init's
 // environment, which the real init and the emergency shell would inherit.
@@ -121,6 +122,9 @@ type parser struct {
 	anaconda map[int]netip.Addr
 	// netroot=iscsi (bare) seen.
 	bareISCSI *arg
+	// legacyRoot is dracut's deprecated iscsiroot=, when it names the
+	// root's target (root=iscsi): read as root=iscsi:<its value>.
+	legacyRoot *arg
 	// firmware is rd.iscsi.firmware=1 (or a bare netroot=iscsi without
 	// rd.iscsi.target.name); ibft is rd.iscsi.ibft=1 or ip=ibft.
 	firmware, ibft bool
@@ -580,16 +584,17 @@ func (p *parser) netroot(a arg) {
 	}
 }
 
-// addTarget parses an iscsi:… root path and appends its target.
+// addTarget parses the iscsi:… root path v of parameter a (netroot='s
+// value, or iscsiroot='s with the prefix) and appends its target.
 func (p *parser) addTarget(a arg, v string) {
 	t, n, err := parseISCSIRoot(v)
 	if err != nil {
-		p.fail(a, redactNetroot(v), grammarNetroot, err)
+		p.fail(a, redactNetroot(a.Value), grammarNetroot, err)
 		return
 	}
 	p.plan.ISCSI.Targets = append(p.plan.ISCSI.Targets, t)
 	p.authFields = append(p.authFields, n)
-	p.targetArgs = append(p.targetArgs, arg{Key: a.Key, Value: redactNetroot(v), HasValue: true, Source: a.Source})
+	p.targetArgs = append(p.targetArgs, arg{Key: a.Key, Value: redactNetroot(a.Value), HasValue: true, Source: a.Source})
 }
 
 // parseBool reads a dracut boolean as getargbool does.
@@ -626,7 +631,7 @@ func (p *parser) single(a arg) {
 	}
 	pl := p.plan
 	switch a.Key {
-	case "root":
+	case "root", "iscsiroot":
 		// handled in finish, which knows netroot=.
 	case "rootfstype":
 		grammar := "auto|" + strings.Join(blockdev.FilesystemTypes(), "|")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,6 +87,58 @@ func TestParseRoot(t *testing.T) {
 		"root=" + bp + " netroot=iscsi:10.0.0.1::3260:2:iqn.2015-01.com.example:t"} {
 		if _, err := Parse(proc(in)); err == nil {
 			t.Errorf("Parse(%q): want an error", in)
+		}
+	}
+}
+
+// TestParseLegacyISCSIRoot: dracut's deprecated iscsiroot=<value> is
+// netroot=iscsi:<value> with a warning, where parse-iscsiroot.sh takes
+// it: with root=iscsi (the whole LUN is the root) or a bare netroot=iscsi;
+// elsewhere dracut dies, and so does check.
+func TestParseLegacyISCSIRoot(t *testing.T) {
+	const tgt = "10.0.0.1::3261:1:iqn.2015-01.com.example:t"
+	want := Target{Server: "10.0.0.1", Port: 3261, LUN: 1, Group: 1, Name: "iqn.2015-01.com.example:t"}
+	deprecated := func(p *Plan) bool {
+		for _, w := range p.Warnings {
+			if w.Param == "iscsiroot" && strings.Contains(w.Note, "deprecated") && strings.Contains(w.Note, "netroot=") {
+				return true
+			}
+		}
+		return false
+	}
+	p := mustParse(t, proc("root=iscsi iscsiroot="+tgt))
+	if p.Root.Kind != RootISCSI || p.Root.Value != "/dev/disk/by-path/"+ISCSIPath(want) || len(p.ISCSI.Targets) != 1 ||
+		!reflect.DeepEqual(p.ISCSI.Targets[0], want) || !p.Net.NeedNet || !deprecated(p) {
+		t.Errorf("root=iscsi iscsiroot=: %+v %+v %q", p.Root, p.ISCSI.Targets, p.Warnings)
+	}
+	p = mustParse(t, proc("root=LABEL=r netroot=iscsi iscsiroot="+tgt))
+	if p.Root.Kind != RootLabel || len(p.ISCSI.Targets) != 1 || !reflect.DeepEqual(p.ISCSI.Targets[0], want) ||
+		p.ISCSI.Firmware || p.Net.IBFT || !deprecated(p) {
+		t.Errorf("netroot=iscsi iscsiroot=: %+v %+v %q", p.Root, p.ISCSI, p.Warnings)
+	}
+	// Its credentials are a root path's, never shown.
+	p = mustParse(t, proc("root=LABEL=r netroot=iscsi iscsiroot=u:s3cr3t@"+tgt))
+	if a := p.ISCSI.Targets[0].Auth; a.Username != "u" || strings.Contains(p.Describe()+fmt.Sprint(p.Warnings), "s3cr3t") {
+		t.Errorf("iscsiroot= with credentials: %+v", a)
+	}
+	// Nor when it is an argument of the real init (FuzzParse finding).
+	if d := mustParse(t, proc("root=LABEL=r -- iscsiroot=u:s3cr3t@"+tgt)).Describe(); strings.Contains(d, "s3cr3t") {
+		t.Errorf("an init argument iscsiroot= shows its secret:\n%s", d)
+	}
+	for _, cl := range []string{
+		"root=LABEL=r iscsiroot=" + tgt, // dracut: only with root=iscsi or netroot=iscsi
+		"root=LABEL=r netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:u iscsiroot=" + tgt, // a netroot= target already
+		"root=LABEL=r netroot=dhcp iscsiroot=" + tgt,
+		"root=iscsi:10.0.0.2::::iqn.2015-01.com.example:u iscsiroot=" + tgt,
+		"root=iscsi rd.iscsi.firmware=1 iscsiroot=" + tgt, // "Mixing iscsiroot and iscsi_firmware is dangerous"
+		"root=LABEL=r netroot=iscsi iscsi_firmware iscsiroot=" + tgt,
+		"root=iscsi iscsiroot=u:s3cr3t@10.0.0.1::3261:x:iqn.2015-01.com.example:t", // bad LUN
+	} {
+		_, err := Parse(proc(cl))
+		if err == nil || !strings.Contains(err.Error(), "iscsiroot") {
+			t.Errorf("Parse(%q) = %v, want an error naming iscsiroot", cl, err)
+		} else if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("Parse(%q): the error shows the secret: %v", cl, err)
 		}
 	}
 }
