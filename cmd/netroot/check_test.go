@@ -144,6 +144,9 @@ func TestCheckParity(t *testing.T) {
 		// warning, where parse-iscsiroot.sh takes it.
 		{"root=iscsi iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t", 0, "warning: iscsiroot: deprecated"},
 		{"root=LABEL=r iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t", 1, "error: command line: iscsiroot=10.0.0.1::::iqn.2020-01.com.example:t: conflicting parameters"},
+		// A gateway of 0.0.0.0 is none (the kernel's ip=), not one outside
+		// the prefix.
+		{"root=LABEL=r ip=10.0.0.2::0.0.0.0:255.255.255.0::eth0:none " + target, 0, ""},
 		// The last occurrence of a single-valued parameter wins, as in
 		// dracut's getarg: LVM turned off last is off.
 		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},

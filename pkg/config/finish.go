@@ -74,7 +74,7 @@ func (p *parser) finishAnaconda() {
 			a, err := parseAddr(gw.Value)
 			if err != nil || !a.Is4() {
 				p.fail(gw, gw.Value, "<IPv4>", fmt.Errorf("%w: not an IPv4 address", ErrSyntax))
-			} else {
+			} else if !a.IsUnspecified() { // 0.0.0.0: none, as in ip=
 				c.Gateway = a
 			}
 		}

@@ -297,7 +297,11 @@ func parseIPForms(value string) (IPConfig, error) {
 		if err != nil {
 			return c, fmt.Errorf("gateway-IP: %w", err)
 		}
-		c.Gateway = a
+		if !a.IsUnspecified() {
+			// 0.0.0.0 (::) is no gateway, as the kernel's ip= reads
+			// it and pxelinux's IPAPPEND 1 writes it without a router.
+			c.Gateway = a
+		}
 	}
 	if s := get(3); s != "" {
 		if !addr.IsValid() {

@@ -62,6 +62,12 @@ func TestParseIP(t *testing.T) {
 		{"[2001:db8::10]::[2001:db8::1]:64::eth0:none:[2001:db8::53]",
 			IPConfig{Interface: "eth0", Method: IPStatic, Address: pf("2001:db8::10/64"), Gateway: a("2001:db8::1"), DNS: []netip.Addr{a("2001:db8::53")}}},
 		{"::::node1:eth0:dhcp", IPConfig{Interface: "eth0", Method: IPDHCP, Hostname: "node1"}},
+		// A gateway of 0.0.0.0 (::) is none, as the kernel's ip= reads it
+		// (and pxelinux's IPAPPEND writes it without a router).
+		{"10.0.0.2::0.0.0.0:255.255.255.0::eth0:none",
+			IPConfig{Interface: "eth0", Method: IPStatic, Address: pf("10.0.0.2/24")}},
+		{"[2001:db8::10]::[::]:64::eth0:none",
+			IPConfig{Interface: "eth0", Method: IPStatic, Address: pf("2001:db8::10/64")}},
 	}
 	for _, tt := range tests {
 		got, err := ParseIP(tt.in)

@@ -303,6 +303,25 @@ func TestParseRootflags(t *testing.T) {
 	}
 }
 
+// TestParseNoGateway: 0.0.0.0 (::) in a gateway field is no gateway, as
+// the kernel's ip= reads it, not one outside the prefix.
+func TestParseNoGateway(t *testing.T) {
+	for _, cl := range []string{
+		"root=LABEL=x ip=10.0.0.2::0.0.0.0:255.255.255.0::eth0:none",
+		"root=LABEL=x ip=[2001:db8::2]::[::]:64::eth0:none",
+		"root=LABEL=x ip=10.0.0.5 netmask=255.255.255.0 gateway=0.0.0.0 ksdevice=eth0",
+	} {
+		p, err := Parse(proc(cl))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", cl, err)
+			continue
+		}
+		if c := p.Net.IP[0]; c.Gateway.IsValid() || !c.Address.IsValid() {
+			t.Errorf("%s: %+v, want an address without a gateway", cl, c)
+		}
+	}
+}
+
 func TestParseAnaconda(t *testing.T) {
 	p := mustParse(t, proc("root=LABEL=x ip=10.0.0.5 netmask=255.255.255.0 gateway=10.0.0.1 hostname=h ksdevice=eth1 mtu=9000"))
 	c := p.Net.IP[0]

@@ -50,6 +50,10 @@
 //   - A static ip= without an interface goes to bootdev=, else to the one
 //     bond or VLAN the command line creates (dracut's ifup gives it to every
 //     interface it brings up); otherwise it is an error.
+//   - A gateway of 0.0.0.0 (::) in ip= or gateway= is no gateway, as the
+//     kernel's own ip= reads it (pxelinux's IPAPPEND 1 writes it without a
+//     router); dracut's network-legacy hands it to "ip route replace
+//     default via" as given.
 //   - Bond options the kernel would refuse over netlink (an option outside
 //     its modes, miimon with arp_interval …) are errors; dracut writes
 //     them to sysfs and goes on when the kernel refuses.
