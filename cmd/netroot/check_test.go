@@ -70,6 +70,7 @@ func TestRunCheck(t *testing.T) {
 		{"iSCSI param typo", []string{cl + " rd.iscsi.param=node.session.iscsi.FirstBurstLenght=65536"}, 1, nil,
 			[]string{"error: command line: rd.iscsi.param=node.session.iscsi.FirstBurstLenght=65536", "did you mean node.session.iscsi.FirstBurstLength?"}, true},
 		{"auto6", []string{cl + " ip=eth2:auto6"}, 0, []string{"address of eth2: auto6"}, nil, true},
+		{"bootdev no ip= names", []string{cl + " bootdev=eth2"}, 0, []string{"address of bond0: dhcp\n", "address of eth2: dhcp (implied: bootdev= names it and no ip= does"}, nil, true},
 		{"naming scheme", []string{cl + " net.naming-scheme=v999"}, 1, nil, []string{`error: command line: net.naming-scheme=v999: syntax error: unknown naming scheme "v999" (expected net.naming-scheme=v238|v239`}, true},
 		{"predictable slaves", []string{"root=LABEL=r bond=bond0:ens2,ens3:mode=1 ip=bond0:dhcp6 netroot=iscsi:[fd77::1]::3260:1:iqn.2010-01.org.example:root"}, 0,
 			[]string{"interface names: ens2, ens3 renamed to their predictable names", "address of bond0: dhcp6", "portal [fd77::1]:3260"}, nil, true},

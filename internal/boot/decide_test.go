@@ -52,6 +52,23 @@ func TestDHCPTargets(t *testing.T) {
 	}
 }
 
+// TestDHCPTargetsBootDevNamedByNoIP: bootdev= that no ip= names gets
+// DHCP of its own (the plan's implied entry), as in dracut, besides the
+// ip= that names another interface.
+func TestDHCPTargetsBootDevNamedByNoIP(t *testing.T) {
+	p, err := config.Parse(config.Source{Name: "/proc/cmdline", Text: "root=LABEL=r ip=eth0:dhcp bootdev=eth1 netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, ip := range p.Net.IP {
+		got = append(got, dhcpTargets(p, ip, "", nil))
+	}
+	if want := [][]string{{"eth0"}, {"eth1"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("DHCP runs on %q, want %q", got, want)
+	}
+}
+
 func TestIPMethods(t *testing.T) {
 	d4, d6, a6, e6, l6 := config.IPDHCP, config.IPDHCP6, config.IPAuto6, config.IPEither6, config.IPLink6
 	for _, tt := range []struct {

@@ -160,7 +160,10 @@ func (p *Plan) Describe() string {
 		} else {
 			w("%s", strings.Join(methods, ","))
 		}
-		if c.Implicit {
+		switch {
+		case c.Implicit && c.Interface != "":
+			w(" (implied: bootdev= names it and no ip= does; dracut runs DHCP on it too)")
+		case c.Implicit:
 			w(" (implied: the network root needs the network and no ip= is given)")
 		}
 		if c.Peer.IsValid() {

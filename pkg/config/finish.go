@@ -544,6 +544,7 @@ func (p *parser) finishNet() {
 		}
 		n.IP = append(n.IP, IPConfig{Method: m, Implicit: true})
 	}
+	p.bootDevDHCP()
 	if is.FromDHCP && !n.IBFT && !slices.ContainsFunc(n.IP, runsDHCP4) {
 		// The iBFT's network may run DHCPv4 (the table says): not known here.
 		a := p.last["root"]
@@ -560,6 +561,25 @@ func (p *parser) finishNet() {
 	if is.FromDHCP6 && !slices.ContainsFunc(n.IP, runsDHCP6) {
 		p.fail(*p.dhcp6Arg, "dhcp6", grammarNetroot, fmt.Errorf("%w: netroot=dhcp6 takes the target from a DHCPv6 answer (option 59), but no ip= runs DHCPv6: add ip=<interface>:dhcp6 (or either6)", ErrConflict))
 	}
+}
+
+// bootDevDHCP gives bootdev= DHCP of its own when the ip= parameters name
+// other interfaces only, as dracut does: parse-ip-opts.sh puts BOOTDEV
+// first in the interfaces it brings up, and ifup runs DHCP on one that no
+// ip= is directed at when it is BOOTDEV (and the boot waits for it). An
+// ip= without an interface already runs on bootdev= (a static one was
+// given it by staticInterface); the iBFT's network may configure it.
+func (p *parser) bootDevDHCP() {
+	n := &p.plan.Net
+	if n.BootDev == "" || len(n.IP) == 0 || n.IBFT {
+		return
+	}
+	for _, c := range n.IP {
+		if c.Interface == "" || c.Interface == n.BootDev {
+			return
+		}
+	}
+	n.IP = append(n.IP, IPConfig{Interface: n.BootDev, Method: IPDHCP, Implicit: true})
 }
 
 // finishModules refuses a plan that blacklists a module it needs:

@@ -107,7 +107,7 @@ var parameters = []Parameter{
 	{Name: "net.ifnames", Verdict: Acted, Doc: "unset: a NIC is renamed to its predictable (systemd-udev) name only when the command line names it that way (bond=bond0:ens2,ens3), every other NIC keeps the kernel's name for the real root's udev; 1: every NIC is renamed, as dracut's udev does; 0: the kernel's names stay (ifname= still applies), and a predictable name on the command line is an error."},
 	{Name: "net.naming-scheme", Verdict: Acted, Doc: "the udev naming scheme of the predictable names (v238 … v257, latest; also spelt net.naming_scheme); unset, /init takes the newest scheme that gives every NIC the command line names that name."},
 	{Name: "rd.route", Repeat: true, Verdict: Acted, Doc: "static routes."},
-	{Name: "bootdev", Verdict: Acted, Doc: "the interface DHCP runs on and a static ip= without an interface goes to."},
+	{Name: "bootdev", Verdict: Acted, Doc: "the interface DHCP runs on and a static ip= without an interface goes to; when the ip= parameters name other interfaces only, it gets DHCP of its own besides them, as dracut's ifup gives it."},
 	{Name: "BOOTIF", Verdict: Acted, Doc: "the PXE NIC: DHCP runs on it (or its bond), and a bond takes its MAC."},
 	{Name: "rd.bootif", Verdict: Acted, Doc: "rd.bootif=0 ignores BOOTIF=."},
 	{Name: "nameserver", Repeat: true, Verdict: Acted, Doc: "DNS servers for /run/netroot/resolv.conf."},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +300,41 @@ func TestParseRootflags(t *testing.T) {
 		}
 		if d := p.Describe(); !strings.Contains(d, tc.desc) {
 			t.Errorf("%s: Describe lacks %q:\n%s", tc.args, tc.desc, d)
+		}
+	}
+}
+
+// TestParseBootDevWithoutIP: bootdev= naming an interface no ip= names is
+// brought up with DHCP, as dracut's parse-ip-opts.sh puts BOOTDEV first
+// in its interfaces and ifup runs DHCP on it when no ip= is directed at
+// it; an ip= it already takes is left alone.
+func TestParseBootDevWithoutIP(t *testing.T) {
+	dhcpOn := func(iface string) IPConfig { return IPConfig{Interface: iface, Method: IPDHCP, Implicit: true} }
+	for _, tc := range []struct {
+		cl    string
+		added *IPConfig
+	}{
+		{"ip=eth0:dhcp bootdev=eth1", &IPConfig{Interface: "eth1", Method: IPDHCP, Implicit: true}},
+		{"ip=10.0.0.2::10.0.0.1:24::eth0:none bootdev=eth1", &IPConfig{Interface: "eth1", Method: IPDHCP, Implicit: true}},
+		{"ip=eth0:dhcp ip=eth2:dhcp6 bootdev=eth1", &IPConfig{Interface: "eth1", Method: IPDHCP, Implicit: true}},
+		{"bond=bond0:eth0,eth1 ip=eth2:dhcp bootdev=bond0", &IPConfig{Interface: "bond0", Method: IPDHCP, Implicit: true}},
+		{"ip=eth0:dhcp bootdev=eth0", nil},
+		{"ip=dhcp bootdev=eth1", nil},                                                  // DHCP runs on bootdev already
+		{"ip=10.0.0.2::10.0.0.1:24:::none bootdev=eth1", nil},                          // the static address goes to bootdev
+		{"bootdev=eth1 " + "netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t", nil}, // the implied ip=dhcp runs on it
+		{"bootdev=eth1", nil},                                                          // no network
+	} {
+		p, err := Parse(proc("root=LABEL=r " + tc.cl))
+		if err != nil {
+			t.Errorf("%s: %v", tc.cl, err)
+			continue
+		}
+		added := slices.ContainsFunc(p.Net.IP, func(c IPConfig) bool { return reflect.DeepEqual(c, dhcpOn(p.Net.BootDev)) })
+		if added != (tc.added != nil) {
+			t.Errorf("%s: ip %+v, want DHCP added on bootdev: %v", tc.cl, p.Net.IP, tc.added != nil)
+		}
+		if tc.added != nil && !strings.Contains(p.Describe(), "address of "+tc.added.Interface+": dhcp (implied: bootdev=") {
+			t.Errorf("%s: Describe lacks the implied DHCP:\n%s", tc.cl, p.Describe())
 		}
 	}
 }

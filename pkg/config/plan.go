@@ -218,7 +218,9 @@ type IPConfig struct {
 	// (ip=dhcp,dhcp6), tried after Method as dracut's ifup does.
 	MoreMethods []IPMethod
 	// Implicit is true for the ip=dhcp Parse adds when the network is
-	// needed and no ip= is given (dracut defaults to DHCP then).
+	// needed and no ip= is given (dracut defaults to DHCP then), and for
+	// the ip=<bootdev>:dhcp it adds when bootdev= names an interface no
+	// ip= does (dracut's ifup runs DHCP on it then).
 	Implicit bool
 	// Address is the static address with its prefix length (Method none).
 	Address netip.Prefix
