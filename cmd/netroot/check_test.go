@@ -148,6 +148,9 @@ func TestCheckParity(t *testing.T) {
 		// A gateway of 0.0.0.0 is none (the kernel's ip=), not one outside
 		// the prefix.
 		{"root=LABEL=r ip=10.0.0.2::0.0.0.0:255.255.255.0::eth0:none " + target, 0, ""},
+		// rd.emergency= with the shell on: netroot takes the action at
+		// once, dracut opens the shell first; a warning says so.
+		{"root=LABEL=r rd.emergency=reboot " + target, 0, "warning: rd.emergency=reboot: netroot reboots at once"},
 		// The last occurrence of a single-valued parameter wins, as in
 		// dracut's getarg: LVM turned off last is off.
 		{"rd.lvm=1 root=LABEL=r rd.lvm=0 " + target, 0, ""},

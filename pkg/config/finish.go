@@ -35,6 +35,16 @@ func (p *parser) finish() {
 	p.finishNet()
 	p.finishModules()
 	p.finishRetry()
+	if e := pl.Boot.Emergency; e != "" && (pl.Boot.Shell || p.hasBreak) {
+		// emergency_shell() (and dracut-emergency.sh) open the shell
+		// when rd.shell (default on) or rd.break is given, and take
+		// rd.emergency only once it exits — the systemd initramfs never,
+		// as it execs sulogin. /init takes it at once (Emergency).
+		verb := map[Emergency]string{EmergencyReboot: "reboots", EmergencyPoweroff: "powers off", EmergencyHalt: "halts"}[e]
+		p.warn("rd.emergency="+string(e), "netroot "+verb+" at once on failure, without a shell; dracut opens its emergency shell first "+
+			"(rd.shell is on by default, and rd.break opens it too) and acts only once the shell exits (its systemd initramfs not at all), "+
+			"which is why dracut.cmdline(7) asks for rd.shell=0 beside rd.emergency=: add rd.shell=0 (without rd.break) and both do the same")
+	}
 	if !pl.Boot.Shell && pl.Boot.Emergency == "" {
 		// emergency_shell(): no shell and no rd.emergency → poweroff.
 		pl.Boot.Emergency = EmergencyPoweroff

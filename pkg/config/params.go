@@ -69,7 +69,7 @@ var parameters = []Parameter{
 	{Name: "rd.retry", Verdict: Acted, Doc: "seconds to keep trying to reach the root (each wait: links, logins, disks), default 180; 0 is refused when the network comes up (every wait would fail at once)."},
 	{Name: "rd.timeout", Verdict: Acted, Doc: "overall deadline in seconds for finding the root, default none."},
 	{Name: "rd.shell", Verdict: Acted, Doc: "drop to a shell on failure (default on)."},
-	{Name: "rd.emergency", Verdict: Acted, Doc: "reboot, poweroff or halt on failure instead of a shell."},
+	{Name: "rd.emergency", Verdict: Acted, Doc: "reboot, poweroff or halt on failure instead of a shell, at once. dracut opens its shell first when rd.shell is on (its default) or rd.break is given, and acts only when the shell exits (its systemd initramfs never): dracut.cmdline(7) asks for rd.shell=0 beside it, and without that check warns."},
 	{Name: "rd.break", Repeat: true, Verdict: Acted, Doc: "stop at pre-net, pre-mount, pre-pivot (bare: before switch_root); dracut's other points get a warning."},
 	{Name: "rd.debug", Verdict: Acted, Doc: "debug output from /init."},
 	{Name: "rd.info", Verdict: Acted, Doc: "netroot always prints its step lines."},

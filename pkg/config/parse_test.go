@@ -253,7 +253,7 @@ func TestParseEverything(t *testing.T) {
 	for _, w := range p.Warnings {
 		warned = append(warned, w.Param)
 	}
-	if want := []string{"rd.live.image", "rd.break=initqueue", "rd.nfs.domain", "rd.plymouth"}; !reflect.DeepEqual(warned, want) {
+	if want := []string{"rd.live.image", "rd.break=initqueue", "rd.nfs.domain", "rd.plymouth", "rd.emergency=reboot"}; !reflect.DeepEqual(warned, want) {
 		t.Errorf("warnings:\n got %q\nwant %q", warned, want)
 	}
 	if len(p.Ignored) != len(p.Warnings) || p.Ignored[0] != p.Warnings[0].String() {
@@ -335,6 +335,35 @@ func TestParseBootDevWithoutIP(t *testing.T) {
 		}
 		if tc.added != nil && !strings.Contains(p.Describe(), "address of "+tc.added.Interface+": dhcp (implied: bootdev=") {
 			t.Errorf("%s: Describe lacks the implied DHCP:\n%s", tc.cl, p.Describe())
+		}
+	}
+}
+
+// TestParseEmergencyWithShell: rd.emergency= beside the shell (rd.shell on,
+// its default, or rd.break) is taken at once by netroot, while dracut
+// opens its shell first; check warns, and rd.shell=0 (which
+// dracut.cmdline(7) asks for beside it) makes both the same.
+func TestParseEmergencyWithShell(t *testing.T) {
+	for _, tc := range []struct {
+		cl   string
+		warn bool
+	}{
+		{"rd.emergency=reboot", true},
+		{"rd.emergency=poweroff rd.shell=1", true},
+		{"rd.emergency=halt rd.shell=0 rd.break=pre-mount", true},
+		{"rd.emergency=reboot rd.shell=0", false},
+		{"rd.shell=0", false},
+		{"", false},
+	} {
+		p, err := Parse(proc("root=LABEL=r " + tc.cl))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cl, err)
+		}
+		warned := slices.ContainsFunc(p.Warnings, func(w Warning) bool {
+			return strings.HasPrefix(w.Param, "rd.emergency=") && strings.Contains(w.Note, "rd.shell=0")
+		})
+		if warned != tc.warn {
+			t.Errorf("%q: warned %v, want %v: %q", tc.cl, warned, tc.warn, p.Warnings)
 		}
 	}
 }

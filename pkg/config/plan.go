@@ -54,6 +54,10 @@
 //     kernel's own ip= reads it (pxelinux's IPAPPEND 1 writes it without a
 //     router); dracut's network-legacy hands it to "ip route replace
 //     default via" as given.
+//   - rd.emergency= is taken at once, without a shell, also with rd.shell
+//     on (its default); dracut opens the shell first and acts when it
+//     exits (never, in its systemd initramfs), and dracut.cmdline(7)
+//     asks for rd.shell=0 beside it. Parse warns unless rd.shell=0.
 //   - Bond options the kernel would refuse over netlink (an option outside
 //     its modes, miimon with arp_interval …) are errors; dracut writes
 //     them to sysfs and goes on when the kernel refuses.
