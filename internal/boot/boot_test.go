@@ -626,19 +626,20 @@ func TestPanicNamesStep(t *testing.T) {
 // dracut logs in to the whole target and root= may be on any LUN (its own
 // iSCSI test boots root=LABEL= on LUN 1 of a tgt target that way); /init
 // scanned LUN 0 only — tgt's controller — and failed after rd.retry. A
-// LUN given is still scanned alone.
+// LUN given is still scanned alone. The root's disk gets the scheduler
+// even when the disk step took another LUN's.
 func TestBootEveryLUNWhenTheFieldIsEmpty(t *testing.T) {
 	for _, tc := range []struct {
 		name, netroot, scan string
 		fails               bool
 	}{
 		{"field empty", "iscsi:10.77.0.1::::" + targetIQN, "scsi-scan host2 -", false},
-		{"LUN 1 given", "iscsi:10.77.0.1:::1:" + targetIQN, "scsi-scan host2 1", false},
+		{"LUN 2 given", "iscsi:10.77.0.1:::2:" + targetIQN, "scsi-scan host2 2", false},
 		{"LUN 0 given", "iscsi:10.77.0.1:::0:" + targetIQN, "scsi-scan host2 0", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMachine(t)
-			m.luns = map[uint64]string{1: "ISCSI_ROOT", 2: "DATA"}
+			m.luns = map[uint64]string{1: "DATA", 2: "ISCSI_ROOT"}
 			cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=" + tc.netroot + " " + rootArgs + " rd.retry=1 rd.shell=0"
 			_, err := m.boot(cl, Options{})
 			if got := m.called("scsi-scan "); len(got) == 0 || got[0] != tc.scan {
@@ -653,11 +654,16 @@ func TestBootEveryLUNWhenTheFieldIsEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, m.screen)
 			}
-			if tc.scan == "scsi-scan host2 -" && !strings.Contains(m.screen.String(), "disk: "+targetIQN+" LUN 1 is /dev/sd") {
-				t.Errorf("the disk step did not take the lowest LUN's disk:\n%s", m.screen)
+			screen := m.screen.String()
+			if tc.scan == "scsi-scan host2 -" && !strings.Contains(screen, "disk: "+targetIQN+" LUN 1 is /dev/sd") {
+				t.Errorf("the disk step did not take the lowest LUN's disk:\n%s", screen)
 			}
-			if !strings.Contains(m.screen.String(), "root: LABEL=ISCSI_ROOT is") || !strings.Contains(m.screen.String(), "[scsi 2:0:0:1]") {
-				t.Errorf("the root is not LUN 1's disk:\n%s", m.screen)
+			root := regexp.MustCompile(`root: LABEL=ISCSI_ROOT is /dev/(sd[a-z]) .*\[scsi 2:0:0:2\]`).FindStringSubmatch(screen)
+			if root == nil {
+				t.Fatalf("the root is not LUN 2's disk:\n%s", screen)
+			}
+			if !slices.Contains(m.called("scheduler "), "scheduler "+root[1]+" none") {
+				t.Errorf("the root's disk %s kept its scheduler: %q", root[1], m.called("scheduler "))
 			}
 		})
 	}

@@ -58,6 +58,9 @@ func (b *Boot) attachRoot(ctx context.Context, p *config.Plan, net netResult, st
 		return a, err
 	}
 	err = b.findRoot(ctx, p, sel, w, &a, dm, stack, files)
+	if err == nil {
+		b.tuneRootDisk(ctx, is, &a)
+	}
 	return a, err
 }
 
@@ -247,14 +250,7 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 		}
 		return loggedIn{}, fail("disk", err, hint)
 	}
-	// Switching the I/O scheduler freezes the disk's queue and waits for
-	// an RCU grace period: tens of ms the root's search need not wait for.
-	tuning := goTask(b, ctx, "disk", func(context.Context) (struct{}, error) {
-		if err := is.SetScheduler(dev.Name, "none"); err != nil {
-			b.log.Debugf("disk: scheduler of %s: %v", dev.Name, err)
-		}
-		return struct{}{}, nil
-	})
+	tuning := b.tuneDisk(ctx, is, dev.Name)
 	if _, _, _, lun, ok := dev.SCSI(); all && ok {
 		// dracut's login to the whole target: root= may be on any LUN.
 		st.Done("%s LUN %d is %s (%s); every LUN scanned (the <LUN> field is empty)", t.Name, lun, dev.Path, blockdev.HumanSize(dev.Size))
@@ -262,6 +258,39 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 		st.Done("%s LUN %d is %s (%s)", t.Name, t.LUN, dev.Path, blockdev.HumanSize(dev.Size))
 	}
 	return loggedIn{session: kept, tuning: tuning, disk: *dev, allLUNs: all}, nil
+}
+
+// tuneDisk sets an iSCSI disk's I/O scheduler to none, beside the boot:
+// switching it freezes the disk's queue and waits for an RCU grace
+// period, tens of ms the root's search need not wait for.
+func (b *Boot) tuneDisk(ctx context.Context, is ISCSI, name string) *task.Task[struct{}] {
+	return goTask(b, ctx, "disk", func(context.Context) (struct{}, error) {
+		if err := is.SetScheduler(name, "none"); err != nil {
+			b.log.Debugf("disk: scheduler of %s: %v", name, err)
+		}
+		return struct{}{}, nil
+	})
+}
+
+// tuneRootDisk tunes the root's disk too when the disk step took
+// another LUN's (every LUN scanned).
+func (b *Boot) tuneRootDisk(ctx context.Context, is ISCSI, a *attached) {
+	if a.dev == nil {
+		return
+	}
+	if _, _, _, _, ok := a.dev.SCSI(); !ok {
+		return // a multipath map: its paths are the sessions' disks
+	}
+	disk := a.dev.Name
+	if a.dev.IsPartition() {
+		disk = a.dev.Parent
+	}
+	for _, d := range a.disks {
+		if d.Name == disk {
+			return
+		}
+	}
+	a.tuning = append(a.tuning, b.tuneDisk(ctx, is, disk))
 }
 
 // lowestLUN is the disk of the lowest LUN among disks.
