@@ -259,7 +259,7 @@ func (m *machine) WaitMAC(ctx context.Context, mac net.HardwareAddr) (string, er
 			return n, nil
 		}
 	}
-	return "", fmt.Errorf("no interface has MAC %s", mac)
+	return "", &netconf.NoMACError{MAC: mac, Present: "eth0 52:54:00:77:00:10, eth1 52:54:00:77:00:11"}
 }
 
 func (m *machine) Rename(mac net.HardwareAddr, name string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -175,17 +176,24 @@ func (b *Boot) links(ctx context.Context, p *config.Plan, links Links, nics NICs
 	}
 	if len(n.BootIF) > 0 {
 		// With the plan's NICs present, a BOOTIF NIC that is not there
-		// yet gets a short grace; with none named, it is the NIC to use.
+		// yet gets a short grace, and the boot goes on with the plan's
+		// NICs without it. With none named, it is the NIC to boot from:
+		// dracut then brings up that NIC only and waits for it, so its
+		// absence fails the boot here, not DHCP on other NICs.
 		wctx, wcancel := ctx, context.CancelFunc(func() {})
 		if len(planned) > 0 {
 			wctx, wcancel = context.WithTimeout(ctx, bootifGrace)
 		}
 		name, err := links.WaitMAC(wctx, n.BootIF)
 		wcancel()
-		if err != nil {
-			b.log.Warnf("BOOTIF=%s: %v", n.BootIF, err)
-		} else {
+		switch {
+		case err == nil:
 			bootif = name
+		case len(planned) > 0:
+			b.log.Warnf("BOOTIF=%s: %v", n.BootIF, err)
+		default:
+			st.Fail(err)
+			return "", fail("links", &bootIFError{mac: n.BootIF, err: err}, "is the PXE NIC's driver in the initramfs (netroot build -drivers)?")
 		}
 	}
 	pxe := ""
@@ -195,6 +203,21 @@ func (b *Boot) links(ctx context.Context, p *config.Plan, links Links, nics NICs
 	st.Done("%s present%s", orNone(strings.Join(planned, ", ")), pxe)
 	return bootif, nil
 }
+
+// bootIFError is the PXE NIC (BOOTIF=) that never appeared.
+type bootIFError struct {
+	mac net.HardwareAddr
+	err error
+}
+
+func (e *bootIFError) Error() string {
+	if nm, ok := errors.AsType[*netconf.NoMACError](e.err); ok {
+		return fmt.Sprintf("BOOTIF=%s: no interface has that MAC (present: %s)", e.mac, nm.Present)
+	}
+	return fmt.Sprintf("BOOTIF=%s: %v", e.mac, e.err)
+}
+
+func (e *bootIFError) Unwrap() error { return e.err }
 
 // bond enslaves a bond's NICs — the PXE NIC first, as its primary, so the
 // bond takes the PXE MAC and the DHCP reservation for it matches — and

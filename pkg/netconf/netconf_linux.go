@@ -286,7 +286,18 @@ func ByMAC(mac net.HardwareAddr) (string, error) {
 			return l.Attrs().Name, nil
 		}
 	}
-	return "", fmt.Errorf("no interface has MAC %s (interfaces present: %s)", mac, Describe())
+	return "", &NoMACError{MAC: mac, Present: Describe()}
+}
+
+// NoMACError is a MAC address no interface has.
+type NoMACError struct {
+	MAC net.HardwareAddr
+	// Present lists the interfaces there are, as Describe does.
+	Present string
+}
+
+func (e *NoMACError) Error() string {
+	return fmt.Sprintf("no interface has MAC %s (interfaces present: %s)", e.MAC, e.Present)
 }
 
 // Rename renames the interface with the given MAC to name (ifname=).
