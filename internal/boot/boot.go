@@ -252,16 +252,94 @@ func fail(step string, err error, def string) error {
 }
 
 // render is the FATAL text of a boot's error: each failure (several
-// targets may fail together) as "step: cause — hint", one a line.
+// targets, paths, NICs or parameters may fail together) as "step: cause —
+// hint", one a line.
 func render(err error) string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var lines []string
-		for _, e := range j.Unwrap() {
-			lines = append(lines, render(e))
-		}
-		return strings.Join(lines, "\n")
+	var lines []string
+	for _, f := range failures(err) {
+		lines = append(lines, hint.Format(f))
 	}
-	return hint.Format(err)
+	return strings.Join(lines, "\n")
+}
+
+// failures splits err into its failures, one a line: the parts of an
+// error that puts each part on a line of its own (errors.Join,
+// config.Errors), found through the steps and wrappers above them. Each
+// part keeps what those add: the step's name and default hint, a
+// wrapper's text and hint — a part's own hint first.
+func failures(err error) []error {
+	switch e := err.(type) {
+	case *StepError:
+		parts := failures(e.Err)
+		if len(parts) == 1 {
+			return []error{err}
+		}
+		for i, p := range parts {
+			if _, ok := p.(*StepError); !ok {
+				parts[i] = &StepError{Step: e.Step, Err: p, hint: e.hint}
+			}
+		}
+		return parts
+	case interface{ Unwrap() []error }:
+		parts := e.Unwrap()
+		if !onePerLine(err, parts) {
+			return []error{err}
+		}
+		var out []error
+		for _, p := range parts {
+			out = append(out, failures(p)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		inner := e.Unwrap()
+		if inner == nil {
+			return []error{err}
+		}
+		parts := failures(inner)
+		prefix, ok := strings.CutSuffix(err.Error(), inner.Error())
+		if len(parts) == 1 || !ok {
+			return []error{err}
+		}
+		wrapHint := ""
+		if h, ok := err.(hint.Hinter); ok {
+			wrapHint = h.Hint()
+		}
+		for i, p := range parts {
+			parts[i] = &partError{prefix: prefix, err: p, hint: wrapHint}
+		}
+		return parts
+	}
+	return []error{err}
+}
+
+// onePerLine reports whether err's message is its parts' messages, one a
+// line.
+func onePerLine(err error, parts []error) bool {
+	msgs := make([]string, len(parts))
+	for i, p := range parts {
+		msgs[i] = p.Error()
+	}
+	return len(parts) > 0 && err.Error() == strings.Join(msgs, "\n")
+}
+
+// partError is one failure of several, with the text and the hint of the
+// error that wrapped them all.
+type partError struct {
+	prefix string
+	err    error
+	hint   string
+}
+
+func (e *partError) Error() string { return e.prefix + e.err.Error() }
+
+func (e *partError) Unwrap() error { return e.err }
+
+// Hint is the part's own hint, else the wrapper's.
+func (e *partError) Hint() string {
+	if h := hint.Of(e.err); h != "" {
+		return h
+	}
+	return e.hint
 }
 
 // orNone is s, or "none" when empty.

@@ -1,8 +1,16 @@
 package boot
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/netroot/netroot/pkg/dhcp"
+	"github.com/netroot/netroot/pkg/hint"
+	"github.com/netroot/netroot/pkg/iscsi"
 )
 
 // The console's account of a failed boot: exactly the lines from the
@@ -49,5 +57,93 @@ func TestBootIFMissing(t *testing.T) {
 			" — is the PXE NIC's driver in the initramfs (netroot build -drivers)?")
 	if got := m.called("dhcp"); len(got) != 0 {
 		t.Errorf("DHCP ran: %q", got)
+	}
+}
+
+// failingDHCP is a machine on which DHCP gets no answer on any NIC: eth1
+// gives up first, then eth0.
+type failingDHCP struct {
+	*machine
+	eth1Done chan struct{}
+}
+
+func (d failingDHCP) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Lease, error) {
+	if o.Interface == "eth0" {
+		<-d.eth1Done
+	} else {
+		defer close(d.eth1Done)
+	}
+	mac, _ := d.HardwareAddr(o.Interface)
+	return nil, unembedHint(fmt.Errorf("dhcp: %w", &dhcp.NoLeaseError{Interface: o.Interface, MAC: mac, Attempts: 3, Elapsed: 6 * time.Second, Last: errors.New("no answer")}))
+}
+
+// TestSeveralFailures: when several NICs, paths or parameters fail
+// together, each failure is a line of its own naming the step, with its
+// own hint; only the first says FATAL.
+func TestSeveralFailures(t *testing.T) {
+	t.Run("two NICs' DHCP", func(t *testing.T) {
+		m := newMachine(t)
+		m.envHook = func(e Env) Env {
+			e.Addrs = failingDHCP{m, make(chan struct{})}
+			return e
+		}
+		wantFatal(t, m, "ip=dhcp netroot="+target+" "+rootArgs,
+			"netroot: FATAL ip: dhcp: no DHCP lease on eth1 (52:54:00:77:00:11) after 3 attempt(s) in 6s: no answer"+
+				" — is a DHCP server on this network answering 52:54:00:77:00:11 (a reservation for this MAC, the switch port's VLAN)? rd.retry= bounds the wait",
+			"netroot: ip: dhcp: no DHCP lease on eth0 (52:54:00:77:00:10) after 3 attempt(s) in 6s: no answer"+
+				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)? rd.retry= bounds the wait")
+	})
+	t.Run("two portals", func(t *testing.T) {
+		m := newMachine(t)
+		refused := make(chan struct{})
+		m.connect = func(cfg iscsi.LoginConfig) error {
+			if cfg.Portal == "10.77.0.1:3260" {
+				<-refused
+				return unembedHint(&iscsi.LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "connection failed",
+					Err: errors.New("dial tcp 10.77.0.1:3260: connect: connection refused"), Hint: "check the network and the portal address"})
+			}
+			defer close(refused)
+			return unembedHint(&iscsi.LoginError{Portal: cfg.Portal, Target: cfg.TargetName, StatusClass: 2, StatusDetail: 1,
+				Reason: "authentication failure", Hint: "target requires authentication: set rd.iscsi.username/password"})
+		}
+		wantFatal(t, m, twoPortals,
+			"netroot: FATAL login: iscsi: login to 10.77.0.2:3260 "+targetIQN+": target reports 0x0201 authentication failure"+
+				" — target requires authentication: set rd.iscsi.username/password",
+			"netroot: login: iscsi: login to 10.77.0.1:3260 "+targetIQN+": connection failed: dial tcp 10.77.0.1:3260: connect: connection refused"+
+				" — check the network and the portal address")
+	})
+	t.Run("two parameters", func(t *testing.T) {
+		wantFatal(t, newMachine(t), scenario+" rd.retry=abc rd.timeout=x",
+			`netroot: FATAL config: /proc/cmdline: rd.retry=abc: syntax error: "abc" is not a decimal number (expected rd.retry=<seconds>)`+
+				" — fix the kernel command line (check it on the admin host with `netroot check`)",
+			`netroot: config: /proc/cmdline: rd.timeout=x: syntax error: "x" is not a decimal number (expected rd.timeout=<seconds>)`+
+				" — fix the kernel command line (check it on the admin host with `netroot check`)")
+	})
+}
+
+// TestRenderParts: the parts of a failure are found through the errors
+// wrapping them, whose text and hint each part keeps; an error with
+// several causes on one line stays one line.
+func TestRenderParts(t *testing.T) {
+	a, b := errors.New("a failed"), hint.Wrap(errors.New("b failed"), "check b")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"one", fail("x", a, "default"), "x: a failed — default"},
+		{"joined", fail("x", errors.Join(a, b), "default"), "x: a failed — default\nx: b failed — check b"},
+		{"wrapped join", fail("x", fmt.Errorf("both: %w", errors.Join(a, b)), "default"), "x: both: a failed — default\nx: both: b failed — check b"},
+		{"hinted join", fail("x", hint.Wrap(errors.Join(a, b), "check both"), "default"), "x: a failed — check both\nx: b failed — check b"},
+		{"nested joins", fail("x", errors.Join(a, errors.Join(b, a)), ""), "x: a failed\nx: b failed — check b\nx: a failed"},
+		{"steps joined", errors.Join(fail("x", a, ""), fail("y", errors.Join(a, b), "")), "x: a failed\ny: a failed\ny: b failed — check b"},
+		{"a step among the parts", fail("x", errors.Join(a, fail("y", b, "")), "default"), "x: a failed — default\ny: b failed — check b"},
+		{"one line, several causes", fail("x", fmt.Errorf("%w; %w", a, b), "default"), "x: a failed; b failed — check b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := render(tc.err); got != tc.want {
+				t.Errorf("render =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }
