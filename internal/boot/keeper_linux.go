@@ -144,11 +144,30 @@ func (k *keeperProcess) HandOver(state keeper.State) (int, error) {
 	return pid, nil
 }
 
-// Abort stops a keeper that was never handed its state.
+// keeperAbortWait bounds the wait for an aborted keeper to exit on its
+// own before it is killed.
+const keeperAbortWait = 2 * time.Second
+
+// Abort stops a keeper that was never handed its state: the state pipe
+// closed empty tells it the start is aborted, and it tells its guard
+// before it exits, so that neither reports a crash; killed at once, it
+// could not.
 func (k *keeperProcess) Abort() {
 	k.stateW.Close()
 	k.readyR.Close()
-	k.kill()
+	exited := make(chan struct{})
+	go func() {
+		k.cmd.Wait()
+		close(exited)
+	}()
+	timer := time.NewTimer(keeperAbortWait)
+	defer timer.Stop()
+	select {
+	case <-exited:
+	case <-timer.C:
+		k.cmd.Process.Kill()
+		<-exited
+	}
 }
 
 func (k *keeperProcess) kill() {

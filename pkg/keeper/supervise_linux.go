@@ -149,9 +149,16 @@ func runKeeper(ctx context.Context, o ProcessOptions, pf *procFiles, fromInit bo
 		go s.loop()
 	}
 	st, err := readState()
+	if fromInit && errors.Is(err, errNoState) {
+		// /init closes the pipe empty only to abort the start: its boot
+		// failed and said so. The guard, told, leaves without a word too.
+		if s != nil {
+			s.finish(abortedByInit, 0)
+		}
+		return 1
+	}
 	if err != nil {
-		// No stop message: a guard that handed nothing (or /init, which
-		// aborted the start) knows what to do.
+		// No stop message: a guard that handed nothing knows what to do.
 		logf("%v", err)
 		return 1
 	}
@@ -242,6 +249,9 @@ func runGuard(ctx context.Context, o ProcessOptions, pf *procFiles) int {
 	}
 	st, err := readState()
 	if err != nil {
+		if why, ok := k.stopReason(partnerStopWait); ok && why == abortedByInit {
+			return 1
+		}
 		logf("%v (the keeper ended before handing it over); exiting", err)
 		return 1
 	}
@@ -269,6 +279,15 @@ func fdOpen(fd int) bool {
 	return err == nil
 }
 
+// errNoState is a State pipe closed with nothing written: /init aborting
+// the keeper it started, or a keeper that ended before it handed its
+// guard the State.
+var errNoState = errors.New("keeper: no state: its pipe closed empty")
+
+// abortedByInit is the reason of the stop message a keeper aborted by
+// /init sends its guard.
+const abortedByInit = "aborted by /init"
+
 // readState reads and decodes the State from fdState until EOF.
 func readState() (State, error) {
 	unix.CloseOnExec(fdState)
@@ -280,7 +299,7 @@ func readState() (State, error) {
 		return State{}, fmt.Errorf("keeper: reading the state: %w", err)
 	}
 	if len(data) == 0 {
-		return State{}, errors.New("keeper: no state: its pipe closed empty")
+		return State{}, errNoState
 	}
 	st, err := Decode(data)
 	clear(data)
@@ -453,6 +472,28 @@ func (p *partner) watch(logf func(string, ...any)) {
 		}
 	}
 	close(p.dead)
+}
+
+// stopReason waits up to wait for p's control socket to end (p ended, or
+// is ending) and returns the reason of the stop message it sent, if it
+// sent one.
+func (p *partner) stopReason(wait time.Duration) (string, bool) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	why, stopped := "", false
+	for {
+		select {
+		case m, ok := <-p.msgs:
+			if !ok {
+				return why, stopped
+			}
+			if kind, arg := parseMessage(m); kind == msgStop {
+				why, stopped = arg, true
+			}
+		case <-t.C:
+			return why, stopped
+		}
+	}
 }
 
 // send writes one control message; a dead partner makes it fail, which
@@ -641,7 +682,7 @@ func (s *supervisor) ready() {
 }
 
 // finish ends the supervision: the partner is told to stop (unless it
-// asked first) and waited for up to wait.
+// asked first) and waited for up to wait (0: not waited for).
 func (s *supervisor) finish(reason string, wait time.Duration) {
 	r := finishReq{reason: reason, wait: wait, done: make(chan struct{})}
 	s.finishC <- r
@@ -723,7 +764,9 @@ func (s *supervisor) loop() {
 			// to stop now is given wait to be gone.
 			if p := s.p; p != nil && !p.stopped {
 				p.send(stopMessage(f.reason))
-				s.awaitEnd(p, f.wait)
+				if f.wait > 0 {
+					s.awaitEnd(p, f.wait)
+				}
 			}
 			close(f.done)
 			return

@@ -100,6 +100,23 @@ func startPair(t *testing.T, st State) *pair {
 
 func startPairIn(t *testing.T, st State, dir string) *pair {
 	t.Helper()
+	p, stateW := launchPair(t, dir)
+	if st.Sessions != nil {
+		b, err := Encode(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stateW.Write(b)
+	}
+	stateW.Close()
+	return p
+}
+
+// launchPair starts the first keeper as /init does, without its State:
+// the caller writes it on stateW, or closes stateW empty as /init's
+// abort does.
+func launchPair(t *testing.T, dir string) (*pair, *os.File) {
+	t.Helper()
 	if _, err := unix.PidfdOpen(os.Getpid(), 0); err != nil {
 		t.Skipf("no pidfd: %v", err)
 	}
@@ -126,15 +143,7 @@ func startPairIn(t *testing.T, st State, dir string) *pair {
 	p.first, p.ready = pid, readyR
 	p.known[pid] = true
 	t.Cleanup(p.cleanup)
-	if st.Sessions != nil {
-		b, err := Encode(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stateW.Write(b)
-	}
-	stateW.Close()
-	return p
+	return p, stateW
 }
 
 // waitReady waits for the first keeper's "ready", as /init does.
@@ -498,6 +507,47 @@ func TestPairFirstKeeperFailsBeforeReady(t *testing.T) {
 			t.Errorf("keeper: %s, want exit 1", got)
 		}
 	})
+}
+
+// /init aborts the keeper it started (its boot failed) by closing the
+// State's pipe empty: the keeper and its guard leave without a word after
+// the boot's FATAL line. A keeper that dies before it had the State is
+// still reported by its guard.
+func TestPairNoState(t *testing.T) {
+	t.Run("aborted by /init", func(t *testing.T) {
+		p, stateW := launchPair(t, t.TempDir())
+		p.waitGuardStarted()
+		stateW.Close()
+		p.waitGone(10 * time.Second)
+		for _, l := range strings.Split(p.log(), "\n") {
+			if strings.Contains(l, "state") || strings.Contains(l, "exiting") {
+				t.Errorf("a line about the abort: %q\nlog:\n%s", l, p.log())
+			}
+		}
+	})
+	t.Run("the keeper dies first", func(t *testing.T) {
+		p, stateW := launchPair(t, t.TempDir())
+		defer stateW.Close()
+		p.waitGuardStarted()
+		p.kill(p.first, unix.SIGKILL)
+		p.waitGone(10 * time.Second)
+		if !strings.Contains(p.log(), "guard: keeper: no state: its pipe closed empty (the keeper ended before handing it over); exiting") {
+			t.Errorf("the guard did not report the keeper's end:\n%s", p.log())
+		}
+	})
+}
+
+// waitGuardStarted waits until the first keeper has started its guard.
+func (p *pair) waitGuardStarted() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(p.procs()[RoleGuard]) == 1 && strings.Contains(p.log(), "started the guard") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.t.Fatalf("the keeper started no guard; log:\n%s", p.log())
 }
 
 // startPairWith is startPair with prepare run on the pair's directory
