@@ -13,6 +13,7 @@ import (
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/hint"
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 // Paths of the initramfs.
@@ -160,7 +161,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 	// the whole search for the root.
 	if plan.Boot.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, plan.Boot.Timeout)
+		ctx, cancel = limit.WithTimeout(ctx, plan.Boot.Timeout, plan.Boot.TimeoutLimit())
 		defer cancel()
 	}
 

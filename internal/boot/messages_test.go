@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 // The console's account of a failed boot: exactly the lines from the
@@ -89,9 +92,9 @@ func TestSeveralFailures(t *testing.T) {
 		}
 		wantFatal(t, m, "ip=dhcp netroot="+target+" "+rootArgs,
 			"netroot: FATAL ip: dhcp: no DHCP lease on eth1 (52:54:00:77:00:11) after 3 attempt(s) in 6s: no answer"+
-				" — is a DHCP server on this network answering 52:54:00:77:00:11 (a reservation for this MAC, the switch port's VLAN)? rd.retry= bounds the wait",
+				" — is a DHCP server on this network answering 52:54:00:77:00:11 (a reservation for this MAC, the switch port's VLAN)?",
 			"netroot: ip: dhcp: no DHCP lease on eth0 (52:54:00:77:00:10) after 3 attempt(s) in 6s: no answer"+
-				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)? rd.retry= bounds the wait")
+				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)?")
 	})
 	t.Run("two portals", func(t *testing.T) {
 		m := newMachine(t)
@@ -146,4 +149,96 @@ func TestRenderParts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptedISCSI logs in with iscsi.Connect, as linuxISCSI does, to a
+// target that answers every login with the status answer gives the
+// portal (a dial error instead when it returns one).
+type scriptedISCSI struct {
+	*machine
+	answer func(portal string) (class, detail uint8, kvs []iscsi.KeyValue, dial error)
+}
+
+func (s scriptedISCSI) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
+	o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		class, detail, kvs, err := s.answer(addr)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		c, target := net.Pipe()
+		go func() {
+			defer target.Close()
+			p, err := iscsi.ReadPDU(target, 1<<20)
+			if err != nil {
+				return
+			}
+			req, err := iscsi.ParseLoginRequest(p)
+			if err != nil {
+				return
+			}
+			resp := &iscsi.LoginResponse{CSG: req.CSG, ISID: req.ISID, ITT: req.ITT, StatSN: 1, ExpCmdSN: req.CmdSN, MaxCmdSN: req.CmdSN + 1,
+				StatusClass: class, StatusDetail: detail, Data: iscsi.EncodeText(kvs)}
+			iscsi.WritePDU(target, resp.PDU())
+			iscsi.ReadPDU(target, 1<<20) // until the initiator closes
+		}()
+		return c, nil
+	}
+	o.InitialBackoff, o.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
+	sess, conn, err := iscsi.Connect(ctx, cfg, o)
+	return sess, conn, unembedHint(err)
+}
+
+// answering makes m's target answer every login with class and detail.
+func answering(m *machine, class, detail uint8, kvs ...iscsi.KeyValue) {
+	m.envHook = func(e Env) Env {
+		e.ISCSI = scriptedISCSI{m, func(string) (uint8, uint8, []iscsi.KeyValue, error) { return class, detail, kvs, nil }}
+		return e
+	}
+}
+
+// attempts drops the number of login attempts, which depends on timing.
+var attempts = regexp.MustCompile(`giving up after [0-9]+ login attempts`)
+
+// TestLimitNamed: a wait given up when a limit ran out names the limit
+// that did, as the command line writes it, with the advice to raise it.
+func TestLimitNamed(t *testing.T) {
+	const unavailable = "iscsi: login to 10.77.0.1:3260 " + targetIQN + ": target reports 0x0301 service unavailable" +
+		" — the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	for _, tc := range []struct{ name, args, want string }{
+		{"rd.retry", " rd.retry=1", "(rd.retry=1 ran out): " + unavailable + "; raise rd.retry=1 to wait longer"},
+		{"rd.timeout", " rd.timeout=1", "(rd.timeout=1 ran out): " + unavailable + "; raise rd.timeout=1 to wait longer"},
+		{"rd.iscsi.login_retry_max", " rd.iscsi.login_retry_max=2",
+			"(rd.iscsi.login_retry_max=2 reached): " + unavailable + "; raise rd.iscsi.login_retry_max=2 to try more often"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			answering(m, 3, 1)
+			m.boot(scenario+tc.args, Options{})
+			got := attempts.ReplaceAllString(strings.Join(fatalLines(m.screen.String()), "\n"), "giving up after N login attempts")
+			if want := "netroot: FATAL login: iscsi: giving up after N login attempts " + tc.want; got != want {
+				t.Errorf("FATAL lines:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+	t.Run("DHCP", func(t *testing.T) {
+		m := newMachine(t)
+		m.envHook = func(e Env) Env {
+			e.Addrs = silentDHCP{m}
+			return e
+		}
+		wantFatal(t, m, "ip=eth0:dhcp rd.retry=1 netroot="+target+" "+rootArgs,
+			"netroot: FATAL ip: dhcp: no DHCP lease on eth0 (52:54:00:77:00:10) after 1 attempt(s) in 1s: no answer"+
+				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)? rd.retry=1 bounds the wait")
+	})
+}
+
+// silentDHCP is a network where no DHCP server answers: each AcquireDHCP
+// waits for its context's end, as dhcp.Acquire does.
+type silentDHCP struct{ *machine }
+
+func (d silentDHCP) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Lease, error) {
+	<-ctx.Done()
+	mac, _ := d.HardwareAddr(o.Interface)
+	return nil, unembedHint(fmt.Errorf("dhcp: %w", &dhcp.NoLeaseError{Interface: o.Interface, MAC: mac, Attempts: 1, Elapsed: time.Second,
+		Last: errors.New("no answer"), Limit: limit.Ended(ctx)}))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/dhcp6"
+	"github.com/netroot/netroot/pkg/limit"
 	"github.com/netroot/netroot/pkg/netconf"
 )
 
@@ -50,7 +51,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		return res, nil
 	}
 	n := p.Net
-	ctx, cancel := context.WithTimeout(ctx, p.Boot.Retry)
+	ctx, cancel := limit.WithTimeout(ctx, p.Boot.Retry, p.Boot.RetryLimit())
 	defer cancel()
 
 	bootif, err := b.links(ctx, p, links, nics)

@@ -35,6 +35,10 @@ func loginSettings(p *config.Plan, initiator string, index int, t config.Target,
 	copts := iscsi.ConnectOptions{
 		Deadline:    p.Boot.Retry,
 		MaxAttempts: p.ISCSI.LoginRetryMax,
+		// The limits as the command line writes them, for the error
+		// that remains when one runs out.
+		DeadlineLimit:    p.Boot.RetryLimit(),
+		MaxAttemptsLimit: p.ISCSI.LoginRetryLimit(),
 	}
 	if s.LoginTimeout != nil {
 		copts.AttemptTimeout = time.Duration(*s.LoginTimeout) * time.Second

@@ -255,7 +255,7 @@ func (p *parser) finishISCSI() {
 	is.Session = p.session.s
 	is.Params = p.session.legacyParams()
 	if p.session.setRetry {
-		is.LoginRetryMax = p.session.retry
+		is.LoginRetryMax, is.LoginRetryParam = p.session.retry, "rd.iscsi.param=node.session.initial_login_retry_max"
 	}
 }
 

@@ -91,15 +91,20 @@ func TestISCSIParamSession(t *testing.T) {
 	}
 	// initial_login_retry_max wins over rd.iscsi.login_retry_max, as in dracut.
 	p = mustParse(t, proc("root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.login_retry_max=3 rd.iscsi.param=node.session.initial_login_retry_max=9"))
-	if p.ISCSI.LoginRetryMax != 9 {
-		t.Errorf("LoginRetryMax = %d", p.ISCSI.LoginRetryMax)
+	if p.ISCSI.LoginRetryMax != 9 || p.ISCSI.LoginRetryLimit() != "rd.iscsi.param=node.session.initial_login_retry_max=9" {
+		t.Errorf("LoginRetryMax = %d (%s)", p.ISCSI.LoginRetryMax, p.ISCSI.LoginRetryLimit())
 	}
 	p = mustParse(t, proc("root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t rd.iscsi.login_retry_max=3"))
-	if p.ISCSI.LoginRetryMax != 3 {
-		t.Errorf("rd.iscsi.login_retry_max alone: LoginRetryMax = %d", p.ISCSI.LoginRetryMax)
+	if p.ISCSI.LoginRetryMax != 3 || p.ISCSI.LoginRetryLimit() != "rd.iscsi.login_retry_max=3" {
+		t.Errorf("rd.iscsi.login_retry_max alone: LoginRetryMax = %d (%s)", p.ISCSI.LoginRetryMax, p.ISCSI.LoginRetryLimit())
 	}
-	if p := mustParse(t, proc("root=LABEL=r")); !p.ISCSI.Session.IsZero() || p.ISCSI.Session.NoopGiven() {
-		t.Errorf("no rd.iscsi.param: %+v", p.ISCSI.Session)
+	if p := mustParse(t, proc("root=LABEL=r")); !p.ISCSI.Session.IsZero() || p.ISCSI.Session.NoopGiven() || p.ISCSI.LoginRetryLimit() != "" {
+		t.Errorf("no rd.iscsi.param: %+v, %q", p.ISCSI.Session, p.ISCSI.LoginRetryLimit())
+	}
+	// The waits' limits, as the command line writes them.
+	p = mustParse(t, proc("root=LABEL=r rd.timeout=60"))
+	if got := p.Boot.RetryLimit() + " " + p.Boot.TimeoutLimit(); got != "rd.retry=180 rd.timeout=60" {
+		t.Errorf("limits %q", got)
 	}
 }
 

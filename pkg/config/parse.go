@@ -776,7 +776,7 @@ func (p *parser) single(a arg) {
 			p.fail(a, v, "<num> (0-10000)", err)
 			return
 		}
-		pl.ISCSI.LoginRetryMax = n
+		pl.ISCSI.LoginRetryMax, pl.ISCSI.LoginRetryParam = n, a.Key
 	case "rd.emergency":
 		v, _ := p.value(a, grammarEmergency)
 		switch e := Emergency(v); e {

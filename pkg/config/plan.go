@@ -327,6 +327,10 @@ type ISCSI struct {
 	// initqueue reruns iscsistart until rd.retry, so the effect is the
 	// same; netroot retries within one login loop instead.
 	LoginRetryMax int
+	// LoginRetryParam is the parameter that set LoginRetryMax, as
+	// LoginRetryLimit writes it: rd.iscsi.login_retry_max, or
+	// rd.iscsi.param=node.session.initial_login_retry_max.
+	LoginRetryParam string
 	// Firmware is true when the targets come from the firmware's iBFT:
 	// rd.iscsi.firmware=1 (dracut's iscsi_firmware), a bare
 	// netroot=iscsi, or ip=ibft / rd.iscsi.ibft=1 when the command line
@@ -631,6 +635,25 @@ type Boot struct {
 	// probes end in, so pin them with ifname=. A module's own async_probe=
 	// parameter (virtio_pci.async_probe=0) wins.
 	AsyncProbe bool
+}
+
+// RetryLimit is rd.retry as the command line writes it, e.g.
+// "rd.retry=180", for the messages that name the limit.
+func (b Boot) RetryLimit() string { return "rd.retry=" + writeSeconds(b.Retry) }
+
+// TimeoutLimit is rd.timeout as the command line writes it.
+func (b Boot) TimeoutLimit() string { return "rd.timeout=" + writeSeconds(b.Timeout) }
+
+// writeSeconds is d as rd.retry= and rd.timeout= take it: whole seconds.
+func writeSeconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+
+// LoginRetryLimit is the parameter that set LoginRetryMax as the command
+// line writes it, e.g. "rd.iscsi.login_retry_max=3"; "" when unset.
+func (is ISCSI) LoginRetryLimit() string {
+	if is.LoginRetryMax == 0 {
+		return ""
+	}
+	return is.LoginRetryParam + "=" + strconv.Itoa(is.LoginRetryMax)
 }
 
 // Modules is what the cmdline says about kernel modules.

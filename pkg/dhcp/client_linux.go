@@ -12,6 +12,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/limit"
 	"github.com/netroot/netroot/pkg/netconf"
 	"github.com/vishvananda/netlink"
 )
@@ -37,6 +38,9 @@ type NoLeaseError struct {
 	Elapsed   time.Duration
 	// Last is the last attempt's failure.
 	Last error
+	// Limit is the limit that ended the wait, as the command line writes
+	// it (limit.Ended); "" when unnamed.
+	Limit string
 }
 
 func (e *NoLeaseError) Error() string {
@@ -49,7 +53,11 @@ func (e *NoLeaseError) Unwrap() error { return e.Last }
 
 // Hint says what to check.
 func (e *NoLeaseError) Hint() string {
-	return fmt.Sprintf("is a DHCP server on this network answering %s (a reservation for this MAC, the switch port's VLAN)? rd.retry= bounds the wait", e.MAC)
+	h := fmt.Sprintf("is a DHCP server on this network answering %s (a reservation for this MAC, the switch port's VLAN)?", e.MAC)
+	if e.Limit != "" {
+		h += " " + e.Limit + " bounds the wait"
+	}
+	return h
 }
 
 // errNoAnswer is an attempt that timed out.
@@ -113,7 +121,7 @@ func Acquire(ctx context.Context, o Options) (*Lease, error) {
 		}
 		last = err
 		if ctx.Err() != nil {
-			return nil, &NoLeaseError{Interface: o.Interface, MAC: mac, Attempts: attempt + 1, Elapsed: time.Since(start), Last: last}
+			return nil, &NoLeaseError{Interface: o.Interface, MAC: mac, Attempts: attempt + 1, Elapsed: time.Since(start), Last: last, Limit: limit.Ended(ctx)}
 		}
 		logf("dhcp: %s: attempt %d: %v; retrying", o.Interface, attempt+1, err)
 	}

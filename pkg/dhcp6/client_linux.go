@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
+	"github.com/netroot/netroot/pkg/limit"
 	"github.com/netroot/netroot/pkg/netconf"
 )
 
@@ -49,6 +50,9 @@ type NoLeaseError struct {
 	Ignored int
 	// Last is the last failure.
 	Last error
+	// Limit is the limit that ended the wait, as the command line writes
+	// it (limit.Ended); "" when unnamed.
+	Limit string
 }
 
 func (e *NoLeaseError) Error() string {
@@ -65,7 +69,17 @@ func (e *NoLeaseError) Unwrap() error { return e.Last }
 
 // Hint says what to check.
 func (e *NoLeaseError) Hint() string {
-	return "is a DHCPv6 server answering on this link (a range or reservation for this DUID, the switch port's VLAN, multicast to ff02::1:2 not filtered)? rd.retry= bounds the wait"
+	return "is a DHCPv6 server answering on this link (a range or reservation for this DUID, the switch port's VLAN, multicast to ff02::1:2 not filtered)?" +
+		boundsTheWait(e.Limit)
+}
+
+// boundsTheWait is a hint's last words for a wait the limit lim ended,
+// "" when unnamed.
+func boundsTheWait(lim string) string {
+	if lim == "" {
+		return ""
+	}
+	return " " + lim + " bounds the wait"
 }
 
 // errNoAnswer is a round in which no usable answer arrived.
@@ -170,7 +184,7 @@ func Acquire(ctx context.Context, o Options) (*Lease, error) {
 				err = fmt.Errorf("%w (the last ignored: %v)", err, c.lastDrop)
 			}
 			return nil, &NoLeaseError{Interface: iface, DUID: HexBytes(duid.ToBytes()), Solicits: c.solicits,
-				Elapsed: time.Since(start), Ignored: c.ignored, Last: err}
+				Elapsed: time.Since(start), Ignored: c.ignored, Last: err, Limit: limit.Ended(ctx)}
 		}
 		logf("dhcp6: %s: %v; soliciting again", iface, err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/netroot/netroot/integration/rig"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/limit"
 	"github.com/netroot/netroot/pkg/netconf"
 )
 
@@ -79,7 +80,7 @@ func runChild(spec string) int {
 		res.Logs = append(res.Logs, fmt.Sprintf(format, args...))
 		mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), job.Timeout)
+	ctx, cancel := limit.WithTimeout(context.Background(), job.Timeout, fmt.Sprintf("rd.retry=%d", int(job.Timeout.Seconds())))
 	defer cancel()
 	start := time.Now()
 	var err error
@@ -458,7 +459,7 @@ func TestNetnsNoServer(t *testing.T) {
 		mode, kind string
 		want       []string
 	}{
-		{"dhcp6", "NoLeaseError", []string{l.cliIf + ": no DHCPv6 lease", "Solicit", "rd.retry"}},
+		{"dhcp6", "NoLeaseError", []string{l.cliIf + ": no DHCPv6 lease", "Solicit", "rd.retry=3 bounds the wait"}},
 		{"auto6", "WaitError", []string{l.cliIf + ": no usable global address from a router advertisement", "default route", "accept_ra=1"}},
 		{"either6", "NoLeaseError", []string{"neither SLAAC nor DHCPv6", "no DHCPv6 lease", "router advertisement"}},
 	} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 // ConnectOptions control dialing and retrying in Connect. The zero value is
@@ -24,6 +25,11 @@ type ConnectOptions struct {
 	// MaxAttempts bounds the number of login attempts
 	// (rd.iscsi.login_retry_max); 0 means unlimited.
 	MaxAttempts int
+	// DeadlineLimit and MaxAttemptsLimit are the limits that set Deadline
+	// and MaxAttempts as the command line writes them ("rd.retry=180",
+	// "rd.iscsi.login_retry_max=3"): a login given up when one ran out
+	// names it. ctx's own deadline is named by limit.WithTimeout.
+	DeadlineLimit, MaxAttemptsLimit string
 	// AttemptTimeout bounds one dial+login; 0 means 15s.
 	AttemptTimeout time.Duration
 	// InitialBackoff and MaxBackoff shape the exponential backoff; 0 means
@@ -98,7 +104,7 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 	opts.defaults()
 	if opts.Deadline > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
+		ctx, cancel = limit.WithTimeout(ctx, opts.Deadline, opts.DeadlineLimit)
 		defer cancel()
 	}
 	if cfg.ISID == (ISID{}) {
@@ -146,7 +152,7 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			continue
 		}
 		if ctx.Err() != nil && (!isLE || le.Temporary() || le.Reason == "connection failed") {
-			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (%v): %w", attempt, ctx.Err(), lastErr)
+			return nil, nil, giveUp(attempt, ended(ctx, ctx.Err()), lastErr)
 		}
 		if !isLE || !le.Temporary() {
 			return nil, nil, err
@@ -157,17 +163,53 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			redirected = false
 		}
 		if opts.MaxAttempts > 0 && attempt >= opts.MaxAttempts {
-			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts: %w", attempt, lastErr)
+			end := stop{}
+			if n := opts.MaxAttemptsLimit; n != "" {
+				end = stop{why: n + " reached", raise: "raise " + n + " to try more often"}
+			}
+			return nil, nil, giveUp(attempt, end, lastErr)
 		}
 		wait := backoff.Policy{Initial: opts.InitialBackoff, Max: opts.MaxBackoff, Jitter: loginJitter}.Wait(attempt-1, opts.Jitter())
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (deadline reached): %w", attempt, lastErr)
+			return nil, nil, giveUp(attempt, ended(ctx, errDeadlineReached), lastErr)
 		}
 		opts.Logf("iscsi: login attempt %d failed: %v, retrying in %.1fs", attempt, err, wait.Seconds())
 		if werr := opts.Wait(ctx, wait); werr != nil {
-			return nil, nil, fmt.Errorf("iscsi: giving up after %d login attempts (%v): %w", attempt, werr, lastErr)
+			return nil, nil, giveUp(attempt, ended(ctx, werr), lastErr)
 		}
 	}
+}
+
+// stop is what ended Connect's attempts: why (empty: nothing to say) and
+// how to allow more (empty: nothing the user set).
+type stop struct{ why, raise string }
+
+// errDeadlineReached ends the attempts when the deadline leaves no time
+// for the next one.
+var errDeadlineReached = errors.New("deadline reached")
+
+// ended is the stop of attempts that ctx's end (err) ended: the limit
+// whose deadline it was, when named, else err.
+func ended(ctx context.Context, err error) stop {
+	if n := limit.Of(ctx); n != "" && (errors.Is(err, context.DeadlineExceeded) || err == errDeadlineReached) {
+		return stop{why: n + " ran out", raise: "raise " + n + " to wait longer"}
+	}
+	return stop{why: err.Error()}
+}
+
+// giveUp is the error of Connect giving up after attempts, last the last
+// failure. A target's temporary refusal, which more time may see lifted,
+// gets the advice to allow more in its hint.
+func giveUp(attempts int, end stop, last error) error {
+	if le, ok := last.(*LoginError); ok && end.raise != "" && le.temporary && le.StatusClass != 0 {
+		c := *le
+		c.Hint = strings.TrimPrefix(c.Hint+"; "+end.raise, "; ")
+		last = &c
+	}
+	if end.why == "" {
+		return fmt.Errorf("iscsi: giving up after %d login attempts: %w", attempts, last)
+	}
+	return fmt.Errorf("iscsi: giving up after %d login attempts (%s): %w", attempts, end.why, last)
 }
 
 // withoutHint is e's message after its portal and target, without its

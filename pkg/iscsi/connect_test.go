@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 func closedPort(t *testing.T) string {
@@ -147,4 +149,47 @@ func TestConnectFailFastAndRedirect(t *testing.T) {
 		t.Fatalf("flaky: %v dials %v isids %v", err, dialed, isids)
 	}
 	conn.Close()
+}
+
+// TestConnectNamesTheLimit: a login given up when a limit ran out says
+// which, as the command line writes it, and a target's temporary refusal
+// gets the advice to raise it; an unnamed limit is not guessed at.
+func TestConnectNamesTheLimit(t *testing.T) {
+	unavailable := func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+		r := f.resp(req, false, 0)
+		r.StatusClass, r.StatusDetail = 3, 1
+		return pdus(r)
+	}
+	cfg := LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: "10.0.0.1:3260"}
+	const refusal = "iscsi: login to 10.0.0.1:3260 iqn.x:y: target reports 0x0301 service unavailable — the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	timeout, cancel := limit.WithTimeout(context.Background(), 100*time.Millisecond, "rd.timeout=1")
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		o    ConnectOptions
+		want string
+	}{
+		{"rd.retry", context.Background(), ConnectOptions{Deadline: 100 * time.Millisecond, DeadlineLimit: "rd.retry=1"},
+			" (rd.retry=1 ran out): " + refusal + "; raise rd.retry=1 to wait longer"},
+		{"rd.timeout first", timeout, ConnectOptions{Deadline: time.Hour, DeadlineLimit: "rd.retry=3600"},
+			" (rd.timeout=1 ran out): " + refusal + "; raise rd.timeout=1 to wait longer"},
+		{"attempts", context.Background(), ConnectOptions{MaxAttempts: 2, MaxAttemptsLimit: "rd.iscsi.login_retry_max=2"},
+			" (rd.iscsi.login_retry_max=2 reached): " + refusal + "; raise rd.iscsi.login_retry_max=2 to try more often"},
+		{"unnamed attempts", context.Background(), ConnectOptions{MaxAttempts: 2}, ": " + refusal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dialed []string
+			tc.o.Dial = pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{"10.0.0.1:3260": unavailable}, &dialed)
+			tc.o.InitialBackoff, tc.o.MaxBackoff = 5*time.Millisecond, 5*time.Millisecond
+			_, _, err := Connect(tc.ctx, cfg, tc.o)
+			got := ""
+			if err != nil {
+				_, got, _ = strings.Cut(err.Error(), " login attempts")
+			}
+			if !strings.HasPrefix(fmt.Sprint(err), "iscsi: giving up after ") || got != tc.want {
+				t.Errorf("err = %v\nwant …login attempts%s", err, tc.want)
+			}
+		})
+	}
 }

@@ -19,10 +19,10 @@ const (
 	hintNoCredentials = "target requires authentication: set rd.iscsi.username/password"
 	// A 0x0200 answer carries no reason; the target logs one.
 	hintInitiatorError = "the target refused something in the login request; its log says what (LIO: the kernel log; tgt: tgtd's output)"
-	// Class 3 answers are retried until rd.retry ends; the hint is for the
-	// error that remains then.
-	hintTargetTrouble = "the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output); raise rd.retry= to wait longer"
-	hintOldSession    = "an old session of this initiator may still be open on the target until it times out; raise rd.retry= to wait longer"
+	// Class 3 answers (and 0x0206) are retried until a limit ends the
+	// attempts; Connect adds to the hint which one, to raise.
+	hintTargetTrouble = "the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	hintOldSession    = "an old session of this initiator may still be open on the target until it times out"
 )
 
 // LoginError describes a failed login: either a non-zero status in a Login
