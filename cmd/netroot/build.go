@@ -18,6 +18,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/initramfs"
 	"github.com/netroot/netroot/pkg/modload"
+	"github.com/netroot/netroot/pkg/switchroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,6 +215,7 @@ func build(o buildOptions, stdout io.Writer) error {
 	if err := a.Chmod(secretConfs, 0o600); err != nil {
 		return err
 	}
+	unrunnable := unrunnableAdds(a, o.Adds)
 	secrets := len(secretConfs) > 0
 	if plan != nil {
 		if err := secretFiles(a, plan); err != nil {
@@ -269,6 +271,9 @@ func build(o buildOptions, stdout io.Writer) error {
 	if initiatorNote != "" {
 		fmt.Fprintf(stdout, "netroot build: %s\n", initiatorNote)
 	}
+	for _, w := range unrunnable {
+		fmt.Fprintf(stdout, "netroot build: warning: %s\n", w)
+	}
 	if secrets {
 		fmt.Fprintf(stdout, "netroot build: %s carries CHAP secrets (the -cmdline's, an -add'ed /etc/cmdline.d file's, or secret files): written 0600, readable by its owner only; anyone who can fetch it over TFTP/HTTP can read them\n", o.Output)
 	}
@@ -282,6 +287,23 @@ func build(o buildOptions, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "netroot build: wrote %s: %d entries, %d modules%s (%s), %.2f MB %s (%.2f MB uncompressed)\n",
 		o.Output, len(a.Names()), len(mods.names), stored, strings.Join(mods.names, " "), float64(st.Size())/1e6, o.Compression, float64(raw)/1e6)
 	return nil
+}
+
+// unrunnableAdds are the programs -add'ed that cannot run in the
+// initramfs: dynamically linked, without their loader (ELF interpreter)
+// — a distribution's /bin/sh as the emergency shell would not start.
+func unrunnableAdds(a *initramfs.Archive, adds []string) []string {
+	var out []string
+	for _, add := range adds {
+		src, _, _ := strings.Cut(add, ":")
+		loader, err := switchroot.Interpreter(src)
+		if err != nil || loader == "" || a.Has(loader) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("-add %s: %s is dynamically linked and its loader %s is not in the initramfs: it cannot run there; "+
+			"add a statically linked program (for a shell, busybox-static's /bin/busybox)", add, src, loader))
+	}
+	return out
 }
 
 // bakeInitiator puts the initiator name into the archive as

@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/netroot/netroot/pkg/modload"
 	"github.com/netroot/netroot/pkg/modload/modtest"
+	"github.com/netroot/netroot/pkg/switchroot"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -312,5 +313,46 @@ func TestAutoCompression(t *testing.T) {
 		if got := autoCompression(kver); got != want {
 			t.Errorf("autoCompression(%q) = %q, want %q", kver, got, want)
 		}
+	}
+}
+
+// TestBuildWarnsDynamicAdd: a dynamically linked program -add'ed without
+// its loader (a distribution's /bin/sh as the emergency shell) cannot run
+// in the initramfs: the build says so. A static one, or a script, is
+// added without a word.
+func TestBuildWarnsDynamicAdd(t *testing.T) {
+	loader, err := switchroot.Interpreter("/bin/true")
+	if err != nil || loader == "" {
+		t.Skipf("the host's /bin/true is not dynamically linked (%v)", err)
+	}
+	tree := writeBuildTree(t)
+	script := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, add, want string
+	}{
+		{"dynamic", "/bin/true:/bin/sh", "netroot build: warning: -add /bin/true:/bin/sh: /bin/true is dynamically linked and its loader " + loader +
+			" is not in the initramfs: it cannot run there; add a statically linked program (for a shell, busybox-static's /bin/busybox)\n"},
+		{"script", script + ":/bin/hello", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			err := build(buildOptions{Output: filepath.Join(t.TempDir(), "initrd.img"), ModulesDir: tree, NoInit: true, FS: []string{"ext4"},
+				Compression: "gzip", Adds: []string{tc.add}}, &stdout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, l := range strings.SplitAfter(stdout.String(), "\n") {
+				if strings.Contains(l, "warning") {
+					got += l
+				}
+			}
+			if got != tc.want {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

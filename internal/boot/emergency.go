@@ -55,7 +55,8 @@ func (b *Boot) Emergency(err error) {
 	if shellOK {
 		for {
 			if serr := b.shell(c); serr != nil {
-				b.log.Errorf("%s", hint.Format(hint.Wrap(fmt.Errorf("no emergency shell: %w", serr), "add one with netroot build -add /bin/busybox:/bin/sh")))
+				// The shell's own hint (it cannot run), else how to add one.
+				b.log.Errorf("%s", hint.Format(fail("no emergency shell", serr, "add one with netroot build -add /bin/busybox:/bin/sh")))
 				break
 			}
 			b.log.Printf("emergency shell exited; starting another (the boot cannot continue)")
@@ -86,6 +87,23 @@ func (b *Boot) shell(c Console) error {
 	release := b.log.HoldConsole()
 	defer release()
 	return c.Shell(shellEnv(b.opts.Environ))
+}
+
+// shellError is an emergency shell that is there but cannot run: it is
+// dynamically linked and its loader is not in the initramfs.
+type shellError struct {
+	shell, loader string
+	err           error // the exec's
+}
+
+func (e *shellError) Error() string {
+	return fmt.Sprintf("%s exists but cannot run (dynamically linked? its loader %s is missing)", e.shell, e.loader)
+}
+
+func (e *shellError) Unwrap() error { return e.err }
+
+func (e *shellError) Hint() string {
+	return "use a static busybox (Debian's busybox-static): netroot build -add /bin/busybox:/bin/sh"
 }
 
 // bbDir is where a u-root busybox image (mkuimage) keeps its commands.

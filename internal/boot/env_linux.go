@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -129,7 +130,30 @@ func (linuxConsole) Shell(env []string) error {
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	fmt.Fprintf(tty, "netroot: emergency shell; %s has the boot's steps\n", filepath.Join(runDir, "timeline.json"))
-	return cmd.Run()
+	if err := cmd.Start(); err != nil {
+		if serr := unrunnableShell("/", sh, err); serr != nil {
+			return serr
+		}
+		return err
+	}
+	return cmd.Wait()
+}
+
+// unrunnableShell explains the exec of a shell that is there failing
+// with ENOENT: its ELF interpreter (the dynamic loader) is missing under
+// root. nil when that is not why.
+func unrunnableShell(root, sh string, err error) error {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	loader, ierr := switchroot.Interpreter(filepath.Join(root, sh))
+	if ierr != nil || loader == "" {
+		return nil
+	}
+	if _, serr := os.Stat(filepath.Join(root, loader)); serr == nil {
+		return nil
+	}
+	return &shellError{shell: sh, loader: loader, err: err}
 }
 
 // Reboot syncs and reboots, powers off or halts.

@@ -242,3 +242,19 @@ func (d silentDHCP) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Leas
 	return nil, unembedHint(fmt.Errorf("dhcp: %w", &dhcp.NoLeaseError{Interface: o.Interface, MAC: mac, Attempts: 1, Elapsed: time.Second,
 		Last: errors.New("no answer"), Limit: limit.Ended(ctx)}))
 }
+
+// TestShellCannotRun: an emergency shell that is there but cannot run
+// says so, with its own hint, not the one for a missing shell.
+func TestShellCannotRun(t *testing.T) {
+	m := newMachine(t)
+	m.waitLinks = failLinks
+	m.shell = func() error {
+		return &shellError{shell: "/bin/sh", loader: "/lib64/ld-linux-x86-64.so.2", err: errors.New("fork/exec /bin/sh: no such file or directory")}
+	}
+	m.boot(scenario, Options{})
+	want := "netroot: no emergency shell: /bin/sh exists but cannot run (dynamically linked? its loader /lib64/ld-linux-x86-64.so.2 is missing)" +
+		" — use a static busybox (Debian's busybox-static): netroot build -add /bin/busybox:/bin/sh\n"
+	if !strings.Contains(m.screen.String(), want) {
+		t.Errorf("no %q on the console:\n%s", want, m.screen)
+	}
+}

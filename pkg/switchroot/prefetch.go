@@ -2,7 +2,10 @@ package switchroot
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -90,6 +93,27 @@ func PrefetchList(newRoot, init string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Interpreter is the program interpreter (PT_INTERP: the dynamic loader)
+// the ELF file needs to run: "" for a static program, and for a file that
+// is no ELF (a script).
+func Interpreter(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	magic := make([]byte, len(elf.ELFMAG))
+	_, err = io.ReadFull(f, magic)
+	f.Close()
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	if string(magic) != elf.ELFMAG {
+		return "", nil
+	}
+	interp, _, _, err := elfDeps(file)
+	return interp, err
 }
 
 // elfDeps reads an ELF file's interpreter, DT_NEEDED libraries and

@@ -156,3 +156,38 @@ func FuzzElfDeps(f *testing.F) {
 		}
 	})
 }
+
+// TestInterpreter: a dynamically linked program names its loader; a
+// static one, or a file that is no ELF, none.
+func TestInterpreter(t *testing.T) {
+	root := t.TempDir()
+	copyFile(t, "/bin/true", root, "/true", 0o755)
+	if err := os.WriteFile(filepath.Join(root, "script"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open("/bin/true")
+	if err != nil {
+		t.Skipf("no ELF /bin/true: %v", err)
+	}
+	want := ""
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			p.ReadAt(b, 0)
+			want = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	f.Close()
+	if want == "" {
+		t.Skip("the host's /bin/true is static")
+	}
+	if got, err := Interpreter(filepath.Join(root, "true")); got != want || err != nil {
+		t.Errorf("Interpreter(a copy of /bin/true) = %q, %v; want %q", got, err, want)
+	}
+	if got, err := Interpreter(filepath.Join(root, "script")); got != "" || err != nil {
+		t.Errorf("Interpreter(a script) = %q, %v; want none", got, err)
+	}
+	if _, err := Interpreter(filepath.Join(root, "nope")); !os.IsNotExist(err) {
+		t.Errorf("Interpreter(a missing file): %v", err)
+	}
+}
