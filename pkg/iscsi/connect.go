@@ -124,7 +124,11 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 		if err == nil {
 			return sess, conn, nil
 		}
-		lastErr = err
+		// An attempt the deadline cut short says nothing of the target:
+		// the attempt before it does.
+		if lastErr == nil || !pastDeadline(ctx) {
+			lastErr = err
+		}
 		var le *LoginError
 		isLE := errors.As(err, &le)
 		switch {
@@ -195,6 +199,13 @@ func ended(ctx context.Context, err error) stop {
 		return stop{why: n + " ran out", raise: "raise " + n + " to wait longer"}
 	}
 	return stop{why: err.Error()}
+}
+
+// pastDeadline reports whether ctx has ended or its deadline has passed
+// (a connection's I/O deadline, set from it, may end first).
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
 // giveUp is the error of Connect giving up after attempts, last the last

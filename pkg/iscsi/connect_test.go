@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -162,27 +163,31 @@ func TestConnectNamesTheLimit(t *testing.T) {
 	}
 	cfg := LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: "10.0.0.1:3260"}
 	const refusal = "iscsi: login to 10.0.0.1:3260 iqn.x:y: target reports 0x0301 service unavailable — the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output)"
-	timeout, cancel := limit.WithTimeout(context.Background(), 100*time.Millisecond, "rd.timeout=1")
-	defer cancel()
 	for _, tc := range []struct {
-		name string
-		ctx  context.Context
-		o    ConnectOptions
-		want string
+		name    string
+		timeout string // a limit of the caller's context
+		o       ConnectOptions
+		want    string
 	}{
-		{"rd.retry", context.Background(), ConnectOptions{Deadline: 100 * time.Millisecond, DeadlineLimit: "rd.retry=1"},
+		{"rd.retry", "", ConnectOptions{Deadline: 100 * time.Millisecond, DeadlineLimit: "rd.retry=1"},
 			" (rd.retry=1 ran out): " + refusal + "; raise rd.retry=1 to wait longer"},
-		{"rd.timeout first", timeout, ConnectOptions{Deadline: time.Hour, DeadlineLimit: "rd.retry=3600"},
+		{"rd.timeout first", "rd.timeout=1", ConnectOptions{Deadline: time.Hour, DeadlineLimit: "rd.retry=3600"},
 			" (rd.timeout=1 ran out): " + refusal + "; raise rd.timeout=1 to wait longer"},
-		{"attempts", context.Background(), ConnectOptions{MaxAttempts: 2, MaxAttemptsLimit: "rd.iscsi.login_retry_max=2"},
+		{"attempts", "", ConnectOptions{MaxAttempts: 2, MaxAttemptsLimit: "rd.iscsi.login_retry_max=2"},
 			" (rd.iscsi.login_retry_max=2 reached): " + refusal + "; raise rd.iscsi.login_retry_max=2 to try more often"},
-		{"unnamed attempts", context.Background(), ConnectOptions{MaxAttempts: 2}, ": " + refusal},
+		{"unnamed attempts", "", ConnectOptions{MaxAttempts: 2}, ": " + refusal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.timeout != "" {
+				var cancel context.CancelFunc
+				ctx, cancel = limit.WithTimeout(ctx, 100*time.Millisecond, tc.timeout)
+				defer cancel()
+			}
 			var dialed []string
 			tc.o.Dial = pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{"10.0.0.1:3260": unavailable}, &dialed)
 			tc.o.InitialBackoff, tc.o.MaxBackoff = 5*time.Millisecond, 5*time.Millisecond
-			_, _, err := Connect(tc.ctx, cfg, tc.o)
+			_, _, err := Connect(ctx, cfg, tc.o)
 			got := ""
 			if err != nil {
 				_, got, _ = strings.Cut(err.Error(), " login attempts")
@@ -191,5 +196,32 @@ func TestConnectNamesTheLimit(t *testing.T) {
 				t.Errorf("err = %v\nwant …login attempts%s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestConnectReportsTheTargetsAnswer: an attempt that the deadline cuts
+// short says nothing of the target; the error given up with is the
+// answer of the attempt before it.
+func TestConnectReportsTheTargetsAnswer(t *testing.T) {
+	var dialed []string
+	answer := pipeDialer(t, map[string]func(*fakeTarget, *LoginRequest, []KeyValue) []*PDU{
+		"10.0.0.1:3260": func(f *fakeTarget, req *LoginRequest, _ []KeyValue) []*PDU {
+			r := f.resp(req, false, 0)
+			r.StatusClass, r.StatusDetail = 3, 1
+			return pdus(r)
+		}}, &dialed)
+	first := true
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if first {
+			first = false
+			return answer(ctx, network, addr)
+		}
+		<-ctx.Done() // the target no longer answers
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+	}
+	_, _, err := Connect(context.Background(), LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: "10.0.0.1:3260"},
+		ConnectOptions{Deadline: 200 * time.Millisecond, DeadlineLimit: "rd.retry=1", Dial: dial, InitialBackoff: 5 * time.Millisecond})
+	if !strings.Contains(fmt.Sprint(err), "(rd.retry=1 ran out): iscsi: login to 10.0.0.1:3260 iqn.x:y: target reports 0x0301 service unavailable") {
+		t.Errorf("err = %v", err)
 	}
 }
