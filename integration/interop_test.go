@@ -254,7 +254,7 @@ func TestLIOConnLostBeforeKeeperForGood(t *testing.T) {
 	// session cannot come back) or while it did (the login is made again,
 	// and refused).
 	want, lostAt := []string{"session 1 (" + rig.TargetIQN + " at " + rig.LIOAddr + ":3260)", "failed (", "after the login",
-		"rd.retry=" + strconv.Itoa(retry) + "s", "its log says why"}, `before the keeper took it over`
+		"within rd.retry=" + strconv.Itoa(retry) + ":", "its log says why"}, `before the keeper took it over`
 	if lostInHandOff(log) {
 		t.Logf("the connection was lost during the kernel hand-off; the login made again was refused")
 		want, lostAt = []string{"login", rig.LIOAddr + ":3260", rig.TargetIQN}, `logging in again \(2 of 3\)`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/modload"
 )
 
@@ -74,7 +75,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &errs) {
 			fmt.Fprintf(stderr, "netroot check: %s: /init would refuse this command line\n", count(len(errs), "error"))
 			for _, e := range errs {
-				fmt.Fprintf(stderr, "  error: %s\n", e)
+				fmt.Fprintf(stderr, "  error: %s\n", hint.Format(e))
 			}
 		} else {
 			fmt.Fprintf(stderr, "netroot check: error: %v\n", err)

@@ -57,6 +57,9 @@ func TestRunCheck(t *testing.T) {
 		{"file then cmdline", []string{"-f", baked, "rd.retry=5"}, 0, []string{"root: LABEL=baked", "retry 5s", "initiator: iqn.2015-01.com.example:h"}, nil, true},
 		{"errors", []string{"root=LABEL=r bond=bond0:eth0:mode=9 netroot=iscsi:u:hunter2@10.0.0.1:::x:iqn.x rd.retry=x"}, 1, nil,
 			[]string{"3 errors: /init would refuse", "error: command line: bond=bond0:eth0:mode=9", "netroot=iscsi:u:***@", "rd.retry=x", "expected rd.retry=<seconds>"}, true},
+		{"unclosed quote, with its hint", []string{`root=LABEL=r rd.iscsi.param="node.session.timeo.replacement_timeout=5 rd.retry=5`}, 1, nil,
+			[]string{"error: command line: rd.iscsi.param=node.session.timeo.replacement_timeout=5…: syntax error: a double quote opened here is never closed," +
+				" so everything after it became part of this parameter — close the quote\n"}, true},
 		{"modules present", []string{"-modules", mods, cl}, 0, []string{"all 4 needed kernel modules found", "OK: /init boots this command line (no warnings)"}, nil, true},
 		{"modules missing", []string{"-modules", mods, cl + " rootfstype=xfs vlan=vlan5:bond0"}, 1, nil, []string{"missing", "8021q xfs"}, true},
 		{"dependency blacklisted", []string{"-modules", mods, cl + " rd.driver.blacklist=libiscsi"}, 1, nil,

@@ -313,6 +313,14 @@ func failures(err error) []error {
 	return []error{err}
 }
 
+// warn logs err, a failure the boot goes on with, as render writes it:
+// one line a failure, with its hint.
+func (b *Boot) warn(step string, err error) {
+	for _, f := range failures(err) {
+		b.log.Warnf("%s: %s", step, hint.Format(f))
+	}
+}
+
 // onePerLine reports whether err's message is its parts' messages, one a
 // line.
 func onePerLine(err error, parts []error) bool {

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/internal/task"
+	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 // connWatch watches the connections of the boot's iSCSI sessions from
@@ -29,6 +32,8 @@ type connWatch struct {
 	b     *Boot
 	is    ISCSI
 	retry time.Duration
+	// retryLimit is rd.retry as the command line writes it.
+	retryLimit string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -67,8 +72,8 @@ type watched struct {
 
 // newConnWatch returns the watch of a boot whose waits rd.retry bounds;
 // it watches once open has subscribed to the kernel's events.
-func newConnWatch(ctx context.Context, b *Boot, retry time.Duration) *connWatch {
-	w := &connWatch{b: b, retry: retry, sessions: map[uint32]*watched{}, early: map[uint32]keeper.Event{}, lost: make(chan struct{})}
+func newConnWatch(ctx context.Context, b *Boot, bt config.Boot) *connWatch {
+	w := &connWatch{b: b, retry: bt.Retry, retryLimit: bt.RetryLimit(), sessions: map[uint32]*watched{}, early: map[uint32]keeper.Event{}, lost: make(chan struct{})}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	return w
 }
@@ -184,12 +189,12 @@ func (w *connWatch) recoverLocked(ws *watched, why string) {
 	}
 	w.running++
 	s := ws.s
-	w.b.log.Printf("login: session %d (%s): %s before the keeper took it over; logging in again (within rd.retry=%s)",
-		s.SID, describeSession(s), why, w.retry)
+	w.b.log.Printf("login: session %d (%s): %s before the keeper took it over; logging in again (within %s)",
+		s.SID, describeSession(s), why, w.retryLimit)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		ctx, cancel := context.WithTimeout(w.ctx, w.retry)
+		ctx, cancel := limit.WithTimeout(w.ctx, w.retry, w.retryLimit)
 		defer cancel()
 		// A task, so a panic in the login (it reads the target's
 		// answers) loses the session instead of PID 1.
@@ -211,7 +216,7 @@ func (w *connWatch) recoverLocked(ws *watched, why string) {
 		if err != nil {
 			ws.lost = true
 			if w.lostErr == nil {
-				w.lostErr = &connLostError{s: s, why: why, retry: w.retry, err: err}
+				w.lostErr = &connLostError{s: s, why: why, retry: w.retryLimit, err: unembedHint(err)}
 				close(w.lost)
 			}
 			return
@@ -384,24 +389,32 @@ func describeSession(s keeper.Session) string {
 type connLostError struct {
 	s     keeper.Session
 	why   string
-	retry time.Duration
-	err   error // the last attempt's
+	retry string // rd.retry as the command line writes it
+	err   error  // the last attempt's, its hint apart
 }
 
 func (e *connLostError) Error() string {
-	return fmt.Sprintf("session %d (%s): %s after the login, and logging in again did not succeed within rd.retry=%s: %v",
+	return fmt.Sprintf("session %d (%s): %s after the login, and logging in again did not succeed within %s: %v",
 		e.s.SID, describeSession(e.s), e.why, e.retry, e.err)
 }
 
 func (e *connLostError) Unwrap() error { return e.err }
 
-// Hint says what to check: the target, unless the re-login panicked.
+// Hint says what to check: what the target's answer to the last login
+// says (with rd.retry, should more time lift it), else the target; unless
+// the re-login panicked.
 func (e *connLostError) Hint() string {
 	if _, ok := errors.AsType[*task.PanicError](e.err); ok {
 		return bugHint
 	}
+	if le, ok := errors.AsType[*iscsi.LoginError](e.err); ok && le.StatusClass != 0 && le.Hint != "" {
+		if le.Temporary() {
+			return le.Hint + "; raise " + e.retry + " to wait longer"
+		}
+		return le.Hint
+	}
 	return "the target dropped the connection or went away: its log says why (LIO: the kernel log; tgt: tgtd's output); check that it is up and reachable at " +
-		strings.Join(e.s.Portals, ",") + " (raise rd.retry= to wait longer)"
+		strings.Join(e.s.Portals, ",") + " (raise " + e.retry + " to wait longer)"
 }
 
 // closed reports whether ch is closed (a nil ch never is).

@@ -243,7 +243,7 @@ func TestBootRecoversConnectionLostBeforeKeeper(t *testing.T) {
 	}
 	screen := f.screen.String()
 	for _, want := range []string{
-		"netroot: login: session 1 (" + targetIQN + " at 10.77.0.1:3260): connection 0 failed (TCP_CONN_CLOSE) before the keeper took it over; logging in again (within rd.retry=5s)",
+		"netroot: login: session 1 (" + targetIQN + " at 10.77.0.1:3260): connection 0 failed (TCP_CONN_CLOSE) before the keeper took it over; logging in again (within rd.retry=5)",
 		"netroot: login: session 1 is back via 10.77.0.3:3260 after 2.1s (2 attempt(s))",
 		"netroot: disk: " + targetIQN + " LUN 1 is /dev/sda",
 	} {

@@ -11,6 +11,7 @@ import (
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 )
@@ -98,7 +99,7 @@ func (b *Boot) login(ctx context.Context, p *config.Plan, targets []config.Targe
 	if err != nil {
 		return a, err
 	}
-	b.conns = newConnWatch(ctx, b, p.Boot.Retry)
+	b.conns = newConnWatch(ctx, b, p.Boot)
 	k := &kernelSide{is: is, ready: func(ctx context.Context) error {
 		_, err := stack.Wait(ctx)
 		return err
@@ -406,13 +407,13 @@ func (k *kernelSide) handle() uint64 {
 
 // credentials reveals the CHAP secrets (reading 0600 files for @/path).
 func credentials(a config.Auth, readFile func(string) ([]byte, error)) (iscsi.Credentials, error) {
-	pw, err := a.Password.Reveal(readFile)
+	pw, err := revealSecret(a.Password, "CHAP password", readFile)
 	if err != nil {
-		return iscsi.Credentials{}, fmt.Errorf("reading the CHAP password: %w", err)
+		return iscsi.Credentials{}, err
 	}
-	inPw, err := a.InPassword.Reveal(readFile)
+	inPw, err := revealSecret(a.InPassword, "mutual CHAP password", readFile)
 	if err != nil {
-		return iscsi.Credentials{}, fmt.Errorf("reading the mutual CHAP password: %w", err)
+		return iscsi.Credentials{}, err
 	}
 	return iscsi.Credentials{
 		Username:   a.Username,
@@ -420,6 +421,19 @@ func credentials(a config.Auth, readFile func(string) ([]byte, error)) (iscsi.Cr
 		InUsername: a.InUsername,
 		InPassword: strings.TrimRight(inPw, "\n"),
 	}, nil
+}
+
+// revealSecret reveals the secret s (what names it); a secret file that
+// holds nothing is an error of its own, found before any login.
+func revealSecret(s config.Secret, what string, readFile func(string) ([]byte, error)) (string, error) {
+	v, err := s.Reveal(readFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", what, err)
+	}
+	if s.File != "" && strings.TrimRight(v, "\n") == "" {
+		return "", hint.Errorf("write the target's CHAP secret into the file netroot build -add's there", "reading the %s: %s is empty", what, s.File)
+	}
+	return v, nil
 }
 
 // defaultNoopSec is the NOP-Out interval and timeout used while the keeper

@@ -5,15 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netroot/netroot/pkg/dhcp"
+	"github.com/netroot/netroot/pkg/dhcp6"
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/limit"
+	"github.com/netroot/netroot/pkg/modload"
 )
 
 // The console's account of a failed boot: exactly the lines from the
@@ -160,8 +165,18 @@ type scriptedISCSI struct {
 }
 
 func (s scriptedISCSI) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
-	o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		class, detail, kvs, err := s.answer(addr)
+	o.Dial = scriptedDial(s.answer)
+	o.InitialBackoff, o.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
+	sess, conn, err := iscsi.Connect(ctx, cfg, o)
+	return sess, conn, unembedHint(err)
+}
+
+// scriptedDial connects to a target that answers every login with the
+// status answer gives the portal (a dial error instead when it returns
+// one).
+func scriptedDial(answer func(portal string) (class, detail uint8, kvs []iscsi.KeyValue, dial error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		class, detail, kvs, err := answer(addr)
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
@@ -183,9 +198,19 @@ func (s scriptedISCSI) Connect(ctx context.Context, cfg iscsi.LoginConfig, o isc
 		}()
 		return c, nil
 	}
-	o.InitialBackoff, o.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
-	sess, conn, err := iscsi.Connect(ctx, cfg, o)
-	return sess, conn, unembedHint(err)
+}
+
+// targetAnswer is the LoginError of a login the target answers with
+// class and detail, as Login makes it.
+func targetAnswer(t *testing.T, class, detail uint8) *iscsi.LoginError {
+	t.Helper()
+	_, _, err := iscsi.Connect(context.Background(), iscsi.LoginConfig{InitiatorName: "iqn.2010-01.org.example:client", TargetName: targetIQN, Portal: "10.77.0.1:3260"},
+		iscsi.ConnectOptions{MaxAttempts: 1, Dial: scriptedDial(func(string) (uint8, uint8, []iscsi.KeyValue, error) { return class, detail, nil, nil })})
+	le, ok := errors.AsType[*iscsi.LoginError](err)
+	if !ok {
+		t.Fatalf("Connect: %v", err)
+	}
+	return le
 }
 
 // answering makes m's target answer every login with class and detail.
@@ -256,5 +281,83 @@ func TestShellCannotRun(t *testing.T) {
 		" — use a static busybox (Debian's busybox-static): netroot build -add /bin/busybox:/bin/sh\n"
 	if !strings.Contains(m.screen.String(), want) {
 		t.Errorf("no %q on the console:\n%s", want, m.screen)
+	}
+}
+
+// TestOneHint: each line has one hint, the most specific: a cause that
+// carries its own is not given the step's as well, nor keeps its own
+// inside its message.
+func TestOneHint(t *testing.T) {
+	t.Run("empty CHAP secret file", func(t *testing.T) {
+		m := newMachine(t)
+		m.files.WriteFile("/etc/iscsi/chap.secret", []byte("\n"), 0o600)
+		wantFatal(t, m, scenario+" rd.iscsi.username=u rd.iscsi.password=@/etc/iscsi/chap.secret",
+			"netroot: FATAL login: reading the CHAP password: /etc/iscsi/chap.secret is empty — write the target's CHAP secret into the file netroot build -add's there")
+	})
+	t.Run("duplicate address", func(t *testing.T) {
+		dad := fmt.Errorf("ip=bond0:dhcp6: %w", fmt.Errorf("dhcp6: %w", &dhcp6.DADError{Interface: "bond0", Address: netip.MustParseAddr("fd77::10")}))
+		got := render(fail("ip", unembedHint(dad), "check ip= and the network's router advertisements / DHCPv6 server"))
+		if want := "ip: ip=bond0:dhcp6: dhcp6: bond0: duplicate address detection failed for fd77::10: another host on the link uses it" +
+			" — look for a clone of this machine's MAC or a static assignment of the address"; got != want {
+			t.Errorf("render =\n%s\nwant\n%s", got, want)
+		}
+	})
+	t.Run("unclosed quote", func(t *testing.T) {
+		wantFatal(t, newMachine(t), scenario+` rd.iscsi.param="node.session.timeo.replacement_timeout=5`,
+			"netroot: FATAL config: /proc/cmdline: rd.iscsi.param=node.session.timeo.replacement_timeout=5…: syntax error:"+
+				" a double quote opened here is never closed, so everything after it became part of this parameter — close the quote")
+	})
+	t.Run("module", func(t *testing.T) {
+		le := &modload.LoadError{Module: "bonding", Path: "/lib/modules/6.1.0-test/bonding.ko", Err: syscall.ENOEXEC, HintText: "not a module for this kernel"}
+		got := render(fail("modules", le, "rebuild the initramfs with this kernel's modules (netroot build -modules DIR)"))
+		if want := "modules: loading module bonding (/lib/modules/6.1.0-test/bonding.ko): exec format error — not a module for this kernel"; got != want {
+			t.Errorf("render =\n%s\nwant\n%s", got, want)
+		}
+		// Drivers that fail for some devices: a warning each, with its hint.
+		m := newMachine(t)
+		m.devices = func(context.Context) ([]string, error) {
+			return nil, errors.Join(le, &modload.LoadError{Module: "e1000e", Err: syscall.ENODEV, HintText: "the hardware is absent"})
+		}
+		if _, err := m.boot(scenario, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"\nnetroot: modules: loading module bonding (/lib/modules/6.1.0-test/bonding.ko): exec format error — not a module for this kernel\n",
+			"\nnetroot: modules: loading module e1000e: no such device — the hardware is absent\n",
+		} {
+			if !strings.Contains(m.screen.String(), want) {
+				t.Errorf("no %q on the console:\n%s", want, m.screen)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		last error
+		want string
+	}{
+		{"connection lost, the login refused", targetAnswer(t, 2, 1),
+			": target reports 0x0201 authentication failure — target requires authentication: set rd.iscsi.username/password"},
+		{"connection lost, the target busy", targetAnswer(t, 3, 1),
+			": target reports 0x0301 service unavailable — the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output); raise rd.retry=2 to wait longer"},
+		{"connection lost, the target gone", &iscsi.LoginError{Portal: "10.77.0.1:3260", Target: targetIQN, Reason: "connection failed",
+			Err: errors.New("dial tcp 10.77.0.1:3260: connect: connection refused"), Hint: "check the network and the portal address"},
+			": connection failed: dial tcp 10.77.0.1:3260: connect: connection refused" +
+				" — the target dropped the connection or went away: its log says why (LIO: the kernel log; tgt: tgtd's output);" +
+				" check that it is up and reachable at 10.77.0.1:3260 (raise rd.retry=2 to wait longer)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlaky(t)
+			f.failOnScan = true
+			f.recover = func(ctx context.Context, s keeper.Session) (keeper.Recovered, error) {
+				return keeper.Recovered{Session: s, Attempts: 3}, fmt.Errorf("3 attempt(s), the last: %w", tc.last)
+			}
+			f.boot(scenario + " rd.retry=2 rd.shell=0")
+			got := strings.Join(fatalLines(f.screen.String()), "\n")
+			want := "netroot: FATAL disk: session 1 (" + targetIQN + " at 10.77.0.1:3260): connection 0 failed (TCP_CONN_CLOSE) after the login," +
+				" and logging in again did not succeed within rd.retry=2: 3 attempt(s), the last: iscsi: login to 10.77.0.1:3260 " + targetIQN + tc.want
+			if got != want {
+				t.Errorf("FATAL lines:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }

@@ -132,7 +132,7 @@ func (b *Boot) loadModules(ctx context.Context, p *config.Plan, release string, 
 	if devErr != nil {
 		// A driver failing for some device is worth a warning, not a stop:
 		// the NICs the plan needs are checked when the network comes up.
-		b.log.Warnf("modules: %v", devErr)
+		b.warn("modules", devErr)
 	}
 	all := slices.Compact(slices.Sorted(slices.Values(slices.Concat(devMods, netMods))))
 	st.Done("%d loaded for devices and network: %s", len(all), strings.Join(all, " "))
@@ -260,7 +260,7 @@ func (b *Boot) hotplug(ctx context.Context, l ModuleLoader, events DeviceEvents)
 			b.log.Printf("modules: %s for a device added since (%s)", strings.Join(loaded, " "), alias)
 		}
 		if err != nil {
-			b.log.Warnf("modules: %v", err)
+			b.warn("modules", err)
 		}
 	}
 	return goTask(b, ctx, "modules", func(ctx context.Context) (struct{}, error) {

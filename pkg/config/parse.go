@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/netname"
 )
 
@@ -273,7 +274,7 @@ func (p *parser) unclosed(a arg) {
 		v = v[:i] + "…"
 	}
 	p.errs = append(p.errs, &ParamError{Source: a.Source, Param: scrubSecrets(v),
-		Err: fmt.Errorf("%w: a double quote opened here is never closed, so everything after it became part of this parameter — close the quote", ErrSyntax)})
+		Err: hint.Wrap(fmt.Errorf("%w: a double quote opened here is never closed, so everything after it became part of this parameter", ErrSyntax), "close the quote")})
 }
 
 // failCross records a problem that involves several parameters.

@@ -56,7 +56,12 @@ type DADError struct {
 }
 
 func (e *DADError) Error() string {
-	return fmt.Sprintf("%s: duplicate address detection failed for %s: another host on the link uses it — look for a clone of this machine's MAC or a static assignment of the address", e.Interface, e.Address)
+	return fmt.Sprintf("%s: duplicate address detection failed for %s: another host on the link uses it", e.Interface, e.Address)
+}
+
+// Hint says what to look for.
+func (e *DADError) Hint() string {
+	return "look for a clone of this machine's MAC or a static assignment of the address"
 }
 
 // addrUsable reports whether the kernel lets an address be used: not

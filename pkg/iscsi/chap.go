@@ -231,21 +231,21 @@ func (c Credentials) Format(f fmt.State, verb rune) {
 func (c Credentials) validate() error {
 	if !c.Enabled() {
 		if c.Mutual() {
-			return fmt.Errorf("iscsi: mutual CHAP (in.username/in.password) needs rd.iscsi.username/password too")
+			return &configError{"iscsi: mutual CHAP (in.username/in.password) needs rd.iscsi.username/password too", hintCredentials}
 		}
 		return nil
 	}
 	if c.Username == "" || c.Password == "" {
-		return fmt.Errorf("iscsi: CHAP needs both a username and a password — %s", hintCredentials)
+		return &configError{"iscsi: CHAP needs both a username and a password", hintCredentials}
 	}
 	if c.Mutual() && (c.InUsername == "" || c.InPassword == "") {
-		return fmt.Errorf("iscsi: mutual CHAP needs both in.username and in.password — %s", hintInCredentials)
+		return &configError{"iscsi: mutual CHAP needs both in.username and in.password", hintInCredentials}
 	}
 	if c.Mutual() && subtle.ConstantTimeCompare([]byte(c.Password), []byte(c.InPassword)) == 1 {
 		// RFC 7143 §12.1.3: a secret that authenticates the initiator
 		// must not authenticate a target; a target that knows ours could
 		// otherwise pass as itself (open-iscsi refuses it too).
-		return fmt.Errorf("iscsi: mutual CHAP: the target's secret must differ from ours — %s", hintInCredentials)
+		return &configError{"iscsi: mutual CHAP: the target's secret must differ from ours", hintInCredentials}
 	}
 	return nil
 }

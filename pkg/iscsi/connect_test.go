@@ -225,3 +225,18 @@ func TestConnectReportsTheTargetsAnswer(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestConfigErrorHint: a configuration refused before any traffic
+// carries one hint, in the LoginError's field, not in its message too.
+func TestConfigErrorHint(t *testing.T) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	_, err := Login(context.Background(), c1, LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: "10.0.0.1:3260",
+		Credentials: Credentials{Username: "u"}})
+	le, ok := errors.AsType[*LoginError](err)
+	if want := "iscsi: login to 10.0.0.1:3260 iqn.x:y: invalid configuration: iscsi: CHAP needs both a username and a password — check rd.iscsi.username/password"; !ok ||
+		err.Error() != want || le.Hint != hintCredentials {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}

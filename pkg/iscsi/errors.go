@@ -25,6 +25,20 @@ const (
 	hintOldSession    = "an old session of this initiator may still be open on the target until it times out"
 )
 
+// configError is a login configuration refused before any traffic, and
+// what to check; a LoginError carries its hint.
+type configError struct{ msg, hint string }
+
+func (e *configError) Error() string { return e.msg }
+
+// configHint is err's configError's hint, "" when it has none.
+func configHint(err error) string {
+	if ce, ok := errors.AsType[*configError](err); ok {
+		return ce.hint
+	}
+	return ""
+}
+
 // LoginError describes a failed login: either a non-zero status in a Login
 // Response, a failure detected on our side (mutual CHAP, protocol
 // violation), or a network failure. Its message names the portal and target

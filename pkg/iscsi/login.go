@@ -153,7 +153,7 @@ func Login(ctx context.Context, conn net.Conn, cfg LoginConfig) (*Session, error
 			Err: errors.New("initiator and target names are required")}
 	}
 	if err := cfg.Credentials.validate(); err != nil {
-		return nil, &LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "invalid configuration", Err: err}
+		return nil, &LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "invalid configuration", Err: err, Hint: configHint(err)}
 	}
 	neg, err := newNegotiator(cfg.Params)
 	if err != nil {
@@ -227,6 +227,9 @@ func Login(ctx context.Context, conn net.Conn, cfg LoginConfig) (*Session, error
 
 // fail builds a LoginError for a failure detected on our side.
 func (l *login) fail(reason, hint string, err error, temporary bool) *LoginError {
+	if hint == "" {
+		hint = configHint(err)
+	}
 	return &LoginError{Portal: l.cfg.Portal, Target: l.cfg.TargetName, Reason: reason, Hint: hint, Err: err, temporary: temporary}
 }
 

@@ -42,9 +42,8 @@ func (l *Loader) insert(name string) error {
 			ie.release = strings.TrimSpace(string(rel))
 		}
 	}
-	// LoadError keeps the bare cause in Err and the hint in its own field
-	// (both exported API): its message renders the hint once.
-	return &LoadError{Module: name, Path: path, Err: err, Hint: ie.Hint()}
+	// LoadError keeps the bare cause in Err and the hint apart (Hint).
+	return &LoadError{Module: name, Path: path, Err: err, HintText: ie.Hint()}
 }
 
 // insertParams returns the parameters to insert the module name with: its

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/modload/modtest"
 )
 
@@ -88,8 +89,8 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatal("Load: no error")
 			}
 			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q\nlacks %q", err, w)
+				if !strings.Contains(withHints(err), w) {
+					t.Errorf("error %q\nlacks %q", withHints(err), w)
 				}
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
@@ -111,6 +112,19 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withHints renders err as the boot does: each failure joined in it with
+// its hint.
+func withHints(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, withHints(e))
+		}
+		return strings.Join(out, "\n")
+	}
+	return hint.Format(err)
 }
 
 // TestInsertCompressed checks how each module file reaches the kernel:

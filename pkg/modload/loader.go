@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/sysfs"
 )
 
@@ -139,8 +140,8 @@ type LoadError struct {
 	// Err is the cause: a syscall.Errno from the kernel, a file error, or
 	// the failure of a dependency.
 	Err error
-	// Hint explains the cause when it is a known errno.
-	Hint string
+	// HintText explains the cause when it is a known errno (Hint).
+	HintText string
 }
 
 // Error implements error.
@@ -151,14 +152,14 @@ func (e *LoadError) Error() string {
 		fmt.Fprintf(&b, " (%s)", e.Path)
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
-	if e.Hint != "" {
-		fmt.Fprintf(&b, ": %s", e.Hint)
-	}
 	return b.String()
 }
 
 // Unwrap returns the cause.
 func (e *LoadError) Unwrap() error { return e.Err }
+
+// Hint explains the cause, "" when it is no known errno.
+func (e *LoadError) Hint() string { return e.HintText }
 
 // errDependency is the cause of a LoadError for a module that was not tried
 // because a module it depends on failed.
@@ -449,7 +450,7 @@ func (l *Loader) execute(ctx context.Context, p *plan) (inserted map[string]bool
 			inserted[m] = true
 		}
 		if st.err != nil && !st.remembered {
-			l.logf("modload: %v", st.err)
+			l.logf("modload: %s", hint.Format(st.err))
 		}
 	}
 	failed = slices.Clone(p.errs)
