@@ -102,6 +102,8 @@ func TestSeveralFailures(t *testing.T) {
 				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)?")
 	})
 	t.Run("two portals", func(t *testing.T) {
+		// The path that fails first is the second: the lines follow the
+		// paths' order all the same.
 		m := newMachine(t)
 		refused := make(chan struct{})
 		m.connect = func(cfg iscsi.LoginConfig) error {
@@ -115,10 +117,10 @@ func TestSeveralFailures(t *testing.T) {
 				Reason: "authentication failure", Hint: "target requires authentication: set rd.iscsi.username/password"})
 		}
 		wantFatal(t, m, twoPortals,
-			"netroot: FATAL login: iscsi: login to 10.77.0.2:3260 "+targetIQN+": target reports 0x0201 authentication failure"+
-				" — target requires authentication: set rd.iscsi.username/password",
-			"netroot: login: iscsi: login to 10.77.0.1:3260 "+targetIQN+": connection failed: dial tcp 10.77.0.1:3260: connect: connection refused"+
-				" — check the network and the portal address")
+			"netroot: FATAL login: iscsi: login to 10.77.0.1:3260 "+targetIQN+": connection failed: dial tcp 10.77.0.1:3260: connect: connection refused"+
+				" — check the network and the portal address",
+			"netroot: login: iscsi: login to 10.77.0.2:3260 "+targetIQN+": target reports 0x0201 authentication failure"+
+				" — target requires authentication: set rd.iscsi.username/password")
 	})
 	t.Run("two parameters", func(t *testing.T) {
 		wantFatal(t, newMachine(t), scenario+" rd.retry=abc rd.timeout=x",
@@ -358,6 +360,39 @@ func TestOneHint(t *testing.T) {
 			if got != want {
 				t.Errorf("FATAL lines:\n%s\nwant:\n%s", got, want)
 			}
+		})
+	}
+}
+
+// TestTargetAnswered: a target that answered the login with a refusal
+// is up and reachable: the hint points at its configuration and its log,
+// as RFC 7143 says what the status means, not at the network.
+func TestTargetAnswered(t *testing.T) {
+	const login = "netroot: FATAL login: iscsi: login to 10.77.0.1:3260 " + targetIQN + ": target reports "
+	const why = "its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	for _, tc := range []struct {
+		name          string
+		class, detail uint8
+		kvs           []iscsi.KeyValue
+		want          string
+	}{
+		{"0x0205", 2, 5, nil, login + "0x0205 unsupported version — the target speaks no iSCSI version this initiator offers (RFC 7143's): check its configuration; " + why},
+		{"0x0207", 2, 7, nil, login + "0x0207 missing parameter — the target requires a key this login request lacks: its log says which (LIO: the kernel log; tgt: tgtd's output)"},
+		{"0x0208", 2, 8, nil, login + "0x0208 can't include in session — the target would not add this connection to the session (its MaxConnections, or no session spanning to this address): " + why},
+		{"0x0209", 2, 9, nil, login + "0x0209 session type not supported — the target offers no Normal session to this initiator: check its configuration; " + why},
+		{"0x020b", 2, 0xb, nil, login + "0x020b invalid request during login — the target refused a request of the login as out of place: " + why},
+		{"0x020c", 2, 0xc, nil, login + "0x020c initiator error (detail 0x0c) — the target refused the login with a status RFC 7143 does not define: " + why},
+		{"0x0400", 4, 0, nil, login + "0x0400 unknown status class 0x04 — the target refused the login with a status RFC 7143 does not define: " + why},
+		{"0x0102 without TargetAddress", 1, 2, nil, login + "0x0102 target moved permanently: redirect without a valid TargetAddress" +
+			" — the target redirected the login without a valid TargetAddress: check the redirection in its configuration; " + why},
+		{"a second redirect", 1, 1, []iscsi.KeyValue{{Key: "TargetAddress", Value: "10.77.0.9:3260,1"}},
+			"netroot: FATAL login: iscsi: not following a second redirect: iscsi: login to 10.77.0.9:3260 " + targetIQN + ": target reports 0x0101 target moved temporarily to 10.77.0.9:3260" +
+				" — the target at 10.77.0.9:3260 redirected the login again: check the redirections the targets are configured with (a loop?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			answering(m, tc.class, tc.detail, tc.kvs...)
+			wantFatal(t, m, scenario, tc.want)
 		})
 	}
 }

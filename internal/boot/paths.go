@@ -518,11 +518,13 @@ func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.Conn
 			return struct{}{}, nil
 		})
 	}
-	var errs []error
+	// Failures are told in the order of the paths, not of their ends, so
+	// that a boot's lines read the same each time.
+	errs := make([]error, len(r.paths))
 	for n := 0; n < len(r.paths); n++ {
 		x := <-results
 		if x.err != nil {
-			errs = append(errs, x.err)
+			errs[x.i] = x.err
 			if len(r.paths) > 1 {
 				r.b.log.Debugf("login: path %s: %v", r.paths[x.i].Portal(), x.err)
 			}
@@ -543,8 +545,8 @@ func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.Conn
 				return struct{}{}, nil
 			})
 			r.b.log.Printf("login: %s: path %s answered first of %d; the others are given up", cfg.TargetName, r.paths[x.i].Portal(), len(r.paths))
-		} else if len(errs) > 0 {
-			r.b.log.Printf("login: %s: path %s answered; %d other path(s) failed: %v", cfg.TargetName, r.paths[x.i].Portal(), len(errs), errors.Join(errs...))
+		} else if f := distinct(errs); len(f) > 0 {
+			r.b.log.Printf("login: %s: path %s answered; %d other path(s) failed: %v", cfg.TargetName, r.paths[x.i].Portal(), len(f), errors.Join(f...))
 		}
 		return x.sess, x.conn, nil
 	}

@@ -139,7 +139,9 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			attempt--
 			continue
 		case isLE && le.IsRedirect():
-			return nil, nil, fmt.Errorf("iscsi: not following a second redirect: %w", err)
+			again := *le
+			again.Hint = "the target at " + cfg.Portal + " redirected the login again: check the redirections the targets are configured with (a loop?)"
+			return nil, nil, fmt.Errorf("iscsi: not following a second redirect: %w", &again)
 		}
 		if c, ok := RetryWithMD5(cfg, err); ok && !md5Retried {
 			opts.Logf("iscsi: login to %s %s: %s after our CHAP %s response; logging in again offering CHAP MD5 only (node.session.auth.chap_algs chooses)",

@@ -21,7 +21,12 @@ const (
 	hintInitiatorError = "the target refused something in the login request; its log says what (LIO: the kernel log; tgt: tgtd's output)"
 	// Class 3 answers (and 0x0206) are retried until a limit ends the
 	// attempts; Connect adds to the hint which one, to raise.
-	hintTargetTrouble = "the target's own trouble: its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	hintTargetTrouble = "the target's own trouble: " + hintTargetLog
+	// A target that refused the login answered: it is up and reachable,
+	// and its log says more than its status.
+	hintTargetLog     = "its log says why (LIO: the kernel log; tgt: tgtd's output)"
+	hintUnknownStatus = "the target refused the login with a status RFC 7143 does not define: " + hintTargetLog
+	hintBadRedirect   = "the target redirected the login without a valid TargetAddress: check the redirection in its configuration; " + hintTargetLog
 	hintOldSession    = "an old session of this initiator may still be open on the target until it times out"
 )
 
@@ -138,21 +143,21 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 		case 0x04:
 			return "target removed", hintTargetName, false
 		case 0x05:
-			return "unsupported version", "", false
+			return "unsupported version", "the target speaks no iSCSI version this initiator offers (RFC 7143's): check its configuration; " + hintTargetLog, false
 		case 0x06:
 			return "too many connections", hintOldSession, true
 		case 0x07:
-			return "missing parameter", "", false
+			return "missing parameter", "the target requires a key this login request lacks: its log says which (LIO: the kernel log; tgt: tgtd's output)", false
 		case 0x08:
-			return "can't include in session", "", false
+			return "can't include in session", "the target would not add this connection to the session (its MaxConnections, or no session spanning to this address): " + hintTargetLog, false
 		case 0x09:
-			return "session type not supported", "", false
+			return "session type not supported", "the target offers no Normal session to this initiator: check its configuration; " + hintTargetLog, false
 		case 0x0a:
 			return "session does not exist", "reinstatement with a stale TSIH; log in with TSIH 0", false
 		case 0x0b:
-			return "invalid request during login", "", false
+			return "invalid request during login", "the target refused a request of the login as out of place: " + hintTargetLog, false
 		}
-		return fmt.Sprintf("initiator error (detail 0x%02x)", detail), "", false
+		return fmt.Sprintf("initiator error (detail 0x%02x)", detail), hintUnknownStatus, false
 	case 0x03:
 		switch detail {
 		case 0x00:
@@ -164,7 +169,7 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 		}
 		return fmt.Sprintf("target error (detail 0x%02x)", detail), hintTargetTrouble, true
 	}
-	return fmt.Sprintf("unknown status class 0x%02x", class), "", false
+	return fmt.Sprintf("unknown status class 0x%02x", class), hintUnknownStatus, false
 }
 
 // isTemporaryNetErr reports whether a network error is worth a retry.

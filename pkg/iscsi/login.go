@@ -600,7 +600,7 @@ func (l *login) statusErr(resp *LoginResponse) *LoginError {
 			}
 		}
 		e.Err = errors.New("redirect without a valid TargetAddress")
-		e.temporary = false
+		e.Hint, e.temporary = hintBadRedirect, false
 	}
 	return e
 }
