@@ -287,15 +287,8 @@ func TestLIODigestsRequired(t *testing.T) {
 // TestLIOSecondLUN boots from LUN 2 of an LIO target with two LUNs; LUN 1
 // holds another filesystem.
 func TestLIOSecondLUN(t *testing.T) {
-	data := buildImage(t, rig.RootImage{Label: "DATA", SizeMB: 16}, "data.img")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	root := filepath.Join(t.TempDir(), "root.img")
-	if err := rig.CopySparse(ctx, env(t).RootImg, root); err != nil {
-		t.Fatal(err)
-	}
 	lc := rig.DefaultLIO()
-	lc.LUNs = []string{data, root}
+	lc.LUNs = dataThenRoot(t)
 	b := startCaptured(t, rig.BootSpec{Cmdline: rig.WithPortal(withLUN("2"), rig.LIOAddr), LIO: lc})
 	log := assertRealRoot(t, b.Boot)
 	if !strings.Contains(log, "LUN 2 is /dev/sd") {

@@ -76,15 +76,8 @@ func TestBootXFSByUUID(t *testing.T) {
 // whose LUN 0 is its controller and LUN 1 another filesystem; /init scans
 // every LUN, as dracut's login to the whole target does.
 func TestBootEmptyLUNField(t *testing.T) {
-	data := buildImage(t, rig.RootImage{Label: "DATA", SizeMB: 16}, "data.img")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	root := filepath.Join(t.TempDir(), "root.img")
-	if err := rig.CopySparse(ctx, env(t).RootImg, root); err != nil {
-		t.Fatal(err)
-	}
 	tc := rig.DefaultTarget()
-	tc.LUNs = []string{data, root}
+	tc.LUNs = dataThenRoot(t)
 	b := start(t, rig.BootSpec{Cmdline: withLUN(""), Target: tc})
 	log := assertRealRoot(t, b)
 	if !strings.Contains(log, "every LUN scanned (the <LUN> field is empty)") {
@@ -95,9 +88,10 @@ func TestBootEmptyLUNField(t *testing.T) {
 	}
 }
 
-// TestBootSecondLUN boots from LUN 2 of a target with two LUNs, found by
-// LABEL=; LUN 1 holds another filesystem.
-func TestBootSecondLUN(t *testing.T) {
+// dataThenRoot gives a target's two LUNs: a filesystem labelled DATA,
+// then a copy of the marker root.
+func dataThenRoot(t *testing.T) []string {
+	t.Helper()
 	data := buildImage(t, rig.RootImage{Label: "DATA", SizeMB: 16}, "data.img")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -105,8 +99,14 @@ func TestBootSecondLUN(t *testing.T) {
 	if err := rig.CopySparse(ctx, env(t).RootImg, root); err != nil {
 		t.Fatal(err)
 	}
+	return []string{data, root}
+}
+
+// TestBootSecondLUN boots from LUN 2 of a target with two LUNs, found by
+// LABEL=; LUN 1 holds another filesystem.
+func TestBootSecondLUN(t *testing.T) {
 	tc := rig.DefaultTarget()
-	tc.LUNs = []string{data, root}
+	tc.LUNs = dataThenRoot(t)
 	b := start(t, rig.BootSpec{Cmdline: withLUN("2"), Target: tc})
 	log := assertRealRoot(t, b)
 	if !strings.Contains(log, "LUN 2 is /dev/sd") {
