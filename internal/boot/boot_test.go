@@ -3,6 +3,8 @@ package boot
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/dhcp"
@@ -666,5 +669,34 @@ func TestBootEveryLUNWhenTheFieldIsEmpty(t *testing.T) {
 				t.Errorf("the root's disk %s kept its scheduler: %q", root[1], m.called("scheduler "))
 			}
 		})
+	}
+}
+
+// TestBoot8023adInspectFails: the bond's state read again after LACP
+// negotiated may fail (the bond gone from sysfs for a moment): the bond
+// line tells the ports as they were enslaved, and the boot goes on.
+func TestBoot8023adInspectFails(t *testing.T) {
+	m := newMachine(t)
+	m.inspect = func(name string) (*bond.Result, error) { return nil, errors.New("no such file or directory") }
+	if _, err := m.boot(strings.Replace(scenario, "mode=active-backup", "mode=802.3ad", 1), Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if !regexp.MustCompile(`(?m)^netroot: bond: bond0 802.3ad .*: eth0 up, eth1 up \([0-9.]+s\)$`).MatchString(m.screen.String()) {
+		t.Errorf("no bond line:\n%s", m.screen)
+	}
+}
+
+// TestBootKeeperPIDNotRecorded: a pid file that cannot be written is
+// said (kill $(cat …) would not find the keeper), and the boot goes on.
+func TestBootKeeperPIDNotRecorded(t *testing.T) {
+	m := newMachine(t)
+	if err := os.MkdirAll(filepath.Join(m.files.Root, keeperPIDFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.boot(scenario, Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if !regexp.MustCompile(`(?m)^netroot: keeper: recording pid \d+: .*: is a directory — kill \$\(cat /run/netroot/keeper.pid\) will not find the keeper`).MatchString(m.screen.String()) {
+		t.Errorf("no warning:\n%s", m.screen)
 	}
 }

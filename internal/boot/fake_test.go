@@ -46,8 +46,9 @@ type machine struct {
 	start     func(host uint32) error // a prepared session's Start
 	shell     func() error
 	reboot    func(config.Emergency) error
-	leases    map[string]*dhcp.Lease // by interface
-	envHook   func(Env) Env          // swaps in further fakes (NICs, IPv6)
+	inspect   func(name string) (*bond.Result, error) // InspectBond
+	leases    map[string]*dhcp.Lease                  // by interface
+	envHook   func(Env) Env                           // swaps in further fakes (NICs, IPv6)
 
 	mu      sync.Mutex
 	calls   []string
@@ -289,17 +290,23 @@ func (m *machine) HardwareAddr(name string) (net.HardwareAddr, error) {
 
 func (m *machine) CreateBond(cfg bond.Config) (Bond, error) {
 	m.record("create bond %s", cfg.Name)
-	return fakeBond{m: m, name: cfg.Name}, nil
+	mode := "active-backup"
+	for _, o := range cfg.Options {
+		if o.Name == "mode" {
+			mode = o.Value
+		}
+	}
+	return fakeBond{m: m, name: cfg.Name, mode: mode}, nil
 }
 
 type fakeBond struct {
-	m    *machine
-	name string
+	m          *machine
+	name, mode string
 }
 
 func (b fakeBond) Enslave(ctx context.Context, slaves []string, primary string) (*bond.Result, error) {
 	b.m.record("enslave %s %s primary=%s", b.name, strings.Join(slaves, ","), primary)
-	res := &bond.Result{Name: b.name, Mode: "active-backup"}
+	res := &bond.Result{Name: b.name, Mode: b.mode}
 	for _, s := range slaves {
 		res.Slaves = append(res.Slaves, bond.Slave{Name: s, Up: true, Active: s == primary})
 	}
@@ -307,10 +314,16 @@ func (b fakeBond) Enslave(ctx context.Context, slaves []string, primary string) 
 }
 
 func (m *machine) InspectBond(name string) (*bond.Result, error) {
+	if m.inspect != nil {
+		return m.inspect(name)
+	}
 	return &bond.Result{Name: name, Mode: "802.3ad"}, nil
 }
 
-func (m *machine) WaitLACP(ctx context.Context, name string) (LACP, error) { return LACP{}, nil }
+// WaitLACP: the switch negotiated LACP on both ports.
+func (m *machine) WaitLACP(ctx context.Context, name string) (LACP, error) {
+	return LACP{Aggregator: "1", Ports: 2, Partner: "aa:bb:cc:dd:ee:ff"}, nil
+}
 
 func (m *machine) AddVLAN(v config.VLAN) error {
 	// A parent named as a VLAN (vlan5, eth0.5) must have been created,

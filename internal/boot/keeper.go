@@ -99,7 +99,9 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 			b.log.Warnf("%s", render(fail("keeper", err, "the root works, but a network or target outage will not be recovered until iscsid runs")))
 			return struct{}{}, nil
 		}
-		files.WriteFile(keeperPIDFile, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+		if err := files.WriteFile(keeperPIDFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			b.log.Warnf("keeper: recording pid %d: %v — kill $(cat %s) will not find the keeper; it runs all the same", pid, err, keeperPIDFile)
+		}
 		st.Done("%s pid %d keeps %d session(s)", keeper.ProcessName, pid, len(a.sessions))
 		return struct{}{}, nil
 	})

@@ -248,7 +248,11 @@ func (b *Boot) bond(ctx context.Context, bc config.Bond, bootif string, links Li
 			st.Fail(err)
 			return fail("bond", err, "")
 		}
-		res, _ = links.InspectBond(res.Name)
+		// The LACP state read again, when it can be: the ports as they
+		// were enslaved otherwise.
+		if again, err := links.InspectBond(res.Name); err == nil {
+			res = again
+		}
 	}
 	st.Done("%s", res)
 	return nil
