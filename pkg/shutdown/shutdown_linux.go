@@ -147,7 +147,7 @@ func (linuxMachine) unmountAll(root string) string         { return unmountAll(r
 func (linuxMachine) sync()                                 { unix.Sync() }
 func (linuxMachine) failQueueing() string                  { return failQueueing(sysfs.Sys, openDM) }
 func (linuxMachine) endSessions(timeout time.Duration) string {
-	return endSessions(timeout)
+	return endSessions(sysfs.Sys, timeout)
 }
 func (linuxMachine) finish(a Action, logf func(string, ...any)) { finish(a, logf) }
 
@@ -403,15 +403,20 @@ func unmountAll(root string) string {
 }
 
 // endSessions logs out of every iSCSI session of the tcp transport.
-func endSessions(timeout time.Duration) string {
-	handle, err := iscsi.TCPTransportHandle(sysfs.Sys)
+func endSessions(sys sysfs.FS, timeout time.Duration) string {
+	// Without sysfs (its mount failed above) no session can be listed:
+	// that is not the same as none there.
+	if !sys.Exists("class") {
+		return "cannot list the iSCSI sessions: " + sys.Path("") + " is not mounted (none logged out)"
+	}
+	handle, err := iscsi.TCPTransportHandle(sys)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "no iSCSI session"
 		}
 		return err.Error()
 	}
-	sessions := sysfsSessions(sysfs.Sys)
+	sessions := sysfsSessions(sys)
 	if len(sessions) == 0 {
 		return "no iSCSI session"
 	}

@@ -235,3 +235,19 @@ func TestFailQueueing(t *testing.T) {
 		t.Errorf("without maps: %q", got)
 	}
 }
+
+// TestEndSessionsWithoutSysfs: a /sys that could not be mounted lists no
+// session, which is not "no iSCSI session" — the step says it could not
+// look; a sysfs without the tcp transport has none.
+func TestEndSessionsWithoutSysfs(t *testing.T) {
+	empty := sysfs.FS{Root: t.TempDir()}
+	if got := endSessions(empty, time.Second); !strings.Contains(got, "cannot list the iSCSI sessions: "+empty.Root+" is not mounted") {
+		t.Errorf("unmounted sysfs: %q", got)
+	}
+	if err := os.MkdirAll(empty.Path("class/net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := endSessions(empty, time.Second); got != "no iSCSI session" {
+		t.Errorf("no iscsi_tcp: %q", got)
+	}
+}
