@@ -73,7 +73,13 @@ func ResolveInit(newRoot, init string) (string, error) {
 	}
 	p, st, err := resolveIn(newRoot, init)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && p != "" && p != path.Clean(init):
+			// A symlink left by a package removed (systemd-sysv's
+			// /sbin/init, say): the link is there, what it names is not.
+			return "", hint.Errorf("install what it names in the root image (e.g. systemd-sysv for /sbin/init), or set init=",
+				"init %s leads to %s, which does not exist in the new root", init, p)
+		case errors.Is(err, fs.ErrNotExist):
 			return "", hint.Errorf("check init= or the root image", "init %s does not exist in the new root", init)
 		}
 		return "", fmt.Errorf("init %s: %w", init, err)
@@ -95,7 +101,8 @@ const maxHops = 40
 
 // resolveIn follows the symlinks of every component of the absolute path
 // p inside root, as they will resolve once root is "/", and returns the
-// path (inside root) of what p names, with its Lstat.
+// path (inside root) of what p names, with its Lstat. When what it names
+// is missing, the path returned is the one reached.
 func resolveIn(root, p string) (string, fs.FileInfo, error) {
 	p = path.Clean(p)
 	for hops := 0; hops < maxHops; hops++ {
@@ -106,7 +113,7 @@ func resolveIn(root, p string) (string, fs.FileInfo, error) {
 		p = path.Join(dir, path.Base(p))
 		st, err := os.Lstat(filepath.Join(root, p))
 		if err != nil {
-			return "", nil, err
+			return p, nil, err // the path reached, for the error's words
 		}
 		if st.Mode()&fs.ModeSymlink == 0 {
 			return p, st, nil

@@ -25,6 +25,7 @@ func mkroot(t *testing.T) string {
 	os.Symlink("/sbin/loop2", filepath.Join(root, "sbin/loop1"))
 	os.Symlink("/sbin/loop1", filepath.Join(root, "sbin/loop2"))
 	os.Symlink("/nonexistent", filepath.Join(root, "sbin/dangling"))
+	os.Symlink("../lib/systemd/gone", filepath.Join(root, "sbin/dangling-rel"))
 	return root
 }
 
@@ -39,7 +40,8 @@ func TestResolveInit(t *testing.T) {
 		{"/ubin/../lib/systemd/systemd", "/lib/systemd/systemd", ""},
 		{"/usr/bin/noexec", "", "not executable"},
 		{"/sbin/missing", "", "does not exist"},
-		{"/sbin/dangling", "", "does not exist"},
+		{"/sbin/dangling", "", "init /sbin/dangling leads to /nonexistent, which does not exist in the new root"},
+		{"/sbin/dangling-rel", "", "init /sbin/dangling-rel leads to /lib/systemd/gone, which does not exist in the new root"},
 		{"/sbin/loop1", "", "too many levels"},
 		{"/usr/bin", "", "not a regular file"},
 		{"sbin/init", "", "absolute"},
@@ -57,6 +59,9 @@ func TestResolveInit(t *testing.T) {
 	}
 	if _, err := ResolveInit(root, "/sbin/missing"); hint.Of(err) != "check init= or the root image" {
 		t.Errorf("a missing init hints %q", hint.Of(err))
+	}
+	if _, err := ResolveInit(root, "/sbin/dangling"); !strings.Contains(hint.Of(err), "install what it names") {
+		t.Errorf("a dangling init hints %q", hint.Of(err))
 	}
 }
 
