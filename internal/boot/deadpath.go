@@ -135,13 +135,14 @@ func (d *deadPaths) warnOnce(key, format string, args ...any) {
 	}
 }
 
-// dial wraps base (nil: a net.Dialer) for the connects to portal: over an
-// active-backup bond each connect gets deadPathProbe to be answered, and
+// dial wraps base (nil: a net.Dialer) for the logins' connects: the bond
+// is the one the route to the address dialed leaves by (a redirect's
+// too, not the portal first named), and over an active-backup bond each connect gets deadPathProbe to be answered, and
 // one that is not makes the next slave with carrier active and connects
 // again at once, at most once per slave; the last try gets what is left
 // of ctx. Over a bond of another mode a connect that gets no answer is
 // only reported (once). Without a bond it is base.
-func (d *deadPaths) dial(portal string, base dialFunc) dialFunc {
+func (d *deadPaths) dial(base dialFunc) dialFunc {
 	if base == nil {
 		var nd net.Dialer
 		base = nd.DialContext
@@ -150,6 +151,7 @@ func (d *deadPaths) dial(portal string, base dialFunc) dialFunc {
 		return base
 	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		portal := address
 		name := d.bondFor(portalHost(portal))
 		if name == "" {
 			return base(ctx, network, address)

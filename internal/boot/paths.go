@@ -309,7 +309,7 @@ func (b *Boot) discover(ctx context.Context, p *config.Plan, initiator string, t
 	st := b.log.Begin("discovery")
 	cfg := iscsi.DiscoveryConfig{InitiatorName: initiator, Portal: t.Portal(),
 		ISID: iscsi.StableISID(initiator, "SendTargets "+t.Portal(), 0)}
-	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(t.Portal(), nil)}
+	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(nil)}
 	found, err := is.Discover(ctx, cfg, o)
 	var le *iscsi.LoginError
 	if err != nil && errors.As(err, &le) && le.StatusClass == 0x02 && t.Auth.Username != "" {
@@ -460,7 +460,7 @@ type pathISCSI struct {
 }
 
 func (pi *pathISCSI) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
-	o.Dial = pi.dp.dial(cfg.Portal, o.Dial)
+	o.Dial = pi.dp.dial(o.Dial)
 	return pi.ISCSI.Connect(ctx, cfg, o)
 }
 
@@ -510,7 +510,7 @@ func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.Conn
 			c.Credentials = creds
 		}
 		po := o
-		po.Dial = r.dp.dial(t.Portal(), o.Dial)
+		po.Dial = r.dp.dial(o.Dial)
 		goTask(r.b, rctx, "login", func(ctx context.Context) (struct{}, error) {
 			x := res{i: i, err: errInternal}
 			defer func() { results <- x }()

@@ -417,7 +417,7 @@ func TestDeadPathSwitchesTheActiveSlave(t *testing.T) {
 	dp := newDeadPaths(b, p, r, r)
 	var mu sync.Mutex
 	var dials []string
-	dial := dp.dial(portalA, deadSlaveDial(r, "eth0", &dials, &mu))
+	dial := dp.dial(deadSlaveDial(r, "eth0", &dials, &mu))
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -476,7 +476,7 @@ func TestDeadPathDecisions(t *testing.T) {
 			r.bond.mode, r.bond.ports = tc.mode, tc.ports
 			b := New(r.env(), r.logger(), Options{})
 			dp := newDeadPaths(b, parse(t, tc.cmdline), r, r)
-			dial := dp.dial(portalA, func(ctx context.Context, network, address string) (net.Conn, error) {
+			dial := dp.dial(func(ctx context.Context, network, address string) (net.Conn, error) {
 				if tc.err != nil {
 					return nil, &net.OpError{Op: "dial", Net: network, Err: tc.err}
 				}
@@ -752,5 +752,29 @@ func TestLoginTurnsBetweenAttempts(t *testing.T) {
 	if _, _, err := turns.Connect(ctx, iscsi.LoginConfig{Portal: portalB, TargetName: targetIQN}, iscsi.ConnectOptions{}); !errors.Is(err, context.Canceled) ||
 		!strings.Contains(err.Error(), "waiting for one of 1 logins to end") {
 		t.Errorf("a cancelled wait for a turn: %v", err)
+	}
+}
+
+// TestDeadPathNamesTheAddressDialed: after a redirect the connect goes
+// to the address the target gave; the warning names it, not the portal
+// first named.
+func TestDeadPathNamesTheAddressDialed(t *testing.T) {
+	shorten(t, &deadPathProbe, 50*time.Millisecond)
+	r := newPathsRig(t)
+	r.bond.mode = "balance-rr"
+	r.bond.ports = []bond.Port{{Name: "eth0", Carrier: true}, {Name: "eth1", Carrier: true}}
+	b := New(r.env(), r.logger(), Options{})
+	dial := newDeadPaths(b, parse(t, scenario), r, r).dial(func(ctx context.Context, network, address string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	const redirected = "10.77.0.9:3260"
+	if _, err := dial(ctx, "tcp", redirected); err == nil {
+		t.Fatal("connected")
+	}
+	if !strings.Contains(r.screen.String(), "no answer from "+redirected+" over bond0") {
+		t.Errorf("the warning does not name %s:\n%s", redirected, r.screen)
 	}
 }
