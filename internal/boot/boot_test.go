@@ -625,6 +625,25 @@ func TestPanicNamesStep(t *testing.T) {
 	}
 }
 
+// TestPanicInLogin: a panic in a login (work run as a task) is reported
+// with its stack before the FATAL line, and the login's failure says it
+// is a bug — not the login step's advice to check the network.
+func TestPanicInLogin(t *testing.T) {
+	m := newMachine(t)
+	m.connect = func(iscsi.LoginConfig) error { panic("login response out of range") }
+	if _, err := m.boot(scenario+" rd.shell=0", Options{}); err == nil {
+		t.Fatal("the boot succeeded")
+	}
+	screen := m.screen.String()
+	fatal := strings.Index(screen, "FATAL login: ")
+	if fatal < 0 || !strings.Contains(screen[fatal:], "internal error (see the panic reported above) — "+bugHint) {
+		t.Errorf("the login's failure is not a bug's:\n%s", screen)
+	}
+	if i := strings.Index(screen, "login response out of range"); i < 0 || i > fatal {
+		t.Errorf("the panic is not reported before the FATAL line:\n%s", screen)
+	}
+}
+
 // TestBootEveryLUNWhenTheFieldIsEmpty: with netroot='s <LUN> field empty
 // dracut logs in to the whole target and root= may be on any LUN (its own
 // iSCSI test boots root=LABEL= on LUN 1 of a tgt target that way); /init

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 )
@@ -484,7 +485,7 @@ type racer struct {
 
 // errInternal stands for the result of work that panicked (the panic is
 // reported with the boot's background work).
-var errInternal = errors.New("internal error (see the panic reported above)")
+var errInternal = hint.Wrap(errors.New("internal error (see the panic reported above)"), bugHint)
 
 func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.ConnectOptions) (*iscsi.Session, net.Conn, error) {
 	type res struct {
