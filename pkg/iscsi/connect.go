@@ -253,7 +253,7 @@ func connectOnce(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Se
 	conn, err := opts.Dial(actx, "tcp", cfg.Portal)
 	if err != nil {
 		return nil, nil, &LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "connection failed",
-			Err: err, temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: "check the network and the portal address"}
+			Err: err, temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, err)}
 	}
 	sess, err := Login(actx, conn, cfg)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,36 @@ func TestConnectRefusedRetriesWithBackoff(t *testing.T) {
 	}
 	if len(log.lines) != 3 || !strings.Contains(log.lines[0], "login attempt 1 failed") || !strings.Contains(log.lines[0], "retrying in 1.0s") {
 		t.Errorf("log %q", log.lines)
+	}
+}
+
+// TestDialHint: what to check follows from how the connect failed — a
+// refusal is the host's answer (the service or the port), no route or
+// no answer is the network's.
+func TestDialHint(t *testing.T) {
+	op := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{op(syscall.ECONNREFUSED), "nothing listens on port 3261: is the target service running"},
+		{op(syscall.ENETUNREACH), "no route to the portal: check the address, netmask and gateway of ip="},
+		{op(syscall.EHOSTUNREACH), "nothing answered ARP"},
+		{op(syscall.ETIMEDOUT), "no answer to the connect: check the network path (a firewall dropping port 3261?)"},
+		{context.DeadlineExceeded, "no answer to the connect"},
+		{op(syscall.EACCES), "check the network and the portal address"},
+	} {
+		if got := dialHint("10.0.0.1:3261", tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	// A real refusal, through Connect.
+	_, _, err := Connect(context.Background(), LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: closedPort(t)},
+		ConnectOptions{MaxAttempts: 1})
+	if le, ok := errors.AsType[*LoginError](err); !ok || !strings.Contains(le.Hint, "nothing listens on port") {
+		t.Errorf("a refused connect: %v", err)
 	}
 }
 

@@ -216,7 +216,7 @@ func discoverOnce(ctx context.Context, cfg DiscoveryConfig, opts ConnectOptions)
 	conn, err := opts.Dial(actx, "tcp", cfg.Portal)
 	if err != nil {
 		return nil, &LoginError{Portal: cfg.Portal, Target: discoveryTarget, Reason: "connection failed", Err: err,
-			temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: "check the network and the portal address"}
+			temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, err)}
 	}
 	defer conn.Close()
 	return Discover(actx, conn, cfg)

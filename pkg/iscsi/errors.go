@@ -172,6 +172,28 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 	return fmt.Sprintf("unknown status class 0x%02x", class), hintUnknownStatus, false
 }
 
+// dialHint is what to check when a connect to portal failed with err: a
+// refusal comes from the host, so the network is fine and the target
+// service or the port is not; no route or no answer is the network's.
+func dialHint(portal string, err error) string {
+	port := "3260"
+	if _, p, serr := net.SplitHostPort(portal); serr == nil {
+		port = p
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the host answered, but nothing listens on port " + port + ": is the target service running there (LIO: target.service; tgt: tgtd), and is the port in netroot= right?"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the portal: check the address, netmask and gateway of ip= (or the DHCP lease) and the portal address"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "nothing answered ARP (or a router said the host is unreachable): check the cable or VLAN, the netmask, and the portal address"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(), errors.Is(err, syscall.ETIMEDOUT):
+		return "no answer to the connect: check the network path (a firewall dropping port " + port + "?) and the portal address"
+	}
+	return "check the network and the portal address"
+}
+
 // isTemporaryNetErr reports whether a network error is worth a retry.
 func isTemporaryNetErr(err error) bool {
 	if errors.Is(err, context.Canceled) {
