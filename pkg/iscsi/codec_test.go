@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -176,6 +178,9 @@ func TestParseTargetAddress(t *testing.T) {
 		"10.0.0.2:x":            "",
 		"":                      "",
 		"[fe80::1":              "",
+		"a]:1":                  "",
+		"[10.0.0.2]:3260":       "",
+		"[fe80::1%eth0]:3260":   "[fe80::1%eth0]:3260",
 	}
 	for in, want := range cases {
 		got, err := ParseTargetAddress(in)
@@ -183,6 +188,53 @@ func TestParseTargetAddress(t *testing.T) {
 			t.Errorf("ParseTargetAddress(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+}
+
+// FuzzTargetAddress: what a target redirects to is either refused with a
+// short error or a host:port that parses again to itself, its port 1..65535.
+func FuzzTargetAddress(f *testing.F) {
+	for _, s := range []string{"10.0.0.2:3261,1", "[fe80::1]:3262,2", "target.example.com,12", "[a]b]:1", "a]:1", "[::1]:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTargetAddress(s)
+		if err != nil {
+			if len(err.Error()) > 200 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		host, port, err := net.SplitHostPort(got)
+		if err != nil || host == "" {
+			t.Fatalf("%q gave %q, which is no host:port: %v", s, got, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			t.Fatalf("%q gave port %q", s, port)
+		}
+		if again, err := ParseTargetAddress(got); err != nil || again != got {
+			t.Fatalf("%q gave %q, which parses to %q, %v", s, got, again, err)
+		}
+	})
+}
+
+// FuzzDecodeCHAPBinary: a target's CHAP_C or CHAP_R decodes to 1..1024
+// bytes or is refused; hex round-trips.
+func FuzzDecodeCHAPBinary(f *testing.F) {
+	for _, s := range []string{"0x0123", "0Xabc", "0bAAEC", "0b" + strings.Repeat("A", 2000), "0x", "0y00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := DecodeCHAPBinary(s)
+		if err != nil {
+			return
+		}
+		if len(b) == 0 || len(b) > maxCHAPBinary {
+			t.Fatalf("%d bytes", len(b))
+		}
+		if again, err := DecodeCHAPBinary(encodeCHAPHex(b)); err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("hex round trip of %x: %x, %v", b, again, err)
+		}
+	})
 }
 
 func TestCHAPVectors(t *testing.T) {

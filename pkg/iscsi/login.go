@@ -11,6 +11,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -612,6 +613,8 @@ const DefaultPort = 3260
 // "domainname[:port][,portal-group-tag]" with IPv6 addresses in brackets,
 // into "host:port".
 func ParseTargetAddress(s string) (string, error) {
+	// The target's words: an error quotes them cut short.
+	q := truncateForError([]byte(s))
 	if i := strings.LastIndexByte(s, ','); i >= 0 {
 		s = s[:i]
 	}
@@ -622,27 +625,30 @@ func ParseTargetAddress(s string) (string, error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return "", fmt.Errorf("iscsi: TargetAddress %q: unterminated [", s)
+			return "", fmt.Errorf("iscsi: TargetAddress %q: unterminated [", q)
 		}
 		host = s[1:end]
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return "", fmt.Errorf("iscsi: TargetAddress %q: no IPv6 address in brackets", q)
+		}
 		rest := s[end+1:]
 		if rest != "" {
 			if !strings.HasPrefix(rest, ":") {
-				return "", fmt.Errorf("iscsi: TargetAddress %q: junk after ]", s)
+				return "", fmt.Errorf("iscsi: TargetAddress %q: junk after ]", q)
 			}
 			port = rest[1:]
 		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		if strings.Count(s, ":") > 1 {
-			return "", fmt.Errorf("iscsi: TargetAddress %q: IPv6 address needs brackets", s)
+			return "", fmt.Errorf("iscsi: TargetAddress %q: IPv6 address needs brackets", q)
 		}
 		host, port = s[:i], s[i+1:]
 	}
-	if host == "" || strings.ContainsAny(host, " \x00/") {
-		return "", fmt.Errorf("iscsi: TargetAddress %q: bad host", s)
+	if host == "" || strings.ContainsAny(host, " \x00/[]") {
+		return "", fmt.Errorf("iscsi: TargetAddress %q: bad host", q)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return "", fmt.Errorf("iscsi: TargetAddress %q: bad port", s)
+		return "", fmt.Errorf("iscsi: TargetAddress %q: bad port", q)
 	}
 	return net.JoinHostPort(host, port), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -440,6 +441,63 @@ func FuzzLoginResponse(f *testing.F) {
 		c1.Close()
 		if err == nil && (s == nil || s.TSIH == 0) {
 			t.Fatalf("success without a TSIH: %+v", s)
+		}
+	})
+}
+
+// FuzzLoginCHAP: a hostile target through a mutual-CHAP login, answer
+// after answer (in holds the responses one after another: each request
+// gets the next), so its CHAP_A, CHAP_I, CHAP_C, CHAP_N and CHAP_R and
+// a TargetAddress are reached. Whatever it sends, Login returns — with a
+// session only when the target proved the secret.
+func FuzzLoginCHAP(f *testing.F) {
+	resp := func(transit bool, csg, nsg Stage, text string) []byte {
+		b, _ := (&LoginResponse{Transit: transit, CSG: csg, NSG: nsg, TSIH: 1, Data: []byte(text)}).PDU().Marshal()
+		return b
+	}
+	chap := slices.Concat(
+		resp(false, 0, 0, "AuthMethod=CHAP\x00TargetPortalGroupTag=1\x00"),
+		resp(false, 0, 0, "CHAP_A=5\x00CHAP_I=7\x00CHAP_C=0x0123456789abcdef\x00"),
+		resp(true, 0, 1, "CHAP_N=in\x00CHAP_R=0x00112233445566778899aabbccddeeff\x00"),
+		resp(true, 1, 3, "MaxBurstLength=512\x00"))
+	f.Add(chap)
+	f.Add(slices.Concat(resp(false, 0, 0, "AuthMethod=CHAP\x00"), resp(false, 0, 0, "CHAP_A=7\x00CHAP_I=0x1ff\x00CHAP_C=0b"+strings.Repeat("A", 2000)+"\x00")))
+	redirect, _ := (&LoginResponse{StatusClass: 1, StatusDetail: 1, Data: []byte("TargetAddress=[" + strings.Repeat(":", 300) + "]:0,1\x00")}).PDU().Marshal()
+	f.Add(redirect)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c1, c2 := net.Pipe()
+		go func() {
+			defer c2.Close()
+			rest := in
+			for len(rest) > 0 {
+				p, err := ReadPDU(c2, 1<<20)
+				if err != nil {
+					return
+				}
+				_, n, err := DecodePDU(rest, 1<<20)
+				if err != nil {
+					c2.Write(rest) // what is left, as it is
+					return
+				}
+				out := append([]byte(nil), rest[:n]...)
+				rest = rest[n:]
+				copy(out[8:14], p.Header[8:14]) // the request's ISID and ITT,
+				copy(out[16:20], p.Header[16:20])
+				if _, err := c2.Write(out); err != nil {
+					return
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		s, err := Login(ctx, c1, LoginConfig{InitiatorName: testInitiator, TargetName: "iqn.x:y", Portal: "p:1",
+			Credentials: Credentials{Username: "u", Password: "secret-out-12", InUsername: "in", InPassword: "secret-in-123"}})
+		c1.Close()
+		if err == nil && (s == nil || s.TSIH == 0) {
+			t.Fatalf("success without a TSIH: %+v", s)
+		}
+		if err != nil && (len(err.Error()) > 1024 || strings.Contains(err.Error(), "secret-")) {
+			t.Fatalf("error of %d bytes or with a secret: %.300q", len(err.Error()), err)
 		}
 	})
 }
