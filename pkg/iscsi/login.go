@@ -644,7 +644,7 @@ func ParseTargetAddress(s string) (string, error) {
 		}
 		host, port = s[:i], s[i+1:]
 	}
-	if host == "" || strings.ContainsAny(host, " \x00/[]") {
+	if host == "" || strings.ContainsAny(host, " \x00/[],") {
 		return "", fmt.Errorf("iscsi: TargetAddress %q: bad host", q)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
