@@ -19,6 +19,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/modload"
 )
 
 const (
@@ -716,6 +717,33 @@ func TestBootKeeperPIDNotRecorded(t *testing.T) {
 		t.Fatalf("Run: %v\n%s", err, m.screen)
 	}
 	if !regexp.MustCompile(`(?m)^netroot: keeper: recording pid \d+: .*: is a directory — kill \$\(cat /run/netroot/keeper.pid\) will not find the keeper`).MatchString(m.screen.String()) {
+		t.Errorf("no warning:\n%s", m.screen)
+	}
+}
+
+// TestBootDriverPost: rd.driver.post= modules load in a batch of their
+// own after the others, before the root is mounted; one that fails to
+// load is a warning and the boot goes on, as dracut's insmodpost (a
+// failed modprobe there stops nothing). Loaded with the iSCSI stack, it
+// failed the boot at the login, with the login's hint.
+func TestBootDriverPost(t *testing.T) {
+	m := newMachine(t)
+	m.niced = func(_ context.Context, names []string) error {
+		if slices.Contains(names, "fbcon") {
+			return &modload.LoadError{Module: "fbcon", Err: syscall.ENODEV}
+		}
+		return nil
+	}
+	if _, err := m.boot(scenario+" rd.driver.post=fbcon", Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if got := m.called("load niced"); !slices.Equal(got, []string{"load niced 19 iscsi_tcp sd_mod crc32c", "load niced 19 ext4", "load niced 19 fbcon"}) {
+		t.Errorf("batches %q", got)
+	}
+	if !m.before("load niced 19 fbcon", "mount /dev/sda") {
+		t.Errorf("the root was mounted before the rd.driver.post= batch")
+	}
+	if !regexp.MustCompile(`(?m)^netroot: modules-post: .*fbcon.* — rd.driver.post= modules are loaded as dracut loads them: one that fails does not stop the boot$`).MatchString(m.screen.String()) {
 		t.Errorf("no warning:\n%s", m.screen)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/modload"
 )
 
@@ -22,8 +23,9 @@ import (
 type modules struct {
 	loader ModuleLoader
 	// stack is done when the iSCSI stack (and every other module the
-	// plan names) is loaded; fs when the filesystem modules are.
-	stack, fs *task.Task[struct{}]
+	// plan names) is loaded; fs when the filesystem modules are; post
+	// when the modules only rd.driver.post= names are (or failed to).
+	stack, fs, post *task.Task[struct{}]
 	// bonds are the plan's bonds, created while the NIC drivers probe;
 	// nil when they were not (prepareBonds).
 	bonds *task.Task[preparedBonds]
@@ -98,7 +100,8 @@ func (b *Boot) loadModules(ctx context.Context, p *config.Plan, release string, 
 			return nil, fail("modules", err, "check rd.driver.pre=")
 		}
 	}
-	netMods, rest := moduleBatches(p.NeededModules())
+	post := p.PostModules()
+	netMods, rest := moduleBatches(slices.DeleteFunc(p.NeededModules(), func(m string) bool { return slices.Contains(post, m) }))
 	// The iSCSI stack, then the filesystem modules, load in the
 	// background at nice 19, so that their kernel work takes the CPU time
 	// the network steps leave idle instead of slowing them down. With more
@@ -111,6 +114,7 @@ func (b *Boot) loadModules(ctx context.Context, p *config.Plan, release string, 
 	startBackground := func() {
 		m.stack = b.loadBackground(ctx, l, "modules-plan", rest, nil)
 		m.fs = b.loadBackground(ctx, l, "modules-fs", fsCandidates(p, l.Carries), m.stack)
+		m.post = b.loadPost(ctx, l, post, m.fs)
 	}
 	oneCPU := cpus == 1
 	if !oneCPU {
@@ -207,6 +211,19 @@ func (b *Boot) loadBackground(ctx context.Context, l ModuleLoader, step string, 
 			return struct{}{}, err
 		}
 		st.Done("%s (in the background)", strings.Join(names, " "))
+		return struct{}{}, nil
+	})
+}
+
+// loadPost loads the modules only rd.driver.post= names once the other
+// batches are done, as dracut's insmodpost does once udev settled: one
+// that fails to load is warned of, and the boot goes on, as dracut's.
+func (b *Boot) loadPost(ctx context.Context, l ModuleLoader, names []string, after *task.Task[struct{}]) *task.Task[struct{}] {
+	batch := b.loadBackground(ctx, l, "modules-post", names, after)
+	return goTask(b, ctx, "modules-post", func(ctx context.Context) (struct{}, error) {
+		if _, err := batch.Wait(ctx); err != nil && ctx.Err() == nil {
+			b.warn("modules-post", hint.Wrap(err, "rd.driver.post= modules are loaded as dracut loads them: one that fails does not stop the boot"))
+		}
 		return struct{}{}, nil
 	})
 }

@@ -28,6 +28,7 @@ func (b *Boot) mountRoot(ctx context.Context, p *config.Plan, m *modules, dev *b
 	// The filesystem modules were loading in the background; a failure
 	// there matters only if the one needed now does not load either.
 	m.fs.Wait(ctx)
+	m.post.Wait(ctx) // rd.driver.post='s, before the root is mounted, as dracut's
 	if mod := blockdev.FSModule(fstype); mod != "" {
 		if err := m.loader.Load(ctx, mod); err != nil {
 			st.Fail(err)

@@ -30,6 +30,20 @@ func (p *Plan) NeededModules() []string {
 	return out
 }
 
+// PostModules are the modules only rd.driver.post= asks for (none of the
+// plan's steps needs them), not blacklisted: dracut loads them once udev
+// settled, after the automatic loading, and a failure to load one does
+// not stop its boot.
+func (p *Plan) PostModules() []string {
+	var out []string
+	for _, m := range p.neededModules() {
+		if m.by == "rd.driver.post=" && !slices.Contains(p.Modules.Blacklist, m.name) {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
 // RunsNetwork reports whether /init's network step runs: the plan
 // configures addresses or bonds, logs in to targets, or needs the
 // network otherwise (netroot=dhcp, the iBFT, rd.neednet).

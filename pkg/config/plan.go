@@ -663,8 +663,8 @@ type Modules struct {
 	// Blacklist holds rd.driver.blacklist= modules, never loaded.
 	Blacklist []string
 	// Post holds rd.driver.post= modules: they end NeededModules, so
-	// they are carried and loaded with the plan's modules (dracut loads
-	// them after every other; /init would need a batch of their own).
+	// they are carried; /init loads those no step needs (PostModules) in
+	// a batch of their own after the others, as dracut does.
 	Post []string
 	// Params maps a module name (with '-' folded to '_') to its parameters
 	// given as module.param=value, in order, e.g. "bonding" → ["max_bonds=0"].
