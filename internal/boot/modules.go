@@ -205,7 +205,7 @@ func (b *Boot) loadBackground(ctx context.Context, l ModuleLoader, step string, 
 		if len(names) == 0 {
 			return struct{}{}, nil
 		}
-		st := b.log.Begin(step)
+		st := b.log.BeginBackground(step)
 		if err := l.LoadNiced(ctx, backgroundNice, names...); err != nil {
 			st.Fail(err)
 			return struct{}{}, err

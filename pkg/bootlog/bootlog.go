@@ -256,28 +256,41 @@ func (l *Logger) recordSpans(args []any) {
 
 // Step is a step in progress.
 type Step struct {
-	l     *Logger
-	name  string
-	begin time.Time
+	l          *Logger
+	name       string
+	begin      time.Time
+	background bool
 }
 
 // Begin starts timing a step.
 func (l *Logger) Begin(name string) *Step {
-	s := &Step{l: l, name: name, begin: time.Now()}
+	return l.begin(name, false)
+}
+
+// BeginBackground starts timing a step run beside the others (a batch of
+// module loads): it is timed and logged as any step, but Open leaves it
+// out, as what goes wrong in the boot's own sequence is not its doing.
+func (l *Logger) BeginBackground(name string) *Step {
+	return l.begin(name, true)
+}
+
+func (l *Logger) begin(name string, background bool) *Step {
+	s := &Step{l: l, name: name, begin: time.Now(), background: background}
 	l.mu.Lock()
 	l.open = append(l.open, s)
 	l.mu.Unlock()
 	return s
 }
 
-// Open returns the names of the steps begun and not ended, in the order
-// begun, each once: what was under way when something went wrong.
+// Open returns the names of the steps begun (not in the background) and
+// not ended, in the order begun, each once: what was under way when
+// something went wrong.
 func (l *Logger) Open() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var names []string
 	for _, s := range l.open {
-		if !slices.Contains(names, s.name) {
+		if !s.background && !slices.Contains(names, s.name) {
 			names = append(names, s.name)
 		}
 	}

@@ -253,4 +253,11 @@ func TestOpenSteps(t *testing.T) {
 	if got := l.Open(); len(got) != 0 {
 		t.Fatalf("Open = %q, want none", got)
 	}
+	// A batch in the background is no step of the boot's own sequence.
+	bg := l.BeginBackground("modules-plan")
+	l.Begin("links")
+	if got := l.Open(); !slices.Equal(got, []string{"links"}) {
+		t.Fatalf("Open = %q with a background batch, want links", got)
+	}
+	bg.Done("w")
 }
