@@ -127,6 +127,26 @@ func TestBootReachesSwitchRoot(t *testing.T) {
 	}
 }
 
+// TestBootIFStaticAddress: a static ip= naming no interface, with
+// BOOTIF=, is the PXE NIC's — dracut's ifup applies it to the NIC it runs
+// for; refused before as needing an interface. The NIC's absence fails
+// the links step (no NIC is named).
+func TestBootIFStaticAddress(t *testing.T) {
+	const cl = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client::none netroot=" + target + " " + rootArgs
+	m := newMachine(t)
+	if _, err := m.boot(cl+" BOOTIF=01-52-54-00-77-00-11", Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if got := m.called("static "); !slices.Equal(got, []string{"static eth1 10.77.0.10/24"}) {
+		t.Errorf("static addresses %q", got)
+	}
+	if !strings.Contains(m.screen.String(), "netroot: ip: eth1 10.77.0.10/24 gw 10.77.0.1 (") {
+		t.Errorf("no ip line for eth1:\n%s", m.screen)
+	}
+	wantFatal(t, newMachine(t), cl+" BOOTIF=01-52-54-00-77-00-99 rd.shell=0",
+		"netroot: FATAL links: BOOTIF=52:54:00:77:00:99: no interface has that MAC (present: eth0 52:54:00:77:00:10, eth1 52:54:00:77:00:11) — is the PXE NIC's driver in the initramfs (netroot build -drivers)?")
+}
+
 func TestBootIFIsTheBondsPrimary(t *testing.T) {
 	for _, tc := range []struct {
 		name, cmdline, enslave, links string

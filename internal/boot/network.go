@@ -59,6 +59,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		return res, err
 	}
 	res.bootif = bootif
+	bootifStatic(p, bootif)
 	fwn, err := b.firmwareNetwork(ctx, p, fw, links)
 	if err != nil {
 		return res, err
@@ -203,6 +204,20 @@ func (b *Boot) links(ctx context.Context, p *config.Plan, links Links, nics NICs
 	}
 	st.Done("%s present%s", orNone(strings.Join(planned, ", ")), pxe)
 	return bootif, nil
+}
+
+// bootifStatic gives the plan's static ip= that names no interface the
+// PXE NIC found by BOOTIF= (the config left it so), as dracut's ifup
+// applies such an ip= to the NIC it runs for.
+func bootifStatic(p *config.Plan, bootif string) {
+	if bootif == "" {
+		return
+	}
+	for i := range p.Net.IP {
+		if c := &p.Net.IP[i]; c.Method == config.IPStatic && c.Interface == "" {
+			c.Interface = bootif
+		}
+	}
 }
 
 // bootIFError is the PXE NIC (BOOTIF=) that never appeared.

@@ -464,6 +464,11 @@ func TestStaticInterface(t *testing.T) {
 		{"root=LABEL=r bond=bond0:eth0,eth1 vlan=bond0.5:bond0 ip=10.0.0.2::10.0.0.1:24:::none", "bond0.5"},
 		{"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none bootdev=eth3", "eth3"},
 		{"root=LABEL=r ip=10.0.0.2 netmask=24 bond=bond1:eth0,eth1", "bond1"},
+		// The PXE NIC's, named once it is found by its MAC (as dracut's
+		// ifup applies it to the NIC it runs for).
+		{"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none BOOTIF=01-52-54-00-12-34-56", ""},
+		{"root=LABEL=r ip=10.0.0.2 netmask=24 BOOTIF=01-52-54-00-12-34-56", ""},
+		{"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none BOOTIF=01-52-54-00-12-34-56 bootdev=eth3", "eth3"},
 	} {
 		p := mustParse(t, proc(tc.cl))
 		if got := p.Net.IP[0].Interface; got != tc.want {
@@ -473,7 +478,7 @@ func TestStaticInterface(t *testing.T) {
 	for _, cl := range []string{
 		"root=LABEL=r ip=10.0.0.2::10.0.0.1:24:::none",
 		"root=LABEL=r bond=bond0:eth0,eth1 bond=bond1:eth2,eth3 ip=10.0.0.2::10.0.0.1:24:::none",
-		"root=LABEL=r ip=10.0.0.2 netmask=24 BOOTIF=01-52-54-00-12-34-56",
+		"root=LABEL=r ip=10.0.0.2 netmask=24 BOOTIF=01-52-54-00-12-34-56 rd.bootif=0",
 	} {
 		if _, err := Parse(proc(cl)); err == nil || !errors.Is(err, ErrMissing) {
 			t.Errorf("%s: err = %v", cl, err)

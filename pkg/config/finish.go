@@ -692,8 +692,14 @@ func (p *parser) staticInterface() {
 			c.Interface = cands[0]
 			continue
 		}
+		if n.BootIF != nil {
+			// dracut's ifup applies an ip= naming no interface to the
+			// NIC it runs for: with BOOTIF=, the PXE NIC. /init names
+			// it once the NIC is found by its MAC.
+			continue
+		}
 		a := p.ipArgs[i]
-		p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: a static address needs an interface: name it (the 6th field), give bootdev=, or create exactly one bond or VLAN for it", ErrMissing))
+		p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: a static address needs an interface: name it (the 6th field), give bootdev= or BOOTIF=, or create exactly one bond or VLAN for it", ErrMissing))
 	}
 }
 

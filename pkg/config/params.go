@@ -108,7 +108,7 @@ var parameters = []Parameter{
 	{Name: "net.naming-scheme", Verdict: Acted, Doc: "the udev naming scheme of the predictable names (v238 … v257, latest; also spelt net.naming_scheme); unset, /init takes the newest scheme that gives every NIC the command line names that name."},
 	{Name: "rd.route", Repeat: true, Verdict: Acted, Doc: "static routes."},
 	{Name: "bootdev", Verdict: Acted, Doc: "the interface DHCP runs on and a static ip= without an interface goes to; when the ip= parameters name other interfaces only, it gets DHCP of its own besides them, as dracut's ifup gives it."},
-	{Name: "BOOTIF", Verdict: Acted, Doc: "the PXE NIC: DHCP runs on it (or its bond), and a bond takes its MAC."},
+	{Name: "BOOTIF", Verdict: Acted, Doc: "the PXE NIC: DHCP runs on it (or its bond), a static ip= naming no interface (and no bootdev=, bond or VLAN to take it) is its, as dracut's ifup applies it, and a bond takes its MAC."},
 	{Name: "rd.bootif", Verdict: Acted, Doc: "rd.bootif=0 ignores BOOTIF=."},
 	{Name: "nameserver", Repeat: true, Verdict: Acted, Doc: "DNS servers for /run/netroot/resolv.conf."},
 	{Name: "rd.peerdns", Verdict: Acted, Doc: "rd.peerdns=0 ignores DHCP's DNS servers."},
