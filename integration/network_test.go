@@ -219,6 +219,21 @@ func TestNetUSBNICLate(t *testing.T) {
 	wantReport(t, log, "addr", "usbnic 10.77.0.10/24")
 }
 
+// TestNetBootIFStatic: a static ip= naming no interface, with BOOTIF=
+// (pxelinux's IPAPPEND 2 beside a fixed address), is the PXE NIC's, as
+// dracut's ifup applies it: the address lands on eth1, the NIC BOOTIF
+// names, and the boot reaches the root over it.
+func TestNetBootIFStatic(t *testing.T) {
+	b := start(t, rig.BootSpec{
+		Cmdline: "ip=10.77.0.10::10.77.0.1:255.255.255.0:client::none " + pxeBOOTIF + " netroot=" + targetPath + " " + rootArgs,
+		Target:  rig.DefaultTarget(),
+	})
+	log := realRoot(t, b)
+	wantLine(t, log, `^netroot: links: none present; PXE interface eth1 \(`+pxeMAC+`\)`)
+	wantLine(t, log, `^netroot: ip: eth1 10\.77\.0\.10/24 gw 10\.77\.0\.1 \(`)
+	wantReport(t, log, "addr", "eth1 10.77.0.10/24")
+}
+
 // TestNetBondModes boots the scenario with other bonding modes: balance-rr
 // (with ifname= renaming the NICs by MAC first) and 802.3ad, which the
 // bridge does not negotiate: the bond counts as up on its active
