@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/netroot/netroot/internal/testnet"
 	"github.com/u-root/iscsinl"
 )
 
@@ -145,20 +146,7 @@ func (f *fakeNL) DestroyConnection(sid, cid uint32) error { return f.call("destr
 func (f *fakeNL) DestroySession(sid uint32) error         { return f.call("destroy-session") }
 
 func tcpPair(t *testing.T) net.Conn {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
+	c, _ := testnet.TCPPair(t)
 	return c
 }
 

@@ -1,33 +1,17 @@
 package keeper
 
 import (
-	"net"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/internal/testnet"
 )
 
 // TestWatchHangup: the watch ends when the peer hangs up (true) or when
 // done closes (false), each as soon as it happens — it sleeps on both
 // instead of waking on a period.
 func TestWatchHangup(t *testing.T) {
-	pair := func(t *testing.T) (net.Conn, net.Conn) {
-		t.Helper()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(); s.Close() })
-		return c, s
-	}
+	pair := testnet.TCPPair
 	t.Run("peer hangs up", func(t *testing.T) {
 		c, s := pair(t)
 		done := make(chan struct{})
