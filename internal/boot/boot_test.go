@@ -760,6 +760,10 @@ func TestBootDriverPost(t *testing.T) {
 	if got := m.called("load niced"); !slices.Equal(got, []string{"load niced 19 iscsi_tcp sd_mod crc32c", "load niced 19 ext4", "load niced 19 fbcon"}) {
 		t.Errorf("batches %q", got)
 	}
+	// Kept from the device scans, as dracut keeps udev from loading it.
+	if got := m.called("modules not for devices"); !slices.Equal(got, []string{"modules not for devices fbcon"}) {
+		t.Errorf("modules kept from the device scans: %q", got)
+	}
 	if !m.before("load niced 19 fbcon", "mount /dev/sda") {
 		t.Errorf("the root was mounted before the rd.driver.post= batch")
 	}

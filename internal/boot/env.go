@@ -86,8 +86,10 @@ type Modules interface {
 
 // ModuleOptions is what the plan says about loading modules.
 type ModuleOptions struct {
-	Params     map[string][]string
-	Blacklist  []string
+	Params    map[string][]string
+	Blacklist []string
+	// NoAutoload are modules a device does not load (rd.driver.post=).
+	NoAutoload []string
 	AsyncProbe bool
 	Logf       func(format string, args ...any)
 }

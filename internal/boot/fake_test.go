@@ -204,6 +204,9 @@ func (m *machine) Carries(n string) bool { return n == "ext4" || n == "xfs" }
 
 func (m *machine) Open(release string, o ModuleOptions) (ModuleLoader, error) {
 	m.record("modules open %s", release)
+	if len(o.NoAutoload) > 0 {
+		m.record("modules not for devices %s", strings.Join(o.NoAutoload, " "))
+	}
 	return loader{m}, nil
 }
 

@@ -65,7 +65,8 @@ var networkModules = []string{"bonding", "8021q"}
 // the plan's modules and the filesystem modules in the background.
 func (b *Boot) loadModules(ctx context.Context, p *config.Plan, release string, mods Modules, links Links, cpus int) (*modules, error) {
 	st := b.log.Begin("modules")
-	o := ModuleOptions{Params: moduleParams(p.Modules.Params), Blacklist: p.Modules.Blacklist, Logf: b.log.Debugf}
+	post := p.PostModules()
+	o := ModuleOptions{Params: moduleParams(p.Modules.Params), Blacklist: p.Modules.Blacklist, NoAutoload: post, Logf: b.log.Debugf}
 	// Devices that appear after the sysfs scan — created by a probe that
 	// runs asynchronously (every driver with rd.netroot.async_probe, some
 	// on their own), or hardware that shows up late — come as uevents,
@@ -100,7 +101,6 @@ func (b *Boot) loadModules(ctx context.Context, p *config.Plan, release string, 
 			return nil, fail("modules", err, "check rd.driver.pre=")
 		}
 	}
-	post := p.PostModules()
 	netMods, rest := moduleBatches(slices.DeleteFunc(p.NeededModules(), func(m string) bool { return slices.Contains(post, m) }))
 	// The iSCSI stack, then the filesystem modules, load in the
 	// background at nice 19, so that their kernel work takes the CPU time

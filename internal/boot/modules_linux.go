@@ -23,6 +23,7 @@ func (linuxModules) Open(release string, o ModuleOptions) (ModuleLoader, error) 
 		Sys:        modload.KernelSyscalls{},
 		Params:     o.Params,
 		Blacklist:  o.Blacklist,
+		NoAutoload: o.NoAutoload,
 		AsyncProbe: o.AsyncProbe,
 		Logf:       o.Logf,
 	}}, nil

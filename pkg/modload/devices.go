@@ -189,7 +189,7 @@ func (l *Loader) LoadForDevices(ctx context.Context) (loaded []string, err error
 	if maxRounds <= 0 {
 		maxRounds = DefaultMaxRounds
 	}
-	black := l.blacklisted()
+	black := l.notForDevices()
 	tried := map[string]bool{}
 	devices := newDeviceScanner(l.sysfsRoot())
 	var errs []error
@@ -269,7 +269,7 @@ func (l *Loader) LoadForNewDevices(ctx context.Context, next func(context.Contex
 	if err := l.check(); err != nil {
 		return err
 	}
-	black := l.blacklisted()
+	black := l.notForDevices()
 	tried := map[string]bool{}
 	mem := l.memory()
 	for {

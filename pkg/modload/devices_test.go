@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,6 +148,34 @@ func TestDeviceScannerReadsNewDevicesOnly(t *testing.T) {
 	}
 	if got, err = d.scan(nil); err != nil || len(got) != 0 {
 		t.Fatalf("third scan: %q, %v", got, err)
+	}
+}
+
+// TestNoAutoload: a module named in NoAutoload (rd.driver.post=) is not
+// loaded for a device, new or present, though Load loads it.
+func TestNoAutoload(t *testing.T) {
+	l, k := newTestLoader(t)
+	addDevice(t, l.SysfsRoot, "pci", "0000:00:04.0", "pci:v00008086d0000100Esv00008086sd00001E00bc02sc00i00")
+	l.NoAutoload = []string{"e1000"}
+	if loaded, err := l.LoadForDevices(context.Background()); err != nil || slices.Contains(loaded, "e1000") {
+		t.Errorf("LoadForDevices = %q, %v; want no e1000", loaded, err)
+	}
+	sent := false
+	next := func(context.Context) (string, error) {
+		if sent {
+			return "", io.EOF
+		}
+		sent = true
+		return "pci:v00008086d0000100Esv00008086sd00001E00bc02sc00i00", nil
+	}
+	if err := l.LoadForNewDevices(context.Background(), next, nil); !errors.Is(err, io.EOF) {
+		t.Errorf("LoadForNewDevices: %v", err)
+	}
+	if slices.Contains(k.callNames(), "e1000") {
+		t.Errorf("e1000 loaded for a device: %q", k.callNames())
+	}
+	if err := l.Load(context.Background(), "e1000"); err != nil || !slices.Contains(k.callNames(), "e1000") {
+		t.Errorf("Load(e1000): %v, calls %q", err, k.callNames())
 	}
 }
 

@@ -47,6 +47,10 @@ type Loader struct {
 	Params map[string][]string
 	// Blacklist names modules never to load (rd.driver.blacklist=).
 	Blacklist []string
+	// NoAutoload names modules a device's modalias does not load, though
+	// Load does (rd.driver.post=: dracut keeps udev from loading them and
+	// loads them after the rest).
+	NoAutoload []string
 	// ProcRoot is where procfs is mounted ("/proc" when empty); its
 	// "modules" file tells which modules are loaded already. When it is
 	// unreadable every module is assumed not loaded (EEXIST still counts
@@ -125,7 +129,7 @@ func (l *Loader) memory() *memory {
 // what was loaded and what said ENODEV.
 func (l *Loader) WithSys(sys Syscalls) *Loader {
 	return &Loader{
-		Index: l.Index, Sys: sys, Params: l.Params, Blacklist: l.Blacklist,
+		Index: l.Index, Sys: sys, Params: l.Params, Blacklist: l.Blacklist, NoAutoload: l.NoAutoload,
 		ProcRoot: l.ProcRoot, SysfsRoot: l.SysfsRoot, Parallel: l.Parallel, MaxRounds: l.MaxRounds,
 		AsyncProbe: l.AsyncProbe, Logf: l.Logf, mem: l.memory(),
 	}
@@ -220,6 +224,12 @@ func (l *Loader) procRoot() string {
 }
 
 func (l *Loader) blacklisted() func(string) bool { return blacklistFunc(l.Blacklist) }
+
+// notForDevices is what a device's modalias may not load: the blacklist
+// and NoAutoload.
+func (l *Loader) notForDevices() func(string) bool {
+	return blacklistFunc(slices.Concat(l.Blacklist, l.NoAutoload))
+}
 
 // cpuUnfit returns whether a module cannot work on this CPU: it declares
 // the CPU features it drives (an x86cpu device table: aliases such as
