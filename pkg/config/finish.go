@@ -250,6 +250,7 @@ func (p *parser) finishISCSI() {
 			p.fail(a, a.Value, grammarNetroot+"; or rd.iscsi.username= with rd.iscsi.password=", err)
 		}
 	}
+	p.checkAuthMethod()
 	// rd.iscsi.param=, of which node.session.initial_login_retry_max
 	// wins over rd.iscsi.login_retry_max (iscsiroot.sh).
 	is.Session = p.session.s
@@ -795,4 +796,37 @@ func (n Net) nicNames() []string {
 		add(r.Interface)
 	}
 	return out
+}
+
+// checkAuthMethod refuses rd.iscsi.param=node.session.auth.authmethod=
+// that disagrees with the credentials: netroot uses CHAP exactly when a
+// target has them, as iscsistart does once a username is given. CHAP
+// with no credentials would log in with none, None with them would send
+// them nowhere; either way the boot would not be what the line says.
+func (p *parser) checkAuthMethod() {
+	want := p.session.authMethod
+	is := &p.plan.ISCSI
+	if want == "" || is.Firmware { // the iBFT's targets carry their own
+		return
+	}
+	auths := []Auth{is.Global}
+	if !is.FromDHCP && !is.FromDHCP6 && len(is.Targets) > 0 {
+		auths = auths[:0]
+		for _, t := range is.Targets {
+			auths = append(auths, t.Auth)
+		}
+	}
+	for _, a := range auths {
+		has := a.Username != ""
+		if has == (want == "CHAP") {
+			continue
+		}
+		arg := p.authMethodArg
+		why := "no CHAP credentials are given, and netroot logs in with CHAP only when they are: " + whyCredentials
+		if has {
+			why = "CHAP credentials are given, and netroot logs in with them: drop them, or this setting"
+		}
+		p.fail(arg, arg.Value, grammarParam, fmt.Errorf("%w: node.session.auth.authmethod=%s, but %s", ErrConflict, want, why))
+		return
+	}
 }

@@ -85,6 +85,10 @@ const (
 	// ipLoginRetry: node.session.initial_login_retry_max, which is what
 	// dracut turns rd.iscsi.login_retry_max into.
 	ipLoginRetry
+	// ipAuthMethod: node.session.auth.authmethod, None or CHAP, which
+	// must agree with the credentials given (netroot uses CHAP exactly
+	// when they are).
+	ipAuthMethod
 	// ipFixed: netroot always behaves one way; only that value is taken.
 	ipFixed
 	// ipRefused: netroot cannot honour it.
@@ -131,7 +135,7 @@ var iscsiParams = []iscsiParam{
 	{Key: "node.session.queue_depth", kind: ipKernel, min: 1, max: 1024},
 	{Key: "node.session.xmit_thread_priority", kind: ipRefused, why: "netroot does not change the kernel's transmit work queue's priority (open-iscsi no longer can on 6.x kernels either)"},
 	{Key: "node.session.nr_sessions", kind: ipFixed, fixed: "1", why: "netroot opens one session per target"},
-	{Key: "node.session.auth.authmethod", kind: ipRefused, why: "netroot uses CHAP exactly when credentials are given (" + whyCredentials + ")"},
+	{Key: "node.session.auth.authmethod", kind: ipAuthMethod, why: "netroot uses CHAP exactly when credentials are given (" + whyCredentials + ")"},
 	{Key: "node.session.auth.username", kind: ipRefused, why: whyCredentials},
 	{Key: "node.session.auth.password", kind: ipRefused, why: whyCredentials},
 	{Key: "node.session.auth.password_length", kind: ipRefused, why: whyCredentials},
@@ -244,6 +248,8 @@ func ISCSIParams() [][2]string {
 				"); unset, netroot offers SHA256,MD5 and logs in once more with MD5 alone when a target fails the SHA-256 response (tgt does)"
 		case p.kind == ipLoginRetry:
 			v = "applied: login attempts per target, as rd.iscsi.login_retry_max"
+		case p.kind == ipAuthMethod:
+			v = "checked: None or CHAP, as the credentials given say (" + p.why + ")"
 		case p.kind == ipFixed:
 			v = "only " + p.fixed + ": " + p.why
 		default:
@@ -274,6 +280,9 @@ type iscsiSession struct {
 	// gated refuses the settings only Session carries while /init does
 	// not apply it (supportSession).
 	gated bool
+	// authMethod is node.session.auth.authmethod ("None" or "CHAP"),
+	// "" when not given: finishISCSI checks it against the credentials.
+	authMethod string
 }
 
 // whyGated says why a sessionOnly setting is refused for now.
@@ -298,6 +307,16 @@ func (is *iscsiSession) add(key, value string) error {
 	case ipFixed:
 		if value != p.fixed && !(p.fixed == "Yes" && strings.EqualFold(value, "yes")) {
 			return fmt.Errorf("%w: %s can only be %s: %s", ErrUnsupported, key, p.fixed, p.why)
+		}
+		return nil
+	case ipAuthMethod:
+		switch {
+		case strings.EqualFold(value, "None"):
+			is.authMethod = "None"
+		case strings.EqualFold(value, "CHAP"):
+			is.authMethod = "CHAP"
+		default:
+			return fmt.Errorf("%w: %s=%s: want None or CHAP", ErrSyntax, key, value)
 		}
 		return nil
 	case ipLoginRetry:

@@ -163,7 +163,7 @@ func TestISCSIParamRefused(t *testing.T) {
 // (a sample value is accepted) or refused naming the key; every key the
 // login negotiates is reachable by its bare name.
 func TestISCSIParamTable(t *testing.T) {
-	samples := map[iscsiParamKind]string{ipKernel: "32", ipLoginRetry: "3", ipCHAPAlgs: "MD5"}
+	samples := map[iscsiParamKind]string{ipKernel: "32", ipLoginRetry: "3", ipCHAPAlgs: "MD5", ipAuthMethod: "None"}
 	table := iscsiParamTable()
 	for _, row := range ISCSIParams() {
 		key := row[0]
@@ -244,4 +244,33 @@ func FuzzISCSIParam(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAuthMethodParam: node.session.auth.authmethod= that says what the
+// credentials say is taken (iscsistart's own choice, written out); one
+// that disagrees is refused, naming the setting. It was refused always.
+func TestAuthMethodParam(t *testing.T) {
+	const base = "root=LABEL=r ip=dhcp netroot=iscsi:10.0.0.1::::iqn.2000-01.x:y "
+	const creds = "rd.iscsi.username=u rd.iscsi.password=secret-123456 "
+	for _, tc := range []struct{ cl, err string }{
+		{base + creds + "rd.iscsi.param=node.session.auth.authmethod=CHAP", ""},
+		{base + "rd.iscsi.param=node.session.auth.authmethod=None", ""},
+		{base + "rd.iscsi.param=node.session.auth.authmethod=chap " + creds, ""},
+		{"root=LABEL=r ip=dhcp netroot=dhcp " + creds + "rd.iscsi.param=node.session.auth.authmethod=CHAP", ""},
+		{base + "rd.iscsi.param=node.session.auth.authmethod=CHAP", "node.session.auth.authmethod=CHAP, but no CHAP credentials are given"},
+		{base + creds + "rd.iscsi.param=node.session.auth.authmethod=None", "node.session.auth.authmethod=None, but CHAP credentials are given"},
+		{base + "rd.iscsi.param=node.session.auth.authmethod=KRB5", "want None or CHAP"},
+		{"root=LABEL=r ip=dhcp netroot=iscsi:u:secret-123456@10.0.0.1::::iqn.2000-01.x:y netroot=iscsi:10.0.0.2::::iqn.2000-01.x:z rd.iscsi.param=node.session.auth.authmethod=CHAP",
+			"no CHAP credentials are given"},
+	} {
+		_, err := Parse(proc(tc.cl))
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.cl, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: err = %v, want %q", tc.cl, err, tc.err)
+		case err != nil && strings.Contains(err.Error(), "secret-123456"):
+			t.Errorf("%s: the error shows the secret: %v", tc.cl, err)
+		}
+	}
 }

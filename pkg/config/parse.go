@@ -142,8 +142,9 @@ type parser struct {
 	hasBreak bool
 	// session accumulates rd.iscsi.param=.
 	session iscsiSession
-	// paramArgs are the rd.iscsi.param= parameters, for errors.
-	paramArgs []arg
+	// authMethodArg is the rd.iscsi.param= that set
+	// node.session.auth.authmethod, for its error.
+	authMethodArg arg
 	// blacklistArgs are the rd.driver.blacklist= parameters by the
 	// module they name (the first that names it), for errors.
 	blacklistArgs map[string]arg
@@ -521,6 +522,9 @@ func (p *parser) repeated(a arg) {
 			}
 			p.fail(a, shown, grammarParam, err)
 			return
+		}
+		if k == "node.session.auth.authmethod" {
+			p.authMethodArg = a
 		}
 		if k == "node.session.timeo.replacement_timeout" && strings.TrimSpace(val) == "0" {
 			p.warn("rd.iscsi.param="+v, "a replacement timeout of 0 fails the root's I/O as soon as its connection fails, as in open-iscsi; without a second path (multipath), give seconds, or -1 to queue I/O until the keeper recovers the session")
