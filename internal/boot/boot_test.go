@@ -771,3 +771,22 @@ func TestBootDriverPost(t *testing.T) {
 		t.Errorf("no warning:\n%s", m.screen)
 	}
 }
+
+// TestBootIPMAC: ip=…:<macaddr> sets the interface's MAC address before
+// its address (or its DHCP), as dracut's ifup does; it was refused.
+func TestBootIPMAC(t *testing.T) {
+	m := newMachine(t)
+	cl := strings.Replace(scenario, "client:bond0:none", "client:bond0:none::02:00:00:77:00:99", 1)
+	if _, err := m.boot(cl, Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if got := m.called("mac "); !slices.Equal(got, []string{"mac bond0 02:00:00:77:00:99"}) {
+		t.Errorf("MACs set %q", got)
+	}
+	if !m.before("mac bond0", "static bond0") {
+		t.Errorf("the address came before the MAC address")
+	}
+	if !stepLine("mac").MatchString(m.screen.String()) {
+		t.Errorf("no mac step line:\n%s", m.screen)
+	}
+}

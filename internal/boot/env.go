@@ -146,6 +146,8 @@ type Links interface {
 	BondPorts(name string) (mode string, ports []bond.Port, err error)
 	// SetActiveSlave makes slave the active slave of an active-backup bond.
 	SetActiveSlave(bond, slave string) error
+	// SetMAC gives an interface a MAC address (ip=…:<macaddr>).
+	SetMAC(iface string, mac net.HardwareAddr) error
 }
 
 // Bond is a bond made by Links.CreateBond.

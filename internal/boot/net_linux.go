@@ -55,6 +55,8 @@ func (linuxLinks) WaitLACP(ctx context.Context, name string) (LACP, error) {
 
 func (linuxLinks) AddVLAN(v config.VLAN) error { return netconf.AddVLAN(v.Name, v.Parent, v.ID) }
 
+func (linuxLinks) SetMAC(iface string, mac net.HardwareAddr) error { return netconf.SetMAC(iface, mac) }
+
 type linuxAddrs struct{}
 
 func (linuxAddrs) ApplyStatic(s netconf.Static) error { return netconf.ApplyStatic(s) }

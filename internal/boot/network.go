@@ -89,6 +89,16 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 	}
 	rootPath := false // netroot=dhcp's target is known
 	for _, ip := range n.IP {
+		// ip=…:<macaddr> before any address or DHCP: dracut's ifup sets
+		// it first, and a DHCP server sees the new one.
+		if ip.MAC != nil {
+			st := b.log.Begin("mac")
+			if err := links.SetMAC(ip.Interface, ip.MAC); err != nil {
+				st.Fail(err)
+				return res, fail("mac", err, "check the <macaddr> field of ip= (a unicast MAC address the NIC's driver takes)")
+			}
+			st.Done("%s %s", ip.Interface, ip.MAC)
+		}
 		if len(ipv6Methods(ip)) > 0 {
 			if err := b.ip6(ctx, p, ip, bootif, loginTargets(p, res), links, addrs, v6, files, &res); err != nil {
 				return res, err

@@ -29,6 +29,13 @@ func (m *machine) BondPorts(name string) (string, []bond.Port, error) {
 	return "", nil, fmt.Errorf("%s is not a bond", name)
 }
 
+func (m *machine) SetMAC(iface string, mac net.HardwareAddr) error {
+	m.record("mac %s %s", iface, mac)
+	return nil
+}
+
+func (r *pathsRig) SetMAC(iface string, mac net.HardwareAddr) error { return nil }
+
 func (m *machine) SetActiveSlave(b, slave string) error {
 	m.record("active slave %s %s", b, slave)
 	return nil

@@ -419,6 +419,20 @@ func (p *parser) finishNet() {
 	pl := p.plan
 	n := &pl.Net
 	p.staticInterface()
+	for i, c := range n.IP {
+		// <macaddr> is set on the interface ip= names, or, for a static
+		// address naming none, on the PXE NIC /init finds by BOOTIF=.
+		a := p.ipArgs[i]
+		switch {
+		case c.MAC == nil:
+		case c.Interface == "" && (c.Method != IPStatic || n.BootIF == nil):
+			p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: <macaddr> needs the interface whose MAC address it sets: name it (the 6th field)", ErrMissing))
+		case c.MAC[0]&1 != 0:
+			p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: <macaddr> %s is a multicast address, which no NIC takes as its own", ErrSyntax, c.MAC))
+		case !slices.ContainsFunc(c.MAC, func(b byte) bool { return b != 0 }):
+			p.fail(a, a.Value, grammarIP, fmt.Errorf("%w: <macaddr> %s is no NIC's address", ErrSyntax, c.MAC))
+		}
+	}
 	if len(n.IP) > 1 {
 		// parse-ip-opts.sh: multiple ip= need bootdev= (or take the first
 		// interface) and imply rd.neednet=1 unless rd.neednet=0.

@@ -11,7 +11,7 @@ const (
 	supportIPv6 = true
 	// supportIPMAC is ip='s <macaddr> field: /init sets IPConfig.MAC on
 	// the interface (ip link set address) before bringing it up.
-	supportIPMAC = false
+	supportIPMAC = true
 	// supportNetDev is netroot='s <netdev_name>: /init binds the
 	// target's login to Target.NetDev (SO_BINDTODEVICE).
 	supportNetDev = false

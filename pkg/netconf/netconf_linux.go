@@ -4,6 +4,7 @@
 package netconf
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -318,6 +319,34 @@ func Rename(mac net.HardwareAddr, name string) error {
 	}
 	if err := netlink.LinkSetName(l, name); err != nil {
 		return fmt.Errorf("renaming %s (%s) to %s: %w", cur, mac, name, err)
+	}
+	return nil
+}
+
+// SetMAC gives interface name the MAC address mac (ip=…:<macaddr>, ip
+// link set address): taken down for the change, as not every driver
+// takes a new address while up, and brought up again if it was.
+func SetMAC(name string, mac net.HardwareAddr) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(l.Attrs().HardwareAddr, mac) {
+		return nil
+	}
+	up := l.Attrs().RawFlags&unix.IFF_UP != 0
+	if up {
+		if err := netlink.LinkSetDown(l); err != nil {
+			return fmt.Errorf("%s: taking it down to set its MAC address: %w", name, err)
+		}
+	}
+	if err := netlink.LinkSetHardwareAddr(l, mac); err != nil {
+		return fmt.Errorf("%s: setting MAC address %s: %w", name, mac, err)
+	}
+	if up {
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("%s: bringing it up again after setting its MAC address: %w", name, err)
+		}
 	}
 	return nil
 }

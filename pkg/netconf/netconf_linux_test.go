@@ -3,14 +3,19 @@ package netconf
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/sysfs"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func TestAllInSysfs(t *testing.T) {
@@ -85,5 +90,55 @@ func TestWaitFor(t *testing.T) {
 	defer cancel2()
 	if err := WaitFor(short, func() (bool, error) { return false, nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("never done: %v, want the deadline", err)
+	}
+}
+
+// TestSetMAC sets a veth's MAC address in a namespace of its own, down
+// and up: it stays down when it was, comes up again when it was up.
+func TestSetMAC(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (a network namespace)")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New() // and enters it, on this thread only
+	if err != nil {
+		t.Fatalf("new namespace: %v", err)
+	}
+	defer ns.Close()
+	defer netns.Set(orig)
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "mac0"}, PeerName: "mac1"}); err != nil {
+		t.Fatalf("veth: %v", err)
+	}
+	for _, up := range []bool{false, true} {
+		mac := net.HardwareAddr{0x02, 0, 0, 0, 0x77, 0x10}
+		if up {
+			mac[5] = 0x11
+			l, _ := netlink.LinkByName("mac0")
+			if err := netlink.LinkSetUp(l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := SetMAC("mac0", mac); err != nil {
+			t.Fatalf("SetMAC (up %v): %v", up, err)
+		}
+		l, err := netlink.LinkByName("mac0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Attrs().HardwareAddr; got.String() != mac.String() {
+			t.Errorf("up %v: MAC %s, want %s", up, got, mac)
+		}
+		if isUp := l.Attrs().RawFlags&unix.IFF_UP != 0; isUp != up {
+			t.Errorf("up %v: the link is up=%v after SetMAC", up, isUp)
+		}
+	}
+	if err := SetMAC("nonesuch", net.HardwareAddr{2, 0, 0, 0, 0, 1}); err == nil {
+		t.Error("SetMAC on no interface: no error")
 	}
 }
