@@ -234,6 +234,21 @@ func TestNetBootIFStatic(t *testing.T) {
 	wantReport(t, log, "addr", "eth1 10.77.0.10/24")
 }
 
+// TestNetIPMAC: ip=…:<macaddr> gives the NIC that MAC address before its
+// address, as dracut's ifup does; the boot reaches the root over it and
+// the real root sees the NIC with it.
+func TestNetIPMAC(t *testing.T) {
+	const mac = "02:00:00:77:00:99"
+	b := start(t, rig.BootSpec{
+		Cmdline: "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none::" + mac + " netroot=" + targetPath + " " + rootArgs,
+		Target:  rig.DefaultTarget(),
+	})
+	log := realRoot(t, b)
+	wantLine(t, log, `^netroot: mac: eth0 `+mac+` \(`)
+	wantLine(t, log, `^netroot: ip: eth0 10\.77\.0\.10/24 gw 10\.77\.0\.1 \(`)
+	wantReport(t, log, "addr", "eth0 10.77.0.10/24", "mac="+mac)
+}
+
 // TestNetBondModes boots the scenario with other bonding modes: balance-rr
 // (with ifname= renaming the NICs by MAC first) and 802.3ad, which the
 // bridge does not negotiate: the bond counts as up on its active
