@@ -69,6 +69,16 @@ func keepersSummary() string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
+// keepersSummaryOf is keepersSummary once n keeper processes are seen,
+// or after timeout with those seen then.
+func keepersSummaryOf(n int, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for len(liveKeepers()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return keepersSummary()
+}
+
 // waitKeepersGone waits up to timeout for every keeper process to exit.
 func waitKeepersGone(timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
