@@ -426,17 +426,8 @@ func (l *loginTurns) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi
 		}
 	}()
 	wait := o.Wait
-	if wait == nil { // Connect's default
-		wait = func(ctx context.Context, d time.Duration) error {
-			timer := time.NewTimer(d)
-			defer timer.Stop()
-			select {
-			case <-timer.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+	if wait == nil {
+		wait = iscsi.WaitTimer
 	}
 	o.Wait = func(ctx context.Context, d time.Duration) error {
 		<-l.turns // the wait before a retry is another login's turn

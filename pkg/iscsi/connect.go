@@ -41,7 +41,7 @@ type ConnectOptions struct {
 	// Jitter returns a random float in [0,1) used to spread retries of many
 	// machines booting together; nil means math/rand/v2.
 	Jitter func() float64
-	// Wait waits for d or until ctx is done; nil means a timer. Tests
+	// Wait waits for d or until ctx is done; nil means WaitTimer. Tests
 	// inject a fake clock here.
 	Wait func(ctx context.Context, d time.Duration) error
 }
@@ -70,13 +70,13 @@ func (o *ConnectOptions) defaults() {
 		o.Jitter = rand.Float64
 	}
 	if o.Wait == nil {
-		o.Wait = waitTimer
+		o.Wait = WaitTimer
 	}
 }
 
-// waitTimer waits for d or ctx, whichever comes first (an event wait with a
-// deadline, not a fixed sleep).
-func waitTimer(ctx context.Context, d time.Duration) error {
+// WaitTimer waits for d or ctx, whichever comes first (an event wait with
+// a deadline, not a fixed sleep): ConnectOptions.Wait's default.
+func WaitTimer(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
