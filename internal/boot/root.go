@@ -69,7 +69,7 @@ func (b *Boot) mountRoot(ctx context.Context, p *config.Plan, m *modules, dev *b
 	if err != nil {
 		hint := "check rootfstype= and rootflags=; the kernel log (dmesg) says more"
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("not mounted within rd.retry=%g s", p.Boot.Retry.Seconds())
+			err = fmt.Errorf("not mounted within %s s", p.Boot.RetryLimit())
 			hint = "the root's target stopped answering? the keeper's lines say whether it is logging in again; rd.retry= bounds the wait"
 		}
 		err = fmt.Errorf("mounting %s (%s) on %s %s with data %q: %w", dev.Path, fstype, newRoot, how, o.Data, err)
