@@ -53,11 +53,8 @@ func (e *NoLeaseError) Unwrap() error { return e.Last }
 
 // Hint says what to check.
 func (e *NoLeaseError) Hint() string {
-	h := fmt.Sprintf("is a DHCP server on this network answering %s (a reservation for this MAC, the switch port's VLAN)?", e.MAC)
-	if e.Limit != "" {
-		h += " " + e.Limit + " bounds the wait"
-	}
-	return h
+	return fmt.Sprintf("is a DHCP server on this network answering %s (a reservation for this MAC, the switch port's VLAN)?", e.MAC) +
+		limit.BoundsTheWait(e.Limit)
 }
 
 // errNoAnswer is an attempt that timed out.

@@ -70,16 +70,7 @@ func (e *NoLeaseError) Unwrap() error { return e.Last }
 // Hint says what to check.
 func (e *NoLeaseError) Hint() string {
 	return "is a DHCPv6 server answering on this link (a range or reservation for this DUID, the switch port's VLAN, multicast to ff02::1:2 not filtered)?" +
-		boundsTheWait(e.Limit)
-}
-
-// boundsTheWait is a hint's last words for a wait the limit lim ended,
-// "" when unnamed.
-func boundsTheWait(lim string) string {
-	if lim == "" {
-		return ""
-	}
-	return " " + lim + " bounds the wait"
+		limit.BoundsTheWait(e.Limit)
 }
 
 // errNoAnswer is a round in which no usable answer arrived.

@@ -107,7 +107,7 @@ func WaitSLAAC(ctx context.Context, o SLAACOptions) (*SLAACResult, error) {
 			return nil, &WaitError{
 				Interface: iface, What: missing, Elapsed: time.Since(start),
 				State: describeAddrs(iface) + "; " + describeRoutes(iface) + "; " + confSummary(iface),
-				Hint:  "is a router advertising on this link (radvd, dnsmasq --enable-ra; a prefix with the autonomous flag; the switch port's VLAN)?" + boundsTheWait(limit.Ended(ctx)),
+				Hint:  "is a router advertising on this link (radvd, dnsmasq --enable-ra; a prefix with the autonomous flag; the switch port's VLAN)?" + limit.BoundsTheWait(limit.Ended(ctx)),
 				Err:   ctx.Err(),
 			}
 		}

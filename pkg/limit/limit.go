@@ -55,3 +55,12 @@ func Ended(ctx context.Context) string {
 	}
 	return Of(ctx)
 }
+
+// BoundsTheWait is a hint's last words for a wait the limit name ended,
+// " <name> bounds the wait"; "" for no name.
+func BoundsTheWait(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " " + name + " bounds the wait"
+}
