@@ -30,6 +30,12 @@ type Control interface {
 	Resume(name string, noFlush bool) (devmapper.Info, error)
 	Remove(name string) error
 	Status(name string) (devmapper.Info, []devmapper.Target, error)
+	Messenger
+}
+
+// Messenger sends a map a target message, the part of Control that the
+// messages to a map made earlier need.
+type Messenger interface {
 	Message(name string, sector uint64, msg string) (string, error)
 }
 
@@ -136,6 +142,17 @@ func message(c Control, name, verb, dev string) error {
 	}
 	if _, err := c.Message(name, 0, verb+" "+dev); err != nil {
 		return fmt.Errorf("multipath: %s %s of %s: %w", verb, dev, name, err)
+	}
+	return nil
+}
+
+// FailIfNoPath makes map name fail the I/O it would queue with no path
+// left, as multipathd does once no_path_retry gives up: a map that
+// queues (queue_if_no_path) holds its I/O for ever once its paths are
+// gone for good.
+func FailIfNoPath(c Messenger, name string) error {
+	if _, err := c.Message(name, 0, "fail_if_no_path"); err != nil {
+		return fmt.Errorf("multipath: fail_if_no_path of %s: %w", name, err)
 	}
 	return nil
 }

@@ -233,6 +233,10 @@ func MapName(wwid string) string { return wwid }
 // "multipath".
 func MapUUID(wwid string) string { return "mpath-" + wwid }
 
+// IsMapUUID reports whether a device-mapper UUID is that of a map of
+// multipathd's (MapUUID); a partition's (PartitionUUID) is not.
+func IsMapUUID(uuid string) bool { return strings.HasPrefix(uuid, "mpath-") }
+
 // PartitionName is the name kpartx (as Debian's udev rules run it, with
 // "-p -part") gives partition n of map name.
 func PartitionName(name string, n int) string { return name + "-part" + strconv.Itoa(n) }

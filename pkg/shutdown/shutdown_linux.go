@@ -15,6 +15,7 @@ import (
 	"github.com/netroot/netroot/pkg/devmapper"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/multipath"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
@@ -437,15 +438,12 @@ func endSessions(sys sysfs.FS, timeout time.Duration) string {
 }
 
 // messenger sends a device-mapper target message (devmapper.Control).
-type messenger interface {
-	Message(name string, sector uint64, msg string) (string, error)
-}
+type messenger = multipath.Messenger
 
 func openDM() (messenger, error) { return devmapper.Open() }
 
 // failQueueing tells every multipath map to fail the I/O it would queue
-// with no path left ("fail_if_no_path", as multipathd's no_path_retry
-// does once it gives up).
+// with no path left (multipath.FailIfNoPath).
 func failQueueing(sys sysfs.FS, open func() (messenger, error)) string {
 	maps := multipathMaps(sys)
 	if len(maps) == 0 {
@@ -460,7 +458,7 @@ func failQueueing(sys sysfs.FS, open func() (messenger, error)) string {
 	}
 	var done, notes []string
 	for _, name := range maps {
-		if _, err := dm.Message(name, 0, "fail_if_no_path"); err != nil {
+		if err := multipath.FailIfNoPath(dm, name); err != nil {
 			notes = append(notes, err.Error())
 			continue
 		}
@@ -477,13 +475,13 @@ func failQueueing(sys sysfs.FS, open func() (messenger, error)) string {
 }
 
 // multipathMaps lists by name the device-mapper maps multipathd counts as
-// its own (UUID "mpath-<WWID>"; a partition's is "part<N>-mpath-…").
+// its own (multipath.IsMapUUID).
 func multipathMaps(sys sysfs.FS) []string {
 	dirs, _ := filepath.Glob(sys.Path("block/dm-*/dm"))
 	var out []string
 	for _, d := range dirs {
 		rel := filepath.Join("block", filepath.Base(filepath.Dir(d)), "dm")
-		if !strings.HasPrefix(sys.Value(rel+"/uuid"), "mpath-") {
+		if !multipath.IsMapUUID(sys.Value(rel + "/uuid")) {
 			continue
 		}
 		if name := sys.Value(rel + "/name"); name != "" {
