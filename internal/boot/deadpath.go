@@ -137,11 +137,12 @@ func (d *deadPaths) warnOnce(key, format string, args ...any) {
 
 // dial wraps base (nil: a net.Dialer) for the logins' connects: the bond
 // is the one the route to the address dialed leaves by (a redirect's
-// too, not the portal first named), and over an active-backup bond each connect gets deadPathProbe to be answered, and
-// one that is not makes the next slave with carrier active and connects
-// again at once, at most once per slave; the last try gets what is left
-// of ctx. Over a bond of another mode a connect that gets no answer is
-// only reported (once). Without a bond it is base.
+// too, not the portal first named). Over an active-backup bond each
+// connect gets deadPathProbe to be answered, and one that is not makes
+// the next slave with carrier active and connects again at once, at most
+// once per slave; the last try gets what is left of ctx. Over a bond of
+// another mode a connect that gets no answer is only reported (once).
+// Without a bond it is base.
 func (d *deadPaths) dial(base dialFunc) dialFunc {
 	if base == nil {
 		var nd net.Dialer
@@ -151,8 +152,7 @@ func (d *deadPaths) dial(base dialFunc) dialFunc {
 		return base
 	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		portal := address
-		name := d.bondFor(portalHost(portal))
+		name := d.bondFor(portalHost(address))
 		if name == "" {
 			return base(ctx, network, address)
 		}
@@ -162,7 +162,7 @@ func (d *deadPaths) dial(base dialFunc) dialFunc {
 			c, err := base(ctx, network, address)
 			if err != nil && !errors.Is(ctx.Err(), context.Canceled) && unanswered(err, false) {
 				why := error(&bond.NoStandbyError{Bond: name, Mode: mode, Ports: ports})
-				d.warnOnce("noswitch "+name, "login: no answer from %s over %s (%v); no other slave to make active: %v", portal, name, err, why)
+				d.warnOnce("noswitch "+name, "login: no answer from %s over %s (%v); no other slave to make active: %v", address, name, err, why)
 			}
 			return c, err
 		}
@@ -179,12 +179,12 @@ func (d *deadPaths) dial(base dialFunc) dialFunc {
 			switch {
 			case serr == nil:
 				d.b.log.Warnf("login: no answer from %s over %s's active slave %s within %s although it has carrier (%v): made %s the active slave",
-					portal, name, sw.From, deadPathProbe, err, sw.To)
+					address, name, sw.From, deadPathProbe, err, sw.To)
 			case errors.Is(serr, bond.ErrSwitchedMeanwhile):
 				// Another connect switched already: try the new slave.
 			default:
 				d.warnOnce("noswitch "+name, "login: no answer from %s over %s within %s (%v), and no slave to switch to: %v",
-					portal, name, deadPathProbe, err, serr)
+					address, name, deadPathProbe, err, serr)
 				return base(ctx, network, address)
 			}
 		}

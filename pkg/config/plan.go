@@ -48,8 +48,9 @@
 //     uses the deterministic DefaultInitiator(boot MAC). ISCSI.Initiator
 //     stays empty.
 //   - A static ip= without an interface goes to bootdev=, else to the one
-//     bond or VLAN the command line creates (dracut's ifup gives it to every
-//     interface it brings up); otherwise it is an error.
+//     bond or VLAN the command line creates, else to the PXE NIC BOOTIF=
+//     names (dracut's ifup gives it to every interface it brings up);
+//     otherwise it is an error.
 //   - A gateway of 0.0.0.0 (::) in ip= or gateway= is no gateway, as the
 //     kernel's own ip= reads it (pxelinux's IPAPPEND 1 writes it without a
 //     router); dracut's network-legacy hands it to "ip route replace
