@@ -166,6 +166,39 @@ func TestPathsTwoSubnets(t *testing.T) {
 	}
 }
 
+// TestPathsTwoSubnetsDHCP: the same two subnets, each NIC by DHCP
+// (ip=eth0:dhcp ip=eth1:dhcp; a server on each bridge): with either NIC's
+// cable out the boot goes on dhcpGrace after the other NIC's lease — not
+// at rd.retry's end — and logs in over it.
+func TestPathsTwoSubnetsDHCP(t *testing.T) {
+	const cmdline = "ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN +
+		" netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN + " " + rootArgs
+	for _, tc := range []struct {
+		nic, link, via, lease string
+	}{
+		{"eth0", "n0", otherSubnet, `eth1 10\.78\.0\.1[5-9][0-9]/24`},
+		{"eth1", "n1", rig.HostAddr, `eth0 10\.77\.0\.1[5-9][0-9]/24`},
+	} {
+		t.Run(tc.nic+"-unplugged", func(t *testing.T) {
+			spec := twoSubnetsSpec(tc.nic+"-unplugged-dhcp", cmdline)
+			spec.DHCP = &rig.DHCPConfig{Extra: []string{"--interface=br1", "--dhcp-range=10.78.0.150,10.78.0.199,255.255.255.0,1h"}}
+			b := start(t, spec)
+			if err := b.VM.Monitor("set_link " + tc.link + " off"); err != nil {
+				t.Fatal(err)
+			}
+			log := realRoot(t, b)
+			t.Logf("root ready at %.2f s", rootReadyAt(t, log))
+			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.nic+` has no DHCP lease 10s after another interface came up`))
+			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.lease+` .*\(DHCP, MAC `))
+			wantLine(t, log, `^netroot: login: `+regexp.QuoteMeta(tc.via)+`:3260 `+regexp.QuoteMeta(rig.TargetIQN)+`: session`)
+			wantReport(t, log, "iscsi-conn", "persistent="+tc.via+":3260")
+			if at := rootReadyAt(t, log); at > 60 {
+				t.Errorf("root ready at %.2f s: the boot waited for the unplugged NIC", at)
+			}
+		})
+	}
+}
+
 // TestPathsMultipathRoot: rd.netroot.multipath=1 on two subnets: the root
 // is a dm-multipath device over two sessions. While the root writes, the
 // first path's link is cut (host side: the guest keeps carrier) for 30 s:

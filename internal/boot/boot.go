@@ -58,8 +58,6 @@ type Boot struct {
 	mu         sync.Mutex
 	background []background
 
-	// carriers are the static interfaces' carrier waits (carrier.go).
-	carriers *carriers
 
 	// shutdownBound: the shutdown role is bound from the initramfs
 	// (shutdownBind is why not), so switch_root keeps its directory.

@@ -5,129 +5,114 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
+	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/dhcp"
 )
 
 // Paths on several NICs (two subnets, two switches, no bond): a NIC whose
-// cable is out must not hold the boot in the ip step until rd.retry runs
-// out, since the root's other paths do not need it. With several static
-// ip= interfaces their carrier is awaited together, at the last one's ip
-// step (the others are up by then): once one has carrier, the others get
-// carrierGrace, and one still without carrier then is reported and left —
-// the logins over it fail or wait while the others answer.
+// cable is out, or whose DHCP server does not answer, must not hold the
+// boot in the ip step until rd.retry runs out, since the root's other
+// paths do not need it. With several ip= interfaces that stand on their
+// own — a static address, or DHCPv4 on a named interface — each one's
+// readiness is work of one task.Graced group: the DHCP runs all start at
+// once, before the first ip step; a static interface's carrier wait
+// starts at its ip step (its address is set regardless) and is awaited
+// after the last. Once one interface is ready the others get their grace
+// (carrierGrace, dhcpGrace), and one still not ready then is reported and
+// left — the logins over it fail or wait while the others answer.
 
 // carrierGrace bounds the wait for the other interfaces' carrier once one
-// of them has it (a link negotiates in a few seconds). A variable for the
-// tests.
+// of them is ready (a link negotiates in a few seconds). A variable for
+// the tests.
 var carrierGrace = 3 * time.Second
 
-// carriers are the concurrent carrier waits of the static interfaces.
-type carriers struct {
-	first chan struct{} // closed once one has carrier
-	once  sync.Once
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	done  map[string]chan struct{}
-	errs  map[string]error
-}
+// readiness is the group's work: a DHCP lease, nil for a carrier.
+type readiness = task.Graced[*dhcp.Lease]
 
-// staticInterfaces are the interfaces of the plan's static ip= entries.
-func staticInterfaces(p *config.Plan) []string {
+// groupInterfaces are the interfaces of ips that stand on their own: a
+// static address, or DHCPv4 on a named interface.
+func groupInterfaces(ips []config.IPConfig) []string {
 	var out []string
-	for _, ip := range p.Net.IP {
-		if ip.Method == config.IPStatic && ip.Interface != "" && !slices.Contains(out, ip.Interface) {
+	for _, ip := range ips {
+		if ip.Interface == "" || slices.Contains(out, ip.Interface) {
+			continue
+		}
+		if v4, _ := ipMethods(ip); v4 || ip.Method == config.IPStatic {
 			out = append(out, ip.Interface)
 		}
 	}
 	return out
 }
 
-// waitCarrier waits for iface's carrier (staticIP): alone, as long as ctx
-// lets it; beside other static interfaces, it starts the wait and, at
-// the last of them, waits until one has carrier and then up to
-// carrierGrace for the others.
-func (b *Boot) waitCarrier(ctx context.Context, p *config.Plan, addrs Addrs, iface string) error {
-	ifaces := staticInterfaces(p)
-	if len(ifaces) < 2 || !slices.Contains(ifaces, iface) {
-		return addrs.WaitCarrier(ctx, iface)
+// startReadiness returns the readiness group when ips name several
+// interfaces (nil otherwise), their DHCP runs started.
+func (b *Boot) startReadiness(ctx context.Context, ips []config.IPConfig, addrs Addrs) *readiness {
+	if len(groupInterfaces(ips)) < 2 {
+		return nil
 	}
-	if b.carriers == nil {
-		b.carriers = &carriers{first: make(chan struct{}), done: map[string]chan struct{}{}, errs: map[string]error{}}
-	}
-	c := b.carriers
-	c.mu.Lock()
-	if _, started := c.done[iface]; !started {
-		done := make(chan struct{})
-		c.done[iface] = done
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			err := addrs.WaitCarrier(ctx, iface)
-			c.mu.Lock()
-			c.errs[iface] = err
-			c.mu.Unlock()
-			close(done)
-			if err == nil {
-				c.once.Do(func() { close(c.first) })
-			}
-		}()
-	}
-	c.mu.Unlock()
-	if iface != ifaces[len(ifaces)-1] {
-		return nil // awaited with the last
-	}
-	all := make(chan struct{})
-	go func() {
-		c.wg.Wait()
-		close(all)
-	}()
-	select {
-	case <-c.first:
-	case <-all:
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		var errs []error
-		for _, i := range ifaces {
-			if c.errs[i] != nil {
-				errs = append(errs, c.errs[i])
-			}
-		}
-		if len(errs) == 0 {
-			return nil
-		}
-		return fmt.Errorf("no interface has carrier: %w", errors.Join(errs...))
-	}
-	t := time.NewTimer(carrierGrace)
-	defer t.Stop()
-	expired := false
-	for _, i := range ifaces {
-		c.mu.Lock()
-		done := c.done[i]
-		c.mu.Unlock()
-		if done == nil {
+	g := task.NewGraced[*dhcp.Lease]()
+	for _, ip := range ips {
+		if v4, _ := ipMethods(ip); !v4 || ip.Interface == "" {
 			continue
 		}
-		if !expired {
-			select {
-			case <-done:
-			case <-t.C:
-				expired = true
-			}
-		}
-		up := false
-		select {
-		case <-done:
-			c.mu.Lock()
-			up = c.errs[i] == nil
-			c.mu.Unlock()
-		default:
-		}
-		if !up {
-			b.log.Warnf("ip: %s has no carrier %s after another interface got it; going on without it (the root's paths through it answer once it has) — check its cable/switch port", i, carrierGrace)
+		o := dhcp.Options{Interface: ip.Interface, Hostname: ip.Hostname, Logf: b.log.Printf}
+		g.Go(ctx, ip.Interface, dhcpGrace, func(ctx context.Context) (*dhcp.Lease, error) {
+			return addrs.AcquireDHCP(ctx, o)
+		})
+	}
+	return g
+}
+
+// startCarrier starts the wait for a static interface's carrier in the
+// group.
+func startCarrier(ctx context.Context, g *readiness, addrs Addrs, iface string) {
+	g.Go(ctx, iface, carrierGrace, func(ctx context.Context) (*dhcp.Lease, error) {
+		return nil, addrs.WaitCarrier(ctx, iface)
+	})
+}
+
+// awaitCarriers waits for the carrier of the group's static interfaces,
+// after the last ip step, as the "carrier" step. One without carrier
+// while another interface is up is reported and left; the boot fails only
+// when none is.
+func (b *Boot) awaitCarriers(ctx context.Context, g *readiness, ips []config.IPConfig) error {
+	var statics []string
+	for _, ip := range ips {
+		if ip.Method == config.IPStatic && g.Started(ip.Interface) && !slices.Contains(statics, ip.Interface) {
+			statics = append(statics, ip.Interface)
 		}
 	}
+	if len(statics) == 0 {
+		return nil
+	}
+	st := b.log.Begin("carrier")
+	// A DHCP interface of the group had its lease applied, or was left
+	// because another interface came up.
+	up := len(statics) < len(groupInterfaces(ips))
+	var have, failed []string
+	var errs []error
+	for _, i := range statics {
+		switch _, err := g.Wait(ctx, i); {
+		case err == nil:
+			have = append(have, i)
+		case errors.Is(err, task.ErrLeft):
+			b.log.Warnf("ip: %s has no carrier %s after another interface came up; going on without it (the root's paths through it answer once it has) — check its cable/switch port", i, carrierGrace)
+		default:
+			failed, errs = append(failed, i), append(errs, err)
+		}
+	}
+	if !up && len(have) == 0 {
+		err := fmt.Errorf("no interface has carrier: %w", errors.Join(errs...))
+		st.Fail(err)
+		return err
+	}
+	for k, err := range errs {
+		b.log.Warnf("ip: %s: %v; going on without it", failed[k], err)
+	}
+	st.Done("%s", orNone(strings.Join(have, ", ")))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/config"
@@ -65,6 +66,11 @@ func needsFreeNICs(p *config.Plan, ip config.IPConfig, bootif string) bool {
 	return ip.Interface == "" && p.Net.BootDev == "" && bootif == "" && len(p.Net.Bonds) == 0 && len(p.Net.VLANs) == 0
 }
 
+// dhcpGrace bounds the wait for the other interfaces' leases once one of
+// several ip=<interface>:dhcp got its own (a server answers a DISCOVER,
+// or its first retransmission, within it). A variable for the tests.
+var dhcpGrace = 10 * time.Second
+
 // ipMethods returns whether the ip= entry asks for DHCPv4 (dhcp, on, any,
 // single-dhcp, possibly among others) and the methods netroot does not
 // implement (the IPv6 ones are ip6's).
@@ -81,9 +87,11 @@ func ipMethods(ip config.IPConfig) (v4 bool, unsupported []config.IPMethod) {
 	return v4, unsupported
 }
 
-// dhcpIP runs DHCP for one ip= entry and configures the winning lease; it
-// returns the lease and the step's line.
-func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, bootif string, links Links, addrs Addrs, files Files) (*dhcp.Lease, string, error) {
+// dhcpIP runs DHCP for one ip= entry — or takes its run from the
+// readiness group — and configures the winning lease; it returns the lease
+// and the step's line, no lease when the group left the interface.
+func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, bootif string, links Links, addrs Addrs, files Files,
+	ready *readiness) (*dhcp.Lease, string, error) {
 	v4, unsupported := ipMethods(ip)
 	param := "ip=" + string(ip.Method)
 	if ip.Interface != "" {
@@ -111,7 +119,17 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 	if ip.Interface == "" {
 		b.log.Printf("ip: %s: DHCP on %s", how, strings.Join(ifaces, ", "))
 	}
-	lease, err := raceDHCP(ctx, addrs, ifaces, dhcp.Options{Hostname: ip.Hostname, Logf: b.log.Printf})
+	var lease *dhcp.Lease
+	var err error
+	if ready != nil && ip.Interface != "" && ready.Started(ip.Interface) {
+		lease, err = ready.Wait(ctx, ip.Interface)
+		if errors.Is(err, task.ErrLeft) {
+			b.log.Warnf("ip: %s has no DHCP lease %s after another interface came up; going on without it (the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there", ip.Interface, dhcpGrace)
+			return nil, ip.Interface + ": no lease, left", nil
+		}
+	} else {
+		lease, err = raceDHCP(ctx, addrs, ifaces, dhcp.Options{Hostname: ip.Hostname, Logf: b.log.Printf})
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -87,10 +87,9 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		}
 		st.Done("%s on %s, id %d", v.Name, v.Parent, v.ID)
 	}
-	rootPath := false // netroot=dhcp's target is known
+	// ip=…:<macaddr> before any address or DHCP: dracut's ifup sets it
+	// first, and a DHCP server sees the new one.
 	for _, ip := range n.IP {
-		// ip=…:<macaddr> before any address or DHCP: dracut's ifup sets
-		// it first, and a DHCP server sees the new one.
 		if ip.MAC != nil {
 			st := b.log.Begin("mac")
 			if err := links.SetMAC(ip.Interface, ip.MAC); err != nil {
@@ -99,6 +98,10 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			}
 			st.Done("%s %s", ip.Interface, ip.MAC)
 		}
+	}
+	ready := b.startReadiness(ctx, n.IP, addrs)
+	rootPath := false // netroot=dhcp's target is known
+	for _, ip := range n.IP {
 		if len(ipv6Methods(ip)) > 0 {
 			if err := b.ip6(ctx, p, ip, bootif, loginTargets(p, res), links, addrs, v6, files, &res); err != nil {
 				return res, err
@@ -109,7 +112,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		}
 		st := b.log.Begin("ip")
 		if ip.Method == config.IPStatic {
-			detail, err := b.staticIP(ctx, p, addrs, ip)
+			detail, err := b.staticIP(ctx, addrs, ip, ready)
 			if err != nil {
 				st.Fail(err)
 				return res, fail("ip", err, "check ip=")
@@ -117,10 +120,14 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			st.Done("%s", detail)
 			continue
 		}
-		lease, detail, err := b.dhcpIP(ctx, p, ip, bootif, links, addrs, files)
+		lease, detail, err := b.dhcpIP(ctx, p, ip, bootif, links, addrs, files, ready)
 		if err != nil {
 			st.Fail(err)
 			return res, fail("ip", err, "check ip=")
+		}
+		if lease == nil { // left for another interface's
+			st.Done("%s", detail)
+			continue
 		}
 		res.leases = append(res.leases, lease)
 		if p.ISCSI.FromDHCP && !rootPath {
@@ -141,6 +148,11 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			}
 		}
 		st.Done("%s", detail)
+	}
+	if ready != nil {
+		if err := b.awaitCarriers(ctx, ready, n.IP); err != nil {
+			return res, fail("carrier", err, "check the NICs' cables and switch ports")
+		}
 	}
 	for _, r := range n.Routes {
 		if err := addrs.AddRoute(netconf.Route{Destination: r.Destination, Gateway: r.Gateway, Interface: r.Interface}); err != nil {
@@ -323,8 +335,9 @@ func (b *Boot) checkLACP(ctx context.Context, links Links, name string) error {
 	return err
 }
 
-// staticIP applies a static ip= entry.
-func (b *Boot) staticIP(ctx context.Context, p *config.Plan, addrs Addrs, ip config.IPConfig) (string, error) {
+// staticIP applies a static ip= entry and waits for its carrier — in the
+// readiness group, when there is one (carrier.go).
+func (b *Boot) staticIP(ctx context.Context, addrs Addrs, ip config.IPConfig, ready *readiness) (string, error) {
 	if ip.Interface == "" {
 		return "", fmt.Errorf("a static ip= needs an interface name")
 	}
@@ -338,7 +351,9 @@ func (b *Boot) staticIP(ctx context.Context, p *config.Plan, addrs Addrs, ip con
 			b.log.Warnf("hostname %s: %v", ip.Hostname, err)
 		}
 	}
-	if err := b.waitCarrier(ctx, p, addrs, ip.Interface); err != nil {
+	if ready != nil {
+		startCarrier(ctx, ready, addrs, ip.Interface)
+	} else if err := addrs.WaitCarrier(ctx, ip.Interface); err != nil {
 		return "", err
 	}
 	d := fmt.Sprintf("%s %s", ip.Interface, ip.Address)

@@ -16,6 +16,7 @@ import (
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/devmapper"
+	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/multipath"
@@ -160,6 +161,17 @@ func (r *pathsRig) WaitCarrier(ctx context.Context, iface string) error {
 		return fmt.Errorf("%s has no carrier: %w", iface, ctx.Err())
 	}
 	return nil
+}
+
+// AcquireDHCP finds no server behind a NIC without carrier: it waits
+// until it is cancelled.
+func (r *pathsRig) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Lease, error) {
+	if r.noCarrier[o.Interface] {
+		r.record("dhcp %s", o.Interface)
+		<-ctx.Done()
+		return nil, fmt.Errorf("%s: no DHCP answer: %w", o.Interface, ctx.Err())
+	}
+	return r.machine.AcquireDHCP(ctx, o)
 }
 
 // boot runs a boot of cmdline on the rig to its end; it returns Run's

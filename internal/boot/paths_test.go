@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/multipath"
 )
@@ -554,11 +556,83 @@ func TestPathsOnTwoNICs(t *testing.T) {
 		if took > 3*time.Second {
 			t.Errorf("%s out: the boot took %v", tc.unplugged, took)
 		}
-		if !strings.Contains(r.screen.String(), "ip: "+tc.unplugged+" has no carrier 200ms after another interface got it") {
+		if !strings.Contains(r.screen.String(), "ip: "+tc.unplugged+" has no carrier 200ms after another interface came up") {
 			t.Errorf("%s out: no warning:\n%s", tc.unplugged, r.screen)
 		}
 		if r.state == nil || r.state.Sessions[0].Portals[0] != tc.won {
 			t.Errorf("%s out: keeper state %+v, want the session on %s", tc.unplugged, r.state, tc.won)
+		}
+	}
+}
+
+// TestDHCPPathsOnTwoNICs: the same two subnets, a NIC by DHCP
+// (ip=<nic>:dhcp) beside another by DHCP or a static address: with either
+// NIC's cable out the boot goes on that NIC's grace after the other came
+// up and logs in over the other; its rd.retry is far longer.
+func TestDHCPPathsOnTwoNICs(t *testing.T) {
+	shorten(t, &dhcpGrace, 200*time.Millisecond)
+	shorten(t, &carrierGrace, 300*time.Millisecond)
+	const portal2 = "10.78.0.1:3260"
+	targets := " rd.retry=20 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " netroot=iscsi:10.78.0.1::3260:1:" + targetIQN + " " + rootArgs
+	const (
+		dhcpBoth  = "ip=eth0:dhcp ip=eth1:dhcp"
+		static0   = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=eth1:dhcp"
+		noLease   = " has no DHCP lease 200ms after another interface came up"
+		noCarrier = " has no carrier 300ms after another interface came up"
+	)
+	for _, tc := range []struct{ ips, unplugged, dead, won, warning string }{
+		{dhcpBoth, "eth0", portalA, portal2, noLease},
+		{dhcpBoth, "eth1", portal2, portalA, noLease},
+		{static0, "eth0", portalA, portal2, noCarrier},
+		{static0, "eth1", portal2, portalA, noLease},
+	} {
+		r := newPathsRig(t)
+		r.leases = map[string]*dhcp.Lease{
+			"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
+			"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1")},
+		}
+		r.noCarrier = map[string]bool{tc.unplugged: true}
+		r.behave = map[string]func(context.Context) error{tc.dead: blackHole}
+		took, err := r.boot(tc.ips + targets)
+		if err != nil {
+			t.Fatalf("%s, %s out: Run: %v\n%s", tc.ips, tc.unplugged, err, r.screen)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s, %s out: the boot took %v", tc.ips, tc.unplugged, took)
+		}
+		if !strings.Contains(r.screen.String(), "ip: "+tc.unplugged+tc.warning) {
+			t.Errorf("%s, %s out: no warning %q:\n%s", tc.ips, tc.unplugged, tc.warning, r.screen)
+		}
+		if r.state == nil || r.state.Sessions[0].Portals[0] != tc.won {
+			t.Errorf("%s, %s out: keeper state %+v, want the session on %s", tc.ips, tc.unplugged, r.state, tc.won)
+		}
+	}
+}
+
+// TestNoNICComesUp: with every NIC's cable out the ip step fails when
+// rd.retry ends, naming each NIC — a static pair as "no carrier", a DHCP
+// pair at the first NIC's run.
+func TestNoNICComesUp(t *testing.T) {
+	targets := " rd.retry=1 rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " " + rootArgs
+	for _, tc := range []struct{ ips, want string }{
+		{"ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=10.78.0.10:::255.255.255.0::eth1:none",
+			"FATAL carrier: no interface has carrier: eth0 has no carrier: context deadline exceeded"},
+		{"ip=eth0:dhcp ip=eth1:dhcp", "FATAL ip: eth0: no DHCP answer: context deadline exceeded"},
+	} {
+		r := newPathsRig(t)
+		r.noCarrier = map[string]bool{"eth0": true, "eth1": true}
+		took, err := r.boot(tc.ips + targets)
+		if err == nil {
+			t.Fatalf("%s: booted", tc.ips)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s: failed after %v, want rd.retry's 1 s", tc.ips, took)
+		}
+		if !strings.Contains(r.screen.String(), tc.want) {
+			t.Errorf("%s: no %q:\n%s", tc.ips, tc.want, r.screen)
+		}
+		if testing.Verbose() {
+			t.Logf("%s", r.screen)
 		}
 	}
 }
