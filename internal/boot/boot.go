@@ -58,7 +58,6 @@ type Boot struct {
 	mu         sync.Mutex
 	background []background
 
-
 	// shutdownBound: the shutdown role is bound from the initramfs
 	// (shutdownBind is why not), so switch_root keeps its directory.
 	shutdownBound bool
