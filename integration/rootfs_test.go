@@ -103,14 +103,38 @@ func dataThenRoot(t *testing.T) []string {
 }
 
 // TestBootSecondLUN boots from LUN 2 of a target with two LUNs, found by
-// LABEL=; LUN 1 holds another filesystem.
+// LABEL=; LUN 1 holds another filesystem, which the real OS sees too: the
+// rest of the target is scanned before switch_root, as open-iscsi's login
+// scans it all (node.session.scan=auto). With node.session.scan=manual
+// the real OS sees LUN 2 only.
 func TestBootSecondLUN(t *testing.T) {
-	tc := rig.DefaultTarget()
-	tc.LUNs = dataThenRoot(t)
-	b := start(t, rig.BootSpec{Cmdline: withLUN("2"), Target: tc})
-	log := assertRealRoot(t, b)
-	if !strings.Contains(log, "LUN 2 is /dev/sd") {
-		t.Errorf("the disk line does not name LUN 2")
+	for _, tc := range []struct {
+		name, param string
+		lun1        bool
+	}{
+		{"auto", "", true},
+		{"manual", " rd.iscsi.param=node.session.scan=manual", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := rig.DefaultTarget()
+			target.LUNs = dataThenRoot(t)
+			b := start(t, rig.BootSpec{Cmdline: withLUN("2") + tc.param, Target: target})
+			log := assertRealRoot(t, b)
+			if !strings.Contains(log, "LUN 2 is /dev/sd") {
+				t.Errorf("the disk line does not name LUN 2")
+			}
+			devs := reported(log, "scsi-devices")
+			if len(devs) != 1 {
+				t.Fatalf("scsi-devices reports %q", devs)
+			}
+			t.Logf("the real OS's SCSI devices: %s", devs[0])
+			if got := regexp.MustCompile(`\b\d+:0:0:1\b`).MatchString(devs[0]); got != tc.lun1 {
+				t.Errorf("LUN 1 in the real OS: %v, want %v (%s)", got, tc.lun1, devs[0])
+			}
+			if !regexp.MustCompile(`\b\d+:0:0:2\b`).MatchString(devs[0]) {
+				t.Errorf("the root's LUN 2 is not among the real OS's SCSI devices %s", devs[0])
+			}
+		})
 	}
 }
 

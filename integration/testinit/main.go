@@ -115,6 +115,12 @@ func main() {
 	}
 	report("resolv", strings.ReplaceAll(read("/run/netroot/resolv.conf"), "\n", " | "))
 	report("hostname", read("/proc/sys/kernel/hostname"))
+	// scsi-devices: every SCSI device (H:C:T:L), the LUNs the real OS has.
+	devs, _ := filepath.Glob("/sys/bus/scsi/devices/*:*:*:*")
+	for i := range devs {
+		devs[i] = filepath.Base(devs[i])
+	}
+	report("scsi-devices", strings.Join(devs, " "))
 	sessions, _ := filepath.Glob("/sys/class/iscsi_session/session*")
 	for _, s := range sessions {
 		report("iscsi-session", fmt.Sprintf("%s target=%q user=%q", filepath.Base(s),

@@ -665,6 +665,39 @@ func TestPanicInLogin(t *testing.T) {
 	}
 }
 
+// TestBootScansTheRestOfTheTarget: with a LUN named, the disk step scans
+// that LUN alone, and once the root is found the target's other LUNs are
+// scanned beside the mount (before switch_root), as open-iscsi's login
+// (node.session.scan=auto) scans the whole target: the real OS may mount
+// another of them. node.session.scan=manual keeps to the named LUN; an
+// empty LUN field scanned them all already.
+func TestBootScansTheRestOfTheTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name, netroot, param string
+		scans                []string
+	}{
+		{"LUN 2 given", "iscsi:10.77.0.1:::2:" + targetIQN, "", []string{"scsi-scan host2 2", "scsi-scan host2 -"}},
+		{"manual", "iscsi:10.77.0.1:::2:" + targetIQN, " rd.iscsi.param=node.session.scan=manual", []string{"scsi-scan host2 2"}},
+		{"field empty", "iscsi:10.77.0.1::::" + targetIQN, "", []string{"scsi-scan host2 -"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			m.luns = map[uint64]string{1: "DATA", 2: "ISCSI_ROOT"}
+			cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=" + tc.netroot + " " + rootArgs + " rd.shell=0" + tc.param
+			if _, err := m.boot(cl, Options{}); err != nil {
+				t.Fatalf("Run: %v\n%s", err, m.screen)
+			}
+			if got := m.called("scsi-scan "); !slices.Equal(got, tc.scans) {
+				t.Errorf("scans %q, want %q", got, tc.scans)
+			}
+			calls := strings.Join(m.calls, "\n")
+			if strings.Contains(calls, "scsi-scan host2 -") && strings.Index(calls, "scsi-scan host2 -") > strings.Index(calls, "switch_root ") {
+				t.Errorf("the rest of the target scanned after switch_root:\n%s", calls)
+			}
+		})
+	}
+}
+
 // TestBootEveryLUNWhenTheFieldIsEmpty: with netroot='s <LUN> field empty
 // dracut logs in to the whole target and root= may be on any LUN (its own
 // iSCSI test boots root=LABEL= on LUN 1 of a tgt target that way); /init

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
 )
 
@@ -131,6 +132,9 @@ func (f *flakyTarget) Recover(ctx context.Context, handle uint64, s keeper.Sessi
 }
 
 func (f *flakyTarget) Scan(hostNo uint32, lun uint64) error {
+	if lun == iscsi.AllLUNs { // the rest of the target, once the root is found
+		return f.machine.Scan(hostNo, lun)
+	}
 	f.mu.Lock()
 	f.scans++
 	first := f.scans == 1

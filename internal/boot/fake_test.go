@@ -428,7 +428,11 @@ func (m *machine) Scan(hostNo uint32, lun uint64) error {
 	defer m.mu.Unlock()
 	m.calls = append(m.calls, fmt.Sprintf("scsi-scan host%d %s", hostNo, map[bool]string{true: "-", false: strconv.FormatUint(lun, 10)}[lun == iscsi.AllLUNs]))
 	if m.luns == nil {
-		m.scanLUN(hostNo, lun, "ISCSI_ROOT")
+		// The target's one LUN: whichever was asked for, or the first
+		// scan of them all.
+		if lun != iscsi.AllLUNs || !hasDiskOn(m.disks, hostNo) {
+			m.scanLUN(hostNo, lun, "ISCSI_ROOT")
+		}
 		return nil
 	}
 	for l, label := range m.luns {
@@ -437,6 +441,14 @@ func (m *machine) Scan(hostNo uint32, lun uint64) error {
 		}
 	}
 	return nil
+}
+
+// hasDiskOn reports whether a disk of SCSI host hostNo is among disks.
+func hasDiskOn(disks []blockdev.Device, hostNo uint32) bool {
+	return slices.ContainsFunc(disks, func(d blockdev.Device) bool {
+		h, _, _, _, ok := d.SCSI()
+		return ok && h == int(hostNo)
+	})
 }
 
 // scanLUN makes the disk of a LUN the target has, once.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/blockdev"
@@ -14,6 +15,7 @@ import (
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/prio"
 )
 
 // attached is what the logins and the root's search found.
@@ -61,8 +63,36 @@ func (b *Boot) attachRoot(ctx context.Context, p *config.Plan, net netResult, st
 	err = b.findRoot(ctx, p, sel, w, &a, dm, stack, files)
 	if err == nil {
 		b.tuneRootDisk(ctx, is, &a)
+		b.scanRest(ctx, p, is, &a)
 	}
 	return a, err
+}
+
+// scanRest scans the other LUNs of the targets whose disk step scanned
+// only the LUN netroot= names, beside the mount: open-iscsi's login
+// (iscsistart, iscsiadm; node.session.scan=auto) scans the whole target,
+// and the real OS may mount another of its LUNs. node.session.scan=manual
+// keeps to the named LUN. switch_root waits for it (with the disks'
+// settings): a thread inside a scan would hold the exec.
+func (b *Boot) scanRest(ctx context.Context, p *config.Plan, is ISCSI, a *attached) {
+	if p.ISCSI.Session.ScanManual {
+		return
+	}
+	for i, s := range a.sessions {
+		if i < len(a.allLUNs) && a.allLUNs[i] {
+			continue
+		}
+		a.tuning = append(a.tuning, goTask(b, ctx, "disk", func(context.Context) (struct{}, error) {
+			start := time.Now()
+			err := prio.Run(backgroundNice, func() error { return is.Scan(s.HostNo, iscsi.AllLUNs) })
+			if err != nil {
+				b.log.Warnf("disk: scanning the other LUNs of %s (SCSI host %d), as open-iscsi's node.session.scan=auto does: %v", s.TargetName, s.HostNo, err)
+			} else {
+				b.log.Debugf("disk: the other LUNs of %s (SCSI host %d) scanned in %s", s.TargetName, s.HostNo, time.Since(start).Round(time.Millisecond))
+			}
+			return struct{}{}, nil
+		}))
+	}
 }
 
 // rootSelector is the root= device: the plan's, or for root=dhcp the

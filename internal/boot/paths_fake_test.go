@@ -266,6 +266,9 @@ func (r *pathsRig) Scan(hostNo uint32, lun uint64) error {
 	m := r.machine
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if lun == iscsi.AllLUNs && hasDiskOn(m.disks, hostNo) {
+		return nil // the target's one LUN is there
+	}
 	n := len(slices.DeleteFunc(slices.Clone(m.disks), func(d blockdev.Device) bool { return d.IsPartition() }))
 	name := "sd" + string(rune('a'+n))
 	portal, target, _ := strings.Cut(m.portals[hostNo], " ")

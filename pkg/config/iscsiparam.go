@@ -37,6 +37,11 @@ type Session struct {
 	// LoginTimeout is node.conn[0].timeo.login_timeout in seconds: the
 	// bound of one dial and login (iscsi.ConnectOptions.AttemptTimeout).
 	LoginTimeout *int
+	// ScanManual is node.session.scan=manual: only the LUN netroot= names
+	// is scanned. Unset (auto, open-iscsi's default) every LUN of a
+	// session's target appears, as after dracut's login: /init waits for
+	// the named LUN's disk and scans the rest beside the mount.
+	ScanManual bool
 }
 
 // KernelOptions returns base with the kernel settings of rd.iscsi.param=
@@ -69,7 +74,7 @@ func (s Session) NoopGiven() bool { return s.NoopOutInterval != nil || s.NoopOut
 // IsZero reports whether rd.iscsi.param= asked for nothing.
 func (s Session) IsZero() bool {
 	return len(s.LoginKeys) == 0 && s.CHAPAlgorithms == nil && s.ReplacementTimeout == nil &&
-		!s.NoopGiven() && s.CmdsMax == nil && s.QueueDepth == nil && s.LoginTimeout == nil
+		!s.NoopGiven() && s.CmdsMax == nil && s.QueueDepth == nil && s.LoginTimeout == nil && !s.ScanManual
 }
 
 // iscsiParamKind is what netroot does with an open-iscsi setting.
@@ -89,6 +94,8 @@ const (
 	// must agree with the credentials given (netroot uses CHAP exactly
 	// when they are).
 	ipAuthMethod
+	// ipScan: node.session.scan, auto or manual.
+	ipScan
 	// ipFixed: netroot always behaves one way; only that value is taken.
 	ipFixed
 	// ipRefused: netroot cannot honour it.
@@ -150,7 +157,7 @@ var iscsiParams = []iscsiParam{
 	{Key: "node.session.err_timeo.host_reset_timeout", kind: ipRefused, why: "netroot's kernel hand-off does not set it"},
 	{Key: "node.session.iscsi.FastAbort", kind: ipFixed, fixed: "Yes", why: "netroot's kernel hand-off always sets FastAbort"},
 	{Key: "node.session.iscsi.ERL", kind: ipLogin, login: "ErrorRecoveryLevel"},
-	{Key: "node.session.scan", kind: ipRefused, why: "/init scans the LUN netroot= names, or every LUN when its <LUN> field is empty"},
+	{Key: "node.session.scan", kind: ipScan},
 	{Key: "node.session.reopen_max", kind: ipRefused, why: whyIscsid},
 	{Key: "node.session.sess_reopen_log_freq", kind: ipRefused, why: whyIscsid},
 	{Key: "node.conn[0].address", kind: ipRefused, why: "the portal is netroot='s <servername>"},
@@ -250,6 +257,8 @@ func ISCSIParams() [][2]string {
 			v = "applied: login attempts per target, as rd.iscsi.login_retry_max"
 		case p.kind == ipAuthMethod:
 			v = "checked: None or CHAP, as the credentials given say (" + p.why + ")"
+		case p.kind == ipScan:
+			v = "applied: auto (the default, as open-iscsi's: every LUN of the target appears — /init waits for the LUN netroot= names and scans the others beside the mount) or manual (only that LUN is scanned)"
 		case p.kind == ipFixed:
 			v = "only " + p.fixed + ": " + p.why
 		default:
@@ -317,6 +326,14 @@ func (is *iscsiSession) add(key, value string) error {
 			is.authMethod = "CHAP"
 		default:
 			return fmt.Errorf("%w: %s=%s: want None or CHAP", ErrSyntax, key, value)
+		}
+		return nil
+	case ipScan:
+		switch value {
+		case "auto", "manual":
+			is.s.ScanManual = value == "manual"
+		default:
+			return fmt.Errorf("%w: %s=%s: want auto or manual", ErrSyntax, key, value)
 		}
 		return nil
 	case ipLoginRetry:

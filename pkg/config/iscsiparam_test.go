@@ -163,7 +163,7 @@ func TestISCSIParamRefused(t *testing.T) {
 // (a sample value is accepted) or refused naming the key; every key the
 // login negotiates is reachable by its bare name.
 func TestISCSIParamTable(t *testing.T) {
-	samples := map[iscsiParamKind]string{ipKernel: "32", ipLoginRetry: "3", ipCHAPAlgs: "MD5", ipAuthMethod: "None"}
+	samples := map[iscsiParamKind]string{ipKernel: "32", ipLoginRetry: "3", ipCHAPAlgs: "MD5", ipAuthMethod: "None", ipScan: "manual"}
 	table := iscsiParamTable()
 	for _, row := range ISCSIParams() {
 		key := row[0]
@@ -271,6 +271,35 @@ func TestAuthMethodParam(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", tc.cl, err, tc.err)
 		case err != nil && strings.Contains(err.Error(), "secret-123456"):
 			t.Errorf("%s: the error shows the secret: %v", tc.cl, err)
+		}
+	}
+}
+
+// TestScanParam: node.session.scan= is auto (open-iscsi's default: every
+// LUN of the target appears) or manual (only the LUN netroot= names); it
+// was refused always.
+func TestScanParam(t *testing.T) {
+	const base = "root=LABEL=r ip=dhcp netroot=iscsi:10.0.0.1::::iqn.2000-01.x:y "
+	for _, tc := range []struct {
+		cl     string
+		manual bool
+		err    string
+	}{
+		{base, false, ""},
+		{base + "rd.iscsi.param=node.session.scan=auto", false, ""},
+		{base + "rd.iscsi.param=node.session.scan=manual", true, ""},
+		{base + "rd.iscsi.param=node.session.scan=manual rd.iscsi.param=node.session.scan=auto", false, ""},
+		{base + "rd.iscsi.param=node.session.scan=Manual", false, "want auto or manual"},
+		{base + "rd.iscsi.param=node.session.scan=", false, "want auto or manual"},
+	} {
+		p, err := Parse(proc(tc.cl))
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.cl, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: err = %v, want %q", tc.cl, err, tc.err)
+		case err == nil && p.ISCSI.Session.ScanManual != tc.manual:
+			t.Errorf("%s: ScanManual = %v, want %v", tc.cl, p.ISCSI.Session.ScanManual, tc.manual)
 		}
 	}
 }

@@ -37,5 +37,5 @@ const (
 // carries (see supportSession).
 var sessionOnly = map[string]bool{
 	"node.session.cmds_max": true, "node.session.queue_depth": true,
-	"node.session.auth.chap_algs": true, "node.conn[0].timeo.login_timeout": true,
+	"node.session.auth.chap_algs": true, "node.conn[0].timeo.login_timeout": true, "node.session.scan": true,
 }
