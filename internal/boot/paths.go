@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/hint"
@@ -192,67 +193,31 @@ func pathIndex(index, i int) int { return index&0xff | i<<8 }
 // own, for a multipath map: once one is up, the others get pathGrace.
 func (b *Boot) loginEveryPath(ctx context.Context, p *config.Plan, k *kernelSide, initiator string, index int, set config.TargetPaths,
 	is ISCSI, w DiskWatch, files Files, dp *deadPaths) ([]pathLogin, error) {
-	type res struct {
-		i   int
-		li  loggedIn
-		err error
-	}
-	results := make(chan res, len(set.Paths))
-	cancels := make([]context.CancelFunc, len(set.Paths))
+	paths := task.NewGraced[loggedIn]()
 	for i, t := range set.Paths {
-		pctx, cancel := context.WithCancel(ctx)
-		cancels[i] = cancel
 		pis := &pathISCSI{ISCSI: is, dp: dp}
-		goTask(b, pctx, "login", func(ctx context.Context) (struct{}, error) {
-			r := res{i: i, err: errInternal}
-			defer func() { results <- r }()
-			r.li, r.err = b.loginTarget(ctx, p, k, initiator, pathIndex(index, i), t, pis, w, files)
-			return struct{}{}, nil
+		paths.Go(ctx, t.Portal(), pathGrace, func(ctx context.Context) (loggedIn, error) {
+			return b.loginTarget(ctx, p, k, initiator, pathIndex(index, i), t, pis, w, files)
 		})
 	}
-	defer func() {
-		for _, c := range cancels {
-			c()
-		}
-	}()
-	got := make([]*loggedIn, len(set.Paths))
-	errs := make([]error, len(set.Paths))
-	var grace <-chan time.Time
-	up := 0
-	for n := 0; n < len(set.Paths); n++ {
-		var r res
-		select {
-		case r = <-results:
-		case <-grace:
-			grace = nil
-			for i := range set.Paths {
-				if got[i] == nil && errs[i] == nil {
-					cancels[i]()
-				}
-			}
-			r = <-results
-		}
-		if r.err != nil {
-			errs[r.i] = r.err
-			continue
-		}
-		li := r.li
-		got[r.i] = &li
-		if up++; up == 1 && len(set.Paths) > 1 {
-			timer := time.NewTimer(pathGrace)
-			defer timer.Stop()
-			grace = timer.C
-		}
-	}
 	var out []pathLogin
-	for i, li := range got {
-		if li != nil {
-			out = append(out, pathLogin{loggedIn: *li, lun: set.String()})
+	errs := make([]error, len(set.Paths))
+	for i, t := range set.Paths {
+		li, err := paths.Wait(ctx, t.Portal())
+		if err == nil {
+			out = append(out, pathLogin{loggedIn: li, lun: set.String()})
 			continue
 		}
-		if up > 0 {
+		if errors.Is(err, task.ErrLeft) {
+			err = fmt.Errorf("no session %s after another path's", pathGrace)
+		}
+		errs[i] = b.bug(err)
+	}
+	up := len(out)
+	for i, err := range errs {
+		if err != nil && up > 0 {
 			b.log.Warnf("login: path %s of %s is not up (%v); the multipath map runs without it (the real OS's multipathd adds it when it logs in)",
-				set.Paths[i].Portal(), set, errs[i])
+				set.Paths[i].Portal(), set, err)
 		}
 	}
 	if up == 0 {

@@ -306,7 +306,7 @@ func TestMultipathWithADeadPath(t *testing.T) {
 		t.Errorf("the boot took %v", took)
 	}
 	screen := r.screen.String()
-	if !strings.Contains(screen, "path "+portalA+" of "+targetIQN+" LUN 1 is not up") || !strings.Contains(screen, "has one path up") {
+	if !strings.Contains(screen, "path "+portalA+" of "+targetIQN+" LUN 1 is not up (no session 200ms after another path's)") || !strings.Contains(screen, "has one path up") {
 		t.Errorf("no warning about the path left out:\n%s", screen)
 	}
 	if r.state == nil || len(r.state.Sessions) != 1 || r.state.Sessions[0].Portals[0] != portalB {
