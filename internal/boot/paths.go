@@ -275,7 +275,8 @@ func (b *Boot) discover(ctx context.Context, p *config.Plan, initiator string, t
 	st := b.log.Begin("discovery")
 	cfg := iscsi.DiscoveryConfig{InitiatorName: initiator, Portal: t.Portal(),
 		ISID: iscsi.StableISID(initiator, "SendTargets "+t.Portal(), 0)}
-	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(nil)}
+	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(nil),
+		DeadlineLimit: p.Boot.RetryLimit(), MaxAttemptsLimit: p.ISCSI.LoginRetryLimit()}
 	found, err := is.Discover(ctx, cfg, o)
 	var le *iscsi.LoginError
 	if err != nil && errors.As(err, &le) && le.StatusClass == 0x02 && t.Auth.Username != "" {

@@ -72,6 +72,8 @@ type pathsRig struct {
 	// partitioned puts the root filesystem on partition 1.
 	partitioned bool
 	discovered  []iscsi.DiscoveredTarget
+	// discoverOpts are the options of the last discovery.
+	discoverOpts iscsi.ConnectOptions
 	// tpgt is each portal's portal group tag (default 1).
 	tpgt map[string]uint16
 	// noCarrier are the NICs without carrier (their cable out).
@@ -245,6 +247,9 @@ func (r *pathsRig) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.C
 
 func (r *pathsRig) Discover(ctx context.Context, cfg iscsi.DiscoveryConfig, o iscsi.ConnectOptions) ([]iscsi.DiscoveredTarget, error) {
 	r.record("discover %s", cfg.Portal)
+	r.mu.Lock()
+	r.discoverOpts = o
+	r.mu.Unlock()
 	if r.discovered == nil {
 		return nil, &iscsi.LoginError{Portal: cfg.Portal, Reason: "connection failed", Err: errors.New("connection refused")}
 	}

@@ -637,6 +637,21 @@ func TestNoNICComesUp(t *testing.T) {
 	}
 }
 
+// TestDiscoveryNamesTheLimits: a discovery is bounded by the same limits
+// as a login, named as the command line writes them for the error that
+// remains when one runs out.
+func TestDiscoveryNamesTheLimits(t *testing.T) {
+	r := newPathsRig(t)
+	cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=iscsi:10.77.0.1:::1: rd.retry=5 rd.iscsi.login_retry_max=3 rd.shell=0 " + rootArgs
+	if _, err := r.boot(cl); err == nil {
+		t.Fatalf("booted without a target")
+	}
+	o := r.discoverOpts
+	if o.Deadline != 5*time.Second || o.DeadlineLimit != "rd.retry=5" || o.MaxAttempts != 3 || o.MaxAttemptsLimit != "rd.iscsi.login_retry_max=3" {
+		t.Errorf("discovery options: deadline %v (%q), attempts %d (%q)", o.Deadline, o.DeadlineLimit, o.MaxAttempts, o.MaxAttemptsLimit)
+	}
+}
+
 // FuzzDiscoveredPaths: whatever a portal answers to SendTargets, the
 // paths /init logs in to are named targets on valid portals, the portal
 // asked first.

@@ -118,17 +118,13 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 	}
 	origPortal := cfg.Portal
 	redirected, md5Retried, digestsRetried := false, false, false
-	var lastErr error
-	for attempt := 1; ; attempt++ {
+	a := &attempts{what: "login", opts: opts}
+	for a.n = 1; ; a.n++ {
 		sess, conn, err := connectOnce(ctx, cfg, opts)
 		if err == nil {
 			return sess, conn, nil
 		}
-		// An attempt the deadline cut short says nothing of the target:
-		// the attempt before it does.
-		if lastErr == nil || !pastDeadline(ctx) {
-			lastErr = err
-		}
+		a.failed(ctx, err)
 		var le *LoginError
 		isLE := errors.As(err, &le)
 		switch {
@@ -136,7 +132,7 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			opts.Logf("iscsi: %s redirects %s to %s", cfg.Portal, cfg.TargetName, le.Redirect)
 			redirected = true
 			cfg.Portal = le.Redirect
-			attempt--
+			a.n--
 			continue
 		case isLE && le.IsRedirect():
 			again := *le
@@ -147,18 +143,18 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			opts.Logf("iscsi: login to %s %s: %s after our CHAP %s response; logging in again offering CHAP MD5 only (node.session.auth.chap_algs chooses)",
 				cfg.Portal, cfg.TargetName, withoutHint(le), le.chapAlg)
 			md5Retried, cfg = true, c
-			attempt--
+			a.n--
 			continue
 		}
 		if c, ok := RetryWithDigests(cfg, err); ok && !digestsRetried {
 			opts.Logf("iscsi: login to %s %s: %s, as when a target requires digests; logging in again offering %s",
 				cfg.Portal, cfg.TargetName, withoutHint(le), offeredDigests(c.Params, le.digestKeys))
 			digestsRetried, cfg = true, c
-			attempt--
+			a.n--
 			continue
 		}
 		if ctx.Err() != nil && (!isLE || le.Temporary() || le.Reason == "connection failed") {
-			return nil, nil, giveUp(attempt, ended(ctx, ctx.Err()), lastErr)
+			return nil, nil, a.giveUp(ended(ctx, ctx.Err()))
 		}
 		if !isLE || !le.Temporary() {
 			return nil, nil, err
@@ -168,22 +164,49 @@ func Connect(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Sessio
 			cfg.Portal = origPortal
 			redirected = false
 		}
-		if opts.MaxAttempts > 0 && attempt >= opts.MaxAttempts {
-			end := stop{}
-			if n := opts.MaxAttemptsLimit; n != "" {
-				end = stop{why: n + " reached", raise: "raise " + n + " to try more often"}
-			}
-			return nil, nil, giveUp(attempt, end, lastErr)
-		}
-		wait := backoff.Policy{Initial: opts.InitialBackoff, Max: opts.MaxBackoff, Jitter: loginJitter}.Wait(attempt-1, opts.Jitter())
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, nil, giveUp(attempt, ended(ctx, errDeadlineReached), lastErr)
-		}
-		opts.Logf("iscsi: login attempt %d failed: %v, retrying in %.1fs", attempt, err, wait.Seconds())
-		if werr := opts.Wait(ctx, wait); werr != nil {
-			return nil, nil, giveUp(attempt, ended(ctx, werr), lastErr)
+		if err := a.wait(ctx, err); err != nil {
+			return nil, nil, err
 		}
 	}
+}
+
+// attempts are the tries of Connect or DiscoverPortal (what: "login",
+// "discovery"): it keeps the failure to give up with and decides, after
+// a failure worth another try, whether to wait and try again.
+type attempts struct {
+	what string
+	opts ConnectOptions
+	n    int   // the try that failed last, from 1
+	last error // the failure to give up with
+}
+
+// failed records the failure of try n. An attempt the deadline cut short
+// says nothing of the target: the attempt before it does.
+func (a *attempts) failed(ctx context.Context, err error) {
+	if a.last == nil || !pastDeadline(ctx) {
+		a.last = err
+	}
+}
+
+// wait waits with backoff before the next try, or returns the error to
+// give up with: opts.MaxAttempts reached, or ctx's end before the wait's.
+func (a *attempts) wait(ctx context.Context, err error) error {
+	if a.opts.MaxAttempts > 0 && a.n >= a.opts.MaxAttempts {
+		end := stop{}
+		if n := a.opts.MaxAttemptsLimit; n != "" {
+			end = stop{why: n + " reached", raise: "raise " + n + " to try more often"}
+		}
+		return a.giveUp(end)
+	}
+	wait := backoff.Policy{Initial: a.opts.InitialBackoff, Max: a.opts.MaxBackoff, Jitter: loginJitter}.Wait(a.n-1, a.opts.Jitter())
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return a.giveUp(ended(ctx, errDeadlineReached))
+	}
+	a.opts.Logf("iscsi: %s attempt %d failed: %v, retrying in %.1fs", a.what, a.n, err, wait.Seconds())
+	if werr := a.opts.Wait(ctx, wait); werr != nil {
+		return a.giveUp(ended(ctx, werr))
+	}
+	return nil
 }
 
 // stop is what ended Connect's attempts: why (empty: nothing to say) and
@@ -210,19 +233,20 @@ func pastDeadline(ctx context.Context) bool {
 	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
-// giveUp is the error of Connect giving up after attempts, last the last
-// failure. A target's temporary refusal, which more time may see lifted,
-// gets the advice to allow more in its hint.
-func giveUp(attempts int, end stop, last error) error {
+// giveUp is the error of giving up after a.n tries, ended by end. A
+// target's temporary refusal, which more time may see lifted, gets the
+// advice to allow more in its hint.
+func (a *attempts) giveUp(end stop) error {
+	last := a.last
 	if le, ok := last.(*LoginError); ok && end.raise != "" && le.temporary && le.StatusClass != 0 {
 		c := *le
 		c.Hint = strings.TrimPrefix(c.Hint+"; "+end.raise, "; ")
 		last = &c
 	}
 	if end.why == "" {
-		return fmt.Errorf("iscsi: giving up after %d login attempts: %w", attempts, last)
+		return fmt.Errorf("iscsi: giving up after %d %s attempts: %w", a.n, a.what, last)
 	}
-	return fmt.Errorf("iscsi: giving up after %d login attempts (%s): %w", attempts, end.why, last)
+	return fmt.Errorf("iscsi: giving up after %d %s attempts (%s): %w", a.n, a.what, end.why, last)
 }
 
 // withoutHint is e's message after its portal and target, without its

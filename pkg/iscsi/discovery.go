@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/limit"
 )
 
 // SendTargets discovery (RFC 7143 §12.3 and appendix C): when
@@ -185,27 +185,24 @@ func DiscoverPortal(ctx context.Context, cfg DiscoveryConfig, opts ConnectOption
 	opts.defaults()
 	if opts.Deadline > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
+		ctx, cancel = limit.WithTimeout(ctx, opts.Deadline, opts.DeadlineLimit)
 		defer cancel()
 	}
-	for attempt := 1; ; attempt++ {
+	a := &attempts{what: "discovery", opts: opts}
+	for a.n = 1; ; a.n++ {
 		targets, err := discoverOnce(ctx, cfg, opts)
 		if err == nil {
 			return targets, nil
 		}
+		a.failed(ctx, err)
+		if ctx.Err() != nil {
+			return nil, a.giveUp(ended(ctx, ctx.Err()))
+		}
 		if !temporary(err) {
 			return nil, err
 		}
-		if opts.MaxAttempts > 0 && attempt >= opts.MaxAttempts {
-			return nil, fmt.Errorf("iscsi: giving up discovery after %d attempts: %w", attempt, err)
-		}
-		wait := backoff.Policy{Initial: opts.InitialBackoff, Max: opts.MaxBackoff, Jitter: loginJitter}.Wait(attempt-1, opts.Jitter())
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, fmt.Errorf("iscsi: giving up discovery after %d attempts (deadline reached): %w", attempt, err)
-		}
-		opts.Logf("iscsi: discovery attempt %d at %s failed: %v, retrying in %.1fs", attempt, cfg.Portal, err, wait.Seconds())
-		if werr := opts.Wait(ctx, wait); werr != nil {
-			return nil, fmt.Errorf("iscsi: giving up discovery after %d attempts (%v): %w", attempt, werr, err)
+		if err := a.wait(ctx, err); err != nil {
+			return nil, err
 		}
 	}
 }

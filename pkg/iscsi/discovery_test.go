@@ -458,3 +458,32 @@ func TestParseSendTargetsLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverPortalNamesTheLimit: a discovery given up when a limit ran
+// out says which, as the command line writes it, as a login does
+// (TestConnectNamesTheLimit); the error is the attempt's before one the
+// deadline cut short.
+func TestDiscoverPortalNamesTheLimit(t *testing.T) {
+	refused := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	cfg := DiscoveryConfig{InitiatorName: testInitiator, Portal: "10.0.0.1:3260"}
+	for _, tc := range []struct {
+		name string
+		o    ConnectOptions
+		want string
+	}{
+		{"rd.retry", ConnectOptions{Deadline: 100 * time.Millisecond, DeadlineLimit: "rd.retry=1"}, "discovery attempts (rd.retry=1 ran out): "},
+		{"attempts", ConnectOptions{MaxAttempts: 2, MaxAttemptsLimit: "rd.iscsi.login_retry_max=2"}, "2 discovery attempts (rd.iscsi.login_retry_max=2 reached): "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Dial = refused
+			tc.o.InitialBackoff, tc.o.MaxBackoff = 5*time.Millisecond, 5*time.Millisecond
+			_, err := DiscoverPortal(context.Background(), cfg, tc.o)
+			if !strings.HasPrefix(fmt.Sprint(err), "iscsi: giving up after ") || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("err = %v\nwant …%s…connection refused", err, tc.want)
+			}
+		})
+	}
+}
