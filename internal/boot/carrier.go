@@ -48,9 +48,14 @@ func groupInterfaces(ips []config.IPConfig) []string {
 	return out
 }
 
+// errNoRootPath is a lease of the group without the root-path
+// netroot=dhcp needs: configured all the same, but not an interface up
+// for the others' grace, whose leases may carry it.
+var errNoRootPath = errors.New("a lease without a root-path")
+
 // startReadiness returns the readiness group when ips name several
 // interfaces (nil otherwise), their DHCP runs started.
-func (b *Boot) startReadiness(ctx context.Context, ips []config.IPConfig, addrs Addrs) *readiness {
+func (b *Boot) startReadiness(ctx context.Context, p *config.Plan, ips []config.IPConfig, addrs Addrs) *readiness {
 	if len(groupInterfaces(ips)) < 2 {
 		return nil
 	}
@@ -61,7 +66,11 @@ func (b *Boot) startReadiness(ctx context.Context, ips []config.IPConfig, addrs 
 		}
 		o := dhcp.Options{Interface: ip.Interface, Hostname: ip.Hostname, Logf: b.log.Printf}
 		g.Go(ctx, ip.Interface, dhcpGrace, func(ctx context.Context) (*dhcp.Lease, error) {
-			return addrs.AcquireDHCP(ctx, o)
+			l, err := addrs.AcquireDHCP(ctx, o)
+			if err == nil && p.ISCSI.FromDHCP && l.RootPath == "" {
+				return l, errNoRootPath
+			}
+			return l, err
 		})
 	}
 	return g

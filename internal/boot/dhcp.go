@@ -123,6 +123,9 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 	var err error
 	if ready != nil && ip.Interface != "" && ready.Started(ip.Interface) {
 		lease, err = ready.Wait(ctx, ip.Interface)
+		if errors.Is(err, errNoRootPath) {
+			err = nil // configured; netroot=dhcp says it lacks the root-path
+		}
 		if errors.Is(err, task.ErrLeft) {
 			b.log.Warnf("ip: %s has no DHCP lease %s after another interface came up; going on without it (the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there", ip.Interface, dhcpGrace)
 			return nil, ip.Interface + ": no lease, left", nil

@@ -99,7 +99,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			st.Done("%s %s", ip.Interface, ip.MAC)
 		}
 	}
-	ready := b.startReadiness(ctx, n.IP, addrs)
+	ready := b.startReadiness(ctx, p, n.IP, addrs)
 	rootPath := false // netroot=dhcp's target is known
 	for _, ip := range n.IP {
 		if len(ipv6Methods(ip)) > 0 {

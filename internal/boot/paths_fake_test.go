@@ -76,8 +76,10 @@ type pathsRig struct {
 	discoverOpts iscsi.ConnectOptions
 	// tpgt is each portal's portal group tag (default 1).
 	tpgt map[string]uint16
-	// noCarrier are the NICs without carrier (their cable out).
+	// noCarrier are the NICs without carrier (their cable out);
+	// dhcpDelay how long a NIC's DHCP server takes to answer.
 	noCarrier map[string]bool
+	dhcpDelay map[string]time.Duration
 	// up are closed as the interfaces are brought up (ApplyStatic).
 	up map[string]chan struct{}
 
@@ -171,6 +173,11 @@ func (r *pathsRig) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Lease
 	if r.noCarrier[o.Interface] {
 		r.record("dhcp %s", o.Interface)
 		<-ctx.Done()
+		return nil, fmt.Errorf("%s: no DHCP answer: %w", o.Interface, ctx.Err())
+	}
+	select {
+	case <-time.After(r.dhcpDelay[o.Interface]):
+	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: no DHCP answer: %w", o.Interface, ctx.Err())
 	}
 	return r.machine.AcquireDHCP(ctx, o)

@@ -609,6 +609,27 @@ func TestDHCPPathsOnTwoNICs(t *testing.T) {
 	}
 }
 
+// TestDHCPRootPathOnTheSlowerNIC: netroot=dhcp on two NICs, whose first
+// lease carries no root-path: the other NIC is not left dhcpGrace after
+// it, but waited for, since its lease may carry the root-path — here it
+// does, well past the grace.
+func TestDHCPRootPathOnTheSlowerNIC(t *testing.T) {
+	shorten(t, &dhcpGrace, 100*time.Millisecond)
+	r := newPathsRig(t)
+	r.leases = map[string]*dhcp.Lease{
+		"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
+		"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1"),
+			RootPath: "iscsi:10.78.0.1::3260:1:" + targetIQN},
+	}
+	r.dhcpDelay = map[string]time.Duration{"eth1": 500 * time.Millisecond}
+	if _, err := r.boot("ip=eth0:dhcp ip=eth1:dhcp netroot=dhcp rd.retry=20 rd.shell=0 " + rootArgs); err != nil {
+		t.Fatalf("Run: %v\n%s", err, r.screen)
+	}
+	if s := r.screen.String(); strings.Contains(s, "has no DHCP lease") || !strings.Contains(s, "root-path from 10.78.0.1") {
+		t.Errorf("eth1's lease left, or its root-path not taken:\n%s", s)
+	}
+}
+
 // TestNoNICComesUp: with every NIC's cable out the ip step fails when
 // rd.retry ends, naming each NIC — a static pair as "no carrier", a DHCP
 // pair at the first NIC's run.
