@@ -336,7 +336,7 @@ func (b *Boot) checkLACP(ctx context.Context, links Links, name string) error {
 }
 
 // staticIP applies a static ip= entry and waits for its carrier — in the
-// readiness group, when there is one (carrier.go).
+// readiness group, when there is one (readiness.go).
 func (b *Boot) staticIP(ctx context.Context, addrs Addrs, ip config.IPConfig, ready *readiness) (string, error) {
 	if ip.Interface == "" {
 		return "", fmt.Errorf("a static ip= needs an interface name")

@@ -23,7 +23,8 @@ import (
 // starts at its ip step (its address is set regardless) and is awaited
 // after the last. Once one interface is ready the others get their grace
 // (carrierGrace, dhcpGrace), and one still not ready then is reported and
-// left — the logins over it fail or wait while the others answer.
+// left — the logins over it fail or wait while the others answer. With
+// netroot=dhcp only a lease carrying the root-path counts as ready.
 
 // carrierGrace bounds the wait for the other interfaces' carrier once one
 // of them is ready (a link negotiates in a few seconds). A variable for
