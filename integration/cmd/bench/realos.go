@@ -28,6 +28,9 @@ type osRow struct {
 	poweroff              []rig.ShutdownSpan
 	states                []string // systemctl is-system-running, per boot
 	failures              []string
+	// byRound are switch_root and multi-user by round, for -realos-vs's
+	// paired figures.
+	byRound map[int][2]float64
 }
 
 // realOSMemoryMB is the real-OS guests' memory: dracut's --no-hostonly
@@ -41,8 +44,10 @@ const realOSMemoryMB = 1024
 const realOSTimeout = 6 * time.Minute
 
 // realOSRoot is -realos-root: the name of the rig.Distros root the
-// real-OS rows boot.
-var realOSRoot string
+// real-OS rows boot; realOSVs is -realos-vs: kernel parameters of a
+// second netroot row (the same image) in the alternation, for paired
+// what-ifs on the real OS.
+var realOSRoot, realOSVs string
 
 // runRealOS boots a real Debian 12 root with open-iscsi installed (by
 // default rig.BookwormIfupdownOpenISCSI: the installer's ifupdown, as a
@@ -82,8 +87,17 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 		}
 		rows = append(rows, &osRow{name: b.Name, builder: b, initramfs: path, cmdline: b.Cmdline, size: fileSize(path)})
 	}
+	var vs *osRow
+	if realOSVs != "" {
+		vs = &osRow{name: "netroot -vs", initramfs: ours.initramfs, cmdline: ours.cmdline + " " + realOSVs, size: ours.size}
+		rows = append(rows, vs)
+	}
 	fmt.Printf("\nbench: real OS: %s (%s), %d boot(s) per initramfs in alternation, -smp %d -m %dM\n", img.Distro.Name, img.Distro.About, n, cpus, realOSMemoryMB)
 	for _, r := range rows[1:] {
+		if r == vs {
+			fmt.Printf("bench:   %s: netroot's image with %s\n", r.name, realOSVs)
+			continue
+		}
 		fmt.Printf("bench:   %s: %s\n", r.name, r.builder.About)
 	}
 	for round := 1; round <= n; round++ {
@@ -102,6 +116,10 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 			}
 			r.multiUser = append(r.multiUser, mu)
 			r.poweroff = append(r.poweroff, span)
+			if r.byRound == nil {
+				r.byRound = map[int][2]float64{}
+			}
+			r.byRound[round] = [2]float64{sr, mu}
 			role := ""
 			if span.Role > 0 {
 				role = fmt.Sprintf(", netroot's role %.2f", span.Role)
@@ -138,6 +156,15 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 	total := rig.ShutdownSpan.Total
 	ratio("poweroff, netroot/dracut:", spans(ours.poweroff, total), spans(dracut.poweroff, total), 1)
 	ratio("poweroff, netroot/initramfs-tools:", spans(ours.poweroff, total), spans(itools.poweroff, total), 1)
+	if vs != nil {
+		var sw, mu []float64
+		for round, a := range vs.byRound {
+			if b, ok := ours.byRound[round]; ok {
+				sw, mu = append(sw, a[0]-b[0]), append(mu, a[1]-b[1])
+			}
+		}
+		fmt.Printf("netroot -vs − netroot, paired:               switch_root %s s, multi-user %s s\n", stat(sw), stat(mu))
+	}
 	for _, r := range rows {
 		for _, f := range r.failures {
 			fmt.Printf("bench: %s failed: %s\n", r.name, f)
