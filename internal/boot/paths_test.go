@@ -638,7 +638,7 @@ func TestNoNICComesUp(t *testing.T) {
 	for _, tc := range []struct{ ips, want string }{
 		{"ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=10.78.0.10:::255.255.255.0::eth1:none",
 			"FATAL carrier: no interface has carrier: eth0 has no carrier: context deadline exceeded"},
-		{"ip=eth0:dhcp ip=eth1:dhcp", "FATAL ip: eth0: no DHCP answer: context deadline exceeded"},
+		{"ip=eth0:dhcp ip=eth1:dhcp", "FATAL ip: eth0: no DHCP answer: context deadline exceeded — check ip=\nnetroot: ip: eth1: no DHCP answer: context deadline exceeded"},
 	} {
 		r := newPathsRig(t)
 		r.noCarrier = map[string]bool{"eth0": true, "eth1": true}

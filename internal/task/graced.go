@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,6 +20,7 @@ var ErrLeft = errors.New("left: other work of its group succeeded first")
 type Graced[T any] struct {
 	mu    sync.Mutex
 	tasks map[string]*graced[T]
+	order []string // the keys, as started
 	first chan struct{} // closed at the first success
 	at    time.Time     // of the first success
 }
@@ -41,6 +43,7 @@ func (g *Graced[T]) Go(ctx context.Context, key string, grace time.Duration, fn 
 	if _, ok := g.tasks[key]; ok {
 		return
 	}
+	g.order = append(g.order, key)
 	g.tasks[key] = &graced[T]{grace: grace, Task: Go(ctx, func(ctx context.Context) (T, error) {
 		v, err := fn(ctx)
 		if err == nil {
@@ -108,6 +111,25 @@ func (g *Graced[T]) Wait(ctx context.Context, key string) (T, error) {
 	case <-ctx.Done():
 		return t.cancelled()
 	}
+}
+
+// Others returns the errors of the group's work other than key's, in the
+// order it was started, once each has ended — its work cancelled when ctx
+// ends first: for a failure that names every member's cause.
+func (g *Graced[T]) Others(ctx context.Context, key string) []error {
+	g.mu.Lock()
+	keys := slices.Clone(g.order)
+	g.mu.Unlock()
+	var errs []error
+	for _, k := range keys {
+		if k == key {
+			continue
+		}
+		if _, err := g.Wait(ctx, k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // cancelled cancels the work and returns its result once it has ended.

@@ -120,3 +120,17 @@ func TestGracedEndedWorkBeatsAnEndedContext(t *testing.T) {
 		}
 	}
 }
+
+func TestGracedOthers(t *testing.T) {
+	g := NewGraced[string]()
+	a, b := errors.New("eth1 has no carrier"), errors.New("eth2: no DHCP answer")
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Go(ctx, "eth0", time.Second, func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() })
+	g.Go(ctx, "eth1", time.Second, func(ctx context.Context) (string, error) { <-ctx.Done(); return "", a })
+	g.Go(ctx, "eth2", time.Second, func(ctx context.Context) (string, error) { <-ctx.Done(); return "", b })
+	cancel()
+	got := g.Others(ctx, "eth0")
+	if len(got) != 2 || got[0] != a || got[1] != b {
+		t.Errorf("Others = %v, want eth1's and eth2's, in order", got)
+	}
+}
