@@ -20,7 +20,7 @@ var ErrLeft = errors.New("left: other work of its group succeeded first")
 type Graced[T any] struct {
 	mu    sync.Mutex
 	tasks map[string]*graced[T]
-	order []string // the keys, as started
+	order []string      // the keys, as started
 	first chan struct{} // closed at the first success
 	at    time.Time     // of the first success
 }
