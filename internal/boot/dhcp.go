@@ -121,10 +121,14 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 	}
 	var lease *dhcp.Lease
 	var err error
-	if ready != nil && ip.Interface != "" && ready.Started(ip.Interface) {
+	if ready != nil && ready.Started(ip.Interface) {
 		lease, err = ready.Wait(ctx, ip.Interface)
-		if errors.Is(err, errNoRootPath) {
+		switch {
+		case errors.Is(err, errNoRootPath):
 			err = nil // configured; netroot=dhcp says it lacks the root-path
+		case err != nil && ctx.Err() != nil:
+			// No interface came up: each says why.
+			err = errors.Join(append([]error{err}, ready.Others(ctx, ip.Interface)...)...)
 		}
 		if errors.Is(err, task.ErrLeft) {
 			b.log.Warnf("ip: %s has no DHCP lease %s after another interface came up; going on without it (the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there", ip.Interface, dhcpGrace)

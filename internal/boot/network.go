@@ -122,10 +122,6 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		}
 		lease, detail, err := b.dhcpIP(ctx, p, ip, bootif, links, addrs, files, ready)
 		if err != nil {
-			if ready != nil && ready.Started(ip.Interface) && ctx.Err() != nil {
-				// No interface came up: each says why.
-				err = errors.Join(append([]error{err}, ready.Others(ctx, ip.Interface)...)...)
-			}
 			st.Fail(err)
 			return res, fail("ip", err, "check ip=")
 		}
