@@ -20,12 +20,19 @@ const AllLUNs = ^uint64(0)
 // mounted), or every LUN ("0 0 -") for AllLUNs. It does not wait for the
 // disk: the caller waits for the block device uevent.
 func Scan(root string, hostNo uint32, lun uint64) error {
+	return ScanWith(sysfs.FS{Root: root}.Write, hostNo, lun)
+}
+
+// ScanWith is Scan through write, which writes value to the file rel
+// under sysfs's root: for a caller that reaches sysfs by a directory
+// descriptor (the keeper, after switch_root).
+func ScanWith(write func(rel, value string) error, hostNo uint32, lun uint64) error {
 	rel := filepath.Join("class", "scsi_host", "host"+strconv.FormatUint(uint64(hostNo), 10), "scan")
 	which, what := strconv.FormatUint(lun, 10), "LUN "+strconv.FormatUint(lun, 10)
 	if lun == AllLUNs {
 		which, what = "-", "every LUN"
 	}
-	if err := (sysfs.FS{Root: root}).Write(rel, "0 0 "+which); err != nil {
+	if err := write(rel, "0 0 "+which); err != nil {
 		return fmt.Errorf("iscsi: scan %s on host%d: %w", what, hostNo, err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/netroot/netroot/pkg/devmapper"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/multipath"
+	"github.com/netroot/netroot/pkg/prio"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
@@ -50,6 +51,9 @@ type Options struct {
 	// maps; nil means MultipathdRunning.
 	Multipathd func() bool
 }
+
+// scanNice is the priority of the other LUNs' scan (Session.ScanOtherLUNs).
+const scanNice = 19
 
 // system is what a keeper (Run) or a one-off recovery (Recover) works
 // through: the kernel's iSCSI events and commands, /sys and /proc.
@@ -115,6 +119,10 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		resolve:  resolver(s.proc),
 		route:    routeInterface,
 		failover: func(name string) *bond.Failover { return sysfsFailover(s.sysfs, name) },
+		scan: func(hostNo uint32) error {
+			// At the background's priority: the real OS is starting.
+			return prio.Run(scanNice, func() error { return iscsi.ScanWith(s.sysfs.writeFile, hostNo, iscsi.AllLUNs) })
+		},
 	}
 }
 

@@ -42,6 +42,9 @@ type env struct {
 	multipathd func() bool
 	// failover returns the dead-path switch of a bond (nil: none).
 	failover func(bond string) *bond.Failover
+	// scan scans every LUN of a SCSI host (Session.ScanOtherLUNs; nil:
+	// none).
+	scan func(hostNo uint32) error
 }
 
 // LinkEvent is a link or address change (rtnetlink).
@@ -181,6 +184,7 @@ func run(ctx context.Context, st State, o Options, e env) error {
 		return err
 	}
 	l.primeResolved()
+	l.scanOtherLUNs()
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -972,3 +976,26 @@ type rawPDU struct{ hdr, data []byte }
 func (p rawPDU) HeaderLen() uint32 { return uint32(len(p.hdr)) }
 func (p rawPDU) DataLen() uint32   { return uint32(len(p.data)) }
 func (p rawPDU) Serialize() []byte { return append(append([]byte(nil), p.hdr...), p.data...) }
+
+// scanOtherLUNs scans the other LUNs of the sessions /init asked it to
+// (Session.ScanOtherLUNs), each on its own. The loop does not wait for
+// them: a scan of a session that is down waits for its recovery, which
+// the loop does.
+func (l *loop) scanOtherLUNs() {
+	if l.e.scan == nil {
+		return
+	}
+	for _, s := range l.st.Sessions {
+		if !s.ScanOtherLUNs {
+			continue
+		}
+		go func() {
+			start := time.Now()
+			if err := l.e.scan(s.HostNo); err != nil {
+				l.logf("session %d: scanning the other LUNs of %s, as open-iscsi's node.session.scan=auto does: %v", s.SID, s.TargetName, err)
+				return
+			}
+			l.logf("session %d: the other LUNs of %s scanned (SCSI host %d) in %s", s.SID, s.TargetName, s.HostNo, time.Since(start).Round(time.Millisecond))
+		}()
+	}
+}

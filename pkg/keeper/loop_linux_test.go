@@ -879,3 +879,48 @@ func TestSessionKernelOptionsKeepConfiguredZero(t *testing.T) {
 		t.Errorf("KernelOptions %+v, want a configured 0", o)
 	}
 }
+
+// TestRunScansTheOtherLUNsWhenAsked: /init leaves the scan of the
+// target's other LUNs to the keeper (Session.ScanOtherLUNs), so that
+// switch_root does not wait for it; a session not so marked is not
+// scanned (node.session.scan=manual, or /init scanned the whole target).
+func TestRunScansTheOtherLUNsWhenAsked(t *testing.T) {
+	for _, asked := range []bool{true, false} {
+		t.Run(fmt.Sprint(asked), func(t *testing.T) {
+			k := newFakeKernel(t)
+			p, _ := portal(t)
+			s := testSession(p)
+			s.ScanOtherLUNs = asked
+			scanned := make(chan uint32, 2)
+			scanErr := errors.New("the host is gone")
+			h := start(t, k, s, Options{}, env{scan: func(host uint32) error {
+				scanned <- host
+				return scanErr
+			}})
+			if !asked {
+				// The loop starts any scan before it waits for events:
+				// one round of events (a reconcile at the poll) is past
+				// that.
+				time.Sleep(100 * time.Millisecond)
+				if len(scanned) != 0 {
+					t.Fatalf("scanned host %d, not asked to", <-scanned)
+				}
+				return
+			}
+			select {
+			case host := <-scanned:
+				if host != s.HostNo {
+					t.Errorf("scanned host %d, want %d", host, s.HostNo)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("the other LUNs were not scanned")
+			}
+			eventually(t, 3*time.Second, "the scan's failure logged", func() bool {
+				return h.logged("session 1: scanning the other LUNs of iqn.t:root, as open-iscsi's node.session.scan=auto does: the host is gone")
+			})
+			if len(scanned) != 0 {
+				t.Errorf("scanned more than once")
+			}
+		})
+	}
+}

@@ -96,6 +96,12 @@ type Session struct {
 	// failed it while the session was down). Empty: no map.
 	Map     string `json:",omitempty"`
 	PathDev string `json:",omitempty"`
+	// ScanOtherLUNs asks the keeper to scan the target's every LUN once
+	// it has the session (open-iscsi's node.session.scan=auto: the real
+	// OS may mount another LUN of the root's target), when /init scanned
+	// only the root's: beside switch_root, which a scan in /init would
+	// hold.
+	ScanOtherLUNs bool `json:",omitempty"`
 }
 
 // String describes the session without secrets.
