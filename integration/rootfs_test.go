@@ -104,9 +104,9 @@ func dataThenRoot(t *testing.T) []string {
 
 // TestBootSecondLUN boots from LUN 2 of a target with two LUNs, found by
 // LABEL=; LUN 1 holds another filesystem, which the real OS sees too: the
-// rest of the target is scanned before switch_root, as open-iscsi's login
-// scans it all (node.session.scan=auto). With node.session.scan=manual
-// the real OS sees LUN 2 only.
+// rest of the target is scanned by the keeper beside switch_root, as
+// open-iscsi's login scans it all (node.session.scan=auto). With
+// node.session.scan=manual the real OS sees LUN 2 only.
 func TestBootSecondLUN(t *testing.T) {
 	for _, tc := range []struct {
 		name, param string
@@ -118,7 +118,9 @@ func TestBootSecondLUN(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			target := rig.DefaultTarget()
 			target.LUNs = dataThenRoot(t)
-			b := start(t, rig.BootSpec{Cmdline: withLUN("2") + tc.param, Target: target})
+			// The keeper scans the other LUNs beside switch_root: the
+			// test init waits for tgt's controller and both LUNs.
+			b := start(t, rig.BootSpec{Cmdline: withLUN("2") + tc.param + " netroot.test.scsi-devices=3", Target: target})
 			log := assertRealRoot(t, b)
 			if !strings.Contains(log, "LUN 2 is /dev/sd") {
 				t.Errorf("the disk line does not name LUN 2")
@@ -127,7 +129,10 @@ func TestBootSecondLUN(t *testing.T) {
 			if len(devs) != 1 {
 				t.Fatalf("scsi-devices reports %q", devs)
 			}
-			t.Logf("the real OS's SCSI devices: %s", devs[0])
+			t.Logf("the real OS's SCSI devices: %s (waited %v)", devs[0], reported(log, "scsi-devices-waited"))
+			if scanned := regexp.MustCompile(`netroot-keeper: session \d+: the other LUNs of \S+ scanned`).MatchString(log); scanned != tc.lun1 {
+				t.Errorf("the keeper's scan of the other LUNs logged: %v, want %v", scanned, tc.lun1)
+			}
 			if got := regexp.MustCompile(`\b\d+:0:0:1\b`).MatchString(devs[0]); got != tc.lun1 {
 				t.Errorf("LUN 1 in the real OS: %v, want %v (%s)", got, tc.lun1, devs[0])
 			}

@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -115,12 +117,7 @@ func main() {
 	}
 	report("resolv", strings.ReplaceAll(read("/run/netroot/resolv.conf"), "\n", " | "))
 	report("hostname", read("/proc/sys/kernel/hostname"))
-	// scsi-devices: every SCSI device (H:C:T:L), the LUNs the real OS has.
-	devs, _ := filepath.Glob("/sys/bus/scsi/devices/*:*:*:*")
-	for i := range devs {
-		devs[i] = filepath.Base(devs[i])
-	}
-	report("scsi-devices", strings.Join(devs, " "))
+	report("scsi-devices", strings.Join(scsiDevices(), " "))
 	sessions, _ := filepath.Glob("/sys/class/iscsi_session/session*")
 	for _, s := range sessions {
 		report("iscsi-session", fmt.Sprintf("%s target=%q user=%q", filepath.Base(s),
@@ -166,6 +163,33 @@ func powerOff(sync bool) {
 		report("poweroff-error", err.Error())
 	}
 	select {}
+}
+
+// scsiDevices are the SCSI devices (H:C:T:L), the LUNs the real OS has.
+// With netroot.test.scsi-devices=N on the command line it waits for N of
+// them, at most 10 s, as a real OS's fstab waits for a device: the keeper
+// scans the target's other LUNs beside switch_root.
+func scsiDevices() []string {
+	want := 0
+	for _, w := range strings.Fields(read("/proc/cmdline")) {
+		if v, ok := strings.CutPrefix(w, "netroot.test.scsi-devices="); ok {
+			want, _ = strconv.Atoi(v)
+		}
+	}
+	start := time.Now()
+	for {
+		devs, _ := filepath.Glob("/sys/bus/scsi/devices/*:*:*:*")
+		if len(devs) >= want || time.Since(start) > 10*time.Second {
+			for i := range devs {
+				devs[i] = filepath.Base(devs[i])
+			}
+			if want > 0 {
+				report("scsi-devices-waited", time.Since(start).Round(time.Millisecond).String())
+			}
+			return devs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // scheduler is the I/O scheduler line of the disk holding dev (a disk or

@@ -183,7 +183,7 @@ func (b *Boot) Run(ctx context.Context) (err error) {
 		return err
 	}
 	b.bindShutdown(plan, root, e.OS)
-	b.keeper.handOver = b.startKeeper(ctx, plan, root, b.keeper.early, e.Keeper, e.Files, e.Addrs)
+	b.keeper.handOver = b.startKeeper(ctx, plan, root, b.keeper.early, e.Keeper, e.ISCSI, e.Files, e.Addrs)
 	osConfig := b.startOSConfig(ctx, plan, root, e.Files, e.OS)
 	if err := b.breakpoint(plan, "pre-mount", e.Console); err != nil {
 		return err

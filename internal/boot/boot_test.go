@@ -667,27 +667,42 @@ func TestPanicInLogin(t *testing.T) {
 
 // TestBootScansTheRestOfTheTarget: with a LUN named, the disk step scans
 // that LUN alone, and once the root is found the target's other LUNs are
-// scanned beside the mount (before switch_root), as open-iscsi's login
-// (node.session.scan=auto) scans the whole target: the real OS may mount
-// another of them. node.session.scan=manual keeps to the named LUN; an
-// empty LUN field scanned them all already.
+// scanned, as open-iscsi's login (node.session.scan=auto) scans the whole
+// target: the real OS may mount another of them. The keeper does it once
+// handed the session, so that switch_root does not wait for the scan; with
+// no keeper (rd.netroot.keeper=0, or its hand-over failed) /init scans
+// them before switch_root. node.session.scan=manual keeps to the named
+// LUN; an empty LUN field scanned them all already.
 func TestBootScansTheRestOfTheTarget(t *testing.T) {
+	lun2 := "iscsi:10.77.0.1:::2:" + targetIQN
 	for _, tc := range []struct {
 		name, netroot, param string
-		scans                []string
+		handOverFails        bool
+		scans                []string // /init's, and the keeper's to do
 	}{
-		{"LUN 2 given", "iscsi:10.77.0.1:::2:" + targetIQN, "", []string{"scsi-scan host2 2", "scsi-scan host2 -"}},
-		{"manual", "iscsi:10.77.0.1:::2:" + targetIQN, " rd.iscsi.param=node.session.scan=manual", []string{"scsi-scan host2 2"}},
-		{"field empty", "iscsi:10.77.0.1::::" + targetIQN, "", []string{"scsi-scan host2 -"}},
+		{"LUN 2 given", lun2, "", false, []string{"scsi-scan host2 2", "keeper to scan host2 -"}},
+		{"no keeper", lun2, " rd.netroot.keeper=0", false, []string{"scsi-scan host2 2", "scsi-scan host2 -"}},
+		{"hand-over fails", lun2, "", true, []string{"scsi-scan host2 2", "scsi-scan host2 -"}},
+		{"manual", lun2, " rd.iscsi.param=node.session.scan=manual", false, []string{"scsi-scan host2 2"}},
+		{"field empty", "iscsi:10.77.0.1::::" + targetIQN, "", false, []string{"scsi-scan host2 -"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMachine(t)
 			m.luns = map[uint64]string{1: "DATA", 2: "ISCSI_ROOT"}
+			if tc.handOverFails {
+				m.handOver = func() error { return errors.New("the keeper exited") }
+			}
 			cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=" + tc.netroot + " " + rootArgs + " rd.shell=0" + tc.param
 			if _, err := m.boot(cl, Options{}); err != nil {
 				t.Fatalf("Run: %v\n%s", err, m.screen)
 			}
-			if got := m.called("scsi-scan "); !slices.Equal(got, tc.scans) {
+			var got []string
+			for _, c := range m.calls {
+				if strings.HasPrefix(c, "scsi-scan ") || strings.HasPrefix(c, "keeper to scan ") {
+					got = append(got, c)
+				}
+			}
+			if !slices.Equal(got, tc.scans) {
 				t.Errorf("scans %q, want %q", got, tc.scans)
 			}
 			calls := strings.Join(m.calls, "\n")

@@ -262,7 +262,7 @@ func (w *connWatch) nextRecovery(sid uint32) <-chan struct{} {
 // permanent redirect, the login keys after a retry with digests).
 func (w *connWatch) handOver(sessions []keeper.Session) []keeper.Session {
 	if w == nil {
-		return sessions
+		return slices.Clone(sessions)
 	}
 	w.stop()
 	w.mu.Lock()

@@ -45,6 +45,7 @@ type machine struct {
 	connect   func(cfg iscsi.LoginConfig) error
 	start     func(host uint32) error // a prepared session's Start
 	shell     func() error
+	handOver  func() error // the keeper's HandOver
 	reboot    func(config.Emergency) error
 	inspect   func(name string) (*bond.Result, error) // InspectBond
 	leases    map[string]*dhcp.Lease                  // by interface
@@ -549,7 +550,17 @@ func (k keeperProc) HandOver(st keeper.State) (int, error) {
 	for _, s := range st.Sessions {
 		names = append(names, s.TargetName)
 	}
+	if k.m.handOver != nil {
+		if err := k.m.handOver(); err != nil {
+			return 0, err
+		}
+	}
 	k.m.record("keeper handover handle=%d %s", st.TransportHandle, strings.Join(names, " "))
+	for _, s := range st.Sessions {
+		if s.ScanOtherLUNs {
+			k.m.record("keeper to scan host%d -", s.HostNo)
+		}
+	}
 	return 42, nil
 }
 

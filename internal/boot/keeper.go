@@ -62,7 +62,10 @@ func (b *Boot) earlyKeeper(early *task.Task[KeeperProcess]) KeeperProcess {
 // while the root is mounted (a connection lost meanwhile is recovered,
 // not left failed), and its becoming ready overlaps the mount instead of
 // delaying switch_root, which waits for it.
-func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, early *task.Task[KeeperProcess], k Keeper, files Files, addrs Addrs) *task.Task[struct{}] {
+//
+// The keeper also scans the target's other LUNs (scanRest), so that
+// switch_root need not wait for that; without a keeper this task does.
+func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, early *task.Task[KeeperProcess], k Keeper, is ISCSI, files Files, addrs Addrs) *task.Task[struct{}] {
 	return goTask(b, ctx, "keeper", func(ctx context.Context) (struct{}, error) {
 		// The hints are written while the keeper gets ready, not before
 		// it is handed the sessions: switch_root waits for both.
@@ -78,9 +81,11 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 			}
 			return struct{}{}, nil
 		}
+		rest := scanRest(p, a)
 		st := b.log.Begin("keeper")
 		if !p.Boot.Keeper {
 			st.Done("rd.netroot.keeper=0: no keeper; a failed iSCSI connection stays down until iscsid takes over")
+			b.scanOthers(is, a.sessions, rest)
 			return struct{}{}, nil
 		}
 		var err error
@@ -92,11 +97,15 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 			// /init's watch of the connections ends where the keeper's
 			// begins.
 			sessions := b.conns.handOver(a.sessions)
+			for i := range sessions {
+				sessions[i].ScanOtherLUNs = i < len(rest) && rest[i]
+			}
 			pid, err = kp.HandOver(keeper.State{TransportHandle: a.handle, Sessions: sessions})
 		}
 		if err != nil {
 			st.Fail(err)
 			b.log.Warnf("%s", render(fail("keeper", err, "the root works, but a network or target outage will not be recovered until iscsid runs")))
+			b.scanOthers(is, a.sessions, rest)
 			return struct{}{}, nil
 		}
 		if err := files.WriteFile(keeperPIDFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {

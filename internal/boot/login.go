@@ -63,26 +63,38 @@ func (b *Boot) attachRoot(ctx context.Context, p *config.Plan, net netResult, st
 	err = b.findRoot(ctx, p, sel, w, &a, dm, stack, files)
 	if err == nil {
 		b.tuneRootDisk(ctx, is, &a)
-		b.scanRest(ctx, p, is, &a)
 	}
 	return a, err
 }
 
-// scanRest scans the other LUNs of the targets whose disk step scanned
-// only the LUN netroot= names, beside the mount: open-iscsi's login
-// (iscsistart, iscsiadm; node.session.scan=auto) scans the whole target,
-// and the real OS may mount another of its LUNs. node.session.scan=manual
-// keeps to the named LUN. switch_root waits for it (with the disks'
-// settings): a thread inside a scan would hold the exec.
-func (b *Boot) scanRest(ctx context.Context, p *config.Plan, is ISCSI, a *attached) {
+// scanRest says which sessions' other LUNs remain to be scanned: those
+// of the targets whose disk step scanned only the LUN netroot= names.
+// open-iscsi's login (iscsistart, iscsiadm; node.session.scan=auto) scans
+// the whole target, and the real OS may mount another of its LUNs;
+// node.session.scan=manual keeps to the named LUN. The keeper scans them
+// once handed the sessions (Session.ScanOtherLUNs), beside switch_root;
+// without it /init does (scanOthers).
+func scanRest(p *config.Plan, a attached) []bool {
 	if p.ISCSI.Session.ScanManual {
-		return
+		return nil
 	}
-	for i, s := range a.sessions {
-		if i < len(a.allLUNs) && a.allLUNs[i] {
+	rest := make([]bool, len(a.sessions))
+	for i := range a.sessions {
+		rest[i] = i >= len(a.allLUNs) || !a.allLUNs[i]
+	}
+	return rest
+}
+
+// scanOthers scans the other LUNs of the sessions rest marks, at the
+// background's priority, and returns when they are scanned: switch_root
+// waits for it, as a thread inside a scan would hold the exec.
+func (b *Boot) scanOthers(is ISCSI, sessions []keeper.Session, rest []bool) {
+	var wg sync.WaitGroup
+	for i, s := range sessions {
+		if i >= len(rest) || !rest[i] {
 			continue
 		}
-		a.tuning = append(a.tuning, goTask(b, ctx, "disk", func(context.Context) (struct{}, error) {
+		wg.Go(func() {
 			start := time.Now()
 			err := prio.Run(backgroundNice, func() error { return is.Scan(s.HostNo, iscsi.AllLUNs) })
 			if err != nil {
@@ -90,9 +102,9 @@ func (b *Boot) scanRest(ctx context.Context, p *config.Plan, is ISCSI, a *attach
 			} else {
 				b.log.Debugf("disk: the other LUNs of %s (SCSI host %d) scanned in %s", s.TargetName, s.HostNo, time.Since(start).Round(time.Millisecond))
 			}
-			return struct{}{}, nil
-		}))
+		})
 	}
+	wg.Wait()
 }
 
 // rootSelector is the root= device: the plan's, or for root=dhcp the
