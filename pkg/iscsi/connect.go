@@ -48,8 +48,7 @@ type ConnectOptions struct {
 
 func (o *ConnectOptions) defaults() {
 	if o.Dial == nil {
-		var d net.Dialer
-		o.Dial = d.DialContext
+		o.Dial = DialContext
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 15 * time.Second
@@ -272,12 +271,12 @@ func offeredDigests(params []KeyValue, keys []string) string {
 
 // connectOnce dials and logs in once, closing the connection on failure.
 func connectOnce(ctx context.Context, cfg LoginConfig, opts ConnectOptions) (*Session, net.Conn, error) {
-	actx, cancel := context.WithTimeout(ctx, opts.AttemptTimeout)
+	actx, cancel := context.WithTimeout(WithDevice(ctx, cfg.Device), opts.AttemptTimeout)
 	defer cancel()
 	conn, err := opts.Dial(actx, "tcp", cfg.Portal)
 	if err != nil {
 		return nil, nil, &LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "connection failed",
-			Err: err, temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, err)}
+			Err: err, temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, cfg.Device, err)}
 	}
 	sess, err := Login(actx, conn, cfg)
 	if err != nil {

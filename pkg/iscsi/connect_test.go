@@ -73,8 +73,21 @@ func TestDialHint(t *testing.T) {
 		{context.DeadlineExceeded, "no answer to the connect"},
 		{op(syscall.EACCES), "check the network and the portal address"},
 	} {
-		if got := dialHint("10.0.0.1:3261", tc.err); !strings.Contains(got, tc.want) {
+		if got := dialHint("10.0.0.1:3261", "", tc.err); !strings.Contains(got, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	// A login bound to an interface (netroot='s <netdev_name>).
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{op(syscall.ENETUNREACH), "the login is bound to eth1 (netroot='s <netdev_name>): it needs an address there"},
+		{op(syscall.ECONNREFUSED), "nothing listens on port 3261"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: &BindError{Device: "eth9", Err: syscall.ENODEV}}, "binds the login to eth9: is that the interface's name here"},
+	} {
+		if got := dialHint("10.0.0.1:3261", "eth1", tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("bound, %v: %q, want %q", tc.err, got, tc.want)
 		}
 	}
 	// A real refusal, through Connect.

@@ -30,6 +30,9 @@ type DiscoveryConfig struct {
 	// Portal is the "host:port" asked; it names the portal in errors and
 	// is the address of a target the answer lists without any.
 	Portal string
+	// Device is the network interface the connection is bound to, as
+	// LoginConfig's.
+	Device string
 	// ISID identifies the session; zero means a random one.
 	ISID ISID
 	// Credentials enable CHAP for the discovery session (open-iscsi's
@@ -208,12 +211,12 @@ func DiscoverPortal(ctx context.Context, cfg DiscoveryConfig, opts ConnectOption
 }
 
 func discoverOnce(ctx context.Context, cfg DiscoveryConfig, opts ConnectOptions) ([]DiscoveredTarget, error) {
-	actx, cancel := context.WithTimeout(ctx, opts.AttemptTimeout)
+	actx, cancel := context.WithTimeout(WithDevice(ctx, cfg.Device), opts.AttemptTimeout)
 	defer cancel()
 	conn, err := opts.Dial(actx, "tcp", cfg.Portal)
 	if err != nil {
 		return nil, &LoginError{Portal: cfg.Portal, Target: discoveryTarget, Reason: "connection failed", Err: err,
-			temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, err)}
+			temporary: ctx.Err() == nil && isTemporaryNetErr(err), Hint: dialHint(cfg.Portal, cfg.Device, err)}
 	}
 	defer conn.Close()
 	return Discover(actx, conn, cfg)

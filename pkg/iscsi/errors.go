@@ -175,13 +175,18 @@ func statusMeaning(class, detail uint8, haveCreds bool) (reason, hint string, te
 // dialHint is what to check when a connect to portal failed with err: a
 // refusal comes from the host, so the network is fine and the target
 // service or the port is not; no route or no answer is the network's.
-func dialHint(portal string, err error) string {
+func dialHint(portal, device string, err error) string {
 	port := "3260"
 	if _, p, serr := net.SplitHostPort(portal); serr == nil {
 		port = p
 	}
 	var ne net.Error
+	var be *BindError
 	switch {
+	case errors.As(err, &be):
+		return "netroot='s <netdev_name> binds the login to " + be.Device + ": is that the interface's name here (ip link)?"
+	case device != "" && (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EADDRNOTAVAIL)):
+		return "the login is bound to " + device + " (netroot='s <netdev_name>): it needs an address there (its ip=) and a route from it to the portal"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "the host answered, but nothing listens on port " + port + ": is the target service running there (LIO: target.service; tgt: tgtd), and is the port in netroot= right?"
 	case errors.Is(err, syscall.ENETUNREACH):
@@ -197,6 +202,11 @@ func dialHint(portal string, err error) string {
 // isTemporaryNetErr reports whether a network error is worth a retry.
 func isTemporaryNetErr(err error) bool {
 	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	// No such interface, or none to bind to: a name to correct, not a
+	// network to wait for.
+	if _, ok := errors.AsType[*BindError](err); ok {
 		return false
 	}
 	var ne net.Error

@@ -39,6 +39,10 @@ type LoginConfig struct {
 	TargetName string
 	// Portal is "host:port"; only used in error messages and the Session.
 	Portal string
+	// Device is the network interface the connection is bound to
+	// (open-iscsi's iface.net_ifacename): Connect dials with it
+	// (WithDevice). Empty: the routing table picks the interface.
+	Device string
 	// ISID identifies the session on our side. Keep it stable for the
 	// lifetime of a session (reinstatement needs the same ISID); the zero
 	// value means "generate a random one" (see NewISID).
