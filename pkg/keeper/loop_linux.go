@@ -726,8 +726,7 @@ func (rc *recoverer) connect(ctx context.Context, targets []string, now, once bo
 	}()
 	dial := l.o.Dial
 	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
+		dial = iscsi.DialContext
 	}
 	timeout := l.o.AttemptTimeout
 	if timeout <= 0 {
@@ -743,7 +742,7 @@ func (rc *recoverer) connect(ctx context.Context, targets []string, now, once bo
 			pending++
 			gen := rc.generation()
 			go func(portal string) {
-				cctx, ccancel := context.WithTimeout(dctx, timeout)
+				cctx, ccancel := context.WithTimeout(iscsi.WithDevice(dctx, rc.s.Device), timeout)
 				defer ccancel()
 				addr := rc.address(cctx, portal)
 				c, err := dial(cctx, "tcp", addr)

@@ -924,3 +924,24 @@ func TestRunScansTheOtherLUNsWhenAsked(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRecoversOnTheBoundDevice: a session bound to an interface
+// (netroot='s <netdev_name>) reconnects through it: the dial's context
+// carries the device, and iscsi.DialContext binds the socket to it.
+func TestRunRecoversOnTheBoundDevice(t *testing.T) {
+	k := newFakeKernel(t)
+	p, _ := portal(t)
+	s := testSession(p)
+	s.Device = "lo"
+	devices := make(chan string, 8)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		devices <- iscsi.Device(ctx)
+		return iscsi.DialContext(ctx, network, address)
+	}
+	start(t, k, s, Options{Dial: dial}, env{})
+	k.fail()
+	eventually(t, 3*time.Second, "recovered", k.recovered(1))
+	if dev := <-devices; dev != "lo" {
+		t.Errorf("dialled with device %q, want lo", dev)
+	}
+}

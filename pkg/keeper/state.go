@@ -81,6 +81,10 @@ type Session struct {
 	// cannot be resolved after switch_root (the initramfs's resolver
 	// files are gone; the real root's are asked first).
 	Resolved map[string][]string `json:",omitempty"`
+	// Device is the interface the session's connections are bound to
+	// (netroot='s <netdev_name>, open-iscsi's iface.net_ifacename); empty:
+	// the routing table decides.
+	Device string `json:",omitempty"`
 	// Interface is the interface the session's route used at boot (the
 	// bond, say): a link or address coming up on it or one of its ports
 	// makes a recovery retry at once. Empty: the routing table decides.
@@ -115,6 +119,7 @@ func (s Session) LoginConfig(portal string) iscsi.LoginConfig {
 		InitiatorName:  s.InitiatorName,
 		TargetName:     s.TargetName,
 		Portal:         portal,
+		Device:         s.Device,
 		ISID:           s.ISID,
 		Credentials:    s.Credentials,
 		CHAPAlgorithms: s.CHAPAlgorithms,
