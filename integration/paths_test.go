@@ -166,6 +166,30 @@ func TestPathsTwoSubnets(t *testing.T) {
 	}
 }
 
+// TestPathsBoundToInterface: netroot='s <netdev_name> binds the target's
+// connection to that interface whatever the routes say. On two subnets,
+// the portal on eth0's: bound to eth1 the connection leaves by eth1 (its
+// gateway, the rig, owns the portal's address too) — the real root sees
+// it from eth1's address —; unbound, by eth0, the route's.
+func TestPathsBoundToInterface(t *testing.T) {
+	const ips = "ip=10.77.0.10:::255.255.255.0::eth0:none ip=10.78.0.10::" + otherSubnet + ":255.255.255.0::eth1:none "
+	for _, tc := range []struct {
+		name, netroot, local string
+	}{
+		{"eth1", "netroot=iscsi:10.77.0.1::3260::eth1:1:" + rig.TargetIQN, "10.78.0.10"},
+		{"unbound", "netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN, "10.77.0.10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := start(t, twoSubnetsSpec("bound-"+tc.name, ips+tc.netroot+" "+rootArgs))
+			log := realRoot(t, b)
+			wantReport(t, log, "iscsi-tcp", "local="+tc.local+":", "remote=10.77.0.1:3260")
+			if bound := strings.Contains(wantLine(t, log, `^netroot: login: 10\.77\.0\.1:3260 `), "bound to eth1"); bound != (tc.name == "eth1") {
+				t.Errorf("the login line says bound to eth1: %v", bound)
+			}
+		})
+	}
+}
+
 // TestPathsTwoSubnetsDHCP: the same two subnets, each NIC by DHCP
 // (ip=eth0:dhcp ip=eth1:dhcp; a server on each bridge): with either NIC's
 // cable out the boot goes on dhcpGrace after the other NIC's lease — not

@@ -118,6 +118,11 @@ func main() {
 	report("resolv", strings.ReplaceAll(read("/run/netroot/resolv.conf"), "\n", " | "))
 	report("hostname", read("/proc/sys/kernel/hostname"))
 	report("scsi-devices", strings.Join(scsiDevices(), " "))
+	// iscsi-tcp: the local and remote ends of the iSCSI connections, e.g.
+	// "local=10.78.0.10:53514 remote=10.77.0.1:3260".
+	for _, c := range iscsiTCP() {
+		report("iscsi-tcp", c)
+	}
 	sessions, _ := filepath.Glob("/sys/class/iscsi_session/session*")
 	for _, s := range sessions {
 		report("iscsi-session", fmt.Sprintf("%s target=%q user=%q", filepath.Base(s),
@@ -190,6 +195,28 @@ func scsiDevices() []string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// iscsiTCP are the established IPv4 TCP connections to port 3260, from
+// /proc/net/tcp (addresses in hex, the IPv4 address in host byte order).
+func iscsiTCP() []string {
+	addr := func(hex string) string {
+		h, p, ok := strings.Cut(hex, ":")
+		ip, err1 := strconv.ParseUint(h, 16, 32)
+		port, err2 := strconv.ParseUint(p, 16, 16)
+		if !ok || err1 != nil || err2 != nil {
+			return "?" + hex
+		}
+		return fmt.Sprintf("%d.%d.%d.%d:%d", byte(ip), byte(ip>>8), byte(ip>>16), byte(ip>>24), port)
+	}
+	var out []string
+	for _, line := range strings.Split(read("/proc/net/tcp"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[3] == "01" && strings.HasSuffix(f[2], ":0CBC") {
+			out = append(out, "local="+addr(f[1])+" remote="+addr(f[2]))
+		}
+	}
+	return out
 }
 
 // scheduler is the I/O scheduler line of the disk holding dev (a disk or

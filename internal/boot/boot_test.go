@@ -713,6 +713,31 @@ func TestBootScansTheRestOfTheTarget(t *testing.T) {
 	}
 }
 
+// TestBootBindsTheLoginToNetDev: netroot='s <netdev_name> binds the
+// target's login (iscsi.LoginConfig.Device, which Connect's dial honours)
+// and the keeper's reconnects to that interface; the login line says so.
+func TestBootBindsTheLoginToNetDev(t *testing.T) {
+	m := newMachine(t)
+	var devices []string
+	m.connect = func(cfg iscsi.LoginConfig) error {
+		devices = append(devices, cfg.Device)
+		return nil
+	}
+	cl := "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:bond0:none " + bondAB + " netroot=iscsi:10.77.0.1::3260::bond0:0:" + targetIQN + " " + rootArgs + " rd.shell=0"
+	if _, err := m.boot(cl, Options{}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, m.screen)
+	}
+	if !slices.Equal(devices, []string{"bond0"}) {
+		t.Errorf("logins bound to %q, want bond0", devices)
+	}
+	if got := m.called("keeper binds "); !slices.Equal(got, []string{"keeper binds " + targetIQN + " to bond0 (link events of bond0)"}) {
+		t.Errorf("keeper: %q", got)
+	}
+	if !strings.Contains(m.screen.String(), "auth None, bound to bond0") {
+		t.Errorf("the login line does not say it is bound:\n%s", m.screen)
+	}
+}
+
 // TestBootEveryLUNWhenTheFieldIsEmpty: with netroot='s <LUN> field empty
 // dracut logs in to the whole target and root= may be on any LUN (its own
 // iSCSI test boots root=LABEL= on LUN 1 of a tgt target that way); /init

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/iscsi"
 )
 
 // A dead path behind a bond: the active slave keeps its carrier, so
@@ -68,11 +69,15 @@ func bondOf(p *config.Plan, iface string) string {
 	return ""
 }
 
-// bondFor is the bond the route to host leaves by, "" when none or when
-// it cannot be told: the bond of the ip= interface whose subnet holds
-// host, else of the one ip= interface with a gateway, else the one bond
-// among the ip= interfaces.
-func (d *deadPaths) bondFor(host string) string {
+// bondFor is the bond a connection to host leaves by, "" when none or
+// when it cannot be told: the one under device when the connection is
+// bound to it (netroot='s <netdev_name>), else the route's — the bond of
+// the ip= interface whose subnet holds host, else of the one ip=
+// interface with a gateway, else the one bond among the ip= interfaces.
+func (d *deadPaths) bondFor(device, host string) string {
+	if device != "" {
+		return bondOf(d.p, device)
+	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
 		addr = netip.Addr{}
@@ -145,14 +150,13 @@ func (d *deadPaths) warnOnce(key, format string, args ...any) {
 // Without a bond it is base.
 func (d *deadPaths) dial(base dialFunc) dialFunc {
 	if base == nil {
-		var nd net.Dialer
-		base = nd.DialContext
+		base = iscsi.DialContext
 	}
 	if d == nil {
 		return base
 	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		name := d.bondFor(portalHost(address))
+		name := d.bondFor(iscsi.Device(ctx), portalHost(address))
 		if name == "" {
 			return base(ctx, network, address)
 		}
@@ -217,11 +221,11 @@ func portalHost(portal string) string {
 
 // keeperBond is the active-backup bond the route to the first of portals
 // leaves by, for the keeper's own dead-path switching; "" when none.
-func (d *deadPaths) keeperBond(portals []string) string {
+func (d *deadPaths) keeperBond(device string, portals []string) string {
 	if len(portals) == 0 {
 		return ""
 	}
-	name := d.bondFor(portalHost(portals[0]))
+	name := d.bondFor(device, portalHost(portals[0]))
 	if name == "" {
 		return ""
 	}

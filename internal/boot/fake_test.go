@@ -557,6 +557,9 @@ func (k keeperProc) HandOver(st keeper.State) (int, error) {
 	}
 	k.m.record("keeper handover handle=%d %s", st.TransportHandle, strings.Join(names, " "))
 	for _, s := range st.Sessions {
+		if s.Device != "" {
+			k.m.record("keeper binds %s to %s (link events of %s)", s.TargetName, s.Device, s.Interface)
+		}
 		if s.ScanOtherLUNs {
 			k.m.record("keeper to scan host%d -", s.HostNo)
 		}

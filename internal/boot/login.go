@@ -149,7 +149,7 @@ func (b *Boot) login(ctx context.Context, p *config.Plan, targets []config.Targe
 	dp := newDeadPaths(b, p, nics, addrs)
 	logins, failed, err := b.loginAll(ctx, p, targets, sel, k, initiator, is, w, files, dp)
 	for _, li := range logins {
-		bond := dp.keeperBond(li.session.Portals)
+		bond := dp.keeperBond(li.session.Device, li.session.Portals)
 		li.session.Bond = bond
 		b.conns.update(li.session.SID, func(s *keeper.Session) { s.Bond = bond })
 		a.sessions = append(a.sessions, li.session)
@@ -229,6 +229,9 @@ func (b *Boot) loginTarget(ctx context.Context, p *config.Plan, k *kernelSide, i
 	}
 	if d := iscsi.DigestsOf(sess.Params); d != "" {
 		auth += ", " + d
+	}
+	if t.NetDev != "" {
+		auth += ", bound to " + t.NetDev
 	}
 	st.Done("%s %s: session %d on host%d, auth %s", sess.Portal, t.Name, ks.SID, ks.HostNo, auth)
 
@@ -494,6 +497,8 @@ func keptSession(ks iscsi.KernelSession, cfg iscsi.LoginConfig, sess *iscsi.Sess
 		RecoveryTimeoutSec: ko.RecoveryTimeoutSec, RecoveryTimeoutSet: ko.RecoveryTimeoutSet,
 		NoopIntervalSec: ko.NoopIntervalSec, NoopTimeoutSec: ko.NoopTimeoutSec,
 		DefaultTime2WaitSec: int(sess.Params.DefaultTime2Wait),
+		// A bound login's link events are its interface's.
+		Device: cfg.Device, Interface: cfg.Device,
 	}
 	if sess.LoginParams != nil {
 		// What the login offered, a retry's digests included.

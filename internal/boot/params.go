@@ -26,6 +26,7 @@ func loginSettings(p *config.Plan, initiator string, index int, t config.Target,
 		InitiatorName: initiator,
 		TargetName:    t.Name,
 		Portal:        t.Portal(),
+		Device:        t.NetDev,
 		// Stable across boots, and no wait for the kernel's entropy.
 		ISID:           iscsi.StableISID(initiator, t.Name, uint16(index)),
 		Credentials:    creds,

@@ -273,7 +273,7 @@ func (b *Boot) loginDiscovered(ctx context.Context, p *config.Plan, k *kernelSid
 // portal wants them.
 func (b *Boot) discover(ctx context.Context, p *config.Plan, initiator string, t config.Target, is ISCSI, files Files, dp *deadPaths) ([]config.TargetPaths, error) {
 	st := b.log.Begin("discovery")
-	cfg := iscsi.DiscoveryConfig{InitiatorName: initiator, Portal: t.Portal(),
+	cfg := iscsi.DiscoveryConfig{InitiatorName: initiator, Portal: t.Portal(), Device: t.NetDev,
 		ISID: iscsi.StableISID(initiator, "SendTargets "+t.Portal(), 0)}
 	o := iscsi.ConnectOptions{Deadline: p.Boot.Retry, MaxAttempts: p.ISCSI.LoginRetryMax, Logf: b.log.Printf, Dial: dp.dial(nil),
 		DeadlineLimit: p.Boot.RetryLimit(), MaxAttemptsLimit: p.ISCSI.LoginRetryLimit()}
@@ -456,7 +456,7 @@ func (r *racer) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.Conn
 	results := make(chan res, len(r.paths))
 	for i, t := range r.paths {
 		c := cfg
-		c.Portal = t.Portal()
+		c.Portal, c.Device = t.Portal(), t.NetDev
 		c.ISID = cfg.ISID
 		c.ISID[4] = byte(i) // pathIndex's qualifier
 		if i > 0 {          // path 0's are loginTarget's

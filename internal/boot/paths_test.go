@@ -520,8 +520,17 @@ func TestBondFor(t *testing.T) {
 	} {
 		m := newMachine(t)
 		d := newDeadPaths(nil, parse(t, tc.cmdline), m, addrs{m, tc.addrs})
-		if got := d.bondFor(tc.host); got != tc.want {
+		if got := d.bondFor("", tc.host); got != tc.want {
 			t.Errorf("%s: bondFor(%s) = %q, want %q", tc.cmdline, tc.host, got, tc.want)
+		}
+	}
+	// A login bound to an interface (netroot='s <netdev_name>) leaves by
+	// it, whatever the route to the portal.
+	m := newMachine(t)
+	d := newDeadPaths(nil, parse(t, two), m, addrs{m, map[string][]string{"bond0": {"10.77.0.10/24"}, "bond1": {"10.78.0.10/24"}}})
+	for device, want := range map[string]string{"bond1": "bond1", "bond0": "bond0", "eth7": ""} {
+		if got := d.bondFor(device, "10.77.0.1"); got != want {
+			t.Errorf("bound to %s: bondFor(10.77.0.1) = %q, want %q", device, got, want)
 		}
 	}
 }

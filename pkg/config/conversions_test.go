@@ -312,7 +312,6 @@ var refusedExamples = []struct {
 	{"root=LABEL=r ip=::::::dhcp::52:54:00:12:34:56", "<macaddr> needs the interface whose MAC address it sets"},
 	{"root=LABEL=r ip=eth0:dhcp::01:00:5e:00:00:01", "01:00:5e:00:00:01 is a multicast address"},
 	{"root=LABEL=r ip=eth0:dhcp::00:00:00:00:00:00", "00:00:00:00:00:00 is no NIC's address"},
-	{"root=LABEL=r netroot=iscsi:10.0.0.1::3260:eth1:0:iqn.2015-01.com.example:t", "netdev_name"},
 	{"root=LABEL=r rd.lvm.lv=vg/root", "rd.lvm.lv=vg/root"},
 	{"root=LABEL=r rd.iscsi.mp=1", "rd.iscsi.mp"},
 	{"root=LABEL=r team=team0:eth0,eth1", "team"},
@@ -438,6 +437,7 @@ func TestWarnings(t *testing.T) {
 		{base + "biosdevname=1", "biosdevname=1"},
 		{base + "rd.iscsi.param=node.session.timeo.replacement_timeout=0", "rd.iscsi.param=node.session.timeo.replacement_timeout=0"},
 		{"root=LABEL=r netroot=iscsi:10.0.0.1::3260:myiface::0:iqn.2015-01.com.example:t", "netroot <iscsi_iface_name> myiface"},
+		{"root=LABEL=r ip=eth0:dhcp netroot=iscsi:10.0.0.1::3260::eth1:0:iqn.2015-01.com.example:t", "netroot <netdev_name> eth1"},
 	} {
 		p, err := Parse(proc(tc.cl))
 		if err != nil {
@@ -453,7 +453,8 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 	// The defaults and what netroot does anyway are quiet.
-	for _, cl := range []string{scenarioCmdline, base + "rd.iscsi.waitnet=1 rd.iscsi.testroute=0 biosdevname=0 rd.iscsi.transport=tcp"} {
+	for _, cl := range []string{scenarioCmdline, base + "rd.iscsi.waitnet=1 rd.iscsi.testroute=0 biosdevname=0 rd.iscsi.transport=tcp",
+		"root=LABEL=r ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.0.0.1::3260::eth1:0:iqn.2015-01.com.example:t"} {
 		if p := mustParse(t, proc(cl)); len(p.Warnings) != 0 {
 			t.Errorf("%s: warnings %v", cl, p.Warnings)
 		}

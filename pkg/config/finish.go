@@ -305,12 +305,29 @@ func (p *parser) finishTargets() {
 		if t.IfaceName != "" && !supportIfaceName {
 			p.warn(a.Key+" <iscsi_iface_name> "+t.IfaceName, "ignored: the session's iface is reported as \"default\"")
 		}
+		if t.NetDev != "" && !configures(p.plan.Net.IP, t.NetDev) {
+			p.warn(a.Key+" <netdev_name> "+t.NetDev, "no ip= configures "+t.NetDev+": the login is bound to it and needs an address there")
+		}
 	}
 	// Paths of one target need only one that answers; of several
 	// targets, one that fails is left out once the root is found.
 	if len(p.plan.Paths()) > 1 && is.TestRoute && !supportTestRoute {
 		p.warn("rd.iscsi.testroute", "netroot tries every target, also one without a route; one that cannot be reached is left out (with a warning) once the root is found without it; dracut would skip it at once")
 	}
+}
+
+// configures reports whether ips may give dev an address: one names it,
+// or one names no interface (any, or the firmware's), or there is none.
+func configures(ips []IPConfig, dev string) bool {
+	if len(ips) == 0 {
+		return true
+	}
+	for _, ip := range ips {
+		if ip.Interface == "" || ip.Interface == dev {
+			return true
+		}
+	}
+	return false
 }
 
 // targetFieldErrors are what /init refuses in a target's fields, one

@@ -14,7 +14,7 @@ const (
 	supportIPMAC = true
 	// supportNetDev is netroot='s <netdev_name>: /init binds the
 	// target's login to Target.NetDev (SO_BINDTODEVICE).
-	supportNetDev = false
+	supportNetDev = true
 	// supportIfaceName is netroot='s <iscsi_iface_name>: /init passes
 	// Target.IfaceName as iscsi.KernelOptions.IfaceName.
 	supportIfaceName = false
