@@ -736,6 +736,10 @@ func TestBootBindsTheLoginToNetDev(t *testing.T) {
 	if !strings.Contains(m.screen.String(), "auth None, bound to bond0") {
 		t.Errorf("the login line does not say it is bound:\n%s", m.screen)
 	}
+	// The real OS learns it from the hints.
+	if h, err := m.files.ReadFile(networkHintFile); err != nil || !strings.Contains(string(h), `"device": "bond0"`) {
+		t.Errorf("%s: %v\n%s", networkHintFile, err, h)
+	}
 }
 
 // TestBootEveryLUNWhenTheFieldIsEmpty: with netroot='s <LUN> field empty

@@ -139,6 +139,9 @@ type hintTarget struct {
 	Target  string   `json:"target"`
 	Portals []string `json:"portals"`
 	ISID    string   `json:"isid"`
+	// Device is the interface the session is bound to (netroot='s
+	// <netdev_name>).
+	Device string `json:"device,omitempty"`
 }
 
 // hints is /run/netroot/network.json.
@@ -172,7 +175,7 @@ func (b *Boot) writeHints(p *config.Plan, sessions []keeper.Session, files Files
 		h.Interfaces = append(h.Interfaces, hi)
 	}
 	for _, s := range sessions {
-		h.Targets = append(h.Targets, hintTarget{SID: s.SID, Host: s.HostNo, Target: s.TargetName, Portals: s.Portals, ISID: s.ISID.String()})
+		h.Targets = append(h.Targets, hintTarget{SID: s.SID, Host: s.HostNo, Target: s.TargetName, Portals: s.Portals, ISID: s.ISID.String(), Device: s.Device})
 	}
 	data, err := json.MarshalIndent(h, "", "  ")
 	if err == nil {
