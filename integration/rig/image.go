@@ -254,10 +254,24 @@ func GoBuild(ctx context.Context, pkg, out string) error {
 	return nil
 }
 
-// CopySparse copies an image so each boot gets a fresh one.
+// CopySparse copies an image so each boot gets a fresh one, and writes
+// the copy out before it returns: left to the host's writeback (which
+// starts some 30 s after the copy), a root image's hundreds of megabytes
+// went to disk during whichever boot came next, slowing it, so that the
+// bench's real-OS rows measured the previous row's copy.
 func CopySparse(ctx context.Context, src, dst string) error {
-	_, err := run(ctx, "cp", "--sparse=always", src, dst)
-	return err
+	if _, err := run(ctx, "cp", "--sparse=always", src, dst); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("rig: writing out %s: %w", dst, err)
+	}
+	return f.Close()
 }
 
 // itoa is strconv.Itoa, named for brevity in argument lists.
