@@ -178,6 +178,29 @@ func TestKeeperLinkOutage(t *testing.T) {
 	assertRecovered(t, b)
 }
 
+// TestKeeperBoundLinkOutage: a session bound to eth1 (netroot='s
+// <netdev_name>) on two subnets, the portal on eth0's (eth1's gateway, the
+// rig, owns its address too): both links go away while the real root
+// writes and come back; the keeper reconnects through eth1, where the
+// routing table would take eth0.
+func TestKeeperBoundLinkOutage(t *testing.T) {
+	const cmdline = "ip=10.77.0.10:::255.255.255.0::eth0:none ip=10.78.0.10::" + otherSubnet + ":255.255.255.0::eth1:none " +
+		"netroot=iscsi:10.77.0.1::3260::eth1:1:" + rig.TargetIQN + " " + rootArgs + " rw netroot.test=keeper" +
+		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
+	b := keeperBootSpec(t, twoSubnetsSpec("keeper-bound", cmdline))
+	linkOutage(t, b)
+	waitFor(t, b, `NETROOT-TEST: done=`, 3*time.Minute)
+	log := b.VM.Log()
+	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
+		t.Log(l)
+	}
+	assertWriterSurvived(t, log)
+	if n := len(regexp.MustCompile(`netroot-keeper: recovered session`).FindAllString(log, -1)); n != 1 {
+		t.Errorf("keeper logged %d recoveries, want 1", n)
+	}
+	wantReport(t, log, "iscsi-tcp", "local=10.78.0.10:", "remote=10.77.0.1:3260")
+}
+
 // TestKeeperTargetRestart: tgtd stops (closing the connection), stays away
 // for outage and starts again on the same backing file; the writer's
 // longest stall stays within outage + 5 s (the keeper retries on a capped,

@@ -95,6 +95,10 @@ func runKeeperTest() {
 	writeAndVerify()
 	reportConnParams()
 	reportMultipath()
+	// The connections as the outage left them (main.go).
+	for _, c := range iscsiTCP() {
+		report("iscsi-tcp", c)
+	}
 	keepers, _ := os.ReadFile("/run/netroot/keeper.pid")
 	pid := strings.TrimSpace(string(keepers))
 	report("keeper-pid", pid)
