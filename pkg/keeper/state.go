@@ -8,6 +8,8 @@
 // asynchronous messages (logout requests, dropped connections,
 // renegotiation), and checks the sessions in sysfs when it starts and
 // whenever events may have been lost, so that no failure goes unseen.
+// Once it has the sessions it scans the other LUNs of those /init asks
+// it to (Session.ScanOtherLUNs), so that switch_root need not wait.
 //
 // /init starts it just before switch_root by re-executing its own binary
 // with argv[0] "@netroot-keeper" (systemd's root storage daemon
