@@ -11,6 +11,7 @@ import (
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/prio"
 )
 
 // keeperPIDFile lets the real OS find the keeper (e.g. to stop it before
@@ -38,7 +39,7 @@ func (b *Boot) prelaunchKeeper(ctx context.Context, p *config.Plan, k Keeper) *t
 		return nil
 	}
 	return goTask(b, ctx, "keeper", func(context.Context) (KeeperProcess, error) {
-		return k.Launch(backgroundNice)
+		return k.Launch(prio.Background)
 	})
 }
 

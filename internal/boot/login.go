@@ -96,7 +96,7 @@ func (b *Boot) scanOthers(is ISCSI, sessions []keeper.Session, rest []bool) {
 		}
 		wg.Go(func() {
 			start := time.Now()
-			err := prio.Run(backgroundNice, func() error { return is.Scan(s.HostNo, iscsi.AllLUNs) })
+			err := prio.Run(prio.Background, func() error { return is.Scan(s.HostNo, iscsi.AllLUNs) })
 			if err != nil {
 				b.log.Warnf("disk: scanning the other LUNs of %s (SCSI host %d), as open-iscsi's node.session.scan=auto does: %v", s.TargetName, s.HostNo, err)
 			} else {

@@ -12,6 +12,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/modload"
+	"github.com/netroot/netroot/pkg/prio"
 )
 
 // modules is what the modules step leaves running. The loading runs in
@@ -33,10 +34,6 @@ type modules struct {
 	// nil without device events.
 	hotplug *task.Task[struct{}]
 }
-
-// backgroundNice is the nice value of the work nobody waits for yet: the
-// background module batches, the keeper's early start.
-const backgroundNice = 19
 
 // backgroundProcs are the Go Ps added beyond the CPUs on a machine with
 // several: the background batches' inserts (as many as six in flight at
@@ -206,7 +203,7 @@ func (b *Boot) loadBackground(ctx context.Context, l ModuleLoader, step string, 
 			return struct{}{}, nil
 		}
 		st := b.log.BeginBackground(step)
-		if err := l.LoadNiced(ctx, backgroundNice, names...); err != nil {
+		if err := l.LoadNiced(ctx, prio.Background, names...); err != nil {
 			st.Fail(err)
 			return struct{}{}, err
 		}

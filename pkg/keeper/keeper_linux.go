@@ -52,9 +52,6 @@ type Options struct {
 	Multipathd func() bool
 }
 
-// scanNice is the priority of the other LUNs' scan (Session.ScanOtherLUNs).
-const scanNice = 19
-
 // system is what a keeper (Run) or a one-off recovery (Recover) works
 // through: the kernel's iSCSI events and commands, /sys and /proc.
 type system struct {
@@ -121,7 +118,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		failover: func(name string) *bond.Failover { return sysfsFailover(s.sysfs, name) },
 		scan: func(hostNo uint32) error {
 			// At the background's priority: the real OS is starting.
-			return prio.Run(scanNice, func() error { return iscsi.ScanWith(s.sysfs.writeFile, hostNo, iscsi.AllLUNs) })
+			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.writeFile, hostNo, iscsi.AllLUNs) })
 		},
 	}
 }

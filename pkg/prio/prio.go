@@ -8,6 +8,11 @@
 // a child process inherits the value of the thread that forked it.
 package prio
 
+// Background is the nice value of work nobody waits for yet: /init's
+// background module batches and the keeper's early start, the keeper's
+// scan of a target's other LUNs.
+const Background = 19
+
 // Run calls f on one OS thread set to nice, then restores that thread's
 // priority. If the priority cannot be changed, f runs at the thread's
 // current priority; if it cannot be restored, the thread is retired
