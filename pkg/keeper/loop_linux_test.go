@@ -893,15 +893,21 @@ func TestRunScansTheOtherLUNsWhenAsked(t *testing.T) {
 			s.ScanOtherLUNs = asked
 			scanned := make(chan uint32, 2)
 			scanErr := errors.New("the host is gone")
-			h := start(t, k, s, Options{}, env{scan: func(host uint32) error {
-				scanned <- host
-				return scanErr
-			}})
+			var reads atomic.Int32 // the loop's reads of the session's state
+			h := start(t, k, s, Options{}, env{
+				state: func(sid, cid uint32) (SessionState, error) {
+					reads.Add(1)
+					return k.state(sid, cid)
+				},
+				scan: func(host uint32) error {
+					scanned <- host
+					return scanErr
+				}})
 			if !asked {
 				// The loop starts any scan before it waits for events:
-				// one round of events (a reconcile at the poll) is past
-				// that.
-				time.Sleep(100 * time.Millisecond)
+				// its reconcile at the next poll is past that.
+				after := reads.Load()
+				eventually(t, 3*time.Second, "a reconcile at the poll", func() bool { return reads.Load() > after })
 				if len(scanned) != 0 {
 					t.Fatalf("scanned host %d, not asked to", <-scanned)
 				}
