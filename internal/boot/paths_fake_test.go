@@ -124,6 +124,24 @@ func after(d time.Duration) func(ctx context.Context) error {
 	}
 }
 
+// whenCalled is a login that succeeds once the rig has recorded a call
+// starting with prefix (another path's login under way): the winner of a
+// race between paths then never ends it before the others have started,
+// whatever the scheduler does (a path whose turn comes after the race was
+// won is given up unstarted).
+func (r *pathsRig) whenCalled(prefix string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for len(r.called(prefix)) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return nil
+	}
+}
+
 func (r *pathsRig) env() Env {
 	e := r.machine.env()
 	e.ISCSI, e.Links, e.DM, e.Keeper, e.Addrs = r, r, r, r, r

@@ -321,7 +321,9 @@ func TestDiscoveryPaths(t *testing.T) {
 	r := newPathsRig(t)
 	r.discovered = []iscsi.DiscoveredTarget{{Name: targetIQN, Portals: []iscsi.TargetPortal{
 		{Addr: portalB, TPGT: 2, HasTPGT: true}, {Addr: portalA, TPGT: 1, HasTPGT: true}}}}
-	r.behave = map[string]func(context.Context) error{portalB: after(100 * time.Millisecond)}
+	// Path A wins once B's login has started: B's turn would otherwise
+	// be given up unstarted when the race was won before it came.
+	r.behave = map[string]func(context.Context) error{portalA: r.whenCalled("connect " + portalB), portalB: after(100 * time.Millisecond)}
 	r.tpgt = map[string]uint16{portalB: 2}
 	cmdline := strings.Replace(scenario, "netroot="+target, "netroot=iscsi:10.77.0.1::3260:1:", 1)
 	if _, err := r.boot(cmdline); err != nil {
