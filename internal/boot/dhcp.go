@@ -163,7 +163,8 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 }
 
 // raceDHCP runs DHCP on every interface at once; the first lease wins and
-// stops the others.
+// stops the others. Failures are told in the order of the interfaces, not
+// of their ends, so that a boot's lines read the same each time.
 func raceDHCP(ctx context.Context, addrs Addrs, ifaces []string, o dhcp.Options) (*dhcp.Lease, error) {
 	if len(ifaces) == 0 {
 		return nil, errors.New("no interface to run DHCP on")
@@ -180,13 +181,14 @@ func raceDHCP(ctx context.Context, addrs Addrs, ifaces []string, o dhcp.Options)
 			return addrs.AcquireDHCP(ctx, oo)
 		})
 	}
-	var errs []error
+	errs := make([]error, len(ifaces))
 	for range ifaces {
-		lease, err := runs[<-ended].Wait(context.Background())
+		i := <-ended
+		lease, err := runs[i].Wait(context.Background())
 		if err == nil {
 			return lease, nil
 		}
-		errs = append(errs, err)
+		errs[i] = err
 	}
 	return nil, errors.Join(errs...)
 }

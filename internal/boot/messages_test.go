@@ -95,11 +95,13 @@ func TestSeveralFailures(t *testing.T) {
 			e.Addrs = failingDHCP{m, make(chan struct{})}
 			return e
 		}
+		// eth1 fails first: the lines follow the interfaces' order all
+		// the same.
 		wantFatal(t, m, "ip=dhcp netroot="+target+" "+rootArgs,
-			"netroot: FATAL ip: dhcp: no DHCP lease on eth1 (52:54:00:77:00:11) after 3 attempt(s) in 6s: no answer"+
-				" — is a DHCP server on this network answering 52:54:00:77:00:11 (a reservation for this MAC, the switch port's VLAN)?",
-			"netroot: ip: dhcp: no DHCP lease on eth0 (52:54:00:77:00:10) after 3 attempt(s) in 6s: no answer"+
-				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)?")
+			"netroot: FATAL ip: dhcp: no DHCP lease on eth0 (52:54:00:77:00:10) after 3 attempt(s) in 6s: no answer"+
+				" — is a DHCP server on this network answering 52:54:00:77:00:10 (a reservation for this MAC, the switch port's VLAN)?",
+			"netroot: ip: dhcp: no DHCP lease on eth1 (52:54:00:77:00:11) after 3 attempt(s) in 6s: no answer"+
+				" — is a DHCP server on this network answering 52:54:00:77:00:11 (a reservation for this MAC, the switch port's VLAN)?")
 	})
 	t.Run("two portals", func(t *testing.T) {
 		// The path that fails first is the second: the lines follow the
