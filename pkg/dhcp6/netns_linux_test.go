@@ -80,9 +80,11 @@ func runChild(spec string) int {
 		res.Logs = append(res.Logs, fmt.Sprintf(format, args...))
 		mu.Unlock()
 	}
+	// The clock starts before the deadline is set: a run that ends at
+	// the deadline then never measures under it.
+	start := time.Now()
 	ctx, cancel := limit.WithTimeout(context.Background(), job.Timeout, fmt.Sprintf("rd.retry=%d", int(job.Timeout.Seconds())))
 	defer cancel()
-	start := time.Now()
 	var err error
 	switch job.Mode {
 	case "dhcp6", "dhcp6-norc":
