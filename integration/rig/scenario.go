@@ -41,6 +41,12 @@ type Env struct {
 	TestInit string // the root image's /sbin/init
 	Busybox  string // static busybox for the emergency shell, "" if absent
 	RootImg  string // pristine ext4 root image labelled RootLabel
+	// LUNDir is where each boot's fresh copy of its root image is made
+	// (default: the boot's directory), removed when the boot is closed.
+	// On a tmpfs the host's disk stays out of the boots: its writeback,
+	// and the guest's cache flushes, which the target turns into fsyncs
+	// of the copy (seconds, now and then, on a busy host disk).
+	LUNDir string
 
 	mu  sync.Mutex
 	seq int
@@ -177,6 +183,8 @@ type Boot struct {
 	ScriptTarget *scripttarget.Target
 	// BuildOutput is what netroot build printed.
 	BuildOutput string
+	// scratch are the files Close removes (the LUN copies in Env.LUNDir).
+	scratch []string
 }
 
 // Start builds the boot's initramfs, makes its network and target, and
@@ -233,8 +241,8 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	if s.Target != nil {
 		tc := *s.Target
 		if len(tc.LUNs) == 0 {
-			lun := filepath.Join(dir, "lun1.img")
-			if err := CopySparse(ctx, rootImg, lun); err != nil {
+			lun, err := e.freshLUN(ctx, b, rootImg, "lun1.img")
+			if err != nil {
 				return nil, err
 			}
 			tc.LUNs = []string{lun}
@@ -254,8 +262,8 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 			lc.Kernel = e.Kernel
 		}
 		if len(lc.LUNs) == 0 {
-			lun := filepath.Join(dir, "lio-lun1.img")
-			if err := CopySparse(ctx, e.RootImg, lun); err != nil {
+			lun, err := e.freshLUN(ctx, b, e.RootImg, "lio-lun1.img")
+			if err != nil {
 				return nil, err
 			}
 			lc.LUNs = []string{lun}
@@ -265,7 +273,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 		}
 	}
 	if s.ScriptTarget != nil {
-		if b.ScriptTarget, err = e.startScriptTarget(ctx, b.Net, *s.ScriptTarget, dir); err != nil {
+		if b.ScriptTarget, err = e.startScriptTarget(ctx, b, *s.ScriptTarget); err != nil {
 			return nil, err
 		}
 	}
@@ -309,23 +317,35 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	return b, nil
 }
 
-// startScriptTarget serves cfg on HostAddr:3260 in n, its disk a fresh
-// copy of the root image unless cfg names one.
-func (e *Env) startScriptTarget(ctx context.Context, n *Net, cfg scripttarget.Config, dir string) (*scripttarget.Target, error) {
+// freshLUN copies src for b's target as name: in b's directory, or in
+// e.LUNDir (then removed when b is closed).
+func (e *Env) freshLUN(ctx context.Context, b *Boot, src, name string) (string, error) {
+	path := filepath.Join(b.Dir, name)
+	if e.LUNDir != "" {
+		path = filepath.Join(e.LUNDir, filepath.Base(b.Dir)+"-"+name)
+		b.scratch = append(b.scratch, path)
+	}
+	return path, CopySparse(ctx, src, path)
+}
+
+// startScriptTarget serves cfg on HostAddr:3260 in b's network, its disk
+// a fresh copy of the root image unless cfg names one.
+func (e *Env) startScriptTarget(ctx context.Context, b *Boot, cfg scripttarget.Config) (*scripttarget.Target, error) {
 	if cfg.IQN == "" {
 		cfg.IQN = TargetIQN
 	}
 	if cfg.Disk == "" {
-		cfg.Disk = filepath.Join(dir, "lun1.img")
-		if err := CopySparse(ctx, e.RootImg, cfg.Disk); err != nil {
+		disk, err := e.freshLUN(ctx, b, e.RootImg, "lun1.img")
+		if err != nil {
 			return nil, err
 		}
+		cfg.Disk = disk
 	}
 	t, err := scripttarget.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := n.Listen("tcp", HostAddr+":3260")
+	ln, err := b.Net.Listen("tcp", HostAddr+":3260")
 	if err != nil {
 		t.Close()
 		return nil, fmt.Errorf("rig: scripted target: %w", err)
@@ -366,5 +386,8 @@ func (b *Boot) Close() {
 	}
 	if b.Net != nil {
 		b.Net.Close()
+	}
+	for _, f := range b.scratch {
+		os.Remove(f)
 	}
 }

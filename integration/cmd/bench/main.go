@@ -116,6 +116,8 @@ func main() {
 		"the guest's clock then counts its instructions, so its CPU-bound steps time the same whatever the host's load")
 	flag.Var(&moreImages, "variant", "a further netroot image to boot in the alternation (repeatable): `NAME;SUITE;INIT;BUILD FLAGS` — "+
 		"the kernel of Debian SUITE (e.g. trixie; empty: the run's), the /init binary INIT (empty: the one built), extra netroot build flags; -only selects it by NAME")
+	flag.BoolVar(&disksInMemory, "disks-in-memory", true, "give the targets' disks (each boot's copy of its root image) a tmpfs, /dev/shm, when it has room: "+
+		"the host's disk then stays out of the figures (its writeback, and the guests' cache flushes, which the target turns into fsyncs)")
 	tgt := flag.String("tgt", "", "login keys of the target, space-separated key=value (e.g. 'HeaderDigest=CRC32C DataDigest=CRC32C': tgt then answers CRC32C to an offer of CRC32C,None)")
 	flag.Parse()
 	for _, kv := range strings.Fields(*tgt) {
@@ -173,6 +175,15 @@ func run(n, mem, cpus, realOS, realOSCPUs int) error {
 		return err
 	}
 	fmt.Printf("bench: %s\n", setGuestClock())
+	if disksInMemory {
+		lunDir, why := memoryDir()
+		if lunDir != "" {
+			defer os.RemoveAll(lunDir)
+			env.LUNDir = lunDir
+			why = "the targets' disks in memory (" + lunDir + "): the host's disk stays out of the figures"
+		}
+		fmt.Printf("bench: %s\n", why)
+	}
 	var errs []error
 	if onlySet == nil || len(onlySet) > 1 || !onlySet["realos"] {
 		errs = append(errs, runTable(ctx, env, dir, n, mem, cpus))
@@ -234,7 +245,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 					return err
 				}
 				ve = &rig.Env{Dir: filepath.Join(dir, v.suite), Kernel: k, Netroot: env.Netroot, Init: env.Init,
-					TestInit: env.TestInit, Busybox: env.Busybox, RootImg: env.RootImg}
+					TestInit: env.TestInit, Busybox: env.Busybox, RootImg: env.RootImg, LUNDir: env.LUNDir}
 				if err := os.MkdirAll(ve.Dir, 0o755); err != nil {
 					return err
 				}
