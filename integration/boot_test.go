@@ -44,6 +44,9 @@ func env(t *testing.T) *rig.Env {
 			return
 		}
 		shared, envErr = rig.Prepare(ctx, filepath.Join(cache, "boot-tests"))
+		if envErr == nil {
+			shared.LUNDir = memoryLUNs()
+		}
 	})
 	if envErr != nil {
 		t.Fatalf("preparing the rig: %v", envErr)

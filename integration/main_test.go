@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/integration/rig"
 )
 
 // minWholeRun is the least -timeout a run of the whole package gets: it
@@ -21,7 +23,29 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if lunDir != "" {
+		os.RemoveAll(lunDir)
+	}
+	os.Exit(code)
+}
+
+// lunDir holds the boots' copies of their root images when a tmpfs has
+// room for them (see memoryLUNs).
+var lunDir string
+
+// memoryLUNs makes lunDir for rig.Env.LUNDir: with the targets' disks in
+// memory the host's disk stays out of the boots (its writeback, the
+// guests' cache flushes as fsyncs), and no copy waits to be written out.
+// Four guests at once with real roots, two LUNs each at most, hold
+// ~5 GB; without that much room the copies stay on disk.
+func memoryLUNs() string {
+	dir, why := rig.MemoryDir("netroot-tests-", 8<<30)
+	if dir == "" {
+		fmt.Fprintf(os.Stderr, "integration: the targets' disks on the host's disk: %s\n", why)
+	}
+	lunDir = dir
+	return dir
 }
 
 func flagValue(name string) string {

@@ -43,6 +43,9 @@ var vs string
 // qemuArgs is -qemu: extra QEMU arguments for every boot.
 var qemuArgs string
 
+// disksInMemory is -disks-in-memory.
+var disksInMemory bool
+
 // moreImages is -variant: more netroot images, each with its own kernel,
 // /init binary and build flags, booted in the same alternation.
 var moreImages variantFlag
@@ -176,13 +179,15 @@ func run(n, mem, cpus, realOS, realOSCPUs int) error {
 	}
 	fmt.Printf("bench: %s\n", setGuestClock())
 	if disksInMemory {
-		lunDir, why := memoryDir()
-		if lunDir != "" {
+		// A real-OS boot's copy of its root holds ~0.6 GB; one boot at a
+		// time, each copy removed as its boot ends.
+		if lunDir, why := rig.MemoryDir("netroot-bench-", 2<<30); lunDir != "" {
 			defer os.RemoveAll(lunDir)
 			env.LUNDir = lunDir
-			why = "the targets' disks in memory (" + lunDir + "): the host's disk stays out of the figures"
+			fmt.Printf("bench: the targets' disks in memory (%s): the host's disk stays out of the figures\n", lunDir)
+		} else {
+			fmt.Printf("bench: the targets' disks on the host's disk (%s)\n", why)
 		}
-		fmt.Printf("bench: %s\n", why)
 	}
 	var errs []error
 	if onlySet == nil || len(onlySet) > 1 || !onlySet["realos"] {
