@@ -111,6 +111,7 @@ func main() {
 	realOS := flag.Int("realos", 3, "boots per initramfs builder (netroot, dracut, initramfs-tools) of the real Debian root, after the table; 0: none")
 	realOSCPUs := flag.Int("realos-smp", 1, "guest virtual CPUs of the -realos boots (the real-root tests' and the issue's reference figures' one)")
 	flag.StringVar(&realOSRoot, "realos-root", rig.BookwormIfupdownOpenISCSI.Name, "the real root the -realos rows boot (a bookworm root of the rig's)")
+	realOSBuilders := flag.String("realos-builders", "dracut,initramfs-tools", "the other initramfs builders whose real-OS rows boot beside netroot's, comma-separated (none: \"\" — a -realos-vs what-if alone); the ratios need both")
 	flag.StringVar(&realOSVs, "realos-vs", "", "kernel parameters of a second netroot row (the same image) in the real-OS alternation, for paired what-ifs on the real OS (e.g. rd.iscsi.param=node.session.scan=manual)")
 	flag.StringVar(&extra, "extra", "", "kernel parameters added to the netroot image's boots, for what-if runs (e.g. rd.netroot.keeper=0)")
 	flag.StringVar(&vs, "vs", "", "kernel parameters of a second series of netroot boots (the same image) alternating with the first, for paired what-if runs (e.g. rd.netroot.keeper=0)")
@@ -133,6 +134,17 @@ func main() {
 			tgtParams = map[string]string{}
 		}
 		tgtParams[k] = v
+	}
+	realOSOthers = map[string]bool{}
+	for _, b := range strings.Split(*realOSBuilders, ",") {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if b != rig.Dracut.Name && b != rig.InitramfsTools.Name {
+			fmt.Fprintf(os.Stderr, "bench: -realos-builders %q: want %s or %s\n", b, rig.Dracut.Name, rig.InitramfsTools.Name)
+			os.Exit(2)
+		}
+		realOSOthers[b] = true
 	}
 	if *only != "" {
 		onlySet = map[string]bool{}

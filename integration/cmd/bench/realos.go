@@ -49,6 +49,10 @@ const realOSTimeout = 6 * time.Minute
 // what-ifs on the real OS.
 var realOSRoot, realOSVs string
 
+// realOSOthers is -realos-builders: the other builders' rows to boot
+// beside netroot's (dracut, initramfs-tools); nil: both.
+var realOSOthers map[string]bool
+
 // runRealOS boots a real Debian 12 root with open-iscsi installed (by
 // default rig.BookwormIfupdownOpenISCSI: the installer's ifupdown, as a
 // dracut or initramfs-tools user's root is set up) n times per builder,
@@ -80,12 +84,22 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 	}
 	ours.size = fileSize(ours.initramfs)
 	rows := []*osRow{ours}
+	var dracut, itools *osRow
 	for _, b := range []*rig.InitrdBuilder{&rig.Dracut, &rig.InitramfsTools} {
+		if realOSOthers != nil && !realOSOthers[b.Name] {
+			continue
+		}
 		path, err := rig.BuildInitrd(ctx, *b, env.Kernel)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, &osRow{name: b.Name, builder: b, initramfs: path, cmdline: b.Cmdline, size: fileSize(path)})
+		r := &osRow{name: b.Name, builder: b, initramfs: path, cmdline: b.Cmdline, size: fileSize(path)}
+		if b == &rig.Dracut {
+			dracut = r
+		} else {
+			itools = r
+		}
+		rows = append(rows, r)
 	}
 	var vs *osRow
 	if realOSVs != "" {
@@ -140,8 +154,13 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 	for _, r := range rows {
 		fmt.Printf("%-16s units %-22s then %s\n", r.name, stat(spans(r.poweroff, rig.ShutdownSpan.Units)), stat(spans(r.poweroff, rig.ShutdownSpan.After)))
 	}
-	dracut, itools := rows[1], rows[2]
-	ratio := func(what string, a, b []float64, target float64) {
+	// ratio prints what of ours against other (a row not booted, with
+	// -realos-builders, prints nothing).
+	ratio := func(what string, other *osRow, of func(*osRow) []float64, target float64) {
+		if other == nil {
+			return
+		}
+		a, b := of(ours), of(other)
 		if len(a) == 0 || len(b) == 0 {
 			fmt.Printf("%-44s -  (a side has no successful boot)\n", what)
 			return
@@ -149,13 +168,15 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 		r := median(a) / median(b)
 		fmt.Printf("%-44s %.3f  (target ≤ %.2f: %s)\n", what, r, target, verdict(r, target))
 	}
+	switchRoot := func(r *osRow) []float64 { return r.switchRoot }
+	multiUser := func(r *osRow) []float64 { return r.multiUser }
+	poweroff := func(r *osRow) []float64 { return spans(r.poweroff, rig.ShutdownSpan.Total) }
 	fmt.Println()
-	ratio("initrd part, netroot/dracut:", ours.switchRoot, dracut.switchRoot, 0.10)
-	ratio("initrd part, netroot/initramfs-tools:", ours.switchRoot, itools.switchRoot, 0.35)
-	ratio("kernel → multi-user, netroot/dracut:", ours.multiUser, dracut.multiUser, 0.45)
-	total := rig.ShutdownSpan.Total
-	ratio("poweroff, netroot/dracut:", spans(ours.poweroff, total), spans(dracut.poweroff, total), 1)
-	ratio("poweroff, netroot/initramfs-tools:", spans(ours.poweroff, total), spans(itools.poweroff, total), 1)
+	ratio("initrd part, netroot/dracut:", dracut, switchRoot, 0.10)
+	ratio("initrd part, netroot/initramfs-tools:", itools, switchRoot, 0.35)
+	ratio("kernel → multi-user, netroot/dracut:", dracut, multiUser, 0.45)
+	ratio("poweroff, netroot/dracut:", dracut, poweroff, 1)
+	ratio("poweroff, netroot/initramfs-tools:", itools, poweroff, 1)
 	if vs != nil {
 		var sw, mu []float64
 		for round, a := range vs.byRound {
