@@ -565,13 +565,17 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func stat(v []float64) string {
+// stat is the median and range of v, to two decimals.
+func stat(v []float64) string { return statN(v, 2) }
+
+// statN is the median and range of v, to prec decimals.
+func statN(v []float64, prec int) string {
 	if len(v) == 0 {
 		return "-"
 	}
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
-	return fmt.Sprintf("%.2f [%.2f–%.2f]", median(s), s[0], s[len(s)-1])
+	return fmt.Sprintf("%.*f [%.*f–%.*f]", prec, median(s), prec, s[0], prec, s[len(s)-1])
 }
 
 func execOutput(ctx context.Context, name string, args ...string) (string, error) {

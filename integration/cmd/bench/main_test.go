@@ -35,3 +35,17 @@ func TestVariantFlag(t *testing.T) {
 		t.Error("a variant without a name was accepted")
 	}
 }
+
+// TestPairedRatios: the real-OS rows' ratios round by round, only in the
+// rounds both rows booted through.
+func TestPairedRatios(t *testing.T) {
+	ours := &osRow{byRound: map[int]osFigures{1: {switchRoot: 5}, 2: {switchRoot: 6}, 3: {switchRoot: 4}}}
+	other := &osRow{byRound: map[int]osFigures{1: {switchRoot: 50}, 3: {switchRoot: 20}, 4: {switchRoot: 30}}}
+	got := pairedRatios(ours, other, func(f osFigures) float64 { return f.switchRoot })
+	if want := []float64{0.1, 0.2}; !slices.Equal(got, want) {
+		t.Errorf("paired %v, want %v", got, want)
+	}
+	if got := statN(got, 3); got != "0.150 [0.100–0.200]" {
+		t.Errorf("statN %q", got)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +30,12 @@ type osRow struct {
 	poweroff              []rig.ShutdownSpan
 	states                []string // systemctl is-system-running, per boot
 	failures              []string
-	// byRound are switch_root and multi-user by round, for -realos-vs's
-	// paired figures.
-	byRound map[int][2]float64
+	// byRound are the figures by round, for the paired ones.
+	byRound map[int]osFigures
 }
+
+// osFigures are one boot's three figures, in seconds.
+type osFigures struct{ switchRoot, multiUser, poweroff float64 }
 
 // realOSMemoryMB is the real-OS guests' memory: dracut's --no-hostonly
 // image unpacks to ~150 MB, which in the rig's usual 384 MiB stalled its
@@ -131,9 +135,9 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 			r.multiUser = append(r.multiUser, mu)
 			r.poweroff = append(r.poweroff, span)
 			if r.byRound == nil {
-				r.byRound = map[int][2]float64{}
+				r.byRound = map[int]osFigures{}
 			}
-			r.byRound[round] = [2]float64{sr, mu}
+			r.byRound[round] = osFigures{sr, mu, span.Total()}
 			role := ""
 			if span.Role > 0 {
 				role = fmt.Sprintf(", netroot's role %.2f", span.Role)
@@ -155,33 +159,45 @@ func runRealOS(ctx context.Context, env *rig.Env, n, cpus int) error {
 		fmt.Printf("%-16s units %-22s then %s\n", r.name, stat(spans(r.poweroff, rig.ShutdownSpan.Units)), stat(spans(r.poweroff, rig.ShutdownSpan.After)))
 	}
 	// ratio prints what of ours against other (a row not booted, with
-	// -realos-builders, prints nothing).
-	ratio := func(what string, other *osRow, of func(*osRow) []float64, target float64) {
+	// -realos-builders, prints nothing): the ratio of the medians, which
+	// the target is read from, then the median and range of the rounds'
+	// own ratios — the boots of a round follow each other, so a paired
+	// figure is less swayed by the host's speed drifting over the run.
+	ratio := func(what string, other *osRow, all func(*osRow) []float64, of func(osFigures) float64, target float64) {
 		if other == nil {
 			return
 		}
-		a, b := of(ours), of(other)
+		a, b := all(ours), all(other)
+		paired := pairedRatios(ours, other, of)
 		if len(a) == 0 || len(b) == 0 {
 			fmt.Printf("%-44s -  (a side has no successful boot)\n", what)
 			return
 		}
 		r := median(a) / median(b)
-		fmt.Printf("%-44s %.3f  (target ≤ %.2f: %s)\n", what, r, target, verdict(r, target))
+		fmt.Printf("%-44s %.3f  (target ≤ %.2f: %s)", what, r, target, verdict(r, target))
+		if len(paired) > 0 {
+			fmt.Printf("; paired by round %s", statN(paired, 3))
+		}
+		fmt.Println()
 	}
-	switchRoot := func(r *osRow) []float64 { return r.switchRoot }
-	multiUser := func(r *osRow) []float64 { return r.multiUser }
-	poweroff := func(r *osRow) []float64 { return spans(r.poweroff, rig.ShutdownSpan.Total) }
+	// A boot that failed after its switch_root still has that figure.
+	switchRoots := func(r *osRow) []float64 { return r.switchRoot }
+	multiUsers := func(r *osRow) []float64 { return r.multiUser }
+	poweroffs := func(r *osRow) []float64 { return spans(r.poweroff, rig.ShutdownSpan.Total) }
+	switchRoot := func(f osFigures) float64 { return f.switchRoot }
+	multiUser := func(f osFigures) float64 { return f.multiUser }
+	poweroff := func(f osFigures) float64 { return f.poweroff }
 	fmt.Println()
-	ratio("initrd part, netroot/dracut:", dracut, switchRoot, 0.10)
-	ratio("initrd part, netroot/initramfs-tools:", itools, switchRoot, 0.35)
-	ratio("kernel → multi-user, netroot/dracut:", dracut, multiUser, 0.45)
-	ratio("poweroff, netroot/dracut:", dracut, poweroff, 1)
-	ratio("poweroff, netroot/initramfs-tools:", itools, poweroff, 1)
+	ratio("initrd part, netroot/dracut:", dracut, switchRoots, switchRoot, 0.10)
+	ratio("initrd part, netroot/initramfs-tools:", itools, switchRoots, switchRoot, 0.35)
+	ratio("kernel → multi-user, netroot/dracut:", dracut, multiUsers, multiUser, 0.45)
+	ratio("poweroff, netroot/dracut:", dracut, poweroffs, poweroff, 1)
+	ratio("poweroff, netroot/initramfs-tools:", itools, poweroffs, poweroff, 1)
 	if vs != nil {
 		var sw, mu []float64
 		for round, a := range vs.byRound {
 			if b, ok := ours.byRound[round]; ok {
-				sw, mu = append(sw, a[0]-b[0]), append(mu, a[1]-b[1])
+				sw, mu = append(sw, a.switchRoot-b.switchRoot), append(mu, a.multiUser-b.multiUser)
 			}
 		}
 		fmt.Printf("netroot -vs − netroot, paired:               switch_root %s s, multi-user %s s\n", stat(sw), stat(mu))
@@ -276,4 +292,17 @@ func fileSize(path string) int64 {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// pairedRatios are a's figures over b's, round by round, in the rounds
+// both booted through.
+func pairedRatios(a, b *osRow, of func(osFigures) float64) []float64 {
+	var out []float64
+	for _, round := range slices.Sorted(maps.Keys(a.byRound)) {
+		y, ok := b.byRound[round]
+		if ok && of(y) > 0 {
+			out = append(out, of(a.byRound[round])/of(y))
+		}
+	}
+	return out
 }
