@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -42,5 +43,28 @@ func TestFreshLUN(t *testing.T) {
 		if gone := os.IsNotExist(err); gone != inMemory {
 			t.Errorf("LUNDir %q: after Close the copy is gone: %v, want %v", e.LUNDir, gone, inMemory)
 		}
+	}
+}
+
+// TestRemoveStale: MemoryDir's leftovers of runs whose process is gone are
+// removed; a live run's, and anything not named so, stay.
+func TestRemoveStale(t *testing.T) {
+	parent := t.TempDir()
+	for _, n := range []string{"netroot-tests-111-1", "netroot-tests-222-2", "netroot-tests-x-3", "netroot-bench-111-4", "other"} {
+		if err := os.MkdirAll(filepath.Join(parent, n, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStale(parent, "netroot-tests-", func(pid int) bool { return pid == 222 })
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if want := []string{"netroot-bench-111-4", "netroot-tests-222-2", "netroot-tests-x-3", "other"}; !slices.Equal(left, want) {
+		t.Errorf("left %q, want %q", left, want)
 	}
 }
