@@ -34,11 +34,9 @@ func TestMain(m *testing.M) {
 // room for them (see memoryLUNs).
 var lunDir string
 
-// memoryLUNs makes lunDir for rig.Env.LUNDir: with the targets' disks in
-// memory the host's disk stays out of the boots (its writeback, the
-// guests' cache flushes as fsyncs), and no copy waits to be written out.
-// Four guests at once with real roots, two LUNs each at most, hold
-// ~5 GB; without that much room the copies stay on disk.
+// memoryLUNs makes lunDir for rig.Env.LUNDir (see there why). Four guests
+// at once with real roots, two LUNs each at most, hold ~5 GB; without
+// that much room the copies stay on disk.
 func memoryLUNs() string {
 	dir, why := rig.MemoryDir("netroot-tests-", 8<<30)
 	if dir == "" {

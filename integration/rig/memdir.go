@@ -10,28 +10,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ShmDir is the tmpfs MemoryDir makes its directories on.
-const ShmDir = "/dev/shm"
+// shmDir is the tmpfs MemoryDir makes its directories on.
+const shmDir = "/dev/shm"
 
-// MemoryDir makes a directory on the tmpfs at ShmDir when it has need
+// MemoryDir makes a directory on the tmpfs at shmDir when it has need
 // bytes free, for Env.LUNDir; otherwise it returns "" and why not. The
 // caller removes the directory. Its name is prefix, the caller's PID and a
 // random part: the directories of earlier runs whose process is gone (a
 // run killed before it could remove its own) are removed first, since
 // what they hold is memory.
 func MemoryDir(prefix string, need uint64) (dir, why string) {
-	removeStale(ShmDir, prefix, pidAlive)
+	removeStale(shmDir, prefix, pidAlive)
 	var st unix.Statfs_t
-	if err := unix.Statfs(ShmDir, &st); err != nil {
-		return "", fmt.Sprintf("%s: %v", ShmDir, err)
+	if err := unix.Statfs(shmDir, &st); err != nil {
+		return "", fmt.Sprintf("%s: %v", shmDir, err)
 	}
 	if st.Type != unix.TMPFS_MAGIC {
-		return "", ShmDir + " is not a tmpfs"
+		return "", shmDir + " is not a tmpfs"
 	}
 	if free := st.Bavail * uint64(st.Bsize); free < need {
-		return "", fmt.Sprintf("%s has %d MiB free, under %d", ShmDir, free>>20, need>>20)
+		return "", fmt.Sprintf("%s has %d MiB free, under %d", shmDir, free>>20, need>>20)
 	}
-	d, err := os.MkdirTemp(ShmDir, fmt.Sprintf("%s%d-", prefix, os.Getpid()))
+	d, err := os.MkdirTemp(shmDir, fmt.Sprintf("%s%d-", prefix, os.Getpid()))
 	if err != nil {
 		return "", err.Error()
 	}
