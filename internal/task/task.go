@@ -17,16 +17,17 @@ import (
 // Task is work running on its own goroutine, with its result once done.
 type Task[T any] struct {
 	done   chan struct{}
+	parent context.Context // Go's ctx
 	cancel context.CancelFunc
 	val    T
 	err    error
 }
 
-// Go runs fn on its own goroutine with a context derived from ctx, which
-// Cancel (or ctx's end) cancels.
-func Go[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) *Task[T] {
-	ctx, cancel := context.WithCancel(ctx)
-	t := &Task[T]{done: make(chan struct{}), cancel: cancel}
+// Go runs fn on its own goroutine with a context derived from parent,
+// which Cancel (or parent's end) cancels.
+func Go[T any](parent context.Context, fn func(ctx context.Context) (T, error)) *Task[T] {
+	ctx, cancel := context.WithCancel(parent)
+	t := &Task[T]{done: make(chan struct{}), parent: parent, cancel: cancel}
 	go func() {
 		defer close(t.done)
 		defer cancel()
@@ -61,8 +62,16 @@ func (t *Task[T]) Wait(ctx context.Context) (T, error) {
 func (t *Task[T]) Done() <-chan struct{} { return t.done }
 
 // Cancel cancels the task's context: long-lived work (a loop on events)
-// ends. Wait still reports how it ended.
-func (t *Task[T]) Cancel() { t.cancel() }
+// ends. Wait still reports how it ended. Once parent has ended, the
+// task's context ends with parent's error (a deadline says more than
+// "canceled"), which a context hands its children just after its own
+// end: Cancel then leaves it to that.
+func (t *Task[T]) Cancel() {
+	if t.parent.Err() != nil {
+		return
+	}
+	t.cancel()
+}
 
 // PanicError is a panic in a task's work.
 type PanicError struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -68,5 +69,51 @@ func TestCancel(t *testing.T) {
 	stop()
 	if _, err := tk.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("after the parent's cancel, Wait = %v", err)
+	}
+}
+
+// laggingParent is a context whose end shows in Err before its Done
+// channel closes — the moment a real one is in while it cancels its
+// children one by one after closing its own channel.
+type laggingParent struct {
+	context.Context
+	done chan struct{}
+	err  atomic.Value // error
+}
+
+func (p *laggingParent) Done() <-chan struct{} { return p.done }
+
+func (p *laggingParent) Err() error {
+	if err, ok := p.err.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// Cancel once the task's context has ended leaves the task its context's
+// own error: a waiter woken by a deadline that cancels the work before the
+// deadline reached it must not turn "deadline exceeded" into "canceled"
+// in the work's report (as it did under load for the carrier and DHCP
+// waits of a boot whose rd.retry ran out).
+func TestCancelAfterItsContextEndedKeepsTheContextsError(t *testing.T) {
+	p := &laggingParent{Context: context.Background(), done: make(chan struct{})}
+	tk := Go[struct{}](p, func(ctx context.Context) (struct{}, error) {
+		<-ctx.Done()
+		return struct{}{}, ctx.Err()
+	})
+	p.err.Store(context.DeadlineExceeded)
+	tk.Cancel()
+	close(p.done)
+	if _, err := tk.Wait(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the work ended with %v, want its context's deadline", err)
+	}
+	// Before its context ended, Cancel cancels.
+	tk = Go(context.Background(), func(ctx context.Context) (struct{}, error) {
+		<-ctx.Done()
+		return struct{}{}, ctx.Err()
+	})
+	tk.Cancel()
+	if _, err := tk.Wait(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled work ended with %v, want canceled", err)
 	}
 }
