@@ -1,6 +1,6 @@
 # netroot — see README.md.
 #   make         build the host tool and the init into build/
-#   make test    unit + fuzz smoke + QEMU boot tests (installs apt packages it needs)
+#   make test    unit (also under -race) + fuzz smoke + QEMU boot tests (installs apt packages it needs)
 #   make boot    build everything and boot the demo guest to its iSCSI root
 #   make pxe-boot the same, network-booted: iPXE ROM → dnsmasq DHCP/TFTP → pxelinux → netroot
 #   make bench   benchmarks (figures, not assertions)
@@ -15,9 +15,10 @@ FUZZTIME  ?= 30000x
 # Debian packages the tests and the demo need.
 DEB_PKGS  := qemu-system-x86 qemu-utils tgt e2fsprogs xfsprogs btrfs-progs dosfstools gdisk fdisk \
              busybox-static kmod cpio iproute2 dnsmasq-base \
-             pxelinux syslinux-common ipxe-qemu sg3-utils tcpdump debootstrap
+             pxelinux syslinux-common ipxe-qemu sg3-utils tcpdump debootstrap \
+             gcc libc6-dev
 
-.PHONY: all deps test test-full unit fuzz integration test-distro boot pxe-boot bench uroot clean FORCE
+.PHONY: all deps test test-full unit race fuzz integration test-distro boot pxe-boot bench uroot clean FORCE
 
 all: $(BUILD)/netroot $(BUILD)/netroot-init
 
@@ -35,7 +36,7 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: deps all unit
+test: deps all unit race
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 	$(MAKE) integration
 
@@ -45,6 +46,12 @@ unit:
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/netroot
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test $$($(GO) list ./... | grep -v /integration)
+
+# race runs the unit tests again under the race detector: /init, the
+# keeper and the shutdown role are concurrent Go programs, and PID 1 must
+# not crash on a data race (the detector needs cgo: gcc and libc6-dev).
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
 # fuzz runs every fuzz target briefly (FUZZTIME each) as a smoke check; a
 # failing target's output is shown (a crashing input lands in testdata/fuzz).
@@ -88,7 +95,7 @@ integration: all
 # test-full is the whole matrix: unit tests, the fuzz targets at FUZZTIME
 # and every QEMU test (rig.Distros, LIO, the fault suite, …); a few hours
 # on two cores.
-test-full: deps all unit fuzz
+test-full: deps all unit race fuzz
 	@mkdir -p $(BUILD)
 	$(GO) test -count=1 -timeout 240m -parallel $(TEST_PARALLEL) -v ./integration/... 2>&1 | tee $(BUILD)/integration-full.log | \
 		grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|REALROOT-SUMMARY' ; \

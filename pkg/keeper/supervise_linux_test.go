@@ -129,7 +129,10 @@ func launchPair(t *testing.T, dir string) (*pair, *os.File) {
 	readyR, readyW, _ := os.Pipe()
 	devnull, _ := os.Open(os.DevNull)
 	pid, _, err := syscall.StartProcess(os.Args[0], []string{ProcessName, "pair-test"}, &syscall.ProcAttr{
-		Env:   []string{pairTestEnv + "=" + p.dir},
+		// GORACE: under go test -race the pair is instrumented too, and
+		// by default the race runtime sleeps a second at every exit,
+		// which the pair's stop timers would count.
+		Env:   []string{pairTestEnv + "=" + p.dir, "GORACE=atexit_sleep_ms=0"},
 		Files: []uintptr{devnull.Fd(), log.Fd(), log.Fd(), stateR.Fd(), readyW.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
