@@ -131,8 +131,13 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 			err = errors.Join(append([]error{err}, ready.Others(ctx, ip.Interface)...)...)
 		}
 		if errors.Is(err, task.ErrLeft) {
-			b.log.Warnf("ip: %s has no DHCP lease %s after another interface came up; going on without it (the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there", ip.Interface, dhcpGrace)
+			grace, _ := graces(p)
+			b.log.Warnf("%s", leftLine(ip.Interface, "DHCP lease", grace,
+				"(the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there"))
 			return nil, ip.Interface + ": no lease, left", nil
+		}
+		if err != nil && p.ISCSI.WaitNet == config.WaitNetAll {
+			err = hint.Wrap(err, waitAllHint)
 		}
 	} else {
 		lease, err = raceDHCP(ctx, addrs, ifaces, dhcp.Options{Hostname: ip.Hostname, Logf: b.log.Printf})

@@ -112,7 +112,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		}
 		st := b.log.Begin("ip")
 		if ip.Method == config.IPStatic {
-			detail, err := b.staticIP(ctx, addrs, ip, ready)
+			detail, err := b.staticIP(ctx, p, addrs, ip, ready)
 			if err != nil {
 				st.Fail(err)
 				return res, fail("ip", err, "check ip=")
@@ -150,7 +150,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		st.Done("%s", detail)
 	}
 	if ready != nil {
-		if err := b.awaitCarriers(ctx, ready, n.IP); err != nil {
+		if err := b.awaitCarriers(ctx, p, ready); err != nil {
 			return res, fail("carrier", err, "check the NICs' cables and switch ports")
 		}
 	}
@@ -337,7 +337,7 @@ func (b *Boot) checkLACP(ctx context.Context, links Links, name string) error {
 
 // staticIP applies a static ip= entry and waits for its carrier — in the
 // readiness group, when there is one (readiness.go).
-func (b *Boot) staticIP(ctx context.Context, addrs Addrs, ip config.IPConfig, ready *readiness) (string, error) {
+func (b *Boot) staticIP(ctx context.Context, p *config.Plan, addrs Addrs, ip config.IPConfig, ready *readiness) (string, error) {
 	if ip.Interface == "" {
 		return "", fmt.Errorf("a static ip= needs an interface name")
 	}
@@ -352,7 +352,8 @@ func (b *Boot) staticIP(ctx context.Context, addrs Addrs, ip config.IPConfig, re
 		}
 	}
 	if ready != nil {
-		startCarrier(ctx, ready, addrs, ip.Interface)
+		_, grace := graces(p)
+		startCarrier(ctx, ready, addrs, ip.Interface, grace)
 	} else if err := addrs.WaitCarrier(ctx, ip.Interface); err != nil {
 		return "", err
 	}

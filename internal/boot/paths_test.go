@@ -620,6 +620,78 @@ func TestDHCPPathsOnTwoNICs(t *testing.T) {
 	}
 }
 
+// TestWaitNet: rd.iscsi.waitnet=0 leaves the interfaces still down once
+// one is up, without their grace; rd.iscsi.waitnet=1 waits for every one,
+// past the grace, and fails the boot at rd.retry's end when one never
+// comes up.
+func TestWaitNet(t *testing.T) {
+	const portal2 = "10.78.0.1:3260"
+	targets := " rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " netroot=iscsi:10.78.0.1::3260:1:" + targetIQN + " " + rootArgs
+	leases := map[string]*dhcp.Lease{
+		"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
+		"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1")},
+	}
+	const (
+		dhcpBoth = "ip=eth0:dhcp ip=eth1:dhcp"
+		static   = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=10.78.0.10:::255.255.255.0::eth1:none"
+	)
+	t.Run("off", func(t *testing.T) {
+		// The graces as they are: waitnet=0 must not wait for them.
+		for _, tc := range []struct{ ips, warning string }{
+			{dhcpBoth, "ip: eth1 has no DHCP lease as another interface came up; rd.iscsi.waitnet=0: going on without it"},
+			{static, "ip: eth1 has no carrier as another interface came up; rd.iscsi.waitnet=0: going on without it"},
+		} {
+			r := newPathsRig(t)
+			r.leases = leases
+			r.noCarrier = map[string]bool{"eth1": true}
+			r.behave = map[string]func(context.Context) error{portal2: blackHole}
+			took, err := r.boot(tc.ips + " rd.iscsi.waitnet=0 rd.retry=20" + targets)
+			if err != nil {
+				t.Fatalf("%s: Run: %v\n%s", tc.ips, err, r.screen)
+			}
+			if took > 2*time.Second {
+				t.Errorf("%s: the boot took %v, waiting for eth1", tc.ips, took)
+			}
+			if !strings.Contains(r.screen.String(), tc.warning) {
+				t.Errorf("%s: no warning %q:\n%s", tc.ips, tc.warning, r.screen)
+			}
+		}
+	})
+	t.Run("all", func(t *testing.T) {
+		shorten(t, &dhcpGrace, 100*time.Millisecond)
+		shorten(t, &carrierGrace, 100*time.Millisecond)
+		// eth1's lease comes well after the grace: waited for.
+		r := newPathsRig(t)
+		r.leases = leases
+		r.dhcpDelay = map[string]time.Duration{"eth1": 600 * time.Millisecond}
+		if _, err := r.boot(dhcpBoth + " rd.iscsi.waitnet=1 rd.retry=20" + targets); err != nil {
+			t.Fatalf("Run: %v\n%s", err, r.screen)
+		}
+		if s := r.screen.String(); strings.Contains(s, "has no DHCP lease") || !strings.Contains(s, "ip: eth1 10.78.0.150/24") {
+			t.Errorf("eth1 left, not waited for:\n%s", s)
+		}
+		// One never up: the boot fails when rd.retry ends, saying why.
+		for _, tc := range []struct{ ips, want string }{
+			{dhcpBoth, "FATAL ip: eth1: no DHCP answer: context deadline exceeded — rd.iscsi.waitnet=1 waits for every ip= interface"},
+			{static, "FATAL carrier: eth1 has no carrier: context deadline exceeded — rd.iscsi.waitnet=1 waits for every ip= interface"},
+		} {
+			r := newPathsRig(t)
+			r.leases = leases
+			r.noCarrier = map[string]bool{"eth1": true}
+			took, err := r.boot(tc.ips + " rd.iscsi.waitnet=1 rd.retry=1" + targets)
+			if err == nil {
+				t.Fatalf("%s: booted without eth1:\n%s", tc.ips, r.screen)
+			}
+			if took > 5*time.Second {
+				t.Errorf("%s: failed after %v, want rd.retry's 1 s", tc.ips, took)
+			}
+			if !strings.Contains(r.screen.String(), tc.want) {
+				t.Errorf("%s: no %q:\n%s", tc.ips, tc.want, r.screen)
+			}
+		}
+	})
+}
+
 // TestDHCPRootPathOnTheSlowerNIC: netroot=dhcp on two NICs, whose first
 // lease carries no root-path: the other NIC is not left dhcpGrace after
 // it, but waited for, since its lease may carry the root-path — here it

@@ -11,6 +11,7 @@ import (
 	"github.com/netroot/netroot/internal/task"
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/dhcp"
+	"github.com/netroot/netroot/pkg/hint"
 )
 
 // Paths on several NICs (two subnets, two switches, no bond): a NIC whose
@@ -25,6 +26,7 @@ import (
 // (carrierGrace, dhcpGrace), and one still not ready then is reported and
 // left — the logins over it fail or wait while the others answer. With
 // netroot=dhcp only a lease carrying the root-path counts as ready.
+// rd.iscsi.waitnet=0 gives no grace, rd.iscsi.waitnet=1 no limit (graces).
 
 // carrierGrace bounds the wait for the other interfaces' carrier once one
 // of them is ready (a link negotiates in a few seconds). A variable for
@@ -33,6 +35,34 @@ var carrierGrace = 3 * time.Second
 
 // readiness is the group's work: a DHCP lease, nil for a carrier.
 type readiness = task.Graced[*dhcp.Lease]
+
+// graces are the group's graces for a lease and for carrier, as
+// rd.iscsi.waitnet asks: none at all (=0: the interfaces still down are
+// left as soon as one is up), no limit (=1: waited for until rd.retry),
+// else netroot's own.
+func graces(p *config.Plan) (lease, carrier time.Duration) {
+	switch p.ISCSI.WaitNet {
+	case config.WaitNetOff:
+		return 0, 0
+	case config.WaitNetAll:
+		return task.NoGrace, task.NoGrace
+	}
+	return dhcpGrace, carrierGrace
+}
+
+// leftLine is the warning for an interface the group left without what
+// it waited for (what: "DHCP lease", "carrier") grace after another one
+// came up; more is the warning's tail with a grace, why it was left.
+func leftLine(iface, what string, grace time.Duration, more string) string {
+	if grace == 0 {
+		return fmt.Sprintf("ip: %s has no %s as another interface came up; rd.iscsi.waitnet=0: going on without it", iface, what)
+	}
+	return fmt.Sprintf("ip: %s has no %s %s after another interface came up; going on without it %s", iface, what, grace, more)
+}
+
+// waitAllHint is the hint of a boot that failed for an interface
+// rd.iscsi.waitnet=1 made it wait for.
+const waitAllHint = "rd.iscsi.waitnet=1 waits for every ip= interface: check that one's cable, switch port and DHCP server, or drop rd.iscsi.waitnet=1 to boot over the others"
 
 // groupInterfaces are the interfaces of ips that stand on their own: a
 // static address, or DHCPv4 on a named interface.
@@ -61,12 +91,13 @@ func (b *Boot) startReadiness(ctx context.Context, p *config.Plan, ips []config.
 		return nil
 	}
 	g := task.NewGraced[*dhcp.Lease]()
+	grace, _ := graces(p)
 	for _, ip := range ips {
 		if v4, _ := ipMethods(ip); !v4 || ip.Interface == "" {
 			continue
 		}
 		o := dhcp.Options{Interface: ip.Interface, Hostname: ip.Hostname, Logf: b.log.Printf}
-		g.Go(ctx, ip.Interface, dhcpGrace, func(ctx context.Context) (*dhcp.Lease, error) {
+		g.Go(ctx, ip.Interface, grace, func(ctx context.Context) (*dhcp.Lease, error) {
 			l, err := addrs.AcquireDHCP(ctx, o)
 			if err == nil && p.ISCSI.FromDHCP && l.RootPath == "" {
 				return l, errNoRootPath
@@ -78,9 +109,9 @@ func (b *Boot) startReadiness(ctx context.Context, p *config.Plan, ips []config.
 }
 
 // startCarrier starts the wait for a static interface's carrier in the
-// group.
-func startCarrier(ctx context.Context, g *readiness, addrs Addrs, iface string) {
-	g.Go(ctx, iface, carrierGrace, func(ctx context.Context) (*dhcp.Lease, error) {
+// group, with grace.
+func startCarrier(ctx context.Context, g *readiness, addrs Addrs, iface string, grace time.Duration) {
+	g.Go(ctx, iface, grace, func(ctx context.Context) (*dhcp.Lease, error) {
 		return nil, addrs.WaitCarrier(ctx, iface)
 	})
 }
@@ -88,8 +119,9 @@ func startCarrier(ctx context.Context, g *readiness, addrs Addrs, iface string) 
 // awaitCarriers waits for the carrier of the group's static interfaces,
 // after the last ip step, as the "carrier" step. One without carrier
 // while another interface is up is reported and left; the boot fails only
-// when none is.
-func (b *Boot) awaitCarriers(ctx context.Context, g *readiness, ips []config.IPConfig) error {
+// when none is — or, with rd.iscsi.waitnet=1, when one is not.
+func (b *Boot) awaitCarriers(ctx context.Context, p *config.Plan, g *readiness) error {
+	ips := p.Net.IP
 	var statics []string
 	for _, ip := range ips {
 		if ip.Method == config.IPStatic && g.Started(ip.Interface) && !slices.Contains(statics, ip.Interface) {
@@ -110,10 +142,16 @@ func (b *Boot) awaitCarriers(ctx context.Context, g *readiness, ips []config.IPC
 		case err == nil:
 			have = append(have, i)
 		case errors.Is(err, task.ErrLeft):
-			b.log.Warnf("ip: %s has no carrier %s after another interface came up; going on without it (the root's paths through it answer once it has) — check its cable/switch port", i, carrierGrace)
+			_, grace := graces(p)
+			b.log.Warnf("%s", leftLine(i, "carrier", grace, "(the root's paths through it answer once it has) — check its cable/switch port"))
 		default:
 			failed, errs = append(failed, i), append(errs, err)
 		}
+	}
+	if len(errs) > 0 && p.ISCSI.WaitNet == config.WaitNetAll {
+		err := hint.Wrap(errors.Join(errs...), waitAllHint)
+		st.Fail(err)
+		return err
 	}
 	if !up && len(have) == 0 {
 		err := fmt.Errorf("no interface has carrier: %w", errors.Join(errs...))

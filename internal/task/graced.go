@@ -35,8 +35,13 @@ func NewGraced[T any]() *Graced[T] {
 	return &Graced[T]{tasks: map[string]*graced[T]{}, first: make(chan struct{})}
 }
 
+// NoGrace is the grace of work the group waits for whatever the others
+// did: until it ends, or Wait's context does.
+const NoGrace time.Duration = -1
+
 // Go starts fn as key's work, with grace to end once other work
-// succeeded, unless key's has started already.
+// succeeded (NoGrace: none, it is waited for), unless key's has started
+// already.
 func (g *Graced[T]) Go(ctx context.Context, key string, grace time.Duration, fn func(ctx context.Context) (T, error)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -85,10 +90,14 @@ func (g *Graced[T]) Wait(ctx context.Context, key string) (T, error) {
 	if t == nil {
 		return zero, errors.New("task: " + key + " was never started")
 	}
+	first := g.first
+	if t.grace < 0 {
+		first = nil // never ready: waited for
+	}
 	select {
 	case <-t.Done():
 		return t.val, t.err
-	case <-g.first:
+	case <-first:
 	case <-ctx.Done():
 		return t.cancelled()
 	}

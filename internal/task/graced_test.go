@@ -62,6 +62,31 @@ func TestGracedWorkEndingInTheGraceCounts(t *testing.T) {
 	}
 }
 
+// Work with NoGrace is waited for past the others' success, until it
+// ends or the wait's context does.
+func TestGracedNoGraceIsWaitedFor(t *testing.T) {
+	g := NewGraced[string]()
+	ctx := context.Background()
+	g.Go(ctx, "eth0", NoGrace, after(300*time.Millisecond, "late"))
+	g.Go(ctx, "eth1", NoGrace, after(0, "first"))
+	if v, err := g.Wait(ctx, "eth1"); v != "first" || err != nil {
+		t.Fatalf("Wait(eth1) = %q, %v", v, err)
+	}
+	if v, err := g.Wait(ctx, "eth0"); v != "late" || err != nil {
+		t.Errorf("Wait(eth0) = %q, %v; want its result, waited for", v, err)
+	}
+	// As the boot's: the work and the wait under one deadline.
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	g.Go(wctx, "eth2", NoGrace, func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	if _, err := g.Wait(wctx, "eth2"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait(eth2) = %v, want its work's end at the wait's deadline", err)
+	}
+}
+
 func TestGracedWithoutSuccessWaitsForTheContext(t *testing.T) {
 	g := NewGraced[string]()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -429,7 +429,6 @@ func TestNoSilentParameter(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	base := "root=LABEL=r netroot=iscsi:10.0.0.1::::iqn.2015-01.com.example:t "
 	for _, tc := range []struct{ cl, param string }{
-		{base + "rd.iscsi.waitnet=0", "rd.iscsi.waitnet=0"},
 		{base + "netroot=iscsi:10.0.0.2::::iqn.2015-01.com.example:u", "rd.iscsi.testroute"},
 		{base + "rd.iscsi.target.group=2", "rd.iscsi.target.group"},
 		{base + "hostname=h", "hostname"},
@@ -453,7 +452,7 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 	// The defaults and what netroot does anyway are quiet.
-	for _, cl := range []string{scenarioCmdline, base + "rd.iscsi.waitnet=1 rd.iscsi.testroute=0 biosdevname=0 rd.iscsi.transport=tcp",
+	for _, cl := range []string{scenarioCmdline, base + "rd.iscsi.waitnet=1 rd.iscsi.testroute=0 biosdevname=0 rd.iscsi.transport=tcp", base + "rd.iscsi.waitnet=0",
 		"root=LABEL=r ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.0.0.1::3260::eth1:0:iqn.2015-01.com.example:t"} {
 		if p := mustParse(t, proc(cl)); len(p.Warnings) != 0 {
 			t.Errorf("%s: warnings %v", cl, p.Warnings)

@@ -249,6 +249,12 @@ func (p *Plan) Describe() string {
 			retries = fmt.Sprintf("at most %d attempts", is.LoginRetryMax)
 		}
 		w("  login retries: %s\n", retries)
+		switch is.WaitNet {
+		case WaitNetOff:
+			w("  logins: once one ip= interface is up; the others still down are left (rd.iscsi.waitnet=0)\n")
+		case WaitNetAll:
+			w("  logins: once every ip= interface is up (rd.iscsi.waitnet=1)\n")
+		}
 	}
 
 	r := p.Root

@@ -147,7 +147,7 @@ var parameters = []Parameter{
 	{Name: "rd.iscsi.in.password", Verdict: Acted, Doc: "mutual CHAP: the target's secret (or @/path)."},
 	{Name: "rd.iscsi.login_retry_max", Verdict: Acted, Doc: "login attempts per target (default: until rd.retry)."},
 	{Name: "rd.iscsi.param", Repeat: true, Verdict: Acted, Doc: "open-iscsi settings (node.*) and RFC 7143 keys: each is applied (login keys, kernel timeouts, queue sizes, CHAP algorithms) or refused naming why; see the rd.iscsi.param table."},
-	{Name: "rd.iscsi.waitnet", Verdict: Acted, Doc: "netroot always configures every interface before it logs in; rd.iscsi.waitnet=0 gets a warning."},
+	{Name: "rd.iscsi.waitnet", Verdict: Acted, Doc: "with several ip= interfaces: =1 waits for every one before the logins, =0 for none once one is up; without it, the others get a grace (10 s for a lease, 3 s for carrier)."},
 	{Name: "rd.iscsi.testroute", Verdict: Acted, Doc: "netroot logs in to every target and fails if one is unreachable (dracut skips targets without a route): a warning with several targets."},
 	{Name: "rd.iscsi.firmware", Verdict: Acted, Doc: "log in to the targets of the firmware's iBFT (iscsi_ibft; every valid target, with its CHAP and LUN), with its initiator name; without ip=, the network comes from the table too (see rd.iscsi.ibft). A malformed or missing table stops the boot naming what is wrong."},
 	{Name: "rd.iscsi.ibft", Verdict: Acted, Doc: "the network from the firmware's iBFT (as ip=ibft): each NIC it names (by MAC) that booted or leads to one of its targets gets its static address or DHCP, and its VLAN; a NIC that is a bond= slave configures the bond. Without netroot= targets, the table's targets are logged in to as with rd.iscsi.firmware."},

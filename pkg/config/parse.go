@@ -723,9 +723,9 @@ func (p *parser) single(a arg) {
 		case "rd.neednet":
 			pl.Net.NeedNet = b
 		case "rd.iscsi.waitnet":
-			pl.ISCSI.WaitNet = b
-			if !b {
-				p.warn("rd.iscsi.waitnet=0", "netroot configures every interface before it logs in, whatever rd.iscsi.waitnet says")
+			pl.ISCSI.WaitNet = WaitNetOff
+			if b {
+				pl.ISCSI.WaitNet = WaitNetAll
 			}
 		case "biosdevname":
 			if b {

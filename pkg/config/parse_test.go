@@ -31,7 +31,7 @@ func TestParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(p.Root, Root{Kind: RootLabel, Value: "root", Init: "/sbin/init"}) {
 		t.Errorf("root: %+v", p.Root)
 	}
-	if !p.Net.PeerDNS || p.Net.NeedNet || !p.ISCSI.TestRoute || p.ISCSI.WaitNet || p.ISCSI.LoginRetryMax != 0 || p.Modules.Params == nil {
+	if !p.Net.PeerDNS || p.Net.NeedNet || !p.ISCSI.TestRoute || p.ISCSI.WaitNet != WaitNetGrace || p.ISCSI.LoginRetryMax != 0 || p.Modules.Params == nil {
 		t.Errorf("defaults: %+v %+v %+v", p.Net, p.ISCSI, p.Modules)
 	}
 	if len(p.Net.IP) != 0 {
@@ -233,7 +233,7 @@ func TestParseEverything(t *testing.T) {
 		len(n.IP[0].DNS) != 1 || len(n.Routes) != 1 || len(n.Nameservers) != 2 || n.PeerDNS || !n.NeedNet {
 		t.Errorf("net: %+v", n)
 	}
-	if p.ISCSI.Targets[0].Name != "iqn.2015-01.com.example:store:node5@root" || p.ISCSI.LoginRetryMax != 5 || !p.ISCSI.WaitNet || p.ISCSI.TestRoute || p.ISCSI.Firmware {
+	if p.ISCSI.Targets[0].Name != "iqn.2015-01.com.example:store:node5@root" || p.ISCSI.LoginRetryMax != 5 || p.ISCSI.WaitNet != WaitNetAll || p.ISCSI.TestRoute || p.ISCSI.Firmware {
 		t.Errorf("iscsi: %+v", p.ISCSI)
 	}
 	wantRoot := Root{Kind: RootUUID, Value: "3f5ad593", FSType: "xfs", Flags: "noatime,nobarrier", ReadWrite: true, Init: "/usr/lib/systemd/systemd", InitArgs: []string{"--single"}}
@@ -265,7 +265,8 @@ func TestParseEverything(t *testing.T) {
 	d := p.Describe()
 	for _, s := range []string{"bond bond0: slaves nic0,nic1, options mode=802.3ad miimon=100 lacp_rate=fast, mtu 9000",
 		"vlan bond0.100: id 100 on bond0", "static 10.1.0.5/24", "portal 10.1.0.10:3260, every LUN (the <LUN> field is empty: the whole target, as dracut)", "route 10.2.0.0/16 via 10.1.0.254",
-		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier (mount flags noatime; filesystem data nobarrier), rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot"} {
+		"root: UUID=3f5ad593, type xfs, flags noatime,nobarrier (mount flags noatime; filesystem data nobarrier), rw", "session: replacement timeout 30s", "login keys offered: DataDigest=CRC32C", "emergency: reboot",
+		"logins: once every ip= interface is up (rd.iscsi.waitnet=1)"} {
 		if !strings.Contains(d, s) {
 			t.Errorf("Describe lacks %q:\n%s", s, d)
 		}

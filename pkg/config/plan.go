@@ -23,8 +23,10 @@
 //
 // The grammar and defaults follow dracut's shell code where it and
 // dracut.cmdline(7) disagree, except where the code would boot nothing:
-//   - rd.iscsi.waitnet defaults to off (iscsiroot.sh: getargbool 0),
-//     although the man page implies on.
+//   - Without rd.iscsi.waitnet, several ip= interfaces get a grace once
+//     one is up (see WaitNet); dracut's code logs in as each comes up
+//     (iscsiroot.sh: getargbool 0), although the man page implies it
+//     waits.
 //   - ip=<if>:link6 is accepted (man page) although ip_to_var rejects it;
 //     ip=…:<method>::<dns2> reads dns2 where ip_to_var would take a MAC.
 //   - Invalid numbers (rd.retry=x, rd.iscsi.login_retry_max=x) are errors
@@ -340,13 +342,9 @@ type ISCSI struct {
 	// Targets, using the table's initiator name unless
 	// rd.iscsi.initiator= gives one.
 	Firmware bool
-	// WaitNet is rd.iscsi.waitnet: wait for every interface to be set up
-	// before logging in. dracut.cmdline(7) suggests it defaults to on
-	// ("rd.iscsi.waitnet=0: turn off waiting"), but iscsiroot.sh reads it
-	// with getargbool 0, i.e. off unless given; we follow the code.
-	// /init configures every interface before it logs in whatever its
-	// value; should it ever log in earlier, it must wait when WaitNet.
-	WaitNet bool
+	// WaitNet is rd.iscsi.waitnet: whether, with several ip= interfaces,
+	// the logins wait for all of them (see WaitNet's values).
+	WaitNet WaitNet
 	// TestRoute is rd.iscsi.testroute (default true): skip a target with
 	// no route to it instead of trying to log in (see supportTestRoute).
 	TestRoute bool
@@ -364,6 +362,27 @@ type ISCSI struct {
 	// instead of keeping the first path that answers.
 	Multipath bool
 }
+
+// WaitNet is what rd.iscsi.waitnet asks of several ip= interfaces (each
+// a static address or DHCPv4 on a named interface) before the logins.
+// dracut.cmdline(7) suggests dracut waits by default ("rd.iscsi.waitnet=0:
+// turn off waiting"), but iscsiroot.sh reads it with getargbool 0 and logs
+// in as each interface comes up; without the parameter netroot waits a
+// grace for the others, so that the root's paths through them are there
+// from the start.
+type WaitNet int
+
+const (
+	// WaitNetGrace (no rd.iscsi.waitnet): once one interface is up, the
+	// others get a grace, then are left with a warning.
+	WaitNetGrace WaitNet = iota
+	// WaitNetOff (rd.iscsi.waitnet=0): once one interface is up, the
+	// others still down are left at once.
+	WaitNetOff
+	// WaitNetAll (rd.iscsi.waitnet=1): every interface must come up
+	// (within rd.retry), as dracut's all_ifaces_setup.
+	WaitNetAll
+)
 
 // KV is a key=value pair.
 type KV struct {
