@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/integration/rig"
+	"github.com/netroot/netroot/pkg/analyze"
 )
 
 // The redundant-path tests (issue 20): a bond whose active slave carries
@@ -193,18 +194,20 @@ func TestPathsBoundToInterface(t *testing.T) {
 // TestPathsTwoSubnetsDHCP: the same two subnets, each NIC by DHCP
 // (ip=eth0:dhcp ip=eth1:dhcp; a server on each bridge): with either NIC's
 // cable out the boot goes on dhcpGrace after the other NIC's lease — not
-// at rd.retry's end — and logs in.
+// at rd.retry's end — and logs in; with rd.iscsi.waitnet=0 at once.
 func TestPathsTwoSubnetsDHCP(t *testing.T) {
 	const cmdline = "ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN +
 		" netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN + " " + rootArgs
 	for _, tc := range []struct {
-		nic, link, lease string
+		name, nic, link, lease, extra, left string
 	}{
-		{"eth0", "n0", `eth1 10\.78\.0\.1[5-9][0-9]/24`},
-		{"eth1", "n1", `eth0 10\.77\.0\.1[5-9][0-9]/24`},
+		{"eth0-unplugged", "eth0", "n0", `eth1 10\.78\.0\.1[5-9][0-9]/24`, "", "10s after another interface came up"},
+		{"eth1-unplugged", "eth1", "n1", `eth0 10\.77\.0\.1[5-9][0-9]/24`, "", "10s after another interface came up"},
+		{"eth1-unplugged-waitnet0", "eth1", "n1", `eth0 10\.77\.0\.1[5-9][0-9]/24`, " rd.iscsi.waitnet=0",
+			"as another interface came up; rd\\.iscsi\\.waitnet=0: going on without it"},
 	} {
-		t.Run(tc.nic+"-unplugged", func(t *testing.T) {
-			spec := twoSubnetsSpec(tc.nic+"-unplugged-dhcp", cmdline)
+		t.Run(tc.name, func(t *testing.T) {
+			spec := twoSubnetsSpec(tc.name+"-dhcp", cmdline+tc.extra)
 			spec.DHCP = &rig.DHCPConfig{Extra: []string{"--interface=br1", "--dhcp-range=10.78.0.150,10.78.0.199,255.255.255.0,1h"}}
 			b := start(t, spec)
 			if err := b.VM.Monitor("set_link " + tc.link + " off"); err != nil {
@@ -212,7 +215,20 @@ func TestPathsTwoSubnetsDHCP(t *testing.T) {
 			}
 			log := realRoot(t, b)
 			t.Logf("root ready at %.2f s", rootReadyAt(t, log))
-			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.nic+` has no DHCP lease 10s after another interface came up`))
+			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.nic+` has no DHCP lease `+tc.left))
+			// The unplugged NIC's ip step lasts its grace, or nothing.
+			tl, err := analyze.ParseConsole(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tl.Steps {
+				if e.Step == "ip" && e.Detail == tc.nic+": no lease, left" {
+					t.Logf("%s left after %.2f s", tc.nic, e.Duration)
+					if tc.extra != "" && e.Duration > 2 {
+						t.Errorf("%s: left after %.2f s, want at once", tc.extra, e.Duration)
+					}
+				}
+			}
 			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.lease+` .*\(DHCP, MAC `))
 			// Either portal: the lease's default route leads through the
 			// rig's other address to the portal on the unplugged NIC's subnet.
