@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netroot/netroot/internal/task"
@@ -89,16 +90,17 @@ func ipMethods(ip config.IPConfig) (v4 bool, unsupported []config.IPMethod) {
 
 // dhcpIP runs DHCP for one ip= entry — or takes its run from the
 // readiness group — and configures the winning lease; it returns the lease
-// and the step's line, no lease when the group left the interface.
+// and the step's line, no lease when the group left the interface or
+// (late) its lease is to be configured when it comes.
 func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, bootif string, links Links, addrs Addrs, files Files,
-	ready *readiness) (*dhcp.Lease, string, error) {
+	ready *readiness) (lease *dhcp.Lease, detail string, late bool, err error) {
 	v4, unsupported := ipMethods(ip)
 	param := "ip=" + string(ip.Method)
 	if ip.Interface != "" {
 		param = "ip=" + ip.Interface + ":" + string(ip.Method)
 	}
 	if !v4 {
-		return nil, "", hint.Errorf("use ip=dhcp or a static ip=<address>…:none",
+		return nil, "", false, hint.Errorf("use ip=dhcp or a static ip=<address>…:none",
 			"%s: IPv6 autoconfiguration (%v) is not supported by netroot", param, unsupported)
 	}
 	if len(unsupported) > 0 {
@@ -108,7 +110,7 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 	if needsFreeNICs(p, ip, bootif) {
 		var err error
 		if nics, err = links.FreeNICs(ctx); err != nil {
-			return nil, "", err
+			return nil, "", false, err
 		}
 	}
 	ifaces := dhcpTargets(p, ip, bootif, nics)
@@ -119,10 +121,17 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 	if ip.Interface == "" {
 		b.log.Printf("ip: %s: DHCP on %s", how, strings.Join(ifaces, ", "))
 	}
-	var lease *dhcp.Lease
-	var err error
 	if ready != nil && ready.Started(ip.Interface) {
-		lease, err = ready.Wait(ctx, ip.Interface)
+		// rd.iscsi.waitnet=0: once another interface is up, this one's
+		// lease is configured whenever it comes, beside the logins (which
+		// retry a portal without a route yet), as dracut logs in on each
+		// interface's arrival.
+		if p.ISCSI.WaitNet == config.WaitNetOff {
+			if _, ended, _ := ready.Race(ctx, ip.Interface); !ended {
+				return nil, ip.Interface + ": no lease yet; rd.iscsi.waitnet=0: the logins go on, its lease is configured when it comes", true, nil
+			}
+		}
+		lease, err = ready.Wait(ctx, ip.Interface) // at once if the race ended
 		switch {
 		case errors.Is(err, errNoRootPath):
 			err = nil // configured; netroot=dhcp says it lacks the root-path
@@ -134,7 +143,7 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 			grace, _ := graces(p)
 			b.log.Warnf("%s", leftLine(ip.Interface, "DHCP lease", grace,
 				"(the root's paths through it fail; the real OS's DHCP client may configure it later) — check its cable/switch port and that a DHCP server answers there"))
-			return nil, ip.Interface + ": no lease, left", nil
+			return nil, ip.Interface + ": no lease, left", false, nil
 		}
 		if err != nil && p.ISCSI.WaitNet == config.WaitNetAll {
 			err = hint.Wrap(err, waitAllHint)
@@ -143,13 +152,23 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 		lease, err = raceDHCP(ctx, addrs, ifaces, dhcp.Options{Hostname: ip.Hostname, Logf: b.log.Printf})
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
+	detail, err = b.applyLease(ip, lease, links, addrs, files)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return lease, detail, false, nil
+}
+
+// applyLease configures lease for the ip= entry ip and returns the ip
+// step's line.
+func (b *Boot) applyLease(ip config.IPConfig, lease *dhcp.Lease, links Links, addrs Addrs, files Files) (string, error) {
 	for _, ig := range lease.Ignored {
 		b.log.Warnf("dhcp: %s: ignored %s", lease.Interface, ig)
 	}
 	if err := addrs.ApplyLease(lease, dhcp.ApplyOptions{MTU: ip.MTU}); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	host := ip.Hostname
 	if host == "" {
@@ -164,7 +183,49 @@ func (b *Boot) dhcpIP(ctx context.Context, p *config.Plan, ip config.IPConfig, b
 		b.log.Warnf("dhcp: writing the lease to %s: %v", runDir, err)
 	}
 	mac, _ := links.HardwareAddr(lease.Interface)
-	return lease, fmt.Sprintf("%s %s (DHCP, MAC %s)", lease.Interface, lease, mac), nil
+	return fmt.Sprintf("%s %s (DHCP, MAC %s)", lease.Interface, lease, mac), nil
+}
+
+// lateLeases configures, in the background, the leases of the ip=
+// entries late whose interfaces had none when the logins began
+// (rd.iscsi.waitnet=0), each when its DHCP run in the readiness group
+// ends: a background "ip" step, or a warning when it ends without one.
+// done is called once they all ended. The real OS's files are written
+// from what is configured when they are.
+func (b *Boot) lateLeases(ctx context.Context, late []config.IPConfig, links Links, addrs Addrs, files Files, ready *readiness, done func()) {
+	if len(late) == 0 {
+		done()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, ip := range late {
+		st := b.log.BeginBackground("ip")
+		wg.Add(1)
+		goTask(b, ctx, "ip "+ip.Interface, func(ctx context.Context) (struct{}, error) {
+			defer wg.Done()
+			lease, err := ready.Wait(ctx, ip.Interface)
+			if errors.Is(err, errNoRootPath) {
+				err = nil // configured all the same
+			}
+			var detail string
+			if err == nil {
+				detail, err = b.applyLease(ip, lease, links, addrs, files)
+			}
+			if err != nil {
+				st.Fail(err)
+				if !errors.Is(ctx.Err(), context.Canceled) { // not the boot's end
+					b.log.Warnf("ip: %s: %v; the boot went on without it (rd.iscsi.waitnet=0)", ip.Interface, err)
+				}
+				return struct{}{}, nil
+			}
+			st.Done("%s, after the logins began (rd.iscsi.waitnet=0)", detail)
+			return struct{}{}, nil
+		})
+	}
+	go func() {
+		wg.Wait()
+		done()
+	}()
 }
 
 // raceDHCP runs DHCP on every interface at once; the first lease wins and

@@ -51,6 +51,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		return res, nil
 	}
 	n := p.Net
+	outer := ctx
 	ctx, cancel := limit.WithTimeout(ctx, p.Boot.Retry, p.Boot.RetryLimit())
 	defer cancel()
 
@@ -99,7 +100,20 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			st.Done("%s %s", ip.Interface, ip.MAC)
 		}
 	}
-	ready := b.startReadiness(ctx, p, n.IP, addrs)
+	// With rd.iscsi.waitnet=0 the readiness group's DHCP runs outlive
+	// this step (see lateLeases), under rd.retry as here.
+	groupCtx, groupCancel := ctx, context.CancelFunc(func() {})
+	if p.ISCSI.WaitNet == config.WaitNetOff {
+		groupCtx, groupCancel = limit.WithTimeout(outer, p.Boot.Retry, p.Boot.RetryLimit())
+	}
+	var late []config.IPConfig
+	lateStarted := false
+	defer func() {
+		if !lateStarted {
+			groupCancel()
+		}
+	}()
+	ready := b.startReadiness(groupCtx, p, n.IP, addrs)
 	rootPath := false // netroot=dhcp's target is known
 	for _, ip := range n.IP {
 		if len(ipv6Methods(ip)) > 0 {
@@ -120,10 +134,13 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			st.Done("%s", detail)
 			continue
 		}
-		lease, detail, err := b.dhcpIP(ctx, p, ip, bootif, links, addrs, files, ready)
+		lease, detail, isLate, err := b.dhcpIP(ctx, p, ip, bootif, links, addrs, files, ready)
 		if err != nil {
 			st.Fail(err)
 			return res, fail("ip", err, "check ip=")
+		}
+		if isLate {
+			late = append(late, ip)
 		}
 		if lease == nil { // left for another interface's
 			st.Done("%s", detail)
@@ -170,6 +187,8 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		return res, fail("dhcp6", errors.New("netroot=dhcp6, but no DHCPv6 answer carried a boot file URL (option 59)"),
 			`have the DHCPv6 server send option 59, e.g. dnsmasq --dhcp-option=option6:59,"iscsi:[<server>]::3260:<lun>:<target>"`)
 	}
+	lateStarted = true
+	b.lateLeases(groupCtx, late, links, addrs, files, ready, groupCancel)
 	return res, nil
 }
 

@@ -620,10 +620,12 @@ func TestDHCPPathsOnTwoNICs(t *testing.T) {
 	}
 }
 
-// TestWaitNet: rd.iscsi.waitnet=0 leaves the interfaces still down once
-// one is up, without their grace; rd.iscsi.waitnet=1 waits for every one,
-// past the grace, and fails the boot at rd.retry's end when one never
-// comes up.
+// TestWaitNet: with rd.iscsi.waitnet=0 the logins begin once one
+// interface is up, without the others' grace — a static one's carrier is
+// not waited for, a DHCP one's lease is configured when it comes, and a
+// path through it answers then, as dracut logs in on each interface's
+// arrival; rd.iscsi.waitnet=1 waits for every one, past the grace, and
+// fails the boot at rd.retry's end when one never comes up.
 func TestWaitNet(t *testing.T) {
 	const portal2 = "10.78.0.1:3260"
 	targets := " rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " netroot=iscsi:10.78.0.1::3260:1:" + targetIQN + " " + rootArgs
@@ -638,7 +640,7 @@ func TestWaitNet(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		// The graces as they are: waitnet=0 must not wait for them.
 		for _, tc := range []struct{ ips, warning string }{
-			{dhcpBoth, "ip: eth1 has no DHCP lease as another interface came up; rd.iscsi.waitnet=0: going on without it"},
+			{dhcpBoth, "ip: eth1: no lease yet; rd.iscsi.waitnet=0: the logins go on, its lease is configured when it comes"},
 			{static, "ip: eth1 has no carrier as another interface came up; rd.iscsi.waitnet=0: going on without it"},
 		} {
 			r := newPathsRig(t)
@@ -654,6 +656,28 @@ func TestWaitNet(t *testing.T) {
 			}
 			if !strings.Contains(r.screen.String(), tc.warning) {
 				t.Errorf("%s: no warning %q:\n%s", tc.ips, tc.warning, r.screen)
+			}
+		}
+		// The target only behind eth0, whose lease comes after eth1's:
+		// its path answers once eth0's lease is configured.
+		r := newPathsRig(t)
+		r.leases = leases
+		r.dhcpDelay = map[string]time.Duration{"eth0": 300 * time.Millisecond}
+		r.behave = map[string]func(context.Context) error{portalA: r.whenCalled("apply lease eth0")}
+		took, err := r.boot(dhcpBoth + " rd.iscsi.waitnet=0 rd.retry=5 rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " " + rootArgs)
+		if err != nil {
+			t.Fatalf("the late NIC's path: Run: %v\n%s", err, r.screen)
+		}
+		if took > 3*time.Second {
+			t.Errorf("the late NIC's path: the boot took %v", took)
+		}
+		for _, want := range []string{
+			"ip: eth0: no lease yet; rd.iscsi.waitnet=0",
+			"ip: eth0 10.77.0.150/24 from 10.77.0.1",
+			"after the logins began (rd.iscsi.waitnet=0)",
+		} {
+			if !strings.Contains(r.screen.String(), want) {
+				t.Errorf("the late NIC's path: no %q:\n%s", want, r.screen)
 			}
 		}
 	})

@@ -37,13 +37,14 @@ var carrierGrace = 3 * time.Second
 type readiness = task.Graced[*dhcp.Lease]
 
 // graces are the group's graces for a lease and for carrier, as
-// rd.iscsi.waitnet asks: none at all (=0: the interfaces still down are
-// left as soon as one is up), no limit (=1: waited for until rd.retry),
-// else netroot's own.
+// rd.iscsi.waitnet asks: =0 none for carrier (a static interface's
+// address is set whatever its carrier) and no limit for a lease (it is
+// configured when it comes: see dhcpIP), =1 no limit (waited for until
+// rd.retry), else netroot's own.
 func graces(p *config.Plan) (lease, carrier time.Duration) {
 	switch p.ISCSI.WaitNet {
 	case config.WaitNetOff:
-		return 0, 0
+		return task.NoGrace, 0
 	case config.WaitNetAll:
 		return task.NoGrace, task.NoGrace
 	}

@@ -122,6 +122,33 @@ func (g *Graced[T]) Wait(ctx context.Context, key string) (T, error) {
 	}
 }
 
+// Race returns key's result if its work ends before other work of the
+// group succeeded (ended true); else ended is false and key's work goes
+// on, uncancelled, for a later Wait. When ctx ends first the work is
+// cancelled and its own error returned, as Wait does.
+func (g *Graced[T]) Race(ctx context.Context, key string) (v T, ended bool, err error) {
+	g.mu.Lock()
+	t := g.tasks[key]
+	g.mu.Unlock()
+	if t == nil {
+		return v, true, errors.New("task: " + key + " was never started")
+	}
+	select {
+	case <-t.Done():
+		return t.val, true, t.err
+	case <-g.first:
+		select {
+		case <-t.Done(): // ended as another succeeded: its result counts
+			return t.val, true, t.err
+		default:
+			return v, false, nil
+		}
+	case <-ctx.Done():
+		v, err = t.cancelled()
+		return v, true, err
+	}
+}
+
 // Others returns the errors of the group's work other than key's, in the
 // order it was started, once each has ended — its work cancelled when ctx
 // ends first: for a failure that names every member's cause.

@@ -87,6 +87,31 @@ func TestGracedNoGraceIsWaitedFor(t *testing.T) {
 	}
 }
 
+// Race gives up on work once other work succeeded, without cancelling
+// it: a later Wait gets its result.
+func TestGracedRace(t *testing.T) {
+	g := NewGraced[string]()
+	ctx := context.Background()
+	g.Go(ctx, "eth0", NoGrace, after(200*time.Millisecond, "late"))
+	g.Go(ctx, "eth1", NoGrace, after(0, "first"))
+	if _, ended, _ := g.Race(ctx, "eth0"); ended {
+		t.Fatalf("Race(eth0) waited for eth0 past eth1's success")
+	}
+	if v, ended, err := g.Race(ctx, "eth1"); !ended || v != "first" || err != nil {
+		t.Errorf("Race(eth1) = %q, %v, %v", v, err, ended)
+	}
+	if v, err := g.Wait(ctx, "eth0"); v != "late" || err != nil {
+		t.Errorf("Wait(eth0) after the race = %q, %v; want its result", v, err)
+	}
+	// Without any success, the race is key's own.
+	g = NewGraced[string]()
+	boom := errors.New("no answer")
+	g.Go(ctx, "eth0", NoGrace, func(context.Context) (string, error) { return "", boom })
+	if _, ended, err := g.Race(ctx, "eth0"); !ended || err != boom {
+		t.Errorf("Race(eth0) alone = %v, %v; want its error", err, ended)
+	}
+}
+
 func TestGracedWithoutSuccessWaitsForTheContext(t *testing.T) {
 	g := NewGraced[string]()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -251,7 +251,7 @@ func (p *Plan) Describe() string {
 		w("  login retries: %s\n", retries)
 		switch is.WaitNet {
 		case WaitNetOff:
-			w("  logins: once one ip= interface is up; the others still down are left (rd.iscsi.waitnet=0)\n")
+			w("  logins: once one ip= interface is up; the others' leases are configured when they come, their carrier not waited for (rd.iscsi.waitnet=0)\n")
 		case WaitNetAll:
 			w("  logins: once every ip= interface is up (rd.iscsi.waitnet=1)\n")
 		}

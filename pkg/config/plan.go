@@ -376,8 +376,9 @@ const (
 	// WaitNetGrace (no rd.iscsi.waitnet): once one interface is up, the
 	// others get a grace, then are left with a warning.
 	WaitNetGrace WaitNet = iota
-	// WaitNetOff (rd.iscsi.waitnet=0): once one interface is up, the
-	// others still down are left at once.
+	// WaitNetOff (rd.iscsi.waitnet=0): once one interface is up the
+	// logins begin; the others' leases are configured when they come
+	// (their paths answer then), their carrier is not waited for.
 	WaitNetOff
 	// WaitNetAll (rd.iscsi.waitnet=1): every interface must come up
 	// (within rd.retry), as dracut's all_ifaces_setup.
