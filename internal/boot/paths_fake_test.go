@@ -257,6 +257,12 @@ func (r *pathsRig) Connect(ctx context.Context, cfg iscsi.LoginConfig, o iscsi.C
 	tpgt := r.tpgt[cfg.Portal]
 	r.mu.Unlock()
 	if login != nil {
+		// As the real Connect, which gives up at o.Deadline (rd.retry).
+		if o.Deadline > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.Deadline)
+			defer cancel()
+		}
 		if err := login(ctx); err != nil {
 			return nil, nil, &iscsi.LoginError{Portal: cfg.Portal, Target: cfg.TargetName, Reason: "connection failed", Err: err}
 		}
