@@ -142,7 +142,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		if isLate {
 			late = append(late, ip)
 		}
-		if lease == nil { // left for another interface's
+		if lease == nil { // left for another interface's, or late
 			st.Done("%s", detail)
 			continue
 		}

@@ -26,7 +26,9 @@ import (
 // (carrierGrace, dhcpGrace), and one still not ready then is reported and
 // left — the logins over it fail or wait while the others answer. With
 // netroot=dhcp only a lease carrying the root-path counts as ready.
-// rd.iscsi.waitnet=0 gives no grace, rd.iscsi.waitnet=1 no limit (graces).
+// rd.iscsi.waitnet=0 lets the logins begin once one is up (the others'
+// leases configured when they come), rd.iscsi.waitnet=1 waits for every
+// one (graces).
 
 // carrierGrace bounds the wait for the other interfaces' carrier once one
 // of them is ready (a link negotiates in a few seconds). A variable for
