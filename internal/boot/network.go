@@ -51,8 +51,17 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 		return res, nil
 	}
 	n := p.Net
-	outer := ctx
-	ctx, cancel := limit.WithTimeout(ctx, p.Boot.Retry, p.Boot.RetryLimit())
+	// rd.retry bounds the step and the readiness group's runs, which with
+	// rd.iscsi.waitnet=0 outlive it (lateLeases ends them): the step's own
+	// context is a child of theirs.
+	groupCtx, groupCancel := limit.WithTimeout(ctx, p.Boot.Retry, p.Boot.RetryLimit())
+	lateStarted := false
+	defer func() {
+		if !lateStarted {
+			groupCancel()
+		}
+	}()
+	ctx, cancel := context.WithCancel(groupCtx)
 	defer cancel()
 
 	bootif, err := b.links(ctx, p, links, nics)
@@ -100,19 +109,7 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 			st.Done("%s %s", ip.Interface, ip.MAC)
 		}
 	}
-	// With rd.iscsi.waitnet=0 the readiness group's DHCP runs outlive
-	// this step (see lateLeases), under rd.retry as here.
-	groupCtx, groupCancel := ctx, context.CancelFunc(func() {})
-	if p.ISCSI.WaitNet == config.WaitNetOff {
-		groupCtx, groupCancel = limit.WithTimeout(outer, p.Boot.Retry, p.Boot.RetryLimit())
-	}
 	var late []config.IPConfig
-	lateStarted := false
-	defer func() {
-		if !lateStarted {
-			groupCancel()
-		}
-	}()
 	ready := b.startReadiness(groupCtx, p, n.IP, addrs)
 	rootPath := false // netroot=dhcp's target is known
 	for _, ip := range n.IP {

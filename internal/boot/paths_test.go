@@ -576,6 +576,14 @@ func TestPathsOnTwoNICs(t *testing.T) {
 	}
 }
 
+// twoSubnetLeases are the leases of eth0 and eth1, each on its subnet.
+func twoSubnetLeases() map[string]*dhcp.Lease {
+	return map[string]*dhcp.Lease{
+		"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
+		"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1")},
+	}
+}
+
 // TestDHCPPathsOnTwoNICs: the same two subnets, a NIC by DHCP
 // (ip=<nic>:dhcp) beside another by DHCP or a static address: with either
 // NIC's cable out the boot goes on that NIC's grace after the other came
@@ -598,10 +606,7 @@ func TestDHCPPathsOnTwoNICs(t *testing.T) {
 		{static0, "eth1", portal2, portalA, noLease},
 	} {
 		r := newPathsRig(t)
-		r.leases = map[string]*dhcp.Lease{
-			"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
-			"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1")},
-		}
+		r.leases = twoSubnetLeases()
 		r.noCarrier = map[string]bool{tc.unplugged: true}
 		r.behave = map[string]func(context.Context) error{tc.dead: blackHole}
 		took, err := r.boot(tc.ips + targets)
@@ -629,10 +634,6 @@ func TestDHCPPathsOnTwoNICs(t *testing.T) {
 func TestWaitNet(t *testing.T) {
 	const portal2 = "10.78.0.1:3260"
 	targets := " rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " netroot=iscsi:10.78.0.1::3260:1:" + targetIQN + " " + rootArgs
-	leases := map[string]*dhcp.Lease{
-		"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
-		"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1")},
-	}
 	const (
 		dhcpBoth = "ip=eth0:dhcp ip=eth1:dhcp"
 		static   = "ip=10.77.0.10::10.77.0.1:255.255.255.0:client:eth0:none ip=10.78.0.10:::255.255.255.0::eth1:none"
@@ -644,7 +645,7 @@ func TestWaitNet(t *testing.T) {
 			{static, "ip: eth1 has no carrier as another interface came up; rd.iscsi.waitnet=0: going on without it"},
 		} {
 			r := newPathsRig(t)
-			r.leases = leases
+			r.leases = twoSubnetLeases()
 			r.noCarrier = map[string]bool{"eth1": true}
 			r.behave = map[string]func(context.Context) error{portal2: blackHole}
 			took, err := r.boot(tc.ips + " rd.iscsi.waitnet=0 rd.retry=20" + targets)
@@ -661,7 +662,7 @@ func TestWaitNet(t *testing.T) {
 		// The target only behind eth0, whose lease comes after eth1's:
 		// its path answers once eth0's lease is configured.
 		r := newPathsRig(t)
-		r.leases = leases
+		r.leases = twoSubnetLeases()
 		r.dhcpDelay = map[string]time.Duration{"eth0": 300 * time.Millisecond}
 		r.behave = map[string]func(context.Context) error{portalA: r.whenCalled("apply lease eth0")}
 		took, err := r.boot(dhcpBoth + " rd.iscsi.waitnet=0 rd.retry=5 rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " " + rootArgs)
@@ -686,7 +687,7 @@ func TestWaitNet(t *testing.T) {
 		shorten(t, &carrierGrace, 100*time.Millisecond)
 		// eth1's lease comes well after the grace: waited for.
 		r := newPathsRig(t)
-		r.leases = leases
+		r.leases = twoSubnetLeases()
 		r.dhcpDelay = map[string]time.Duration{"eth1": 600 * time.Millisecond}
 		if _, err := r.boot(dhcpBoth + " rd.iscsi.waitnet=1 rd.retry=20" + targets); err != nil {
 			t.Fatalf("Run: %v\n%s", err, r.screen)
@@ -700,7 +701,7 @@ func TestWaitNet(t *testing.T) {
 			{static, "FATAL carrier: eth1 has no carrier: context deadline exceeded — rd.iscsi.waitnet=1 waits for every ip= interface"},
 		} {
 			r := newPathsRig(t)
-			r.leases = leases
+			r.leases = twoSubnetLeases()
 			r.noCarrier = map[string]bool{"eth1": true}
 			took, err := r.boot(tc.ips + " rd.iscsi.waitnet=1 rd.retry=1" + targets)
 			if err == nil {
@@ -723,11 +724,8 @@ func TestWaitNet(t *testing.T) {
 func TestDHCPRootPathOnTheSlowerNIC(t *testing.T) {
 	shorten(t, &dhcpGrace, 100*time.Millisecond)
 	r := newPathsRig(t)
-	r.leases = map[string]*dhcp.Lease{
-		"eth0": {Address: netip.MustParsePrefix("10.77.0.150/24"), Server: netip.MustParseAddr("10.77.0.1")},
-		"eth1": {Address: netip.MustParsePrefix("10.78.0.150/24"), Server: netip.MustParseAddr("10.78.0.1"),
-			RootPath: "iscsi:10.78.0.1::3260:1:" + targetIQN},
-	}
+	r.leases = twoSubnetLeases()
+	r.leases["eth1"].RootPath = "iscsi:10.78.0.1::3260:1:" + targetIQN
 	r.dhcpDelay = map[string]time.Duration{"eth1": 500 * time.Millisecond}
 	if _, err := r.boot("ip=eth0:dhcp ip=eth1:dhcp netroot=dhcp rd.retry=20 rd.shell=0 " + rootArgs); err != nil {
 		t.Fatalf("Run: %v\n%s", err, r.screen)

@@ -84,11 +84,9 @@ func (g *Graced[T]) Started(key string) bool {
 // started is an error.
 func (g *Graced[T]) Wait(ctx context.Context, key string) (T, error) {
 	var zero T
-	g.mu.Lock()
-	t := g.tasks[key]
-	g.mu.Unlock()
-	if t == nil {
-		return zero, errors.New("task: " + key + " was never started")
+	t, err := g.task(key)
+	if err != nil {
+		return zero, err
 	}
 	first := g.first
 	if t.grace < 0 {
@@ -122,16 +120,24 @@ func (g *Graced[T]) Wait(ctx context.Context, key string) (T, error) {
 	}
 }
 
+// task is key's work; a key never started is an error.
+func (g *Graced[T]) task(key string) (*graced[T], error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t := g.tasks[key]; t != nil {
+		return t, nil
+	}
+	return nil, errors.New("task: " + key + " was never started")
+}
+
 // Race returns key's result if its work ends before other work of the
 // group succeeded (ended true); else ended is false and key's work goes
 // on, uncancelled, for a later Wait. When ctx ends first the work is
 // cancelled and its own error returned, as Wait does.
 func (g *Graced[T]) Race(ctx context.Context, key string) (v T, ended bool, err error) {
-	g.mu.Lock()
-	t := g.tasks[key]
-	g.mu.Unlock()
-	if t == nil {
-		return v, true, errors.New("task: " + key + " was never started")
+	t, err := g.task(key)
+	if err != nil {
+		return v, true, err
 	}
 	select {
 	case <-t.Done():
