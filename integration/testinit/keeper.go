@@ -203,6 +203,9 @@ wait:
 // stopKeeper sends SIGTERM to the keeper (this init's child: it was
 // started by /init, which this process replaced) and waits for its exit.
 func stopKeeper(pid int) string {
+	// The pair logs its exit to the kernel log, i.e. the console: the
+	// reports before must be out first (a keeper-mem line was cut once).
+	drainConsole()
 	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
 		return "<" + err.Error() + ">"
 	}

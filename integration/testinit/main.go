@@ -163,11 +163,18 @@ func powerOff(sync bool) {
 	if sync {
 		unix.Sync()
 	}
-	unix.IoctlSetInt(int(os.Stdout.Fd()), unix.TCSBRK, 1) // tcdrain
+	drainConsole()
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
 		report("poweroff-error", err.Error())
 	}
 	select {}
+}
+
+// drainConsole waits until the console has sent what was written to it
+// (tcdrain): a kernel line printed meanwhile would otherwise land inside
+// a report still on its way out.
+func drainConsole() {
+	unix.IoctlSetInt(int(os.Stdout.Fd()), unix.TCSBRK, 1)
 }
 
 // scsiDevices are the SCSI devices (H:C:T:L), the LUNs the real OS has.
