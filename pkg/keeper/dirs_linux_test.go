@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // switch_root moves /sys and /proc out of the keeper's root: what was
 // opened before must still be read after (the QEMU keeper tests caught a
 // keeper that read /sys by path and thought its session gone).
-func TestDirReadsAfterTheMountMoved(t *testing.T) {
+func TestSessionStateAfterTheMountMoved(t *testing.T) {
 	base := t.TempDir()
 	sys := filepath.Join(base, "sys")
 	for rel, content := range map[string]string{
@@ -27,22 +29,23 @@ func TestDirReadsAfterTheMountMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
+	defer d.Close()
 	if err := os.Rename(sys, filepath.Join(base, "moved")); err != nil {
 		t.Fatal(err)
 	}
-	st, err := readSessionState(d.readFile, 1, 0)
+	read := sysfs.At(d).Read
+	st, err := readSessionState(read, 1, 0)
 	if err != nil || st != (SessionState{"LOGGED_IN", "up"}) {
 		t.Errorf("after the move: %+v, %v", st, err)
 	}
-	if _, err := readSessionState(d.readFile, 2, 0); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := readSessionState(read, 2, 0); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a missing session: %v, want it gone", err)
 	}
 }
 
 // The real root's /etc/resolv.conf is often an absolute symbolic link
 // (systemd-resolved): it resolves inside that root, not the keeper's.
-func TestDirReadInRoot(t *testing.T) {
+func TestReadInRoot(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "1", "root")
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
@@ -55,8 +58,8 @@ func TestDirReadInRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
-	b, err := d.readInRoot("1/root", "etc/resolv.conf")
+	defer d.Close()
+	b, err := readInRoot(d, "1/root", "etc/resolv.conf")
 	if err != nil || string(b) != "nameserver 127.0.0.53\n" {
 		t.Errorf("read %q, %v", b, err)
 	}

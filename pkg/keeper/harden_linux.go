@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/netroot/netroot/pkg/prio"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,7 @@ func harden(proc *os.File, logf func(string, ...any)) {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		logf("disabling core dumps: %v", err)
 	}
-	if err := writeAt(proc, "self/oom_score_adj", "-1000\n"); err != nil {
+	if err := sysfs.At(proc).Write("self/oom_score_adj", "-1000\n"); err != nil {
 		logf("oom_score_adj: %v; the OOM killer may choose the keeper", err)
 	}
 	// CAP_IPC_LOCK makes the limit moot; raising it covers a keeper
@@ -72,18 +73,6 @@ func raisePriority(logf func(string, ...any)) {
 	}
 }
 
-// writeAt writes s to rel under the directory d.
-func writeAt(d *os.File, rel, s string) error {
-	fd, err := unix.Openat(int(d.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: d.Name() + "/" + rel, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), rel)
-	defer f.Close()
-	_, err = f.WriteString(s)
-	return err
-}
-
 // lockExecutable locks (and faults in) the mappings of this process's
 // executable.
 func lockExecutable(proc *os.File) error {
@@ -91,7 +80,7 @@ func lockExecutable(proc *os.File) error {
 	if err := unix.Fstatat(int(proc.Fd()), "self/exe", &st, 0); err != nil {
 		return fmt.Errorf("stat /proc/self/exe: %w", err)
 	}
-	maps, err := readAt(proc, "self/maps")
+	maps, err := sysfs.At(proc).Read("self/maps")
 	if err != nil {
 		return err
 	}

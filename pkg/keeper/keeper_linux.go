@@ -55,9 +55,12 @@ type Options struct {
 // system is what a keeper (Run) or a one-off recovery (Recover) works
 // through: the kernel's iSCSI events and commands, /sys and /proc.
 type system struct {
-	evs         *Events
-	cmd         *iscsi.Commands
-	sysfs, proc *dir
+	evs *Events
+	cmd *iscsi.Commands
+	// sysDir and proc are the keeper's own handles on /sys and /proc;
+	// sysfs reads through sysDir.
+	sysDir, proc *os.File
+	sysfs        sysfs.FS
 }
 
 // openSystem opens the event socket (first, so that nothing the
@@ -77,9 +80,10 @@ func openSystem(handle uint64, o Options, logf func(string, ...any)) (_ *system,
 	if s.cmd, err = iscsi.OpenCommands(handle); err != nil {
 		return nil, err
 	}
-	if s.sysfs, err = dirFrom(o.Sysfs, sysfs.Sys.Root); err != nil {
+	if s.sysDir, err = dirFrom(o.Sysfs, sysfs.Sys.Root); err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
+	s.sysfs = sysfs.At(s.sysDir)
 	if s.proc, err = dirFrom(o.Proc, "/proc"); err != nil {
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
@@ -88,10 +92,10 @@ func openSystem(handle uint64, o Options, logf func(string, ...any)) (_ *system,
 
 func (s *system) close() {
 	if s.proc != nil {
-		s.proc.close()
+		s.proc.Close()
 	}
-	if s.sysfs != nil {
-		s.sysfs.close()
+	if s.sysDir != nil {
+		s.sysDir.Close()
 	}
 	if s.cmd != nil {
 		s.cmd.Close()
@@ -110,7 +114,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		t:      keeperTransport{s.cmd},
 		events: s.evs.C(),
 		state: func(sid, cid uint32) (SessionState, error) {
-			return readSessionState(s.sysfs.readFile, sid, cid)
+			return readSessionState(s.sysfs.Read, sid, cid)
 		},
 		links:    links,
 		resolve:  resolver(s.proc),
@@ -118,7 +122,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		failover: func(name string) *bond.Failover { return sysfsFailover(s.sysfs, name) },
 		scan: func(hostNo uint32) error {
 			// At the background's priority: the real OS is starting.
-			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.writeFile, hostNo, iscsi.AllLUNs) })
+			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.Write, hostNo, iscsi.AllLUNs) })
 		},
 	}
 }

@@ -3,12 +3,12 @@ package keeper
 import (
 	"errors"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/netroot/netroot/pkg/bond"
 	"github.com/netroot/netroot/pkg/multipath"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // Paths. A session whose disk is a path of a multipath map (Session.Map)
@@ -233,18 +233,14 @@ func (l *loop) bondSwitch(name string) *bondSwitch {
 	return bs
 }
 
-// sysfsFailover is bond name's Failover over the sysfs directory the
-// keeper opened before switch_root.
-func sysfsFailover(d *dir, name string) *bond.Failover {
-	read := func(rel string) (string, error) {
-		b, err := d.readFile(rel)
-		return strings.TrimSpace(string(b)), err
-	}
+// sysfsFailover is bond name's Failover over the sysfs the keeper opened
+// before switch_root.
+func sysfsFailover(sys sysfs.FS, name string) *bond.Failover {
 	return &bond.Failover{
 		Bond:  name,
-		Ports: func() (string, []bond.Port, error) { return bond.ReadPorts(read, name) },
+		Ports: func() (string, []bond.Port, error) { return bond.ReadPorts(sys.ReadTrim, name) },
 		SetActive: func(slave string) error {
-			return d.writeFile("class/net/"+name+"/bonding/active_slave", slave)
+			return sys.Write("class/net/"+name+"/bonding/active_slave", slave)
 		},
 	}
 }

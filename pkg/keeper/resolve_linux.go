@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +16,8 @@ import (
 // with this process's own resolver (whose files are gone after
 // switch_root, but not before). The real root's files are read without
 // ever holding up a recovery (see rootFiles).
-func resolver(proc *dir) func(ctx context.Context, host string) ([]netip.Addr, error) {
-	files := newRootFiles(func(rel string) ([]byte, error) { return proc.readInRoot("1/root", rel) }, rootFileWait)
+func resolver(proc *os.File) func(ctx context.Context, host string) ([]netip.Addr, error) {
+	files := newRootFiles(func(rel string) ([]byte, error) { return readInRoot(proc, "1/root", rel) }, rootFileWait)
 	return func(ctx context.Context, host string) ([]netip.Addr, error) {
 		return resolveHost(ctx, host, func(rel string) ([]byte, error) { return files.get(ctx, rel) })
 	}

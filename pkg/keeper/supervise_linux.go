@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -343,7 +344,7 @@ func openProcFiles(fromInit bool) (*procFiles, error) {
 	} else if !fromInit {
 		return nil, fmt.Errorf("keeper: pidfd_open: %w", err)
 	}
-	b, err := readAt(pf.proc, "self/cmdline")
+	b, err := sysfs.At(pf.proc).Read("self/cmdline")
 	if err == nil {
 		pf.argv = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 	}
@@ -351,17 +352,6 @@ func openProcFiles(fromInit bool) (*procFiles, error) {
 		pf.argv = []string{ProcessName}
 	}
 	return pf, nil
-}
-
-// readAt reads rel under the directory d.
-func readAt(d *os.File, rel string) ([]byte, error) {
-	fd, err := unix.Openat(int(d.Fd()), rel, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path.Join(d.Name(), rel), Err: err}
-	}
-	f := os.NewFile(uintptr(fd), rel)
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
 // recordPID writes pid to rel (relative to root, e.g. PID 1's root
@@ -544,7 +534,7 @@ func adoptPartner(role Role, pf *procFiles, logf func(string, ...any)) (*partner
 		return nil, fmt.Errorf("keeper: control socket: %w", err)
 	}
 	pid := 0
-	if b, err := readAt(pf.proc, "self/fdinfo/"+strconv.Itoa(fdPartner)); err == nil {
+	if b, err := sysfs.At(pf.proc).Read("self/fdinfo/" + strconv.Itoa(fdPartner)); err == nil {
 		pid = pidfdPid(b)
 	}
 	return newPartner(role, pid, fdPartner, os.NewFile(fdControl, "control"), logf), nil

@@ -1,9 +1,11 @@
 // Package sysfs reads and writes the kernel's attribute files (one value
-// a file) under /sys: netroot's one helper for them. An FS is rooted where
+// a file) under /sys, and /proc's of the same kind: netroot's one helper
+// for them. An FS is rooted where
 // sysfs is mounted, so tests run the callers against a temporary tree.
 package sysfs
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,19 +14,49 @@ import (
 // FS is a sysfs tree; Root is where it is mounted.
 type FS struct {
 	Root string
+	// dir, when set (At), is the tree opened: its files are reached
+	// through it, not by path.
+	dir *os.File
 }
 
 // Sys is the kernel's sysfs.
 var Sys = FS{Root: "/sys"}
+
+// At is the tree under dir, a directory the caller opened (O_PATH is
+// enough) and keeps open while the FS is used. Its files are reached
+// through the descriptor, so they still are after the mount moved:
+// switch_root moves /sys under the real root, and a process left on the
+// emptied initramfs (the keeper) reaches it by no path.
+func At(dir *os.File) FS {
+	return FS{Root: dir.Name(), dir: dir}
+}
+
+// open opens the file rel with flag (O_CLOEXEC added), by path or under
+// the opened directory.
+func (f FS) open(rel string, flag int) (*os.File, error) {
+	if f.dir == nil {
+		return os.OpenFile(f.Path(rel), flag, 0)
+	}
+	return openAt(f.dir, rel, flag)
+}
 
 // Path returns the file of the attribute rel (e.g. "class/net/eth0/carrier").
 func (f FS) Path(rel string) string {
 	return filepath.Join(f.Root, rel)
 }
 
+// maxRead bounds a read: attributes are a page at most, and a tree given
+// by a caller may hold anything.
+const maxRead = 1 << 20
+
 // Read returns the attribute's contents.
 func (f FS) Read(rel string) ([]byte, error) {
-	return os.ReadFile(f.Path(rel))
+	file, err := f.open(rel, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return io.ReadAll(io.LimitReader(file, maxRead))
 }
 
 // ReadTrim returns the attribute's contents without surrounding white
@@ -47,7 +79,7 @@ func (f FS) Value(rel string) string {
 // Write writes value to an existing attribute in one write(2), as the
 // kernel expects; it never creates the file.
 func (f FS) Write(rel, value string) error {
-	file, err := os.OpenFile(f.Path(rel), os.O_WRONLY|os.O_TRUNC, 0)
+	file, err := f.open(rel, os.O_WRONLY|os.O_TRUNC)
 	if err != nil {
 		return err
 	}
@@ -60,6 +92,9 @@ func (f FS) Write(rel, value string) error {
 
 // Exists reports whether the attribute or directory rel is there.
 func (f FS) Exists(rel string) bool {
+	if f.dir != nil {
+		return existsAt(f.dir, rel)
+	}
 	_, err := os.Lstat(f.Path(rel))
 	return err == nil
 }

@@ -9,8 +9,15 @@ import (
 )
 
 func TestFS(t *testing.T) {
-	f := FS{Root: t.TempDir()}
-	dir := filepath.Join(f.Root, "class", "net", "bond0", "bonding")
+	root := t.TempDir()
+	makeTree(t, root)
+	checkFS(t, FS{Root: root})
+}
+
+// makeTree writes a bond's two attributes under root.
+func makeTree(t *testing.T, root string) {
+	t.Helper()
+	dir := filepath.Join(root, "class", "net", "bond0", "bonding")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -20,6 +27,11 @@ func TestFS(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "primary"), []byte("\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkFS reads and writes makeTree's tree through f.
+func checkFS(t *testing.T, f FS) {
+	t.Helper()
 	if got := f.Value("class/net/bond0/bonding/slaves"); got != "eth0 eth1" {
 		t.Errorf("Value(slaves) = %q", got)
 	}
