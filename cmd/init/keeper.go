@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"runtime"
 	"strings"
 	"unsafe"
 
@@ -18,7 +19,8 @@ import (
 // keep alive for each other (see keeper.Process).
 func keeperMain() {
 	name := []byte("netroot-keeper\x00")
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0) // on the first thread (main's init)
+	runtime.UnlockOSThread()
 	logf := func(format string, args ...any) {
 		// One /dev/kmsg record per line, level notice so it reaches the
 		// console and the journal.

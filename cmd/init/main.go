@@ -30,6 +30,14 @@ import (
 	"github.com/netroot/netroot/pkg/shutdown"
 )
 
+// The main goroutine stays on the process's first thread until its role
+// is chosen: the keeper names itself with prctl(PR_SET_NAME), which names
+// the calling thread only, and ps and /proc/PID/comm show the first
+// thread's name. Unlocked, the goroutine could move to another thread at
+// the system call before (the keeper test's process listing once missed
+// the guard).
+func init() { runtime.LockOSThread() }
+
 func main() {
 	// /proc/self/cmdline is the kernel's argv, kept even under a busybox
 	// dispatcher (see boot.IsKeeper).
@@ -37,10 +45,12 @@ func main() {
 	// Each role is told apart by its argv[0] here, and has its own main.
 	switch {
 	case boot.IsKeeper(os.Args, procCmdline), boot.IsPartnerKeeper(os.Getpid(), os.Getenv(keeper.RoleEnv)):
-		keeperMain()
+		keeperMain() // unlocks once named
 	case os.Getpid() == 1 && shutdown.IsRole(os.Args[0]):
+		runtime.UnlockOSThread()
 		shutdown.Run(os.Args[1:], shutdown.Options{}) // never returns
 	default:
+		runtime.UnlockOSThread()
 		initMain()
 	}
 }
