@@ -38,23 +38,47 @@ func keeperBootSpec(t *testing.T, s rig.BootSpec) *rig.Boot {
 	return b
 }
 
-// linkOutage takes both taps down for outage, then back up.
+// linkOutage takes both taps down for outage, then back up: the path is
+// gone beyond the guest's NICs, whose carrier stays.
 func linkOutage(t *testing.T, b *rig.Boot) {
+	outageBy(t, "taps", func(ctx context.Context, up bool) error {
+		for _, tap := range []string{"tap0", "tap1"} {
+			if err := b.Net.SetLink(ctx, tap, up); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// carrierOutage takes both of the guest's NICs' carrier away for outage
+// (QEMU's set_link), then gives it back: the cables out.
+func carrierOutage(t *testing.T, b *rig.Boot) {
+	outageBy(t, "the guest's links", func(_ context.Context, up bool) error {
+		state := map[bool]string{true: "on", false: "off"}[up]
+		for _, nd := range []string{"n0", "n1"} {
+			if err := b.VM.Monitor("set_link " + nd + " " + state); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// outageBy sets what down with set for outage, then up again.
+func outageBy(t *testing.T, what string, set func(ctx context.Context, up bool) error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), outage+30*time.Second)
 	defer cancel()
-	for _, tap := range []string{"tap0", "tap1"} {
-		if err := b.Net.SetLink(ctx, tap, false); err != nil {
-			t.Fatal(err)
-		}
+	if err := set(ctx, false); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("taps down for %v", outage)
+	t.Logf("%s down for %v", what, outage)
 	time.Sleep(outage)
-	for _, tap := range []string{"tap0", "tap1"} {
-		if err := b.Net.SetLink(ctx, tap, true); err != nil {
-			t.Fatal(err)
-		}
+	if err := set(ctx, true); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("taps up")
+	t.Logf("%s up", what)
 }
 
 // assertRecovered checks the root's report after an outage the keeper
@@ -176,6 +200,20 @@ func TestKeeperLinkOutage(t *testing.T) {
 	b := keeperBoot(t, keeperCmdline)
 	linkOutage(t, b)
 	assertRecovered(t, b)
+}
+
+// TestKeeperCarrierOutage: both of the guest's NICs lose their carrier for
+// 30 s while the real root writes (the cables out, a switch restarting):
+// the keeper, watching the links from the emptied initramfs after
+// switch_root, reconnects as soon as they come back, and no record is
+// lost.
+func TestKeeperCarrierOutage(t *testing.T) {
+	b := keeperBoot(t, keeperCmdline)
+	carrierOutage(t, b)
+	assertRecovered(t, b)
+	if !regexp.MustCompile(`netroot-keeper: session 1: (eth[01]|bond0) came up; reconnecting now`).MatchString(b.VM.Log()) {
+		t.Errorf("the keeper did not act on the links' return (no \"came up; reconnecting now\")")
+	}
 }
 
 // TestKeeperBoundLinkOutage: a session bound to eth1 (netroot='s
