@@ -123,7 +123,7 @@ func slaacState(iface string, reach netip.Addr) (_ *SLAACResult, missing string,
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", iface, err)
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	addrs, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V6) })
 	if err != nil {
 		return nil, "", err
 	}
@@ -157,7 +157,7 @@ func slaacState(iface string, reach netip.Addr) (_ *SLAACResult, missing string,
 // raDefaultRouter returns the gateway of the interface's default route
 // learnt from a router advertisement (proto ra), if any.
 func raDefaultRouter(link netlink.Link) netip.Addr {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{LinkIndex: link.Attrs().Index}, netlink.RT_FILTER_OIF)
+	routes, err := ownRoutes(link)
 	if err != nil {
 		return netip.Addr{}
 	}
@@ -215,7 +215,7 @@ func describeRoutes(iface string) string {
 	if err != nil {
 		return "routes: " + err.Error()
 	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{LinkIndex: link.Attrs().Index}, netlink.RT_FILTER_OIF)
+	routes, err := ownRoutes(link)
 	if err != nil {
 		return "routes: " + err.Error()
 	}
@@ -287,4 +287,11 @@ func solicitRouters(iface string) (sent bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// ownRoutes lists link's IPv6 routes.
+func ownRoutes(link netlink.Link) ([]netlink.Route, error) {
+	return netconf.Dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{LinkIndex: link.Attrs().Index}, netlink.RT_FILTER_OIF)
+	})
 }

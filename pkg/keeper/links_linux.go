@@ -24,11 +24,11 @@ func watchLinks(ctx context.Context, out chan<- LinkEvent, logf func(string, ...
 	w := linkWatch{}
 	failures := 0
 	check := func() (bool, error) {
-		links, err := netlink.LinkList()
+		links, err := netconf.Dump(netlink.LinkList)
 		if err != nil {
 			return false, fmt.Errorf("listing links: %w", err)
 		}
-		addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+		addrs, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
 		if err != nil {
 			return false, fmt.Errorf("listing addresses: %w", err)
 		}

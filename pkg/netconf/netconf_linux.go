@@ -206,7 +206,7 @@ func WaitMAC(ctx context.Context, mac net.HardwareAddr) (string, error) {
 func FreeNICs(ctx context.Context) ([]string, error) {
 	var out []string
 	err := WaitFor(ctx, func() (bool, error) {
-		links, err := netlink.LinkList()
+		links, err := Dump(netlink.LinkList)
 		if err != nil {
 			return false, err
 		}
@@ -248,7 +248,7 @@ func AddVLAN(name, parent string, id int) error {
 
 // Describe lists the interfaces present as "eth0 52:54:00:…, eth1 …".
 func Describe() string {
-	links, err := netlink.LinkList()
+	links, err := Dump(netlink.LinkList)
 	if err != nil {
 		return "<" + err.Error() + ">"
 	}
@@ -274,7 +274,7 @@ func Describe() string {
 // ByMAC returns the name of the interface with the given MAC address
 // (bond and VLAN interfaces, which copy a slave's MAC, are skipped).
 func ByMAC(mac net.HardwareAddr) (string, error) {
-	links, err := netlink.LinkList()
+	links, err := Dump(netlink.LinkList)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/netroot/netroot/pkg/netconf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +16,7 @@ import (
 // (a bond's slaves, a VLAN's parent, recursively). Methods (DHCP4 …) are
 // left for the caller, who knows how the addresses were obtained.
 func Inspect(rootServer netip.Addr) ([]Link, error) {
-	all, err := netlink.LinkList()
+	all, err := netconf.Dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("osnet: listing interfaces: %w", err)
 	}
@@ -26,7 +27,7 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 	// One dump of every address, not one per interface (netlink.AddrList
 	// dumps them all and filters in user space).
 	addrs := map[int][]netlink.Addr{}
-	if as, err := netlink.AddrList(nil, unix.AF_UNSPEC); err == nil {
+	if as, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, unix.AF_UNSPEC) }); err == nil {
 		for _, a := range as {
 			addrs[a.LinkIndex] = append(addrs[a.LinkIndex], a)
 		}
@@ -81,7 +82,9 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 	for _, i := range tops {
 		visit(i)
 	}
-	routes, _ := netlink.RouteListFiltered(unix.AF_UNSPEC, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	routes, _ := netconf.Dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(unix.AF_UNSPEC, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	})
 	var out []Link
 	for _, i := range order {
 		l := byIndex[i]
