@@ -182,6 +182,7 @@ func TestLACP(t *testing.T) {
 		{LACP{Aggregator: "1", Ports: 1, Partner: "00:00:00:00:00:00"}, true, false, "warning"},
 		{LACP{Aggregator: "1", Ports: 1}, true, false, "warning"},
 		{LACP{Aggregator: "1", Ports: 2, Partner: "aa:bb:cc:dd:ee:ff"}, true, true, "info"},
+		{LACP{Aggregator: "1", Partner: "00:00:00:00:00:00", NoSpeed: []string{"eth0", "eth1"}}, false, false, "error"},
 	} {
 		if tt.l.Usable() != tt.usable || tt.l.Negotiated() != tt.negotiated {
 			t.Errorf("%+v: usable %v negotiated %v, want %v %v", tt.l, tt.l.Usable(), tt.l.Negotiated(), tt.usable, tt.negotiated)
@@ -193,7 +194,13 @@ func TestLACP(t *testing.T) {
 		}
 		if err != nil {
 			msg := "FATAL " + render(fail("bond", err, ""))
-			for _, want := range []string{"FATAL bond: bond0 802.3ad: no port in an active aggregator after 5s", "LACP did not negotiate", "LACP fallback"} {
+			wants := []string{"FATAL bond: bond0 802.3ad: no port in an active aggregator after 5s", "LACP did not negotiate", "LACP fallback"}
+			if len(tt.l.NoSpeed) > 0 {
+				wants = append(wants, "eth0, eth1 report no speed or duplex")
+			} else if strings.Contains(msg, "no speed") {
+				t.Errorf("%q names ports without a speed, but there are none", msg)
+			}
+			for _, want := range wants {
 				if !strings.Contains(msg, want) {
 					t.Errorf("%q lacks %q", msg, want)
 				}
@@ -215,20 +222,27 @@ func TestReadLACP(t *testing.T) {
 	}
 	write("class/net/bond0/bonding/ad_aggregator", "2")
 	write("class/net/bond0/bonding/ad_partner_mac", "aa:bb:cc:dd:ee:ff")
-	write("class/net/bond0/bonding/slaves", "eth0 eth1 eth2")
-	for s, v := range map[string][3]string{
-		"eth0": {"2", "active", "up"},
-		"eth1": {"2", "backup", "up"}, // not transmitting
-		"eth2": {"1", "active", "up"}, // another aggregator
+	write("class/net/bond0/bonding/slaves", "eth0 eth1 eth2 eth3 eth4")
+	for s, v := range map[string][5]string{
+		"eth0": {"2", "active", "up", "10000", "full"},
+		"eth1": {"2", "backup", "up", "10000", "full"}, // not transmitting
+		"eth2": {"1", "active", "up", "10000", "full"}, // another aggregator
+		// Activated by the kernel for now, but dropped at the bond's
+		// next link check: 802.3ad needs a speed and a duplex.
+		"eth3": {"2", "active", "up", "-1", "unknown"},
+		"eth4": {"2", "active", "up", "1000", "unknown"},
 	} {
 		write("class/net/"+s+"/bonding_slave/ad_aggregator_id", v[0])
 		write("class/net/"+s+"/bonding_slave/state", v[1])
 		write("class/net/"+s+"/bonding_slave/mii_status", v[2])
+		write("class/net/"+s+"/speed", v[3])
+		write("class/net/"+s+"/duplex", v[4])
 	}
-	if got, want := readLACP(sys, "bond0"), (LACP{Aggregator: "2", Ports: 1, Partner: "aa:bb:cc:dd:ee:ff"}); got != want {
+	want := LACP{Aggregator: "2", Ports: 1, Partner: "aa:bb:cc:dd:ee:ff", NoSpeed: []string{"eth3", "eth4"}}
+	if got := readLACP(sys, "bond0"); !reflect.DeepEqual(got, want) {
 		t.Errorf("readLACP = %+v, want %+v", got, want)
 	}
-	if got := readLACP(sys, "bond9"); got != (LACP{}) {
+	if got := readLACP(sys, "bond9"); !reflect.DeepEqual(got, LACP{}) {
 		t.Errorf("readLACP of a missing bond = %+v", got)
 	}
 }
