@@ -81,7 +81,7 @@ func ipv6Addrs(iface string) ([]netlink.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", iface, err)
 	}
-	return netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, netlink.FAMILY_V6) })
+	return netconf.Addrs(l, netlink.FAMILY_V6)
 }
 
 func addrOf(a netlink.Addr) netip.Addr {

@@ -123,7 +123,7 @@ func slaacState(iface string, reach netip.Addr) (_ *SLAACResult, missing string,
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", iface, err)
 	}
-	addrs, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V6) })
+	addrs, err := netconf.Addrs(link, netlink.FAMILY_V6)
 	if err != nil {
 		return nil, "", err
 	}

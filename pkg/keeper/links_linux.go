@@ -28,7 +28,7 @@ func watchLinks(ctx context.Context, out chan<- LinkEvent, logf func(string, ...
 		if err != nil {
 			return false, fmt.Errorf("listing links: %w", err)
 		}
-		addrs, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
+		addrs, err := netconf.Addrs(nil, netlink.FAMILY_ALL)
 		if err != nil {
 			return false, fmt.Errorf("listing addresses: %w", err)
 		}

@@ -26,3 +26,9 @@ func Dump[T any](dump func() ([]T, error)) ([]T, error) {
 	}
 	return out, err
 }
+
+// Addrs is netlink.AddrList through Dump: link's addresses of family
+// (every link's when link is nil).
+func Addrs(link netlink.Link, family int) ([]netlink.Addr, error) {
+	return Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, family) })
+}

@@ -27,7 +27,7 @@ func Inspect(rootServer netip.Addr) ([]Link, error) {
 	// One dump of every address, not one per interface (netlink.AddrList
 	// dumps them all and filters in user space).
 	addrs := map[int][]netlink.Addr{}
-	if as, err := netconf.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, unix.AF_UNSPEC) }); err == nil {
+	if as, err := netconf.Addrs(nil, unix.AF_UNSPEC); err == nil {
 		for _, a := range as {
 			addrs[a.LinkIndex] = append(addrs[a.LinkIndex], a)
 		}
