@@ -323,11 +323,11 @@ func openProcFiles(fromInit bool) (*procFiles, error) {
 			f    **os.File
 			path string
 		}{{&pf.proc, "/proc"}, {&pf.sys, "/sys"}} {
-			fd, err := unix.Open(d.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			f, err := openDir(d.path)
 			if err != nil {
-				return nil, fmt.Errorf("keeper: opening %s: %w", d.path, err)
+				return nil, fmt.Errorf("keeper: %w", err)
 			}
-			*d.f = os.NewFile(uintptr(fd), d.path)
+			*d.f = f
 		}
 	} else {
 		for _, fd := range []int{fdProc, fdSys} {
