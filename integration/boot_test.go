@@ -180,7 +180,32 @@ func assertRealRootFS(t *testing.T, b *rig.Boot, fstype string) string {
 	if strings.Contains(log, "Kernel panic") {
 		t.Errorf("kernel panic on the console")
 	}
+	assertShutdownRole(t, log)
 	return log
+}
+
+// roleLogoutRe is the shutdown role's logout line.
+var roleLogoutRe = regexp.MustCompile(`netroot-shutdown: logout: ([^\n]*)`)
+
+// assertShutdownRole checks the way down of a guest whose init powers off
+// through /init's shutdown role (testinit's shutdownThroughInitramfs, as
+// systemd-shutdown does): the role ran to its end and logged out of every
+// session, the target answering.
+func assertShutdownRole(t *testing.T, log string) {
+	t.Helper()
+	if !strings.Contains(log, "shutdown role in /run/initramfs") {
+		return // rd.netroot.osconfig=0: the init powers off itself
+	}
+	if got := reported(log, "shutdown-return"); len(got) > 0 {
+		t.Errorf("the init did not return into /run/initramfs: %q", got)
+	}
+	if !strings.Contains(log, "netroot-shutdown: poweroff after") {
+		t.Errorf("the power-off did not go through the shutdown role")
+	}
+	m := roleLogoutRe.FindStringSubmatch(log)
+	if m == nil || strings.Count(m[1], "(response 0)") != len(reported(log, "iscsi-session")) {
+		t.Errorf("the shutdown role's logout: %q, want a Logout Response 0 for each of the %d session(s)", m, len(reported(log, "iscsi-session")))
+	}
 }
 
 // TestBootScenario boots issue 2's command line to the real root and

@@ -127,7 +127,7 @@ func runKeeperTest() {
 		report("keeper-after-sigterm", waitKeepersGone(5*time.Second))
 	}
 	report("done", "powering off")
-	powerOff(true)
+	shutdownThroughInitramfs()
 }
 
 // writeAndVerify opens testFile, reports "keeper-test=writing" (the

@@ -152,7 +152,7 @@ func main() {
 		report("timeline-bytes", "<"+err.Error()+">")
 	}
 	report("done", "powering off")
-	powerOff(true)
+	shutdownThroughInitramfs()
 }
 
 // powerOff powers the machine off once the console has sent what was
