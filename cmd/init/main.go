@@ -9,7 +9,7 @@
 // says what, why and what to check, then drops to a shell); started as
 // "@netroot-keeper" by the boot (or by its partner, which sets
 // keeper.RoleEnv), it keeps the root's iSCSI sessions alive (keeper.go);
-// executed by systemd-shutdown as /shutdown (the copy /init leaves in
+// executed by systemd-shutdown as /shutdown (the binary /init leaves in
 // /run/initramfs), it unmounts the old root, logs out of the sessions and
 // reboots or powers off (pkg/shutdown).
 // PID 1 never exits and never panics.
@@ -40,13 +40,13 @@ func init() { runtime.LockOSThread() }
 
 func main() {
 	// /proc/self/cmdline is the kernel's argv, kept even under a busybox
-	// dispatcher (see boot.IsKeeper).
+	// dispatcher (see boot.IsKeeper, shutdown.Started).
 	procCmdline, _ := os.ReadFile("/proc/self/cmdline")
 	// Each role is told apart by its argv[0] here, and has its own main.
 	switch {
 	case boot.IsKeeper(os.Args, procCmdline), boot.IsPartnerKeeper(os.Getpid(), os.Getenv(keeper.RoleEnv)):
 		keeperMain() // unlocks once named
-	case os.Getpid() == 1 && shutdown.IsRole(os.Args[0]):
+	case shutdown.Started(os.Getpid(), os.Args, procCmdline):
 		runtime.UnlockOSThread()
 		shutdown.Run(os.Args[1:], shutdown.Options{}) // never returns
 	default:

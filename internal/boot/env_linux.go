@@ -38,7 +38,7 @@ func Linux(self string) Env {
 		Console: linuxConsole{},
 		NICs:    linuxNICs{},
 		IPv6:    linuxIPv6{},
-		OS:      linuxOS{},
+		OS:      linuxOS{self: self},
 	}
 }
 

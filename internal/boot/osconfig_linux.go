@@ -14,7 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-type linuxOS struct{}
+// linuxOS is the real system; self is os.Args[0], the command this
+// binary runs as.
+type linuxOS struct{ self string }
 
 func (linuxOS) RootPath(rootServer netip.Addr) ([]osnet.Link, error) {
 	return osnet.Inspect(rootServer)
@@ -23,18 +25,20 @@ func (linuxOS) RootPath(rootServer netip.Addr) ([]osnet.Link, error) {
 // BindShutdown links the running binary (the initramfs's /init) into
 // shutdown.InitramfsDir and binds that directory onto /run/initramfs,
 // which switch_root moves into the real root with /run.
-func (linuxOS) BindShutdown() error {
-	return bindShutdown("/proc/self/exe", shutdown.InitramfsDir, filepath.Dir(shutdown.Path), unix.Mount)
+func (o linuxOS) BindShutdown() error {
+	return bindShutdown("/proc/self/exe", o.self, shutdown.InitramfsDir, filepath.Dir(shutdown.Path), unix.Mount)
 }
 
-// bindShutdown makes keep the role's directory — exe hard-linked as the
-// role, the directories systemd's return needs — and binds it onto dir.
-// A hard link needs exe on keep's filesystem (EXDEV otherwise).
-func bindShutdown(exe, keep, dir string, mount func(src, dst, fstype string, flags uintptr, data string) error) error {
+// bindShutdown makes keep the role's directory — exe hard-linked as
+// shutdown.Layout names it for a binary run as self, the directories
+// systemd's return needs — and binds it onto dir. A hard link needs exe
+// on keep's filesystem (EXDEV otherwise).
+func bindShutdown(exe, self, keep, dir string, mount func(src, dst, fstype string, flags uintptr, data string) error) error {
 	if err := makeShutdownDirs(keep); err != nil {
 		return err
 	}
-	name := filepath.Join(keep, filepath.Base(shutdown.Path))
+	binary, links := roleLayout(exe, self)
+	name := filepath.Join(keep, binary)
 	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -42,11 +46,38 @@ func bindShutdown(exe, keep, dir string, mount func(src, dst, fstype string, fla
 	if err := unix.Linkat(unix.AT_FDCWD, exe, unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW); err != nil {
 		return fmt.Errorf("linking the binary into %s: %w", keep, err)
 	}
+	if err := makeLinks(keep, links); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if err := mount(keep, dir, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("binding %s on %s: %w", keep, dir, err)
+	}
+	return nil
+}
+
+// roleLayout is shutdown.Layout for the binary exe (a path, through
+// symlinks: /proc/self/exe) run as self.
+func roleLayout(exe, self string) (string, []shutdown.Link) {
+	file, err := filepath.EvalSymlinks(exe)
+	if err != nil {
+		file = exe
+	}
+	return shutdown.Layout(filepath.Base(file), filepath.Base(self))
+}
+
+// makeLinks makes links in dir, replacing what has their names.
+func makeLinks(dir string, links []shutdown.Link) error {
+	for _, l := range links {
+		name := filepath.Join(dir, l.Name)
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.Symlink(l.Target, name); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -63,17 +94,22 @@ func makeShutdownDirs(dir string) error {
 }
 
 // CopyShutdown copies the running binary to /run/initramfs (when it could
-// not be bound there: it is not on the initramfs).
-func (linuxOS) CopyShutdown() error {
-	if err := makeShutdownDirs(filepath.Dir(shutdown.Path)); err != nil {
+// not be bound there: it is not on the initramfs), laid out as
+// BindShutdown does.
+func (o linuxOS) CopyShutdown() error {
+	dir := filepath.Dir(shutdown.Path)
+	if err := makeShutdownDirs(dir); err != nil {
 		return err
 	}
-	src, err := os.Open("/proc/self/exe")
+	const exe = "/proc/self/exe"
+	binary, links := roleLayout(exe, o.self)
+	src, err := os.Open(exe)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	tmp := shutdown.Path + ".new"
+	name := filepath.Join(dir, binary)
+	tmp := name + ".new"
 	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
 	if err != nil {
 		return err
@@ -87,7 +123,10 @@ func (linuxOS) CopyShutdown() error {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, shutdown.Path)
+	if err := os.Rename(tmp, name); err != nil {
+		return err
+	}
+	return makeLinks(dir, links)
 }
 
 // copyFile copies src to dst in the kernel with sendfile(2): io.Copy

@@ -69,7 +69,7 @@ func TestBindShutdown(t *testing.T) {
 			mounts = append(mounts, fmt.Sprintf("%s %s %q %#x %q", src, dst, fstype, flags, data))
 			return nil
 		}
-		if err := bindShutdown(exe, keep, target, mount); err != nil {
+		if err := bindShutdown(exe, "/init", keep, target, mount); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 		var a, b unix.Stat_t
@@ -92,11 +92,71 @@ func TestBindShutdown(t *testing.T) {
 			t.Errorf("call %d: mounts %q, want %q", i, mounts, want)
 		}
 	}
-	err := bindShutdown(filepath.Join(dir, "missing"), keep, target, func(string, string, string, uintptr, string) error {
+	err := bindShutdown(filepath.Join(dir, "missing"), "/init", keep, target, func(string, string, string, uintptr, string) error {
 		t.Error("mounted without a binary")
 		return nil
 	})
 	if err == nil || !strings.Contains(err.Error(), "linking the binary into "+keep) || !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing binary: %v", err)
+	}
+}
+
+// TestBindShutdownMultiCall: in a u-root image (/init -> bbin/init ->
+// bbin/bb, the dispatcher having resolved argv[0] to /bbin/init) the
+// role's directory holds the binary under its own name and the role is a
+// symlink chain through "init": resolved as the dispatcher resolves
+// argv[0] "/shutdown", it runs netroot's init, not the verb "poweroff".
+func TestBindShutdownMultiCall(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bbin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "bbin/bb")
+	if err := os.WriteFile(exe, []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, "exe") // as /proc/self/exe: a link to the file
+	if err := os.Symlink(exe, self); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(dir, ".netroot-shutdown")
+	for i := range 2 { // a second call replaces what the first made
+		err := bindShutdown(self, "/bbin/init", keep, filepath.Join(dir, "run/initramfs"), func(string, string, string, uintptr, string) error { return nil })
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		role := filepath.Join(keep, "shutdown")
+		if got := dispatchedAs(role); got != "init" {
+			t.Errorf("call %d: a dispatcher runs %q for %s, want init", i, got, role)
+		}
+		var a, b unix.Stat_t
+		if err := unix.Stat(exe, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(role, &b); err != nil || a.Ino != b.Ino || a.Nlink != 2 {
+			t.Errorf("call %d: role %d (%v), binary %d with %d links", i, b.Ino, err, a.Ino, a.Nlink)
+		}
+		if err := unix.Access(role, unix.X_OK); err != nil {
+			t.Errorf("call %d: systemd's check that the role is executable: %v", i, err)
+		}
+	}
+}
+
+// dispatchedAs is the command a multi-call dispatcher of u-root's kind
+// runs for argv[0] p: the base name of p resolved through symlinks up to
+// the last symlink.
+func dispatchedAs(p string) string {
+	for {
+		target, err := os.Readlink(p)
+		if err != nil {
+			return filepath.Base(p)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		if fi, err := os.Lstat(target); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return filepath.Base(p)
+		}
+		p = target
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,51 @@ const OldRoot = "/oldroot"
 // it as /shutdown (dracut's name).
 func IsRole(argv0 string) bool {
 	return argv0 == "/shutdown" || strings.HasSuffix(argv0, "/initramfs/shutdown")
+}
+
+// Started reports whether this process is the shutdown role: PID 1 with
+// the role's argv[0], as Go sees it or as the kernel started it
+// (procCmdline is /proc/self/cmdline's contents, nil when unreadable: a
+// multi-call dispatcher rewrites os.Args[0] to the command it resolved,
+// see Layout). systemd binds /proc into the directory before it returns
+// there.
+func Started(pid int, args []string, procCmdline []byte) bool {
+	if pid != 1 {
+		return false
+	}
+	if len(args) > 0 && IsRole(args[0]) {
+		return true
+	}
+	argv0, _, _ := strings.Cut(string(procCmdline), "\x00")
+	return IsRole(argv0)
+}
+
+// Link is a symbolic link of the role's directory: Name points to Target.
+type Link struct{ Name, Target string }
+
+// Layout names the files of the role's directory for a binary whose file
+// is named exe, running as the command cmd (the base names of
+// /proc/self/exe and of argv[0]). A plain binary is the role itself:
+// binary is "shutdown" and there is no link. A multi-call binary (u-root's
+// gobusybox: /init -> bbin/init -> bbin/bb) picks its command by argv[0]
+// resolved up to its last symlink and, when "shutdown" names none, by
+// argv[1] — the verb: u-root's own poweroff, or no command at all. So
+// there the binary keeps its name, a symlink named cmd points at it, and
+// the role is a symlink to that one: the dispatcher runs cmd, and the
+// kernel's argv[0] is still "/shutdown" (Started).
+func Layout(exe, cmd string) (binary string, links []Link) {
+	role := filepath.Base(Path)
+	plain := exe == cmd || exe == role || cmd == role || !fileName(exe) || !fileName(cmd) ||
+		slices.Contains(Dirs, exe) || slices.Contains(Dirs, cmd)
+	if plain {
+		return role, nil
+	}
+	return exe, []Link{{Name: cmd, Target: exe}, {Name: role, Target: cmd}}
+}
+
+// fileName reports whether s names a file of a directory by itself.
+func fileName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsRune(s, '/')
 }
 
 // Action is what to do at the end.

@@ -34,6 +34,61 @@ func TestIsRole(t *testing.T) {
 	}
 }
 
+// TestStarted: the role is PID 1 with /shutdown as argv[0], as Go sees it
+// or, under a dispatcher that rewrote os.Args[0], as the kernel started
+// it; the boot (no /proc yet) and other processes are not.
+func TestStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pid     int
+		args    []string
+		cmdline string
+		want    bool
+	}{
+		{"plain binary", 1, []string{"/shutdown", "poweroff"}, "/shutdown\x00poweroff\x00", true},
+		{"plain binary, no /proc", 1, []string{"/shutdown", "poweroff"}, "", true},
+		{"u-root dispatcher", 1, []string{"/init", "poweroff"}, "/shutdown\x00poweroff\x00", true},
+		{"the boot", 1, []string{"/init"}, "", false},
+		{"the boot under a dispatcher", 1, []string{"/bbin/init"}, "", false},
+		{"not PID 1", 42, []string{"/shutdown", "poweroff"}, "/shutdown\x00poweroff\x00", false},
+		{"a keeper", 93, []string{"@netroot-keeper"}, "@netroot-keeper\x00init\x00", false},
+	} {
+		var cmdline []byte
+		if tc.cmdline != "" {
+			cmdline = []byte(tc.cmdline)
+		}
+		if got := Started(tc.pid, tc.args, cmdline); got != tc.want {
+			t.Errorf("%s: Started = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLayout: a plain binary is the role itself; a multi-call binary keeps
+// its name behind a symlink named as its command, and the role links to
+// that; names that would collide with the role's own files stay plain.
+func TestLayout(t *testing.T) {
+	for _, tc := range []struct {
+		exe, cmd   string
+		wantBinary string
+		wantLinks  []Link
+	}{
+		{"init", "init", "shutdown", nil},
+		{"netroot-init", "init", "netroot-init", []Link{{"init", "netroot-init"}, {"shutdown", "init"}}},
+		{"bb", "init", "bb", []Link{{"init", "bb"}, {"shutdown", "init"}}},
+		{"bb", "shutdown", "shutdown", nil},
+		{"shutdown", "init", "shutdown", nil},
+		{"bb", "oldroot", "shutdown", nil},
+		{"proc", "init", "shutdown", nil},
+		{"bb", "", "shutdown", nil},
+		{"bb", "..", "shutdown", nil},
+	} {
+		binary, links := Layout(tc.exe, tc.cmd)
+		if binary != tc.wantBinary || !reflect.DeepEqual(links, tc.wantLinks) {
+			t.Errorf("Layout(%q, %q) = %q %v, want %q %v", tc.exe, tc.cmd, binary, links, tc.wantBinary, tc.wantLinks)
+		}
+	}
+}
+
 // A real systemd-shutdown return: the old root with its API mounts, /run
 // with a blank in a mount point, and our own root.
 const mountinfo = `1 0 0:20 / / rw - tmpfs tmpfs rw
