@@ -29,8 +29,9 @@ const (
 )
 
 // realRoot waits for the real root's report and power-off, checks the
-// root was mounted read-only as ext4 with init as PID 1, logs /init's
-// lines and returns the console log.
+// root was mounted read-only as ext4 with init as PID 1 and the way down
+// through the shutdown role, logs /init's lines and returns the console
+// log.
 func realRoot(t *testing.T, b *rig.Boot) string {
 	t.Helper()
 	waitFor(t, b, `NETROOT-TEST: done=`, 4*time.Minute)
@@ -52,6 +53,7 @@ func realRoot(t *testing.T, b *rig.Boot) string {
 	if strings.Contains(log, "Kernel panic") || strings.Contains(log, "netroot: FATAL") {
 		t.Errorf("kernel panic or FATAL on the console")
 	}
+	assertShutdownRole(t, log)
 	return log
 }
 
