@@ -97,12 +97,16 @@ func makeShutdownDirs(dir string) error {
 // not be bound there: it is not on the initramfs), laid out as
 // BindShutdown does.
 func (o linuxOS) CopyShutdown() error {
-	dir := filepath.Dir(shutdown.Path)
+	return copyShutdown("/proc/self/exe", o.self, filepath.Dir(shutdown.Path))
+}
+
+// copyShutdown makes dir the role's directory with a copy of exe, laid
+// out as bindShutdown does.
+func copyShutdown(exe, self, dir string) error {
 	if err := makeShutdownDirs(dir); err != nil {
 		return err
 	}
-	const exe = "/proc/self/exe"
-	binary, links := roleLayout(exe, o.self)
+	binary, links := roleLayout(exe, self)
 	src, err := os.Open(exe)
 	if err != nil {
 		return err

@@ -142,6 +142,35 @@ func TestBindShutdownMultiCall(t *testing.T) {
 	}
 }
 
+// TestCopyShutdownMultiCall: the copy, where the binary cannot be bound,
+// is laid out as the bound role is: in a u-root image the dispatcher runs
+// init for the role, and the role is the binary's bytes.
+func TestCopyShutdownMultiCall(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "bb")
+	if err := os.WriteFile(exe, []byte("\x7fELF multi-call"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "run/initramfs")
+	for i := range 2 {
+		if err := copyShutdown(exe, "/bbin/init", target); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		role := filepath.Join(target, "shutdown")
+		if got := dispatchedAs(role); got != "init" {
+			t.Errorf("call %d: a dispatcher runs %q for %s, want init", i, got, role)
+		}
+		if b, err := os.ReadFile(role); err != nil || string(b) != "\x7fELF multi-call" {
+			t.Errorf("call %d: the role reads %q, %v", i, b, err)
+		}
+		for _, d := range shutdown.Dirs {
+			if fi, err := os.Stat(filepath.Join(target, d)); err != nil || !fi.IsDir() {
+				t.Errorf("call %d: %s: %v", i, d, err)
+			}
+		}
+	}
+}
+
 // dispatchedAs is the command a multi-call dispatcher of u-root's kind
 // runs for argv[0] p: the base name of p resolved through symlinks up to
 // the last symlink.
