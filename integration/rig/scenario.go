@@ -152,6 +152,9 @@ type BootSpec struct {
 	// Layout, when set, arranges the guest's NICs as one of NICLayouts
 	// (see VMConfig.Layout).
 	Layout *NICLayout
+	// VCPUNice and OnLine are VMConfig's.
+	VCPUNice int
+	OnLine   func(v *VM, line string)
 }
 
 // RelaySpec chooses the NICs a boot puts behind relays.
@@ -298,7 +301,7 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 		Kernel: kernel.Vmlinuz, Initrd: b.Initramfs, Cmdline: cmdline,
 		Net: b.Net, Dir: dir, MemoryMB: s.MemoryMB, CPUs: s.CPUs, NICOptions: s.NICOptions, USBNICs: s.USBNICs,
 		Relays: b.Relays, Layout: s.Layout,
-		Extra: s.QEMUArgs,
+		Extra: s.QEMUArgs, VCPUNice: s.VCPUNice, OnLine: s.OnLine,
 	}
 	if len(s.ACPITables) > 0 {
 		if vc.ACPITables, err = WriteACPITables(dir, s.ACPITables); err != nil {

@@ -56,6 +56,16 @@ type VMConfig struct {
 	// Relays, where entry i is set, put NIC i behind that impairment relay
 	// (StartRelay) instead of on its tap directly.
 	Relays []*Relay
+	// VCPUNice, when set, is the nice of the guest's vCPU threads on the
+	// host (QEMU's other threads and the target keep theirs): a what-if of
+	// the rig whose network emulation no longer waits behind the guest's
+	// CPUs (make bench -vcpu-nice).
+	VCPUNice int
+	// OnLine, when set, is called with each line of the console as it
+	// arrives (from the goroutine that copies it to the log): a figure
+	// taken there is taken when the guest wrote the line, not when a
+	// WaitFor's poll next sees it.
+	OnLine func(v *VM, line string)
 	// Layout, when set, arranges the NICs as it says (its machine, buses
 	// and MACs), NIC i on tap i, instead of virtio-net-pci NICs; MACs,
 	// NICOptions and USBNICs are then ignored.
@@ -102,6 +112,7 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	args := []string{
 		"qemu-system-x86_64", "-accel", "tcg", "-smp", strconv.Itoa(cfg.CPUs), "-m", strconv.Itoa(cfg.MemoryMB),
 		"-display", "none", "-vga", "none", "-no-reboot",
+		"-name", "netroot-rig,debug-threads=on", // vCPU threads named "CPU n/TCG" (HostCPU)
 		"-S", // paused until the console is connected: nothing is lost
 		"-chardev", "socket,id=con,path=" + consoleSock + ",server=on,wait=off",
 		"-serial", "chardev:con",
@@ -209,7 +220,7 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		c, err := net.Dial("unix", consoleSock)
 		if err == nil {
 			v.console = c
-			go drain(c, logf, v.drained)
+			go v.drain(c, logf)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -229,7 +240,7 @@ func StartVM(cfg VMConfig) (*VM, error) {
 	}
 	// The monitor's socket is made with the console's but answers only
 	// once QEMU is ready; retry until the guest runs.
-	for err := v.resume(); err != nil; err = v.resume() {
+	for err := v.start(); err != nil; err = v.start() {
 		if time.Now().After(deadline) {
 			v.Kill()
 			return nil, fmt.Errorf("rig: starting the paused guest: %w", err)
@@ -242,6 +253,16 @@ func StartVM(cfg VMConfig) (*VM, error) {
 		}
 	}
 	return v, nil
+}
+
+// start sets the vCPU threads' nice (VCPUNice) and resumes the guest.
+func (v *VM) start() error {
+	if v.cfg.VCPUNice != 0 {
+		if err := v.niceVCPUs(v.cfg.VCPUNice); err != nil {
+			return err
+		}
+	}
+	return v.resume()
 }
 
 // resume starts the guest QEMU holds paused (-S) and checks that it runs.
@@ -277,10 +298,33 @@ func (v *VM) resume() error {
 // drain copies what the console socket sends to the log file until QEMU
 // closes it. (QEMU's own chardev logfile= duplicates a character now and
 // then under load; the socket's stream is exact.)
-func drain(c net.Conn, log *os.File, drained chan struct{}) {
-	defer close(drained)
+func (v *VM) drain(c net.Conn, log *os.File) {
+	defer close(v.drained)
 	defer log.Close()
-	io.Copy(log, c)
+	if v.cfg.OnLine == nil {
+		io.Copy(log, c)
+		return
+	}
+	io.Copy(log, io.TeeReader(c, &lineWriter{f: func(l string) { v.cfg.OnLine(v, l) }}))
+}
+
+// lineWriter calls f with each complete line written to it.
+type lineWriter struct {
+	f   func(string)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.f(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
 }
 
 // Log returns the console output so far.
