@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netroot/netroot/integration/rig"
@@ -42,6 +43,10 @@ var vs string
 
 // qemuArgs is -qemu: extra QEMU arguments for every boot.
 var qemuArgs string
+
+// vcpuNice is -vcpu-nice: the host nice of the vCPU threads of a second
+// series of the netroot and floor boots (0: none).
+var vcpuNice int
 
 // disksInMemory is -disks-in-memory.
 var disksInMemory bool
@@ -91,6 +96,8 @@ type image struct {
 	initTimes   []float64            // /init start → the same point
 	unpack      []float64            // the kernel unpacking the initramfs (inside "root reached", before /init)
 	rss         []float64            // MiB, ours only
+	host        []hostFigures        // the host's CPU, boot by boot
+	vcpuNice    int                  // the vCPU threads' nice on the host (-vcpu-nice)
 	failures    int
 }
 
@@ -122,6 +129,8 @@ func main() {
 		"the kernel of Debian SUITE (e.g. trixie; empty: the run's), the /init binary INIT (empty: the one built), extra netroot build flags; -only selects it by NAME")
 	flag.BoolVar(&disksInMemory, "disks-in-memory", true, "give the targets' disks (each boot's copy of its root image) a tmpfs, /dev/shm, when it has room: "+
 		"the host's disk then stays out of the figures (its writeback, and the guests' cache flushes, which the target turns into fsyncs)")
+	flag.IntVar(&vcpuNice, "vcpu-nice", 0, "what-if of the rig: a second series of the netroot and floor images whose QEMU vCPU threads run at this nice on the host, "+
+		"so that QEMU's network I/O and tgtd, which the floor never uses, no longer wait behind them for the host's cores (e.g. 10; 0: none)")
 	tgt := flag.String("tgt", "", "login keys of the target, space-separated key=value (e.g. 'HeaderDigest=CRC32C DataDigest=CRC32C': tgt then answers CRC32C to an offer of CRC32C,None)")
 	flag.Parse()
 	for _, kv := range strings.Fields(*tgt) {
@@ -283,6 +292,13 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		images = append(images, im)
 		more = append(more, im)
 	}
+	var nicedOurs, nicedFloor *image
+	if vcpuNice != 0 {
+		f := images[3]
+		nicedOurs = &image{key: "netroot", name: fmt.Sprintf("netroot (nice %d)", vcpuNice), path: ours.path, raw: ours.raw, extra: extra, vcpuNice: vcpuNice}
+		nicedFloor = &image{key: "floor", name: fmt.Sprintf("floor (nice %d)", vcpuNice), path: f.path, raw: f.raw, seed: true, vcpuNice: vcpuNice}
+		images = append(images, nicedOurs, nicedFloor)
+	}
 	var what *image
 	if vs = strings.TrimSpace(vs); vs != "" {
 		what = &image{key: "netroot", name: "netroot -vs", path: ours.path, raw: ours.raw, extra: strings.TrimSpace(extra + " " + vs)}
@@ -311,6 +327,9 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	if qemuArgs != "" {
 		fmt.Printf("bench: QEMU runs with %q added\n", qemuArgs)
 	}
+	if nicedOurs != nil {
+		fmt.Printf("bench: %q and %q are the same images booted with QEMU's vCPU threads at nice %d on the host\n", nicedOurs.name, nicedFloor.name, vcpuNice)
+	}
 	if what != nil {
 		fmt.Printf("bench: \"netroot -vs\" is the netroot image booted with %q added\n", what.extra)
 	}
@@ -323,14 +342,14 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 			if im.env != nil {
 				benv = im.env
 			}
-			root, init, unpack, rss, parts, err := boot(ctx, benv, im, mem, cpus)
+			r, err := boot(ctx, benv, im, mem, cpus)
 			if err != nil {
 				im.failures++
 				fmt.Printf("  round %d %-22s FAILED: %v\n", round, im.name, err)
 				continue
 			}
-			im.rootTimes = append(im.rootTimes, root)
-			for step, d := range parts {
+			im.rootTimes = append(im.rootTimes, r.root)
+			for step, d := range r.parts {
 				if im.parts == nil {
 					im.parts = map[string][]float64{}
 				}
@@ -339,13 +358,14 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 			if im.byRound == nil {
 				im.byRound = map[int][2]float64{}
 			}
-			im.byRound[round] = [2]float64{root, init}
-			im.initTimes = append(im.initTimes, init)
-			im.unpack = append(im.unpack, unpack)
-			if rss > 0 {
-				im.rss = append(im.rss, rss)
+			im.byRound[round] = [2]float64{r.root, r.init}
+			im.initTimes = append(im.initTimes, r.init)
+			im.unpack = append(im.unpack, r.unpack)
+			if r.rss > 0 {
+				im.rss = append(im.rss, r.rss)
 			}
-			fmt.Printf("  round %d %-22s root %.2fs  /init %.2fs  unpack %.2fs\n", round, im.name, root, init, unpack)
+			im.host = append(im.host, r.host)
+			fmt.Printf("  round %d %-22s root %.2fs  /init %.2fs  unpack %.2fs\n", round, im.name, r.root, r.init, r.unpack)
 		}
 	}
 
@@ -365,6 +385,7 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 	}
 
 	printParts(images)
+	printHost(images)
 
 	seed, poll, floor := images[1], images[2], images[3]
 	fmt.Println()
@@ -418,6 +439,11 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 			}
 		}
 	}
+	if nicedOurs != nil {
+		if r := paired(nicedOurs, nicedFloor, rootGap); len(r) > 0 {
+			fmt.Printf("  vCPUs at nice %d: ours − floor, paired: %s s, /init part %s s\n", vcpuNice, stat(r), stat(paired(nicedOurs, nicedFloor, initGap)))
+		}
+	}
 	if what != nil {
 		if root := paired(what, ours, ratio); len(root) > 0 {
 			fmt.Printf("netroot -vs / netroot, paired:   root reached %s, /init part %s s\n", stat(root), stat(paired(what, ours, initGap)))
@@ -458,10 +484,24 @@ func netrootBuild(ctx context.Context, env *rig.Env, args []string) (raw int64, 
 	return int64(mb * 1e6), m[1], nil
 }
 
-// boot boots im once and returns the kernel uptime at which the real root's
-// init reported (for the floor: the same init, exec'd once the modules were
-// loaded), the part of it spent after /init started, and our peak RSS.
-func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, init, unpack, rss float64, parts map[string]float64, err error) {
+// result is one boot's figures.
+type result struct {
+	root   float64            // kernel start → the real root's init reported (the floor: the same init, exec'd once the modules were loaded)
+	init   float64            // the part of root after /init started
+	unpack float64            // the kernel unpacking the initramfs
+	rss    float64            // our peak RSS, MiB (netroot images)
+	parts  map[string]float64 // /init's steps from its summary line
+	host   hostFigures        // the host's CPU, QEMU's start → root reached
+}
+
+// hostFigures is what the guest's vCPUs, QEMU's other threads and tgtd
+// had from the host's CPUs.
+type hostFigures struct {
+	vcpus, qemu, tgtd rig.HostCPU
+}
+
+// boot boots im once.
+func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (r result, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmdline := withClock(rig.ScenarioCmdline)
@@ -470,35 +510,63 @@ func boot(ctx context.Context, env *rig.Env, im *image, mem, cpus int) (root, in
 	}
 	target := rig.DefaultTarget()
 	target.Params = tgtParams
+	// The host's figures are taken as the done line arrives: the guest
+	// goes on to power off (the floor's at once, QEMU then exits).
+	var (
+		mu      sync.Mutex
+		taken   bool
+		hostErr error
+	)
+	onLine := func(v *rig.VM, line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if taken || !doneRE.MatchString(line) {
+			return
+		}
+		taken = true
+		r.host.vcpus, r.host.qemu, hostErr = v.HostCPU()
+	}
 	b, err := env.Start(ctx, rig.BootSpec{Name: "bench", Initramfs: im.path, Cmdline: cmdline,
-		Target: target, MemoryMB: mem, CPUs: cpus, QEMUArgs: strings.Fields(qemuArgs)})
+		Target: target, MemoryMB: mem, CPUs: cpus, QEMUArgs: strings.Fields(qemuArgs), VCPUNice: im.vcpuNice, OnLine: onLine})
 	if err != nil {
-		return 0, 0, 0, 0, nil, err
+		return r, err
 	}
 	defer b.Close()
 	if _, err := b.VM.WaitFor(ctx, doneRE); err != nil {
-		return 0, 0, 0, 0, nil, err
+		return r, err
+	}
+	mu.Lock()
+	err = hostErr
+	if taken && err == nil {
+		// tgtd has nothing to do once the root's init runs.
+		r.host.tgtd, err = b.Target.HostCPU()
+	}
+	mu.Unlock()
+	if err != nil {
+		return r, fmt.Errorf("host CPU: %w", err)
 	}
 	log := b.VM.Log()
 	if strings.Contains(log, "netroot: FATAL") {
-		return 0, 0, 0, 0, nil, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
+		return r, fmt.Errorf("boot failed (%s)", b.VM.LogPath)
 	}
 	ri := runInitRE.FindStringSubmatch(log)
 	up := uptimeRE.FindStringSubmatch(log)
 	if ri == nil || up == nil {
-		return 0, 0, 0, 0, nil, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
+		return r, fmt.Errorf("no timing on the console (%s)", b.VM.LogPath)
 	}
 	start, _ := strconv.ParseFloat(ri[1], 64)
-	root, _ = strconv.ParseFloat(up[1], 64)
+	r.root, _ = strconv.ParseFloat(up[1], 64)
+	r.init = r.root - start
 	if m := rssRE.FindStringSubmatch(log); m != nil {
-		rss, _ = strconv.ParseFloat(m[1], 64)
+		r.rss, _ = strconv.ParseFloat(m[1], 64)
 	}
 	if u, f := unpackRE.FindStringSubmatch(log), freedRE.FindStringSubmatch(log); u != nil && f != nil {
 		a, _ := strconv.ParseFloat(u[1], 64)
 		b, _ := strconv.ParseFloat(f[1], 64)
-		unpack = b - a
+		r.unpack = b - a
 	}
-	return root, root - start, unpack, rss, initParts(log), nil
+	r.parts = initParts(log)
+	return r, nil
 }
 
 // summaryRE is /init's summary line: "/init took 2.39 s: mount 0.06,
@@ -550,6 +618,29 @@ func printParts(images []*image) {
 			}
 		}
 		fmt.Println()
+	}
+}
+
+// printHost prints, per image, the median of what the guest's vCPU
+// threads, QEMU's other threads and tgtd had from the host's cores from
+// QEMU's start to the root reached: time run and time waited runnable.
+func printHost(images []*image) {
+	fmt.Printf("\n%-22s %-12s %-12s %-12s %-12s %-12s %-12s\n", "host CPU (median s)", "vCPUs run", "vCPUs wait", "QEMU I/O run", "QEMU I/O wait", "tgtd run", "tgtd wait")
+	for _, im := range images {
+		if len(im.host) == 0 {
+			continue
+		}
+		col := func(f func(h hostFigures) time.Duration) float64 {
+			v := make([]float64, len(im.host))
+			for i, h := range im.host {
+				v[i] = f(h).Seconds()
+			}
+			return median(v)
+		}
+		fmt.Printf("%-22s %-12.2f %-12.2f %-12.2f %-12.2f %-12.3f %-12.3f\n", im.name,
+			col(func(h hostFigures) time.Duration { return h.vcpus.Run }), col(func(h hostFigures) time.Duration { return h.vcpus.Wait }),
+			col(func(h hostFigures) time.Duration { return h.qemu.Run }), col(func(h hostFigures) time.Duration { return h.qemu.Wait }),
+			col(func(h hostFigures) time.Duration { return h.tgtd.Run }), col(func(h hostFigures) time.Duration { return h.tgtd.Wait }))
 	}
 }
 
