@@ -38,6 +38,65 @@ var buildTree = []buildTreeMod{
 	{"kernel/fs/ext4/ext4.ko", ".zst", []string{"name=ext4", "depends=", "softdep=pre: crc32c", "alias=fs-ext4"}},
 }
 
+// TestBuildZstdTool: -zstd-tool hands a zstd image's compression to the
+// program with level 19's arguments and says so; builtin (and gzip) do
+// not run it.
+func TestBuildZstdTool(t *testing.T) {
+	dir := t.TempDir()
+	tree := writeBuildTree(t)
+	argsFile := filepath.Join(dir, "args")
+	tool := filepath.Join(dir, "zstd")
+	// A stand-in that records its arguments and writes a frame's magic.
+	script := "#!/bin/sh\necho \"$@\" >" + argsFile + "\ncat >/dev/null\nprintf '\\050\\265\\057\\375stand-in'\n"
+	if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		compress, tool string
+		ran            bool
+	}{
+		{"zstd", tool, true},
+		{"zstd", "builtin", false},
+		{"gzip", tool, false},
+	} {
+		os.Remove(argsFile)
+		out := filepath.Join(dir, "x.img")
+		var stdout, stderr bytes.Buffer
+		code := runBuild([]string{"-o", out, "-modules", tree, "-no-init", "-fs", "ext4", "-initiator-name-file", "none",
+			"-compress", tc.compress, "-zstd-tool", tc.tool}, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("%+v: exit %d: %s", tc, code, stderr.String())
+		}
+		args, err := os.ReadFile(argsFile)
+		if ran := err == nil; ran != tc.ran {
+			t.Errorf("%+v: tool ran %v, want %v", tc, ran, tc.ran)
+		}
+		said := strings.Contains(stdout.String(), ", by "+tool+" -19")
+		if said != tc.ran {
+			t.Errorf("%+v: build says %q; want the tool named: %v", tc, stdout.String(), tc.ran)
+		}
+		img, _ := os.ReadFile(out)
+		if tc.ran {
+			if got := strings.TrimSpace(string(args)); got != "-19 -T1 -q -c --no-progress" {
+				t.Errorf("tool's arguments %q", got)
+			}
+			if string(img) != "\x28\xb5\x2f\xfdstand-in" {
+				t.Errorf("image %q, want the tool's output", img)
+			}
+			continue
+		}
+		if tc.compress == "zstd" {
+			d, err := zstd.NewReader(bytes.NewReader(img))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(d); err != nil {
+				t.Errorf("builtin: the image does not decode: %v", err)
+			}
+		}
+	}
+}
+
 // archiveRecords returns the regular files of a gzip newc archive.
 func archiveRecords(t *testing.T, path string) []cpio.Record {
 	t.Helper()

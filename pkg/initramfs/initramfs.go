@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"sort"
 	"strings"
@@ -152,11 +153,32 @@ var Compressions = []string{"gzip", "zstd", "xz", "lz4", "none"}
 // Write writes the archive compressed with one of Compressions and returns
 // the uncompressed size.
 func (a *Archive) Write(w io.Writer, compression string) (int64, error) {
+	return a.WriteTool(w, compression, "")
+}
+
+// ZstdToolArgs are the arguments WriteTool gives the zstd tool: its
+// highest standard level, which makes an image about a tenth smaller than
+// the built-in encoder's best (klauspost's, roughly zstd's level 11). The
+// kernel unpacks either as fast: the frames differ in their matches, not
+// their form, and level 19's window (8 MiB) is one the kernel's decoder
+// allocates. One thread: the same input gives the same bytes.
+var ZstdToolArgs = []string{"-19", "-T1", "-q", "-c", "--no-progress"}
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// WriteTool is Write with zstd's compression done by tool — the zstd
+// command-line program's path, run with ZstdToolArgs — when tool is set
+// and compression is "zstd".
+func (a *Archive) WriteTool(w io.Writer, compression, tool string) (int64, error) {
 	var raw bytes.Buffer
 	if err := a.WriteCPIO(&raw); err != nil {
 		return 0, err
 	}
 	size := int64(raw.Len())
+	if compression == "zstd" && tool != "" {
+		return size, runTool(w, &raw, tool, ZstdToolArgs, zstdMagic)
+	}
 	var (
 		zw  io.WriteCloser
 		err error
@@ -188,4 +210,33 @@ func (a *Archive) Write(w io.Writer, compression string) (int64, error) {
 		return 0, err
 	}
 	return size, zw.Close()
+}
+
+// runTool compresses in with the program tool and writes its output to w,
+// once it has ended well and its output starts with magic.
+func runTool(w io.Writer, in io.Reader, tool string, args []string, magic []byte) error {
+	var out, stderr bytes.Buffer
+	cmd := exec.Command(tool, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &out, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return fmt.Errorf("initramfs: %s %s: %w", tool, strings.Join(args, " "), err)
+	}
+	if !bytes.HasPrefix(out.Bytes(), magic) {
+		return fmt.Errorf("initramfs: %s %s wrote no %x frame", tool, strings.Join(args, " "), magic)
+	}
+	_, err := out.WriteTo(w)
+	return err
+}
+
+// FindZstdTool returns the zstd program on PATH, or "" when there is none.
+func FindZstdTool() string {
+	p, err := exec.LookPath("zstd")
+	if err != nil {
+		return ""
+	}
+	return p
 }

@@ -127,6 +127,73 @@ func TestReproducibleAndCompressions(t *testing.T) {
 	}
 }
 
+// TestWriteTool compresses with the zstd program when one is installed:
+// the result decodes to the same archive and is reproducible.
+func TestWriteTool(t *testing.T) {
+	tool := FindZstdTool()
+	if tool == "" {
+		t.Skip("no zstd program on PATH")
+	}
+	var a, b, plain bytes.Buffer
+	if _, err := sample(t).WriteTool(&a, "zstd", tool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample(t).WriteTool(&b, "zstd", tool); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("two builds of the same files with the zstd program differ")
+	}
+	if _, err := sample(t).Write(&plain, "none"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := zstd.NewReader(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain.Bytes()) {
+		t.Error("the zstd program's frame does not decode to the archive")
+	}
+	// Only zstd goes to the tool.
+	var g bytes.Buffer
+	if _, err := sample(t).WriteTool(&g, "gzip", tool); err != nil || g.Len() < 2 || g.Bytes()[0] != 0x1f || g.Bytes()[1] != 0x8b {
+		t.Errorf("gzip with a zstd tool: %v, % x…", err, g.Bytes()[:min(g.Len(), 4)])
+	}
+}
+
+// TestWriteToolFails: a tool that fails, or writes something that is not
+// a zstd frame, is an error that names it, and nothing is written.
+func TestWriteToolFails(t *testing.T) {
+	dir := t.TempDir()
+	for name, script := range map[string]string{
+		"fails":   "#!/bin/sh\necho 'zstd: out of memory' >&2\nexit 1\n",
+		"garbage": "#!/bin/sh\ncat >/dev/null\necho not-zstd\n",
+	} {
+		tool := filepath.Join(dir, name)
+		if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		_, err := sample(t).WriteTool(&out, "zstd", tool)
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tool)) {
+			t.Errorf("%s: error %v, want one naming %s", name, err, tool)
+		}
+		if name == "fails" && (err == nil || !bytes.Contains([]byte(err.Error()), []byte("out of memory"))) {
+			t.Errorf("%s: error %v, want the tool's message", name, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s: %d bytes written on failure", name, out.Len())
+		}
+	}
+	if _, err := sample(t).WriteTool(io.Discard, "zstd", filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing tool: no error")
+	}
+}
+
 func TestBadPaths(t *testing.T) {
 	a := New()
 	if err := a.AddFile("/", nil, 0o644); err == nil {
