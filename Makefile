@@ -16,7 +16,7 @@ FUZZTIME  ?= 30000x
 DEB_PKGS  := qemu-system-x86 qemu-utils tgt e2fsprogs xfsprogs btrfs-progs dosfstools gdisk fdisk \
              busybox-static kmod cpio iproute2 dnsmasq-base \
              pxelinux syslinux-common ipxe-qemu sg3-utils tcpdump debootstrap \
-             gcc libc6-dev
+             gcc libc6-dev zstd
 
 .PHONY: all deps test test-full unit race fuzz integration test-distro boot pxe-boot bench uroot clean FORCE
 

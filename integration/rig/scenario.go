@@ -218,7 +218,10 @@ func (e *Env) Start(ctx context.Context, s BootSpec) (_ *Boot, err error) {
 	if s.Initramfs != "" {
 		b.Initramfs = s.Initramfs
 	} else {
-		args := []string{"build", "-o", b.Initramfs, "-modules", kernel.ModulesDir, "-init", e.Init}
+		// The built-in zstd encoder: the zstd program's level 19 takes
+		// seconds of the host's CPU per image, beside other tests' guests.
+		// TestBootScenario boots the program's image (BuildArgs win).
+		args := []string{"build", "-o", b.Initramfs, "-modules", kernel.ModulesDir, "-init", e.Init, "-zstd-tool", "builtin"}
 		if s.Baked != "" {
 			args = append(args, "-cmdline", s.Baked)
 		}
