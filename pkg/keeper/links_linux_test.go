@@ -105,6 +105,19 @@ func TestWatchLinksInANamespace(t *testing.T) {
 	}
 	// The watch's first check only records what it finds, and the test
 	// cannot tell when it ran: each change is made again until it is seen.
+	// A change is undone and redone on alternate tries, never both at
+	// once: a check that ran after both (a slow one, under -race) would
+	// find nothing changed.
+	toggle := func(do, undo func() error) func() error {
+		done := false
+		return func() error {
+			done = !done
+			if done {
+				return do()
+			}
+			return undo()
+		}
+	}
 	until := func(what string, change func() error, want func(LinkEvent) bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -127,13 +140,9 @@ func TestWatchLinksInANamespace(t *testing.T) {
 		}
 		t.Fatalf("no event for %s", what)
 	}
-	until("kw0 up", func() error {
-		nl.LinkSetDown(kw0)
-		return nl.LinkSetUp(kw0)
-	}, func(ev LinkEvent) bool { return ev.Name == "kw0" && ev.Index == kw0.Attrs().Index })
+	until("kw0 up or down", toggle(func() error { return nl.LinkSetUp(kw0) }, func() error { return nl.LinkSetDown(kw0) }),
+		func(ev LinkEvent) bool { return ev.Name == "kw0" && ev.Index == kw0.Attrs().Index })
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, 99, 0, 1), Mask: net.CIDRMask(24, 32)}}
-	until("kw0's address", func() error {
-		nl.AddrDel(kw0, addr)
-		return nl.AddrAdd(kw0, addr)
-	}, func(ev LinkEvent) bool { return ev.Index == kw0.Attrs().Index })
+	until("kw0's address", toggle(func() error { return nl.AddrAdd(kw0, addr) }, func() error { return nl.AddrDel(kw0, addr) }),
+		func(ev LinkEvent) bool { return ev.Index == kw0.Attrs().Index })
 }
