@@ -29,24 +29,52 @@ func vcpuThread(comm string) bool {
 	return strings.HasPrefix(comm, "CPU ") && strings.HasSuffix(comm, "/TCG")
 }
 
-// processCPU sums the schedstat times of pid's threads, split by which.
-func processCPU(pid int, which func(comm string) bool) (matched, other HostCPU, err error) {
+// thread is one of a process's threads: its /proc directory and name.
+type thread struct {
+	tid  int
+	dir  string
+	comm string
+}
+
+// threads lists pid's threads (one that ends meanwhile may be missing).
+func threads(pid int) ([]thread, error) {
 	dir := fmt.Sprintf("/proc/%d/task", pid)
 	tids, err := os.ReadDir(dir)
 	if err != nil {
+		return nil, err
+	}
+	var out []thread
+	for _, t := range tids {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		d := filepath.Join(dir, t.Name())
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil {
+			continue // the thread ended
+		}
+		out = append(out, thread{tid: tid, dir: d, comm: strings.TrimSpace(string(comm))})
+	}
+	return out, nil
+}
+
+// processCPU sums the schedstat times of pid's threads, split by which.
+func processCPU(pid int, which func(comm string) bool) (matched, other HostCPU, err error) {
+	ts, err := threads(pid)
+	if err != nil {
 		return matched, other, err
 	}
-	for _, t := range tids {
-		st, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+	for _, t := range ts {
+		st, err := os.ReadFile(filepath.Join(t.dir, "schedstat"))
 		if err != nil {
 			continue // the thread ended
 		}
 		c, err := parseSchedstat(string(st))
 		if err != nil {
-			return matched, other, fmt.Errorf("%s/%s: %w", dir, t.Name(), err)
+			return matched, other, fmt.Errorf("%s: %w", t.dir, err)
 		}
-		comm, _ := os.ReadFile(filepath.Join(dir, t.Name(), "comm"))
-		if which != nil && which(strings.TrimSpace(string(comm))) {
+		if which != nil && which(t.comm) {
 			matched = matched.Add(c)
 		} else {
 			other = other.Add(c)
@@ -81,20 +109,17 @@ func (v *VM) HostCPU() (vcpus, others HostCPU, err error) {
 // niceVCPUs gives the guest's vCPU threads nice n (QEMU's other threads
 // keep theirs).
 func (v *VM) niceVCPUs(n int) error {
-	dir := fmt.Sprintf("/proc/%d/task", v.cmd.Process.Pid)
-	tids, err := os.ReadDir(dir)
+	ts, err := threads(v.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
 	found := 0
-	for _, t := range tids {
-		comm, err := os.ReadFile(filepath.Join(dir, t.Name(), "comm"))
-		if err != nil || !vcpuThread(strings.TrimSpace(string(comm))) {
+	for _, t := range ts {
+		if !vcpuThread(t.comm) {
 			continue
 		}
-		tid, _ := strconv.Atoi(t.Name())
-		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, n); err != nil {
-			return fmt.Errorf("rig: nice of vCPU thread %d: %w", tid, err)
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, t.tid, n); err != nil {
+			return fmt.Errorf("rig: nice of vCPU thread %d: %w", t.tid, err)
 		}
 		found++
 	}
