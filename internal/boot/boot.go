@@ -62,6 +62,8 @@ type Boot struct {
 	// (shutdownBind is why not), so switch_root keeps its directory.
 	shutdownBound bool
 	shutdownBind  error
+	// osNet orders late leases against the real OS's files (osconfig.go).
+	osNet osNet
 }
 
 // background is work the boot started and did not (yet) wait for.

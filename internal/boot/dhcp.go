@@ -190,8 +190,8 @@ func (b *Boot) applyLease(ip config.IPConfig, lease *dhcp.Lease, links Links, ad
 // entries late whose interfaces had none when the logins began
 // (rd.iscsi.waitnet=0), each when its DHCP run in the readiness group
 // ends: a background "ip" step, or a warning when it ends without one.
-// done is called once they all ended. The real OS's files are written
-// from what is configured when they are.
+// done is called once they all ended. The real OS is told of each lease
+// configured before switch_root (osNet).
 func (b *Boot) lateLeases(ctx context.Context, late []config.IPConfig, links Links, addrs Addrs, files Files, ready *readiness, done func()) {
 	if len(late) == 0 {
 		done()
@@ -200,6 +200,7 @@ func (b *Boot) lateLeases(ctx context.Context, late []config.IPConfig, links Lin
 	var wg sync.WaitGroup
 	for _, ip := range late {
 		st := b.log.BeginBackground("ip")
+		b.osNet.wait(ip.Interface)
 		wg.Add(1)
 		goTask(b, ctx, "ip "+ip.Interface, func(ctx context.Context) (struct{}, error) {
 			defer wg.Done()
@@ -207,18 +208,27 @@ func (b *Boot) lateLeases(ctx context.Context, late []config.IPConfig, links Lin
 			if errors.Is(err, errNoRootPath) {
 				err = nil // configured all the same
 			}
-			var detail string
-			if err == nil {
-				detail, err = b.applyLease(ip, lease, links, addrs, files)
-			}
 			if err != nil {
+				lease = nil
+			}
+			var detail string
+			if lerr := b.osNet.late(ip.Interface, lease, func() (err error) {
+				detail, err = b.applyLease(ip, lease, links, addrs, files)
+				return err
+			}); err == nil {
+				err = lerr
+			}
+			switch {
+			case errors.Is(err, errSwitching):
+				st.Fail(err) // told at switch_root
+			case err != nil:
 				st.Fail(err)
 				if !errors.Is(ctx.Err(), context.Canceled) { // not the boot's end
 					b.log.Warnf("ip: %s: %v; the boot went on without it (rd.iscsi.waitnet=0)", ip.Interface, err)
 				}
-				return struct{}{}, nil
+			default:
+				st.Done("%s, after the logins began (rd.iscsi.waitnet=0)", detail)
 			}
-			st.Done("%s, after the logins began (rd.iscsi.waitnet=0)", detail)
 			return struct{}{}, nil
 		})
 	}

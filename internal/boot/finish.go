@@ -35,6 +35,10 @@ func (b *Boot) prefetchInit(ctx context.Context, p *config.Plan, sw Switcher) {
 func (b *Boot) switchRoot(p *config.Plan, idleAtStart float64, m *modules, a attached, keeperTask, osConfig *task.Task[struct{}],
 	sys System, files Files, sw Switcher) error {
 	osConfig.Wait(context.Background())
+	for _, iface := range b.osNet.close() {
+		b.log.Warnf("ip: %s still has no lease as the root is switched to (rd.iscsi.waitnet=0): its DHCP ends with /init; "+
+			"the paths through it stay down until the real OS's network stack configures it", iface)
+	}
 	use := sys.Usage()
 	if idle := sys.IdleSeconds(); idle >= 0 && idleAtStart >= 0 {
 		use.Idle = idle - idleAtStart

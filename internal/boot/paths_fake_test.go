@@ -80,6 +80,8 @@ type pathsRig struct {
 	// dhcpDelay how long a NIC's DHCP server takes to answer.
 	noCarrier map[string]bool
 	dhcpDelay map[string]time.Duration
+	// dhcpGate holds a NIC's DHCP answer until it is closed.
+	dhcpGate map[string]chan struct{}
 	// up are closed as the interfaces are brought up (ApplyStatic).
 	up map[string]chan struct{}
 
@@ -197,6 +199,13 @@ func (r *pathsRig) AcquireDHCP(ctx context.Context, o dhcp.Options) (*dhcp.Lease
 	case <-time.After(r.dhcpDelay[o.Interface]):
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: no DHCP answer: %w", o.Interface, ctx.Err())
+	}
+	if gate, ok := r.dhcpGate[o.Interface]; ok {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: no DHCP answer: %w", o.Interface, ctx.Err())
+		}
 	}
 	return r.machine.AcquireDHCP(ctx, o)
 }
