@@ -247,6 +247,50 @@ func TestPathsTwoSubnetsDHCP(t *testing.T) {
 	}
 }
 
+// TestPathsLateLeaseTellsTheOS: rd.iscsi.waitnet=0 on two subnets by
+// DHCP, eth1's cable out until /init wrote the real OS's network files
+// (the boot held at rd.break=pre-mount): eth1's lease, configured late,
+// has them written again with eth1 before switch_root — else the real
+// OS would neither renew its address nor leave it alone.
+func TestPathsLateLeaseTellsTheOS(t *testing.T) {
+	const dir = "/run/systemd/network/05-netroot-"
+	cmdline := "ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN + " netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN +
+		" " + rootArgs + " rd.iscsi.waitnet=0 rd.retry=120 rd.break=pre-mount"
+	spec := twoSubnetsSpec("late-lease", cmdline)
+	spec.DHCP = &rig.DHCPConfig{Extra: []string{"--interface=br1", "--dhcp-range=10.78.0.150,10.78.0.199,255.255.255.0,1h"}}
+	spec.Shell = true
+	b := start(t, spec)
+	if err := b.VM.Monitor("set_link n1 off"); err != nil {
+		t.Fatal(err)
+	}
+	send := func(cmd string) {
+		t.Helper()
+		if err := b.VM.Send(cmd + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, b, `netroot:/# `, 3*time.Minute)
+	// The files as osconfig first wrote them: eth0's, not eth1's.
+	send("until [ -e " + dir + "eth0.network ]; do sleep 0.1; done; ls " + dir + "eth1.network; echo files-$((6*7))")
+	waitFor(t, b, `files-42`, time.Minute)
+	if err := b.VM.Monitor("set_link n1 on"); err != nil {
+		t.Fatal(err)
+	}
+	send("i=0; until [ -e " + dir + "eth1.network ] || [ $i -ge 900 ]; do sleep 0.1; i=$((i+1)); done; grep -h DHCP= " + dir + "eth1.network; echo late-$((6*7))")
+	waitFor(t, b, `late-42`, 2*time.Minute)
+	send("exit")
+	log := realRoot(t, b)
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: eth1: no lease yet; rd\.iscsi\.waitnet=0`))
+	// The shell's answers: no eth1 file before its lease, one that renews it after.
+	for _, re := range []string{`(?m)^ls: \S+eth1\.network: No such file or directory`, `(?m)^DHCP=ipv4\r?$`} {
+		if !regexp.MustCompile(re).MatchString(log) {
+			t.Errorf("the shell did not answer %q", re)
+		}
+	}
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: osconfig: [0-9]+ files for eth0 eth1, again: eth1's lease came after them`))
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: eth1 10\.78\.0\.1[5-9][0-9]/24 .*after the logins began`))
+}
+
 // TestPathsMultipathRoot: rd.netroot.multipath=1 on two subnets: the root
 // is a dm-multipath device over two sessions. While the root writes, the
 // first path's link is cut (host side: the guest keeps carrier) for 30 s:
