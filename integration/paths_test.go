@@ -276,7 +276,9 @@ func TestPathsLateLeaseTellsTheOS(t *testing.T) {
 	if err := b.VM.Monitor("set_link n1 on"); err != nil {
 		t.Fatal(err)
 	}
-	send("i=0; until [ -e " + dir + "eth1.network ] || [ $i -ge 900 ]; do sleep 0.1; i=$((i+1)); done; grep -h DHCP= " + dir + "eth1.network; echo late-$((6*7))")
+	// /init's lines go to the kernel's log while the shell has the console.
+	send("i=0; until dmesg | grep -q 'netroot: ip: eth1 .*after the logins began' || [ $i -ge 900 ]; do sleep 0.1; i=$((i+1)); done; " +
+		"dmesg | grep -E 'netroot: (osconfig|ip): .*eth1'; grep -h DHCP= " + dir + "eth1.network; echo late-$((6*7))")
 	waitFor(t, b, `late-42`, 2*time.Minute)
 	send("exit")
 	log := realRoot(t, b)
