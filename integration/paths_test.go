@@ -251,7 +251,7 @@ func TestPathsTwoSubnetsDHCP(t *testing.T) {
 // DHCP, eth1's cable out until /init wrote the real OS's network files
 // (the boot held at rd.break=pre-mount): eth1's lease, configured late,
 // has them written again with eth1 before switch_root — else the real
-// OS would neither renew its address nor leave it alone.
+// OS's stack would treat eth1 as its own (and nothing renew its lease).
 func TestPathsLateLeaseTellsTheOS(t *testing.T) {
 	const dir = "/run/systemd/network/05-netroot-"
 	cmdline := "ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN + " netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN +

@@ -52,7 +52,7 @@ func (d gatedDisks) Mount(source, target, fstype string, flags blockdev.MountFla
 // TestWaitNetLateLeaseTellsTheOS: with rd.iscsi.waitnet=0, a lease
 // configured after osconfig wrote the real OS's files has them written
 // again with its interface, and resolv.conf with its servers — else the
-// real OS would neither renew the address nor leave it alone; a lease
+// real OS's stack would treat the interface as its own; a lease
 // still missing at switch_root is said to be left to the real OS.
 func TestWaitNetLateLeaseTellsTheOS(t *testing.T) {
 	const cmdline = "ip=eth0:dhcp ip=eth1:dhcp rd.iscsi.waitnet=0 rd.retry=20 rd.shell=0 netroot=iscsi:10.77.0.1::3260:1:" + targetIQN + " " + rootArgs
