@@ -255,7 +255,8 @@ func (b *Boot) assembleMap(ctx context.Context, a *attached, dev *blockdev.Devic
 	st.Done("%s over %d path(s): %s; %s %s, table %q", what, len(disks), strings.Join(pathDesc, ", "),
 		strings.TrimSpace(vendor), strings.TrimSpace(model), params)
 	if len(disks) == 1 {
-		b.log.Warnf("multipath: %s has one path up: the map has no second path until the real OS's multipathd adds one", m.Name)
+		b.log.Warnf("multipath: %s has one path up: netroot logs in to no other after the boot, so the map has none until "+
+			"the next boot or until the real OS logs in to another (open-iscsi's iscsiadm; multipathd then adds its disk)", m.Name)
 	}
 	return &out, nil
 }
