@@ -195,7 +195,8 @@ func TestPathsBoundToInterface(t *testing.T) {
 // (ip=eth0:dhcp ip=eth1:dhcp; a server on each bridge): with either NIC's
 // cable out the boot goes on dhcpGrace after the other NIC's lease — not
 // at rd.retry's end — and logs in; with rd.iscsi.waitnet=0 at once (its
-// DHCP goes on in the background).
+// DHCP goes on in the background, and the boot says at switch_root that
+// it never got a lease).
 func TestPathsTwoSubnetsDHCP(t *testing.T) {
 	const cmdline = "ip=eth0:dhcp ip=eth1:dhcp netroot=iscsi:10.77.0.1::3260:1:" + rig.TargetIQN +
 		" netroot=iscsi:" + otherSubnet + "::3260:1:" + rig.TargetIQN + " " + rootArgs
@@ -237,6 +238,9 @@ func TestPathsTwoSubnetsDHCP(t *testing.T) {
 				}
 			}
 			t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.lease+` .*\(DHCP, MAC `))
+			if tc.extra != "" { // its DHCP ends with /init: said at switch_root
+				t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: `+tc.nic+` still has no lease as the root is switched to`))
+			}
 			// Either portal: the lease's default route leads through the
 			// rig's other address to the portal on the unplugged NIC's subnet.
 			t.Logf("matched: %s", wantLine(t, log, `^netroot: login: [0-9.]+:3260 `+regexp.QuoteMeta(rig.TargetIQN)+`: session`))
