@@ -17,8 +17,9 @@ import (
 
 // leasesOS is the kernel's view of two NICs configured by DHCP: eth1 is
 // on the root's path once its lease was applied. Its first RootPath
-// closes read.
+// closes read; the shutdown role is fakeOS's.
 type leasesOS struct {
+	*fakeOS
 	r    *pathsRig
 	once sync.Once
 	read chan struct{}
@@ -34,9 +35,6 @@ func (o *leasesOS) RootPath(netip.Addr) ([]osnet.Link, error) {
 	}
 	return links, nil
 }
-
-func (o *leasesOS) BindShutdown() error { return nil }
-func (o *leasesOS) CopyShutdown() error { return nil }
 
 // gatedDisks mounts once gate returns.
 type gatedDisks struct {
@@ -61,7 +59,7 @@ func TestWaitNetLateLeaseTellsTheOS(t *testing.T) {
 		r := newPathsRig(t)
 		r.leases = twoSubnetLeases()
 		r.leases["eth1"].DNS = []netip.Addr{netip.MustParseAddr("10.78.0.53")}
-		o := &leasesOS{r: r, read: make(chan struct{})}
+		o := &leasesOS{fakeOS: &fakeOS{m: r.machine}, r: r, read: make(chan struct{})}
 		r.envHook = func(e Env) Env {
 			e.OS = o
 			return e

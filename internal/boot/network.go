@@ -177,14 +177,12 @@ func (b *Boot) network(ctx context.Context, p *config.Plan, links Links, addrs A
 	if err := writeResolvConf(files, n, leases); err != nil {
 		b.log.Warnf("writing %s/resolv.conf: %v", runDir, err)
 	}
-	b.osNet.mu.Lock()
-	b.osNet.resolv = func(late []*dhcp.Lease) { // under osNet.mu
+	b.osNet.setResolv(func(late []*dhcp.Lease) {
 		leases = append(leases, late...)
 		if err := writeResolvConf(files, n, leases); err != nil {
 			b.log.Warnf("writing %s/resolv.conf: %v", runDir, err)
 		}
-	}
-	b.osNet.mu.Unlock()
+	})
 	if p.ISCSI.FromDHCP && !rootPath {
 		return res, fail("dhcp", errors.New("netroot=dhcp (or root=dhcp), but no DHCP answer carried a root-path (option 17)"),
 			`have the DHCP server send option 17, e.g. dnsmasq --dhcp-option=17,"iscsi:<server>::3260:<lun>:<target>"`)

@@ -165,6 +165,14 @@ func (o *osNet) write(write func(), rewrite func(iface string)) {
 	o.rewrite = rewrite
 }
 
+// setResolv sets what writes resolv.conf again for late leases; osNet
+// runs it under its lock.
+func (o *osNet) setResolv(resolv func(leases []*dhcp.Lease)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.resolv = resolv
+}
+
 // wait records that iface's lease is late.
 func (o *osNet) wait(iface string) {
 	o.mu.Lock()
