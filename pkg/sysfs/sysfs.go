@@ -6,6 +6,7 @@ package sysfs
 
 import (
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,19 @@ func (f FS) Write(rel, value string) error {
 		return err
 	}
 	return file.Close()
+}
+
+// Open opens the file or directory name for reading, so that FS is an
+// fs.FS (fs.ReadFile, fs.ReadDir) also when reached by a descriptor.
+func (f FS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	file, err := f.open(name, os.O_RDONLY)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return file, nil
 }
 
 // Exists reports whether the attribute or directory rel is there.

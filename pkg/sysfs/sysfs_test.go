@@ -41,6 +41,19 @@ func checkFS(t *testing.T, f FS) {
 	if _, err := f.ReadTrim("class/net/bond0/bonding/absent"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadTrim(absent) error = %v, want not-exist", err)
 	}
+	// As an fs.FS: a directory's entries, a file, and no typed nil.
+	if ents, err := fs.ReadDir(f, "class/net/bond0/bonding"); err != nil || len(ents) != 2 || ents[0].Name() != "primary" || ents[1].Name() != "slaves" {
+		t.Errorf("ReadDir(bonding) = %v, %v", ents, err)
+	}
+	if b, err := fs.ReadFile(f, "class/net/bond0/bonding/slaves"); err != nil || string(b) != "eth0 eth1\n" {
+		t.Errorf("fs.ReadFile(slaves) = %q, %v", b, err)
+	}
+	if file, err := f.Open("class/net/eth9"); file != nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(absent) = %v, %v", file, err)
+	}
+	if _, err := f.Open("../etc"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Open(../etc) = %v, want invalid", err)
+	}
 	if err := f.Write("class/net/bond0/bonding/primary", "eth1"); err != nil {
 		t.Fatal(err)
 	}
