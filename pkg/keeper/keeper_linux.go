@@ -120,9 +120,16 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		resolve:  resolver(s.proc),
 		route:    routeInterface,
 		failover: func(name string) *bond.Failover { return sysfsFailover(s.sysfs, name) },
-		scan: func(hostNo uint32) error {
+		scan: func(hostNo uint32, lun uint64) error {
 			// At the background's priority: the real OS is starting.
-			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.Write, hostNo, iscsi.AllLUNs) })
+			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.Write, hostNo, lun) })
+		},
+		kernel: s.cmd,
+		disk: func(sid, hostNo uint32, lun uint64) (pathDisk, error) {
+			return readPathDisk(s.sysfs, sid, hostNo, lun)
+		},
+		findSession: func(target string, isid iscsi.ISID) (iscsi.KernelSession, bool) {
+			return findSession(s.sysfs, target, isid)
 		},
 	}
 }
@@ -146,8 +153,9 @@ func IscsidRunning() bool {
 }
 
 // keeperTransport is the command socket as the recoveries use it (it
-// serialises their requests); the keeper re-binds sessions, it never
-// creates or destroys one.
+// serialises their requests); a recovery re-binds its session, it never
+// creates or destroys one. Only the joins make sessions, through env's
+// kernel.
 type keeperTransport struct{ *iscsi.Commands }
 
 func (keeperTransport) CreateSession(cmdsMax, queueDepth uint16) (uint32, uint32, error) {

@@ -42,9 +42,15 @@ type env struct {
 	multipathd func() bool
 	// failover returns the dead-path switch of a bond (nil: none).
 	failover func(bond string) *bond.Failover
-	// scan scans every LUN of a SCSI host (Session.ScanOtherLUNs; nil:
-	// none).
-	scan func(hostNo uint32) error
+	// scan scans a LUN of a SCSI host, or every one (iscsi.AllLUNs:
+	// Session.ScanOtherLUNs); nil: none.
+	scan func(hostNo uint32, lun uint64) error
+	// kernel makes the joins' sessions (t never makes one); disk finds
+	// a join's disk (readPathDisk), findSession the session a keeper
+	// made before a restart (join.go). nil: no joins.
+	kernel      iscsi.NetlinkTransport
+	disk        func(sid, hostNo uint32, lun uint64) (pathDisk, error)
+	findSession func(target string, isid iscsi.ISID) (iscsi.KernelSession, bool)
 }
 
 // LinkEvent is a link or address change (rtnetlink).
@@ -148,11 +154,18 @@ type loop struct {
 	mpathdServes bool
 	fmu          sync.Mutex
 	failovers    map[string]*bondSwitch
+
+	// joins are the paths to log in to (join_linux.go), their results
+	// come on joined; maps are their maps by name.
+	joins  []*joining
+	joined chan joinResult
+	maps   map[string]*Map
 }
 
 // run is Run's loop over e.
 func run(ctx context.Context, st State, o Options, e env) error {
-	l := &loop{st: st, o: o, e: e, kept: map[uint32]*kept{}, results: make(chan result), logouts: make(chan logoutExpired)}
+	l := &loop{st: st, o: o, e: e, kept: map[uint32]*kept{}, results: make(chan result), logouts: make(chan logoutExpired),
+		joined: make(chan joinResult)}
 	l.logf = o.Logf
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
@@ -185,6 +198,7 @@ func run(ctx context.Context, st State, o Options, e env) error {
 	}
 	l.primeResolved()
 	l.scanOtherLUNs()
+	l.startJoins()
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -214,6 +228,9 @@ func run(ctx context.Context, st State, o Options, e env) error {
 			}
 		case le := <-l.e.links:
 			l.link(le)
+			l.kickJoins(le)
+		case jr := <-l.joined:
+			l.joinedPath(jr)
 		case lt := <-l.logouts:
 			if k := l.kept[lt.sid]; k != nil && k.logoutSent && k.logoutGen == lt.gen {
 				if err := l.recover(k, "no Logout Response within "+logoutTimeout.String()); err != nil {
@@ -550,6 +567,9 @@ type recoverer struct {
 	resolved map[string][]string
 	// next counts connects per portal, to rotate over its addresses.
 	next map[string]int
+	// join is set when rc makes a join's new session instead (its s is
+	// the join's Session).
+	join *Join
 }
 
 // resolvedCopy is rc.resolved, for the result.
@@ -574,12 +594,7 @@ func (rc *recoverer) resolvedCopy() map[string][]string {
 func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 	l, s := rc.l, rc.s
 	start := time.Now()
-	rc.portals = append([]string(nil), s.Portals...)
-	rc.resolved = map[string][]string{}
-	for p, a := range s.Resolved {
-		rc.resolved[p] = append([]string(nil), a...)
-	}
-	rc.next = map[string]int{}
+	rc.begin()
 	res := func(err error) result {
 		return result{sid: s.SID, err: err, portals: rc.portals, resolved: rc.resolvedCopy(), params: rc.s.Params,
 			attempts: rc.attempts, took: time.Since(start), last: rc.last}
@@ -601,6 +616,38 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 		case <-t.C:
 		}
 	}
+	sess, portal, err := rc.loginLoop(ctx, rc.login)
+	if err != nil {
+		return res(err)
+	}
+	r := res(nil)
+	r.portal = portal
+	r.t2w = time.Duration(sess.Params.DefaultTime2Wait) * time.Second
+	return r
+}
+
+// begin sets up the recoverer's portals and addresses from rc.s.
+func (rc *recoverer) begin() {
+	rc.portals = append([]string(nil), rc.s.Portals...)
+	rc.resolved = map[string][]string{}
+	for p, a := range rc.s.Resolved {
+		rc.resolved[p] = append([]string(nil), a...)
+	}
+	rc.next = map[string]int{}
+}
+
+// loginFunc logs in over conn to portal: a recovery's through the
+// kernel (recoverer.login), a join's in userspace before the kernel
+// takes the connection (joiner.login). errAfter says the connection
+// failed right after it started.
+type loginFunc func(ctx context.Context, conn net.Conn, portal string) (sess *iscsi.Session, errAfter bool, err error)
+
+// loginLoop connects and logs in with login until a login succeeds or
+// ctx ends: redirects are followed, a target that now requires digests
+// gets them offered, and every other failure waits for the schedule.
+func (rc *recoverer) loginLoop(ctx context.Context, login loginFunc) (*iscsi.Session, string, error) {
+	l, s := rc.l, rc.s
+	ks := s.KernelSession()
 	now := true // the first connect goes at once
 	// A redirect is followed at once; chainFrom is the portal of the list
 	// the chain started at (a permanent redirect replaces it).
@@ -619,11 +666,11 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 			continue
 		}
 		if err != nil {
-			return res(err)
+			return nil, "", err
 		}
 		now = false
 		rc.attempts++
-		sess, errAfter, err := rc.login(ctx, conn, portal)
+		sess, errAfter, err := login(ctx, conn, portal)
 		conn.Close() // the kernel holds its own reference once bound
 		if err == nil {
 			if errAfter {
@@ -634,13 +681,10 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 				now, redirect, chainFrom, hops = true, "", "", 0
 				continue
 			}
-			r := res(nil)
-			r.portal = portal
-			r.t2w = time.Duration(sess.Params.DefaultTime2Wait) * time.Second
-			return r
+			return sess, portal, nil
 		}
 		if ctx.Err() != nil {
-			return res(ctx.Err())
+			return nil, "", ctx.Err()
 		}
 		var le *iscsi.LoginError
 		if errors.As(err, &le) && le.IsRedirect() && hops < maxRedirects {
@@ -651,7 +695,7 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 			if le.StatusDetail == 0x02 {
 				// Moved permanently: the new portal replaces the old one
 				// for this and later recoveries.
-				l.logf("session %d: %s moved permanently to %s", s.SID, portal, le.Redirect)
+				l.logf("%s: %s moved permanently to %s", rc.who(), portal, le.Redirect)
 				for i, p := range rc.portals {
 					if p == chainFrom {
 						rc.portals[i] = le.Redirect
@@ -659,7 +703,7 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 				}
 				chainFrom = le.Redirect
 			} else {
-				l.logf("session %d: %s redirects to %s for now", s.SID, portal, le.Redirect)
+				l.logf("%s: %s redirects to %s for now", rc.who(), portal, le.Redirect)
 			}
 			redirect, now = le.Redirect, true
 			continue
@@ -670,13 +714,21 @@ func (rc *recoverer) run(ctx context.Context, t2w time.Duration) result {
 		if c, ok := iscsi.RetryWithDigests(rc.s.LoginConfig(portal), err); ok {
 			// The target requires digests now (its configuration
 			// changed since the boot's login).
-			l.logf("session %d: attempt %d via %s: %v; offering digests (CRC32C,None) from now on", s.SID, rc.attempts, portal, err)
+			l.logf("%s: attempt %d via %s: %v; offering digests (CRC32C,None) from now on", rc.who(), rc.attempts, portal, err)
 			rc.s.Params, now = c.Params, true
 			continue
 		}
 		rc.last = err
-		rc.logf("session %d: attempt %d via %s: %v", s.SID, rc.attempts, portal, err)
+		rc.logf("%s: attempt %d via %s: %v", rc.who(), rc.attempts, portal, err)
 	}
+}
+
+// who names what rc logs in for: a session, or a join's path.
+func (rc *recoverer) who() string {
+	if rc.join != nil {
+		return rc.join.String()
+	}
+	return fmt.Sprintf("session %d", rc.s.SID)
 }
 
 // logf logs the first failures and then every tenth.
@@ -792,7 +844,7 @@ func (rc *recoverer) connect(ctx context.Context, targets []string, now, once bo
 			if ctx.Err() == nil {
 				rc.attempts++
 				rc.last = fmt.Errorf("connect: %w", d.err)
-				rc.logf("session %d: attempt %d: connect: %v", rc.s.SID, rc.attempts, d.err)
+				rc.logf("%s: attempt %d: connect: %v", rc.who(), rc.attempts, d.err)
 				if d.silent && d.gen.ok {
 					rc.switchSlave(d.gen.gen, d.portal, d.err)
 				}
@@ -990,7 +1042,7 @@ func (l *loop) scanOtherLUNs() {
 		}
 		go func() {
 			start := time.Now()
-			if err := l.e.scan(s.HostNo); err != nil {
+			if err := l.e.scan(s.HostNo, iscsi.AllLUNs); err != nil {
 				l.logf("session %d: scanning the other LUNs of %s, as open-iscsi's node.session.scan=auto does: %v", s.SID, s.TargetName, err)
 				return
 			}

@@ -378,6 +378,12 @@ func testSession(portals ...string) Session {
 // values (fast backoff, a quick iscsid poll).
 func start(t *testing.T, k *fakeKernel, s Session, o Options, e env) *harness {
 	t.Helper()
+	return startState(t, k, State{TransportHandle: testHandle, Sessions: []Session{s}}, o, e)
+}
+
+// startState is start with a whole State.
+func startState(t *testing.T, k *fakeKernel, st State, o Options, e env) *harness {
+	t.Helper()
 	h := &harness{k: k, links: make(chan LinkEvent, 8), done: make(chan error, 1)}
 	k.h = h
 	ready := make(chan struct{})
@@ -426,7 +432,7 @@ func start(t *testing.T, k *fakeKernel, s Session, o Options, e env) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { h.done <- run(ctx, State{TransportHandle: testHandle, Sessions: []Session{s}}, o, e) }()
+	go func() { h.done <- run(ctx, st, o, e) }()
 	select {
 	case <-ready:
 	case <-time.After(5 * time.Second):
@@ -899,7 +905,10 @@ func TestRunScansTheOtherLUNsWhenAsked(t *testing.T) {
 					reads.Add(1)
 					return k.state(sid, cid)
 				},
-				scan: func(host uint32) error {
+				scan: func(host uint32, lun uint64) error {
+					if lun != iscsi.AllLUNs {
+						t.Errorf("scanned LUN %d of host %d, want every LUN", lun, host)
+					}
 					scanned <- host
 					return scanErr
 				}})

@@ -195,14 +195,14 @@ func (rc *recoverer) switchSlave(gen uint64, portal string, cause error) {
 		l.fmu.Lock()
 		bs.last, bs.gap = time.Now(), min(max(2*bs.gap, minSwitchGap), maxSwitchGap)
 		l.fmu.Unlock()
-		l.logf("session %d: no answer from %s over %s's active slave %s although it has carrier (%v): made %s the active slave",
-			rc.s.SID, portal, rc.s.Bond, sw.From, cause, sw.To)
+		l.logf("%s: no answer from %s over %s's active slave %s although it has carrier (%v): made %s the active slave",
+			rc.who(), portal, rc.s.Bond, sw.From, cause, sw.To)
 		rc.r.timer.Kick()
 	case errors.Is(err, bond.ErrSwitchedMeanwhile):
 	case errors.As(err, &ns):
-		rc.logf("session %d: no answer from %s over %s, and no slave to switch to: %v", rc.s.SID, portal, rc.s.Bond, err)
+		rc.logf("%s: no answer from %s over %s, and no slave to switch to: %v", rc.who(), portal, rc.s.Bond, err)
 	default:
-		rc.logf("session %d: %v", rc.s.SID, err)
+		rc.logf("%s: %v", rc.who(), err)
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/multipath"
 )
 
 // ProcessName is the keeper's argv[0]. The leading '@' marks it as a root
@@ -51,6 +52,36 @@ type State struct {
 	// (/sys/class/iscsi_transport/tcp/handle), read before switch_root.
 	TransportHandle uint64
 	Sessions        []Session
+	// Joins are the paths of a multipath map whose login failed at boot:
+	// the keeper logs in to each once it answers and adds its disk to the
+	// map (join_linux.go).
+	Joins []Join `json:",omitempty"`
+	// Maps are the multipath maps the Joins join, as /init made them.
+	Maps []Map `json:",omitempty"`
+}
+
+// Join is a path of a multipath map to log in to after the boot. Its
+// Session holds the login (names, portals, ISID, credentials, parameters,
+// kernel options, interfaces) and Map the map it joins; its SID, CID,
+// HostNo and PathDev are 0 and empty: the session is yet to be made.
+type Join struct {
+	Session
+	// LUN is the map's LUN on this path.
+	LUN uint64
+}
+
+// String describes the path without secrets.
+func (j Join) String() string {
+	return fmt.Sprintf("path %s of map %s (%s LUN %d)", strings.Join(j.Portals, ","), j.Map, j.TargetName, j.LUN)
+}
+
+// Map is a multipath map as /init made it: enough to load its table
+// again with one more path (multipath.Reload).
+type Map struct {
+	Name, WWID string
+	Sectors    uint64
+	Config     multipath.Config
+	Paths      []multipath.Path
 }
 
 // Session is one kernel session to keep alive.
@@ -152,22 +183,55 @@ type sessionJSON struct {
 	Credentials credJSON
 }
 
+type joinJSON struct {
+	sessionJSON
+	LUN uint64
+}
+
+type stateJSON struct {
+	TransportHandle uint64
+	Sessions        []sessionJSON
+	Joins           []joinJSON `json:",omitempty"`
+	Maps            []Map      `json:",omitempty"`
+}
+
+func encodeSession(s Session) sessionJSON {
+	c := s.Credentials
+	return sessionJSON{Session: s, ISID: s.ISID.String(), Credentials: credJSON{c.Username, c.Password, c.InUsername, c.InPassword}}
+}
+
 // Encode serialises st for the pipe to the keeper. The result holds the
 // CHAP secrets: never write it to a file or a log.
 func Encode(st State) ([]byte, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	out := struct {
-		TransportHandle uint64
-		Sessions        []sessionJSON
-	}{TransportHandle: st.TransportHandle}
+	out := stateJSON{TransportHandle: st.TransportHandle, Maps: st.Maps}
 	for _, s := range st.Sessions {
-		c := s.Credentials
-		out.Sessions = append(out.Sessions, sessionJSON{Session: s, ISID: s.ISID.String(),
-			Credentials: credJSON{c.Username, c.Password, c.InUsername, c.InPassword}})
+		out.Sessions = append(out.Sessions, encodeSession(s))
+	}
+	for _, j := range st.Joins {
+		out.Joins = append(out.Joins, joinJSON{sessionJSON: encodeSession(j.Session), LUN: j.LUN})
 	}
 	return json.Marshal(out)
+}
+
+// decodeSession is the Session sj carries.
+func decodeSession(sj sessionJSON) (Session, error) {
+	s := sj.Session
+	if len(sj.ISID) != 12 {
+		return Session{}, fmt.Errorf("keeper: session %d: ISID %q is not 6 hex bytes", s.SID, sj.ISID)
+	}
+	for i := range s.ISID {
+		var v byte
+		if _, err := fmt.Sscanf(sj.ISID[2*i:2*i+2], "%02x", &v); err != nil {
+			return Session{}, fmt.Errorf("keeper: session %d: ISID %q: %w", s.SID, sj.ISID, err)
+		}
+		s.ISID[i] = v
+	}
+	c := sj.Credentials
+	s.Credentials = iscsi.Credentials{Username: c.Username, Password: c.Password, InUsername: c.InUsername, InPassword: c.InPassword}
+	return s, nil
 }
 
 // Decode parses and validates what Encode wrote.
@@ -175,75 +239,123 @@ func Decode(b []byte) (State, error) {
 	if len(b) > MaxStateBytes {
 		return State{}, fmt.Errorf("keeper: state of %d bytes exceeds %d", len(b), MaxStateBytes)
 	}
-	var in struct {
-		TransportHandle uint64
-		Sessions        []sessionJSON
-	}
+	var in stateJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return State{}, fmt.Errorf("keeper: decoding the state: %w", err)
 	}
-	st := State{TransportHandle: in.TransportHandle}
+	st := State{TransportHandle: in.TransportHandle, Maps: in.Maps}
 	for _, sj := range in.Sessions {
-		s := sj.Session
-		if len(sj.ISID) != 12 {
-			return State{}, fmt.Errorf("keeper: session %d: ISID %q is not 6 hex bytes", s.SID, sj.ISID)
+		s, err := decodeSession(sj)
+		if err != nil {
+			return State{}, err
 		}
-		for i := range s.ISID {
-			var v byte
-			if _, err := fmt.Sscanf(sj.ISID[2*i:2*i+2], "%02x", &v); err != nil {
-				return State{}, fmt.Errorf("keeper: session %d: ISID %q: %w", s.SID, sj.ISID, err)
-			}
-			s.ISID[i] = v
-		}
-		c := sj.Credentials
-		s.Credentials = iscsi.Credentials{Username: c.Username, Password: c.Password, InUsername: c.InUsername, InPassword: c.InPassword}
 		st.Sessions = append(st.Sessions, s)
+	}
+	for _, jj := range in.Joins {
+		s, err := decodeSession(jj.sessionJSON)
+		if err != nil {
+			return State{}, err
+		}
+		st.Joins = append(st.Joins, Join{Session: s, LUN: jj.LUN})
 	}
 	return st, st.Validate()
 }
 
-// Validate checks that every session can be recovered.
+// Validate checks that every session can be recovered and every join
+// logged in to.
 func (st State) Validate() error {
 	if len(st.Sessions) == 0 {
 		return errors.New("keeper: no sessions to keep")
 	}
 	seen := map[uint32]bool{}
+	isids := map[string]bool{}
 	for _, s := range st.Sessions {
-		switch {
-		case seen[s.SID]:
-			return fmt.Errorf("keeper: session %d listed twice", s.SID)
-		case s.InitiatorName == "" || s.TargetName == "":
-			return fmt.Errorf("keeper: session %d lacks the initiator or target name", s.SID)
-		case len(s.Portals) == 0:
-			return fmt.Errorf("keeper: session %d has no portal", s.SID)
-		case s.ISID == (iscsi.ISID{}):
-			return fmt.Errorf("keeper: session %d has no ISID (reinstatement needs the original one)", s.SID)
+		who := fmt.Sprintf("session %d", s.SID)
+		if seen[s.SID] {
+			return fmt.Errorf("keeper: %s listed twice", who)
 		}
 		seen[s.SID] = true
-		for _, p := range s.Portals {
-			if _, _, err := net.SplitHostPort(p); err != nil {
-				return fmt.Errorf("keeper: session %d: portal %q: %w", s.SID, p, err)
-			}
+		if err := s.check(who); err != nil {
+			return err
 		}
 		if (s.Map == "") != (s.PathDev == "") || s.PathDev != "" && !validDev(s.PathDev) {
-			return fmt.Errorf("keeper: session %d: multipath map %q with path %q (want both, the path as major:minor)", s.SID, s.Map, s.PathDev)
+			return fmt.Errorf("keeper: %s: multipath map %q with path %q (want both, the path as major:minor)", who, s.Map, s.PathDev)
 		}
-		if strings.ContainsAny(s.Bond, "/ \t\n") || len(s.Bond) > 15 {
-			return fmt.Errorf("keeper: session %d: bond %q is not an interface name", s.SID, s.Bond)
+		isids[s.TargetName+"\x00"+s.ISID.String()] = true
+	}
+	maps := map[string]bool{}
+	for _, m := range st.Maps {
+		if err := m.check(); err != nil {
+			return err
 		}
-		if s.DefaultTime2WaitSec < 0 || s.DefaultTime2WaitSec > 3600 {
-			return fmt.Errorf("keeper: session %d: DefaultTime2Wait %d not in 0..3600", s.SID, s.DefaultTime2WaitSec)
+		if maps[m.Name] {
+			return fmt.Errorf("keeper: multipath map %s listed twice", m.Name)
 		}
-		for p, addrs := range s.Resolved {
-			if !slices.Contains(s.Portals, p) {
-				return fmt.Errorf("keeper: session %d: resolved address for %q, which is not a portal", s.SID, p)
+		maps[m.Name] = true
+	}
+	for i, j := range st.Joins {
+		who := fmt.Sprintf("join %d", i)
+		if err := j.check(who); err != nil {
+			return err
+		}
+		switch k := j.TargetName + "\x00" + j.ISID.String(); {
+		case j.SID != 0 || j.CID != 0 || j.HostNo != 0 || j.PathDev != "":
+			return fmt.Errorf("keeper: %s: has a session already (%d)", who, j.SID)
+		case !maps[j.Map]:
+			return fmt.Errorf("keeper: %s: map %q is not among the maps", who, j.Map)
+		case isids[k]:
+			// A second login with a session's ISID would reinstate, and so
+			// end, that session (RFC 7143 §6.3.5).
+			return fmt.Errorf("keeper: %s: ISID %s of %s is another session's", who, j.ISID, j.TargetName)
+		case j.LUN > 1<<48:
+			return fmt.Errorf("keeper: %s: LUN %d out of range", who, j.LUN)
+		}
+		isids[j.TargetName+"\x00"+j.ISID.String()] = true
+	}
+	return nil
+}
+
+// check checks the login fields of s (a session or a join), named who.
+func (s Session) check(who string) error {
+	switch {
+	case s.InitiatorName == "" || s.TargetName == "":
+		return fmt.Errorf("keeper: %s lacks the initiator or target name", who)
+	case len(s.Portals) == 0:
+		return fmt.Errorf("keeper: %s has no portal", who)
+	case s.ISID == (iscsi.ISID{}):
+		return fmt.Errorf("keeper: %s has no ISID (reinstatement needs the original one)", who)
+	}
+	for _, p := range s.Portals {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return fmt.Errorf("keeper: %s: portal %q: %w", who, p, err)
+		}
+	}
+	if strings.ContainsAny(s.Bond, "/ \t\n") || len(s.Bond) > 15 {
+		return fmt.Errorf("keeper: %s: bond %q is not an interface name", who, s.Bond)
+	}
+	if s.DefaultTime2WaitSec < 0 || s.DefaultTime2WaitSec > 3600 {
+		return fmt.Errorf("keeper: %s: DefaultTime2Wait %d not in 0..3600", who, s.DefaultTime2WaitSec)
+	}
+	for p, addrs := range s.Resolved {
+		if !slices.Contains(s.Portals, p) {
+			return fmt.Errorf("keeper: %s: resolved address for %q, which is not a portal", who, p)
+		}
+		for _, a := range addrs {
+			if _, err := netip.ParseAddrPort(a); err != nil {
+				return fmt.Errorf("keeper: %s: resolved address %q of %s: %w", who, a, p, err)
 			}
-			for _, a := range addrs {
-				if _, err := netip.ParseAddrPort(a); err != nil {
-					return fmt.Errorf("keeper: session %d: resolved address %q of %s: %w", s.SID, a, p, err)
-				}
-			}
 		}
+	}
+	return nil
+}
+
+// check checks that the map's table can be made again.
+func (m Map) check() error {
+	if m.Name == "" || m.WWID == "" || m.Sectors == 0 || len(m.Paths) == 0 {
+		return fmt.Errorf("keeper: multipath map %q: wants a name, a WWID, a size and a path", m.Name)
+	}
+	if _, err := m.Config.Params(m.Paths); err != nil {
+		return fmt.Errorf("keeper: multipath map %s: %w", m.Name, err)
 	}
 	return nil
 }

@@ -1,0 +1,132 @@
+package keeper
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/netroot/netroot/pkg/blockdev"
+	"github.com/netroot/netroot/pkg/iscsi"
+)
+
+// The sysfs side of the joins (join_linux.go): the session a keeper made
+// before it was restarted, and a join's disk. Both read an fs.FS rooted
+// where sysfs is mounted (sysfs.FS reached by its descriptor, or a
+// fstest.MapFS in the tests).
+
+// findSession returns the kernel session of target logged in with isid,
+// if there is one: /sys/class/iscsi_session/session<SID>/{targetname,isid},
+// its connection (iscsi_connection/connection<SID>:<CID>) and its SCSI
+// host (scsi_host/host<H>/device/session<SID>).
+func findSession(sys fs.FS, target string, isid iscsi.ISID) (iscsi.KernelSession, bool) {
+	sessions, err := fs.ReadDir(sys, "class/iscsi_session")
+	if err != nil {
+		return iscsi.KernelSession{}, false
+	}
+	for _, e := range sessions {
+		sid, ok := numbered(e.Name(), "session")
+		if !ok {
+			continue
+		}
+		dir := "class/iscsi_session/" + e.Name()
+		if readValue(sys, dir+"/targetname") != target || !strings.EqualFold(readValue(sys, dir+"/isid"), isid.String()) {
+			continue
+		}
+		ks := iscsi.KernelSession{SID: uint32(sid)}
+		found := false
+		conns, _ := fs.ReadDir(sys, "class/iscsi_connection")
+		for _, c := range conns {
+			s, cid, ok := strings.Cut(strings.TrimPrefix(c.Name(), "connection"), ":")
+			if n, err := strconv.ParseUint(cid, 10, 32); ok && err == nil && s == strconv.FormatUint(sid, 10) {
+				ks.CID, found = uint32(n), true
+				break
+			}
+		}
+		hosts, _ := fs.ReadDir(sys, "class/scsi_host")
+		hostFound := false
+		for _, h := range hosts {
+			n, ok := numbered(h.Name(), "host")
+			if !ok {
+				continue
+			}
+			if _, err := fs.Stat(sys, "class/scsi_host/"+h.Name()+"/device/"+e.Name()); err == nil {
+				ks.HostNo, hostFound = uint32(n), true
+				break
+			}
+		}
+		return ks, found && hostFound
+	}
+	return iscsi.KernelSession{}, false
+}
+
+// numbered parses "<prefix><n>".
+func numbered(name, prefix string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	return n, err == nil
+}
+
+// readValue is a sysfs attribute without surrounding space; "" when it
+// cannot be read.
+func readValue(sys fs.FS, name string) string {
+	b, err := fs.ReadFile(sys, name)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// pathDisk is a join's disk as sysfs shows it.
+type pathDisk struct {
+	// Name is the kernel's name ("sdc"), Dev its number ("8:32").
+	Name, Dev string
+	// Sectors is its size in 512-byte sectors; WWID its LUN's
+	// (blockdev.ReadIdentity), the multipath map's key.
+	Sectors uint64
+	WWID    string
+}
+
+func (d pathDisk) String() string { return d.Name + " (" + d.Dev + ")" }
+
+// readPathDisk returns the whole disk of LUN lun on session sid's SCSI
+// host: scsi_host/host<H>/device/session<SID>/target<H>:0:0/<H>:0:0:<lun>/block/<disk>.
+// An error wrapping iscsi.ErrNoBlockDevice says the kernel has no disk
+// there yet (its probe runs after the scan returns).
+func readPathDisk(sys fs.FS, sid, host uint32, lun uint64) (pathDisk, error) {
+	h := strconv.FormatUint(uint64(host), 10)
+	dir := path.Join("class/scsi_host/host"+h, "device", "session"+strconv.FormatUint(uint64(sid), 10),
+		"target"+h+":0:0", h+":0:0:"+strconv.FormatUint(lun, 10), "block")
+	ents, err := fs.ReadDir(sys, dir)
+	if err == nil && len(ents) == 0 || errors.Is(err, fs.ErrNotExist) {
+		return pathDisk{}, fmt.Errorf("%w %d on SCSI host %d (session %d)", iscsi.ErrNoBlockDevice, lun, host, sid)
+	}
+	if err != nil {
+		return pathDisk{}, fmt.Errorf("keeper: the disk of LUN %d on SCSI host %d: %w", lun, host, err)
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+	d := pathDisk{Name: names[0]}
+	blk := "class/block/" + d.Name
+	d.Dev = readValue(sys, blk+"/dev")
+	if !validDev(d.Dev) {
+		return pathDisk{}, fmt.Errorf("keeper: disk %s: device number %q", d.Name, d.Dev)
+	}
+	if d.Sectors, err = strconv.ParseUint(readValue(sys, blk+"/size"), 10, 64); err != nil {
+		return pathDisk{}, fmt.Errorf("keeper: disk %s: size: %w", d.Name, err)
+	}
+	id, err := blockdev.ReadIdentity(sys, d.Name)
+	if d.WWID = id.WWID; d.WWID == "" {
+		return pathDisk{}, fmt.Errorf("keeper: disk %s reports no WWID: %w", d.Name, err)
+	}
+	return d, nil
+}

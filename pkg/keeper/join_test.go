@@ -1,0 +1,144 @@
+package keeper
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/multipath"
+)
+
+// vpd83NAA is a Device Identification page with one NAA designator
+// (6001405 12345…), as LIO reports it.
+var vpd83NAA = []byte{0x00, 0x83, 0x00, 0x14, 0x01, 0x03, 0x00, 0x10,
+	0x60, 0x01, 0x40, 0x51, 0x23, 0x45, 0x67, 0x89, 0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78}
+
+// joinSysfs is sysfs with the root's session 1 (host 2) and session 7
+// (host 3, ISID 80010203 0100) whose LUN 1 is sdc.
+func joinSysfs() fstest.MapFS {
+	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s + "\n")} }
+	return fstest.MapFS{
+		"class/iscsi_session/session1/targetname":                                 f("iqn.t:root"),
+		"class/iscsi_session/session1/isid":                                       f("800102030000"),
+		"class/iscsi_session/session7/targetname":                                 f("iqn.t:root"),
+		"class/iscsi_session/session7/isid":                                       f("800102030100"),
+		"class/iscsi_connection/connection1:0/state":                              f("up"),
+		"class/iscsi_connection/connection7:0/state":                              f("up"),
+		"class/scsi_host/host2/device/session1/uevent":                            f(""),
+		"class/scsi_host/host3/device/session7/uevent":                            f(""),
+		"class/scsi_host/host3/device/session7/target3:0:0/3:0:0:1/block/sdc/dev": f("8:32"),
+		"class/block/sdc/dev":                                                     f("8:32"),
+		"class/block/sdc/size":                                                    f("2097152"),
+		"class/block/sdc/device/vpd_pg83":                                         {Data: vpd83NAA},
+		"class/scsi_host/host3/device/session7/target3:0:0/3:0:0:2/block":         {Mode: fs.ModeDir},
+		"class/scsi_host/host3/device/session7/target3:0:0/3:0:0:3/block/sdd/dev": f("8:48"),
+		"class/block/sdd/dev":                                                     f("8:48"),
+		"class/block/sdd/size":                                                    f("2097152"),
+	}
+}
+
+func TestFindSession(t *testing.T) {
+	sys := joinSysfs()
+	ks, ok := findSession(sys, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0})
+	if !ok || ks != (iscsi.KernelSession{SID: 7, CID: 0, HostNo: 3}) {
+		t.Errorf("findSession = %+v, %v; want session 7 on host 3", ks, ok)
+	}
+	for _, tc := range []struct {
+		target string
+		isid   iscsi.ISID
+	}{
+		{"iqn.t:other", iscsi.ISID{0x80, 1, 2, 3, 1, 0}},
+		{"iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 2, 0}},
+	} {
+		if ks, ok := findSession(sys, tc.target, tc.isid); ok {
+			t.Errorf("findSession(%s, %s) = %+v, want none", tc.target, tc.isid, ks)
+		}
+	}
+	// A session without its host (going away) is not adopted.
+	delete(sys, "class/scsi_host/host3/device/session7/uevent")
+	for k := range sys {
+		if strings.HasPrefix(k, "class/scsi_host/host3/") {
+			delete(sys, k)
+		}
+	}
+	if ks, ok := findSession(sys, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0}); ok {
+		t.Errorf("findSession without the SCSI host = %+v", ks)
+	}
+	if _, ok := findSession(fstest.MapFS{}, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0}); ok {
+		t.Errorf("findSession in an empty sysfs found one")
+	}
+}
+
+func TestReadPathDisk(t *testing.T) {
+	sys := joinSysfs()
+	d, err := readPathDisk(sys, 7, 3, 1)
+	if err != nil || d.Name != "sdc" || d.Dev != "8:32" || d.Sectors != 2097152 || d.WWID != "360014051234567890abcdef012345678" {
+		t.Errorf("readPathDisk = %+v, %v", d, err)
+		t.Logf("%#v", d)
+	}
+	for _, tc := range []struct {
+		lun     uint64
+		noBlock bool
+		want    string
+	}{
+		{2, true, "no block device"}, // the LUN's directory without its disk yet
+		{9, true, "no block device"}, // the LUN not scanned yet
+		{3, false, "reports no WWID"},
+	} {
+		_, err := readPathDisk(sys, 7, 3, tc.lun)
+		if err == nil || errors.Is(err, iscsi.ErrNoBlockDevice) != tc.noBlock || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LUN %d: %v, want %q (no block device: %v)", tc.lun, err, tc.want, tc.noBlock)
+		}
+	}
+}
+
+// TestStateJoins: the joins and maps go through the pipe, secrets
+// included, and are checked.
+func TestStateJoins(t *testing.T) {
+	st := joinTestState()
+	b, err := Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := got.Joins[0]
+	if len(got.Joins) != 1 || j.LUN != 1 || j.ISID != st.Joins[0].ISID || j.Credentials.Password != "secret" || j.Map != "3600140512345" {
+		t.Errorf("decoded joins %+v", got.Joins)
+	}
+	if len(got.Maps) != 1 || got.Maps[0].Sectors != 8 || len(got.Maps[0].Paths) != 1 || got.Maps[0].Config.Selector != "service-time 0" {
+		t.Errorf("decoded maps %+v", got.Maps)
+	}
+	for _, tc := range []struct {
+		mod  func(*State)
+		want string
+	}{
+		{func(s *State) { s.Joins[0].ISID = s.Sessions[0].ISID }, "is another session's"},
+		{func(s *State) { s.Joins[0].Map = "other" }, "not among the maps"},
+		{func(s *State) { s.Joins[0].SID = 4 }, "has a session already"},
+		{func(s *State) { s.Joins[0].Portals = nil }, "join 0 has no portal"},
+		{func(s *State) { s.Maps[0].Sectors = 0 }, "wants a name, a WWID, a size and a path"},
+		{func(s *State) { s.Maps[0].Paths[0].Dev = "sdb" }, "multipath map 3600140512345"},
+		{func(s *State) { s.Maps = append(s.Maps, s.Maps[0]) }, "listed twice"},
+	} {
+		bad := joinTestState()
+		tc.mod(&bad)
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func joinTestState() State {
+	s := Session{SID: 1, InitiatorName: "iqn.i:me", TargetName: "iqn.t:root", Portals: []string{"10.77.0.1:3260"},
+		ISID: iscsi.ISID{0x80, 1, 2, 3, 0, 0}, Map: "3600140512345", PathDev: "8:16"}
+	j := Join{Session: Session{InitiatorName: "iqn.i:me", TargetName: "iqn.t:root", Portals: []string{"10.78.0.1:3260"},
+		ISID: iscsi.ISID{0x80, 1, 2, 3, 1, 0}, Map: "3600140512345", Credentials: iscsi.Credentials{Username: "u", Password: "secret"}}, LUN: 1}
+	return State{TransportHandle: 1, Sessions: []Session{s}, Joins: []Join{j},
+		Maps: []Map{{Name: "3600140512345", WWID: "3600140512345", Sectors: 8, Config: multipath.DefaultConfig(), Paths: []multipath.Path{{Dev: "8:16"}}}}}
+}
