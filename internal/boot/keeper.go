@@ -90,6 +90,7 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 			return struct{}{}, nil
 		}
 		var err error
+		var joins []keeper.Join
 		if kp == nil {
 			kp, err = k.Launch(0)
 		}
@@ -101,7 +102,9 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 			for i := range sessions {
 				sessions[i].ScanOtherLUNs = i < len(rest) && rest[i]
 			}
-			pid, err = kp.HandOver(keeper.State{TransportHandle: a.handle, Sessions: sessions})
+			var maps []keeper.Map
+			joins, maps = b.joins(p, a, files)
+			pid, err = kp.HandOver(keeper.State{TransportHandle: a.handle, Sessions: sessions, Joins: joins, Maps: maps})
 		}
 		if err != nil {
 			st.Fail(err)
@@ -112,7 +115,11 @@ func (b *Boot) startKeeper(ctx context.Context, p *config.Plan, a attached, earl
 		if err := files.WriteFile(keeperPIDFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
 			b.log.Warnf("keeper: recording pid %d: %v — kill $(cat %s) will not find the keeper; it runs all the same", pid, err, keeperPIDFile)
 		}
-		st.Done("%s pid %d keeps %d session(s)", keeper.ProcessName, pid, len(a.sessions))
+		later := ""
+		if len(joins) > 0 {
+			later = fmt.Sprintf(" and logs in to %d path(s) of the multipath map once they answer", len(joins))
+		}
+		st.Done("%s pid %d keeps %d session(s)%s", keeper.ProcessName, pid, len(a.sessions), later)
 		return struct{}{}, nil
 	})
 }

@@ -38,6 +38,9 @@ type attached struct {
 	// (paths.go); maps the multipath maps made (multipath.go).
 	failed []error
 	maps   []madeMap
+	// missed are the paths of multipath LUNs that did not log in
+	// (paths.go), for the keeper (joins).
+	missed []missedPath
 }
 
 // attachRoot logs in to the iSCSI targets and waits for the device root=
@@ -149,6 +152,11 @@ func (b *Boot) login(ctx context.Context, p *config.Plan, targets []config.Targe
 	dp := newDeadPaths(b, p, nics, addrs)
 	logins, failed, err := b.loginAll(ctx, p, targets, sel, k, initiator, is, w, files, dp)
 	for _, li := range logins {
+		if li.missed != nil {
+			t := *li.missed
+			a.missed = append(a.missed, missedPath{target: t, index: li.index, bond: dp.keeperBond(t.NetDev, []string{t.Portal()})})
+			continue
+		}
 		bond := dp.keeperBond(li.session.Device, li.session.Portals)
 		li.session.Bond = bond
 		b.conns.update(li.session.SID, func(s *keeper.Session) { s.Bond = bond })

@@ -55,6 +55,10 @@ type madeMap struct {
 	Parts  []mapChild `json:"partitions,omitempty"`
 	Vendor string     `json:"vendor,omitempty"`
 	Model  string     `json:"model,omitempty"`
+	// keeper is the map for the keeper's joins, and lun its LUN on the
+	// paths made.
+	keeper keeper.Map
+	lun    uint64
 }
 
 type mapPath struct {
@@ -215,7 +219,11 @@ func (b *Boot) assembleMap(ctx context.Context, a *attached, dev *blockdev.Devic
 		return failMP(err, "dmesg says why the kernel refused the table; dm_multipath and dm_service_time (and scsi_dh_alua for ALUA targets) must be loaded")
 	}
 	made := madeMap{Name: m.Name, UUID: m.UUID, WWID: wwid, Dev: fmt.Sprintf("%d:%d", m.Info.Major, m.Info.Minor),
-		Table: params, Vendor: strings.TrimSpace(vendor), Model: strings.TrimSpace(model)}
+		Table: params, Vendor: strings.TrimSpace(vendor), Model: strings.TrimSpace(model),
+		keeper: keeper.Map{Name: m.Name, WWID: wwid, Sectors: sectors, Config: cfg, Paths: paths}}
+	if _, _, _, lun, ok := disks[0].SCSI(); ok {
+		made.lun = uint64(lun)
+	}
 	var pathDesc []string
 	for j, i := range sessions {
 		s := &a.sessions[i]
@@ -254,9 +262,9 @@ func (b *Boot) assembleMap(ctx context.Context, a *attached, dev *blockdev.Devic
 	}
 	st.Done("%s over %d path(s): %s; %s %s, table %q", what, len(disks), strings.Join(pathDesc, ", "),
 		strings.TrimSpace(vendor), strings.TrimSpace(model), params)
-	if len(disks) == 1 {
-		b.log.Warnf("multipath: %s has one path up: netroot logs in to no other after the boot, so the map has none until "+
-			"the next boot or until the real OS logs in to another (open-iscsi's iscsiadm; multipathd then adds its disk)", m.Name)
+	if len(disks) == 1 && len(a.missed) == 0 {
+		b.log.Warnf("multipath: %s has one path up: netroot= names no other, so the map has none until "+
+			"the real OS logs in to another (open-iscsi's iscsiadm; multipathd then adds its disk)", m.Name)
 	}
 	return &out, nil
 }
@@ -295,4 +303,62 @@ func (b *Boot) writeUdevEntries(files Files, infos ...devmapper.Info) {
 			b.log.Warnf("hints: %s: %v (the real OS's udev will not link /dev/mapper/%s)", p, err, in.Name)
 		}
 	}
+}
+
+// missedPath is a path of a multipath LUN whose login failed at boot.
+type missedPath struct {
+	target config.Target
+	// index is its login index (the ISID qualifier); bond the
+	// active-backup bond it leaves by, if any.
+	index int
+	bond  string
+}
+
+// joins are the keeper's joins (keeper.Join): the paths of the root's
+// maps that did not log in at boot, each with the login /init would have
+// made, and the maps they join. A path whose CHAP secret cannot be read
+// is left out, with a warning.
+func (b *Boot) joins(p *config.Plan, a attached, files Files) ([]keeper.Join, []keeper.Map) {
+	if len(a.missed) == 0 || len(a.maps) == 0 || len(a.sessions) == 0 {
+		return nil, nil
+	}
+	initiator := a.sessions[0].InitiatorName
+	var joins []keeper.Join
+	used := map[string]bool{}
+	for _, mp := range a.missed {
+		// The map of its LUN: a session of the same target is a path of
+		// it (the keeper checks the WWID of the disk it finds).
+		var made *madeMap
+		for i := range a.maps {
+			for _, s := range a.sessions {
+				if s.Map == a.maps[i].Name && s.TargetName == mp.target.Name {
+					made = &a.maps[i]
+				}
+			}
+		}
+		if made == nil {
+			continue
+		}
+		creds, err := credentials(mp.target.Auth, files.ReadFile)
+		if err != nil {
+			b.log.Warnf("multipath: path %s of %s: %v; the keeper will not log in to it", mp.target.Portal(), made.Name, err)
+			continue
+		}
+		cfg, ko, _ := loginSettings(p, initiator, mp.index, mp.target, creds)
+		joins = append(joins, keeper.Join{LUN: made.lun, Session: keeper.Session{
+			InitiatorName: cfg.InitiatorName, TargetName: cfg.TargetName, Portals: []string{cfg.Portal},
+			ISID: cfg.ISID, Credentials: cfg.Credentials, CHAPAlgorithms: cfg.CHAPAlgorithms, Params: cfg.Params,
+			RecoveryTimeoutSec: ko.RecoveryTimeoutSec, RecoveryTimeoutSet: ko.RecoveryTimeoutSet,
+			NoopIntervalSec: ko.NoopIntervalSec, NoopTimeoutSec: ko.NoopTimeoutSec,
+			Device: cfg.Device, Interface: cfg.Device, Bond: mp.bond, Map: made.Name,
+		}})
+		used[made.Name] = true
+	}
+	var maps []keeper.Map
+	for _, m := range a.maps {
+		if used[m.Name] {
+			maps = append(maps, m.keeper)
+		}
+	}
+	return joins, maps
 }

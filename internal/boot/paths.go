@@ -58,6 +58,12 @@ type pathLogin struct {
 	loggedIn
 	// lun names the LUN, for messages.
 	lun string
+	// missed, when set, is a path of a multipath LUN whose login failed
+	// while another path's succeeded: it has no session, and index is
+	// its login index. The keeper logs in to it after the boot
+	// (keeper.Join).
+	missed *config.Target
+	index  int
 }
 
 // setResult is what one LUN's logins gave.
@@ -214,14 +220,18 @@ func (b *Boot) loginEveryPath(ctx context.Context, p *config.Plan, k *kernelSide
 		errs[i] = b.bug(err)
 	}
 	up := len(out)
-	for i, err := range errs {
-		if err != nil && up > 0 {
-			b.log.Warnf("login: path %s of %s is not up (%v); the multipath map runs without it (the real OS's multipathd adds it when it logs in)",
-				set.Paths[i].Portal(), set, err)
-		}
-	}
 	if up == 0 {
 		return nil, errors.Join(distinct(errs)...)
+	}
+	later := "netroot logs in to no path after the boot (rd.netroot.keeper=0): until the real OS logs in to it"
+	if p.Boot.Keeper {
+		later = "the keeper logs in to it once it answers and adds it to the map"
+	}
+	for i, err := range errs {
+		if err != nil {
+			b.log.Warnf("login: path %s of %s is not up (%v); the multipath map runs without it: %s", set.Paths[i].Portal(), set, err, later)
+			out = append(out, pathLogin{lun: set.String(), missed: &set.Paths[i], index: pathIndex(index, i)})
+		}
 	}
 	return out, nil
 }

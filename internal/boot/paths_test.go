@@ -293,7 +293,8 @@ func TestMultipathRoot(t *testing.T) {
 }
 
 // TestMultipathWithADeadPath: a path that never answers is left out after
-// pathGrace: the map has the other one.
+// pathGrace: the map has the other one, and the keeper is handed the
+// path to log in to later (a join, with the map as made).
 func TestMultipathWithADeadPath(t *testing.T) {
 	shorten(t, &pathGrace, 200*time.Millisecond)
 	r := newPathsRig(t)
@@ -306,11 +307,31 @@ func TestMultipathWithADeadPath(t *testing.T) {
 		t.Errorf("the boot took %v", took)
 	}
 	screen := r.screen.String()
-	if !strings.Contains(screen, "path "+portalA+" of "+targetIQN+" LUN 1 is not up (no session 200ms after another path's)") || !strings.Contains(screen, "has one path up") {
+	if !strings.Contains(screen, "path "+portalA+" of "+targetIQN+" LUN 1 is not up (no session 200ms after another path's); "+
+		"the multipath map runs without it: the keeper logs in to it once it answers") {
 		t.Errorf("no warning about the path left out:\n%s", screen)
 	}
+	if !strings.Contains(screen, "keeps 1 session(s) and logs in to 1 path(s) of the multipath map once they answer") {
+		t.Errorf("the keeper's line does not say it logs in to the path:\n%s", screen)
+	}
 	if r.state == nil || len(r.state.Sessions) != 1 || r.state.Sessions[0].Portals[0] != portalB {
-		t.Errorf("keeper state %+v", r.state)
+		t.Fatalf("keeper state %+v", r.state)
+	}
+	root := r.state.Sessions[0]
+	if len(r.state.Joins) != 1 || len(r.state.Maps) != 1 {
+		t.Fatalf("keeper joins %+v, maps %+v: want path A's, on the root's map", r.state.Joins, r.state.Maps)
+	}
+	j, m := r.state.Joins[0], r.state.Maps[0]
+	if j.Portals[0] != portalA || j.TargetName != targetIQN || j.LUN != 1 || j.Map != root.Map || j.ISID == root.ISID ||
+		j.InitiatorName != root.InitiatorName || j.RecoveryTimeoutSec != multipathReplacementSec {
+		t.Errorf("join %+v (the root's session %+v)", j, root)
+	}
+	if m.Name != root.Map || m.WWID != root.Map || m.Sectors == 0 || len(m.Paths) != 1 || m.Paths[0].Dev != root.PathDev {
+		t.Errorf("map %+v (the root's session's path %s)", m, root.PathDev)
+	}
+	// The ISID is the one /init's own login to path A would have used.
+	if want := iscsi.StableISID(root.InitiatorName, targetIQN, uint16(pathIndex(0, 0))); j.ISID != want {
+		t.Errorf("join ISID %s, want %s (path A's)", j.ISID, want)
 	}
 }
 
