@@ -298,6 +298,80 @@ func TestPathsLateLeaseTellsTheOS(t *testing.T) {
 	t.Logf("matched: %s", wantLine(t, log, `^netroot: ip: eth1 10\.78\.0\.1[5-9][0-9]/24 .*after the logins began`))
 }
 
+// TestPathsMultipathJoin: rd.netroot.multipath=1 on two subnets, the
+// second subnet's path cut from power-on (host side: the guest has
+// carrier, its portal is silent). The boot goes on with a map of one
+// path and hands the other to the keeper. Once the path is back the
+// keeper logs in to it and adds its disk to the map while the root
+// writes: both paths active, no I/O error, no record lost. A keeper
+// killed afterwards is restarted by its guard and adopts the session its
+// predecessor made instead of logging in again.
+func TestPathsMultipathJoin(t *testing.T) {
+	const write = 60 * time.Second
+	cmdline := strings.Replace(faultCmdline(write, write+45*time.Second), rig.ScenarioCmdline, twoSubnetsCmdline+" rd.netroot.multipath=1", 1)
+	spec := twoSubnetsSpec("multipath-join", cmdline)
+	spec.Baked = cmdline // netroot build carries dm_multipath for it
+	setup := spec.NetSetup
+	spec.NetSetup = func(ctx context.Context, n *rig.Net) error {
+		if err := setup(ctx, n); err != nil {
+			return err
+		}
+		return n.SetLink(ctx, "tap1", false)
+	}
+	f := bootFaultWith(t, spec, write, func(string) string { return cmdline })
+	f.waitWriting()
+	mpath := func() string {
+		f.t.Helper()
+		before := len(reported(f.b.VM.Log(), "mpath"))
+		f.command("nrt-mpath", `NETROOT-TEST: fault-mpath-done=nrt-mpath`)
+		m := reported(f.b.VM.Log(), "mpath")
+		if len(m) <= before {
+			t.Fatalf("no map reported: %q", m)
+		}
+		return m[len(m)-1]
+	}
+	if m := mpath(); strings.Count(m, "active") != 1 {
+		t.Fatalf("map at boot %q, want one path", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := f.b.Net.SetLink(ctx, "tap1", true); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	t.Logf("tap1 (eth1's path) up")
+	const joined = `netroot-keeper: path ` + otherSubnet + `:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ logged in via ` + otherSubnet +
+		`:3260 after [0-9.]+s \(\d+ attempt\(s\)\); its disk sd[a-z]+ \(\d+:\d+\) joined multipath map`
+	if !f.waitConsole(joined, time.Minute) {
+		t.Fatalf("the keeper did not add the path within a minute of its link")
+	}
+	t.Logf("joined %.1fs after the link", time.Since(back).Seconds())
+	if m := mpath(); strings.Count(m, "active") != 2 || strings.Contains(m, "failed") {
+		t.Errorf("map after the join %q, want both paths active", m)
+	}
+	// A keeper started again adopts the session.
+	m := f.command("nrt-kill-keeper", `NETROOT-TEST: fault-keeper-killed=([^\r\n]*)\r?\n`)
+	t.Logf("killed: %s", m[1])
+	if !f.waitConsole(`netroot-keeper: path `+otherSubnet+`:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`, 30*time.Second) {
+		t.Errorf("the restarted keeper did not adopt the joined session")
+	}
+	if m := mpath(); strings.Count(m, "active") != 2 {
+		t.Errorf("map after the restart %q, want both paths active", m)
+	}
+	res := f.finish("multipath-join")
+	for _, want := range []string{
+		`(?m)^netroot: login: path ` + regexp.QuoteMeta(otherSubnet) + `:3260 of \S+ LUN 1 is not up .*the keeper logs in to it once it answers`,
+		`(?m)^netroot: keeper: @netroot-keeper pid \d+ keeps 1 session\(s\) and logs in to 1 path\(s\) of the multipath map once they answer`,
+	} {
+		if !regexp.MustCompile(want).MatchString(res.log) {
+			t.Errorf("no line %q", want)
+		}
+	}
+	if n := len(regexp.MustCompile(`logged in via `+regexp.QuoteMeta(otherSubnet)).FindAllString(res.log, -1)); n != 1 {
+		t.Errorf("the keepers logged in to the path %d times, want once", n)
+	}
+}
+
 // TestPathsMultipathRoot: rd.netroot.multipath=1 on two subnets: the root
 // is a dm-multipath device over two sessions. While the root writes, the
 // first path's link is cut (host side: the guest keeps carrier) for 30 s:

@@ -157,6 +157,9 @@ func faultCommands(m *marks, keeperPid int) {
 		case "nrt-state":
 			report("fault-bond-now", bondState())
 			report("fault-conn-now", iscsiConns())
+		case "nrt-mpath":
+			reportMultipath()
+			report("fault-mpath-done", f[0])
 		}
 	}
 	report("fault-console", fmt.Sprintf("<input ended: %v>", sc.Err()))
