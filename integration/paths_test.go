@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -320,10 +321,12 @@ func TestPathsMultipathJoin(t *testing.T) {
 	}
 	f := bootFaultWith(t, spec, write, func(string) string { return cmdline })
 	f.waitWriting()
+	asked := 0
 	mpath := func() string {
 		f.t.Helper()
 		before := len(reported(f.b.VM.Log(), "mpath"))
-		f.command("nrt-mpath", `NETROOT-TEST: fault-mpath-done=nrt-mpath`)
+		asked++
+		f.command(fmt.Sprintf("nrt-mpath %d", asked), fmt.Sprintf(`NETROOT-TEST: fault-mpath-done=%d\b`, asked))
 		m := reported(f.b.VM.Log(), "mpath")
 		if len(m) <= before {
 			t.Fatalf("no map reported: %q", m)

@@ -159,7 +159,7 @@ func faultCommands(m *marks, keeperPid int) {
 			report("fault-conn-now", iscsiConns())
 		case "nrt-mpath":
 			reportMultipath()
-			report("fault-mpath-done", f[0])
+			report("fault-mpath-done", strings.Join(f[1:], " "))
 		}
 	}
 	report("fault-console", fmt.Sprintf("<input ended: %v>", sc.Err()))
