@@ -57,10 +57,15 @@ func infoOf(h header) Info {
 
 // Open opens the control node at ControlPath, creating it from
 // /sys/class/misc/device-mapper/dev when devtmpfs did not.
-func Open() (*Control, error) {
+func Open() (*Control, error) { return OpenWith(sysfs.Sys) }
+
+// OpenWith is Open reading the device number through sys: for a process
+// whose root has neither /dev nor /sys (a keeper restarted after
+// switch_root reaches sysfs by a descriptor only).
+func OpenWith(sys sysfs.FS) (*Control, error) {
 	f, err := os.OpenFile(ControlPath, os.O_RDWR|unix.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if merr := mknodControl(); merr != nil {
+		if merr := mknodControl(sys); merr != nil {
 			return nil, opError("open control", "", fmt.Errorf("%w (and creating it: %v)", err, merr))
 		}
 		f, err = os.OpenFile(ControlPath, os.O_RDWR|unix.O_CLOEXEC, 0)
@@ -71,8 +76,8 @@ func Open() (*Control, error) {
 	return &Control{f: f}, nil
 }
 
-func mknodControl() error {
-	b, err := sysfs.Sys.ReadTrim("class/misc/device-mapper/dev")
+func mknodControl(sys sysfs.FS) error {
+	b, err := sys.ReadTrim("class/misc/device-mapper/dev")
 	if err != nil {
 		return fmt.Errorf("%w: is dm_mod loaded?", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
 	"slices"
 	"strconv"
@@ -18,49 +19,76 @@ import (
 // where sysfs is mounted (sysfs.FS reached by its descriptor, or a
 // fstest.MapFS in the tests).
 
-// findSession returns the kernel session of target logged in with isid,
-// if there is one: /sys/class/iscsi_session/session<SID>/{targetname,isid},
-// its connection (iscsi_connection/connection<SID>:<CID>) and its SCSI
-// host (scsi_host/host<H>/device/session<SID>).
-func findSession(sys fs.FS, target string, isid iscsi.ISID) (iscsi.KernelSession, bool) {
+// findSession returns the kernel session made for j before, if there is
+// one: a session of j's target (/sys/class/iscsi_session/session<SID>/
+// targetname) logged in with j's ISID — or, where the kernel did not
+// take the ISID /init set (its isid shows zeros), one whose
+// connection's persistent address is one of j's portals
+// (iscsi_connection/connection<SID>:<CID>/persistent_{address,port}).
+// Its SCSI host is the scsi_host/host<H> whose device holds it. taken
+// is asked last, about a session that matches: true skips it (kept, or
+// adopted by another join already).
+func findSession(sys fs.FS, j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool) {
 	sessions, err := fs.ReadDir(sys, "class/iscsi_session")
 	if err != nil {
 		return iscsi.KernelSession{}, false
 	}
+	conns, _ := fs.ReadDir(sys, "class/iscsi_connection")
 	for _, e := range sessions {
 		sid, ok := numbered(e.Name(), "session")
 		if !ok {
 			continue
 		}
 		dir := "class/iscsi_session/" + e.Name()
-		if readValue(sys, dir+"/targetname") != target || !strings.EqualFold(readValue(sys, dir+"/isid"), isid.String()) {
+		if readValue(sys, dir+"/targetname") != j.TargetName {
 			continue
 		}
 		ks := iscsi.KernelSession{SID: uint32(sid)}
-		found := false
-		conns, _ := fs.ReadDir(sys, "class/iscsi_connection")
+		conn := ""
 		for _, c := range conns {
 			s, cid, ok := strings.Cut(strings.TrimPrefix(c.Name(), "connection"), ":")
 			if n, err := strconv.ParseUint(cid, 10, 32); ok && err == nil && s == strconv.FormatUint(sid, 10) {
-				ks.CID, found = uint32(n), true
+				ks.CID, conn = uint32(n), "class/iscsi_connection/"+c.Name()
 				break
 			}
 		}
+		if conn == "" {
+			continue
+		}
+		isid := readValue(sys, dir+"/isid")
+		switch {
+		case strings.EqualFold(isid, j.ISID.String()):
+		case strings.Trim(isid, "0") == "" && j.hasPortal(net.JoinHostPort(readValue(sys, conn+"/persistent_address"), readValue(sys, conn+"/persistent_port"))):
+		default:
+			continue
+		}
 		hosts, _ := fs.ReadDir(sys, "class/scsi_host")
-		hostFound := false
 		for _, h := range hosts {
 			n, ok := numbered(h.Name(), "host")
 			if !ok {
 				continue
 			}
 			if _, err := fs.Stat(sys, "class/scsi_host/"+h.Name()+"/device/"+e.Name()); err == nil {
-				ks.HostNo, hostFound = uint32(n), true
-				break
+				ks.HostNo = uint32(n)
+				if taken(ks.SID) {
+					break
+				}
+				return ks, true
 			}
 		}
-		return ks, found && hostFound
 	}
 	return iscsi.KernelSession{}, false
+}
+
+// hasPortal reports whether addr ("host:port") is one of j's portals or
+// the addresses they resolved to.
+func (j Join) hasPortal(addr string) bool {
+	for _, p := range j.Portals {
+		if p == addr || slices.Contains(j.Resolved[p], addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // numbered parses "<prefix><n>".

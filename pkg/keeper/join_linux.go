@@ -70,6 +70,10 @@ func (l *loop) startJoins() {
 		l.logf("%d path(s) of a multipath map to log in to, but this keeper cannot make sessions: the maps stay without them", len(l.st.Joins))
 		return
 	}
+	l.claimed = map[uint32]bool{}
+	for _, s := range l.st.Sessions {
+		l.claimed[s.SID] = true
+	}
 	l.maps = map[string]*Map{}
 	for _, m := range l.st.Maps {
 		l.maps[m.Name] = &m
@@ -99,7 +103,7 @@ func (l *loop) startJoins() {
 func (l *loop) runJoin(ctx context.Context, i int, jn *joining) joinResult {
 	start := time.Now()
 	res := joinResult{i: i, s: jn.j.Session}
-	if ks, ok := l.e.findSession(jn.j.TargetName, jn.j.ISID); ok {
+	if ks, ok := l.e.findSession(jn.j, l.claim); ok {
 		res.s.SID, res.s.CID, res.s.HostNo, res.adopted = ks.SID, ks.CID, ks.HostNo, true
 	} else {
 		l.logf("%s: not logged in at boot; logging in once it answers", jn.j)
@@ -116,6 +120,19 @@ func (l *loop) runJoin(ctx context.Context, i int, jn *joining) joinResult {
 	res.disk, res.diskErr = l.joinDisk(ctx, res.s, jn.j.LUN)
 	res.took = time.Since(start)
 	return res
+}
+
+// claim reports whether session sid is taken already, and takes it if
+// not: the State's sessions are taken, and each session adopted by a
+// join (findSession) is claimed by that join only.
+func (l *loop) claim(sid uint32) bool {
+	l.jmu.Lock()
+	defer l.jmu.Unlock()
+	if l.claimed[sid] {
+		return true
+	}
+	l.claimed[sid] = true
+	return false
 }
 
 // joiner makes a join's session: the recoverer's connects, redirects and

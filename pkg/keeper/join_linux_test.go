@@ -170,8 +170,11 @@ func joinEnv(kernel *joinKernel, m multipath.Control, wwid string, scans *[]stri
 			}
 			return pathDisk{Name: "sdc", Dev: "8:48", Sectors: 8, WWID: wwid}, nil
 		},
-		findSession: func(target string, isid iscsi.ISID) (iscsi.KernelSession, bool) {
-			return iscsi.KernelSession{SID: 7, CID: 0, HostNo: 3}, found && isid == (iscsi.ISID{0x80, 1, 2, 3, 1, 0})
+		findSession: func(j Join, taken func(uint32) bool) (iscsi.KernelSession, bool) {
+			if !found || j.ISID != (iscsi.ISID{0x80, 1, 2, 3, 1, 0}) || taken(7) {
+				return iscsi.KernelSession{}, false
+			}
+			return iscsi.KernelSession{SID: 7, CID: 0, HostNo: 3}, true
 		},
 	}
 }

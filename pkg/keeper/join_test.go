@@ -27,6 +27,8 @@ func joinSysfs() fstest.MapFS {
 		"class/iscsi_session/session7/isid":                                       f("800102030100"),
 		"class/iscsi_connection/connection1:0/state":                              f("up"),
 		"class/iscsi_connection/connection7:0/state":                              f("up"),
+		"class/iscsi_connection/connection7:0/persistent_address":                 f("10.78.0.1"),
+		"class/iscsi_connection/connection7:0/persistent_port":                    f("3260"),
 		"class/scsi_host/host2/device/session1/uevent":                            f(""),
 		"class/scsi_host/host3/device/session7/uevent":                            f(""),
 		"class/scsi_host/host3/device/session7/target3:0:0/3:0:0:1/block/sdc/dev": f("8:32"),
@@ -41,34 +43,53 @@ func joinSysfs() fstest.MapFS {
 }
 
 func TestFindSession(t *testing.T) {
-	sys := joinSysfs()
-	ks, ok := findSession(sys, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0})
-	if !ok || ks != (iscsi.KernelSession{SID: 7, CID: 0, HostNo: 3}) {
-		t.Errorf("findSession = %+v, %v; want session 7 on host 3", ks, ok)
+	join := func(isid iscsi.ISID, portals ...string) Join {
+		return Join{Session: Session{TargetName: "iqn.t:root", ISID: isid, Portals: portals}, LUN: 1}
 	}
+	none := func(uint32) bool { return false }
+	mine := iscsi.ISID{0x80, 1, 2, 3, 1, 0}
 	for _, tc := range []struct {
-		target string
-		isid   iscsi.ISID
+		name  string
+		mod   func(fstest.MapFS)
+		j     Join
+		taken func(uint32) bool
+		want  uint32 // 0: none
 	}{
-		{"iqn.t:other", iscsi.ISID{0x80, 1, 2, 3, 1, 0}},
-		{"iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 2, 0}},
+		{"by its ISID", nil, join(mine, "10.9.9.9:3260"), none, 7},
+		{"by its portal, the ISID not taken by the kernel", func(m fstest.MapFS) {
+			m["class/iscsi_session/session7/isid"] = &fstest.MapFile{Data: []byte("000000000000\n")}
+		}, join(iscsi.ISID{0x80, 9, 9, 9, 9, 9}, "10.78.0.1:3260"), none, 7},
+		{"another portal, the ISID not taken", func(m fstest.MapFS) {
+			m["class/iscsi_session/session7/isid"] = &fstest.MapFile{Data: []byte("000000000000\n")}
+		}, join(iscsi.ISID{0x80, 9, 9, 9, 9, 9}, "10.79.0.1:3260"), none, 0},
+		{"another ISID", nil, join(iscsi.ISID{0x80, 1, 2, 3, 2, 0}, "10.78.0.1:3260"), none, 0},
+		{"another target", nil, Join{Session: Session{TargetName: "iqn.t:other", ISID: mine}}, none, 0},
+		{"taken", nil, join(mine), func(sid uint32) bool { return sid == 7 }, 0},
+		{"without its SCSI host (going away)", func(m fstest.MapFS) {
+			for k := range m {
+				if strings.HasPrefix(k, "class/scsi_host/host3/") {
+					delete(m, k)
+				}
+			}
+		}, join(mine), none, 0},
+		{"empty sysfs", func(m fstest.MapFS) { clear(m) }, join(mine), none, 0},
 	} {
-		if ks, ok := findSession(sys, tc.target, tc.isid); ok {
-			t.Errorf("findSession(%s, %s) = %+v, want none", tc.target, tc.isid, ks)
-		}
-	}
-	// A session without its host (going away) is not adopted.
-	delete(sys, "class/scsi_host/host3/device/session7/uevent")
-	for k := range sys {
-		if strings.HasPrefix(k, "class/scsi_host/host3/") {
-			delete(sys, k)
-		}
-	}
-	if ks, ok := findSession(sys, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0}); ok {
-		t.Errorf("findSession without the SCSI host = %+v", ks)
-	}
-	if _, ok := findSession(fstest.MapFS{}, "iqn.t:root", iscsi.ISID{0x80, 1, 2, 3, 1, 0}); ok {
-		t.Errorf("findSession in an empty sysfs found one")
+		t.Run(tc.name, func(t *testing.T) {
+			sys := joinSysfs()
+			if tc.mod != nil {
+				tc.mod(sys)
+			}
+			asked := 0
+			ks, ok := findSession(sys, tc.j, func(sid uint32) bool { asked++; return tc.taken(sid) })
+			switch {
+			case tc.want == 0 && ok:
+				t.Errorf("found %+v, want none", ks)
+			case tc.want != 0 && (!ok || ks != (iscsi.KernelSession{SID: tc.want, CID: 0, HostNo: 3})):
+				t.Errorf("found %+v %v, want session %d on host 3", ks, ok, tc.want)
+			case asked > 1:
+				t.Errorf("taken asked %d times: only about a session that matches", asked)
+			}
+		})
 	}
 }
 

@@ -128,8 +128,8 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		disk: func(sid, hostNo uint32, lun uint64) (pathDisk, error) {
 			return readPathDisk(s.sysfs, sid, hostNo, lun)
 		},
-		findSession: func(target string, isid iscsi.ISID) (iscsi.KernelSession, bool) {
-			return findSession(s.sysfs, target, isid)
+		findSession: func(j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool) {
+			return findSession(s.sysfs, j, taken)
 		},
 	}
 }
@@ -323,7 +323,7 @@ func Run(ctx context.Context, st State, o Options) error {
 	defer sys.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	maps := openMaps(st, func() (multipath.Control, error) { return devmapper.Open() }, logf)
+	maps := openMaps(st, func() (multipath.Control, error) { return devmapper.OpenWith(sys.sysfs) }, logf)
 	if c, ok := maps.(*devmapper.Control); ok {
 		defer c.Close()
 	}

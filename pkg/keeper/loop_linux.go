@@ -50,7 +50,7 @@ type env struct {
 	// made before a restart (join.go). nil: no joins.
 	kernel      iscsi.NetlinkTransport
 	disk        func(sid, hostNo uint32, lun uint64) (pathDisk, error)
-	findSession func(target string, isid iscsi.ISID) (iscsi.KernelSession, bool)
+	findSession func(j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool)
 }
 
 // LinkEvent is a link or address change (rtnetlink).
@@ -160,6 +160,9 @@ type loop struct {
 	joins  []*joining
 	joined chan joinResult
 	maps   map[string]*Map
+	// claimed are the sessions kept or adopted (claim).
+	jmu     sync.Mutex
+	claimed map[uint32]bool
 }
 
 // run is Run's loop over e.
