@@ -159,10 +159,10 @@ func IscsidRunning() bool {
 type keeperTransport struct{ *iscsi.Commands }
 
 func (keeperTransport) CreateSession(cmdsMax, queueDepth uint16) (uint32, uint32, error) {
-	return 0, 0, errors.New("keeper: never creates sessions")
+	return 0, 0, errors.New("keeper: a recovery never creates a session")
 }
 func (keeperTransport) DestroySession(sid uint32) error {
-	return errors.New("keeper: never destroys sessions")
+	return errors.New("keeper: a recovery never destroys a session")
 }
 
 // openEvents opens a netlink socket subscribed to the iSCSI multicast

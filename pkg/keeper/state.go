@@ -10,6 +10,9 @@
 // whenever events may have been lost, so that no failure goes unseen.
 // Once it has the sessions it scans the other LUNs of those /init asks
 // it to (Session.ScanOtherLUNs), so that switch_root need not wait.
+// It logs in to the paths of a multipath root whose login failed at boot
+// once they answer, and adds their disks to the map (State.Joins,
+// join_linux.go).
 //
 // /init starts it just before switch_root by re-executing its own binary
 // with argv[0] "@netroot-keeper" (systemd's root storage daemon
