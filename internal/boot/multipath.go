@@ -345,7 +345,7 @@ func (b *Boot) joins(p *config.Plan, a attached, files Files) ([]keeper.Join, []
 			continue
 		}
 		cfg, ko, _ := loginSettings(p, initiator, mp.index, mp.target, creds)
-		joins = append(joins, keeper.Join{LUN: made.lun, Session: keeper.Session{
+		joins = append(joins, keeper.Join{LUN: made.lun, CmdsMax: ko.CmdsMax, QueueDepth: ko.QueueDepth, Session: keeper.Session{
 			InitiatorName: cfg.InitiatorName, TargetName: cfg.TargetName, Portals: []string{cfg.Portal},
 			ISID: cfg.ISID, Credentials: cfg.Credentials, CHAPAlgorithms: cfg.CHAPAlgorithms, Params: cfg.Params,
 			RecoveryTimeoutSec: ko.RecoveryTimeoutSec, RecoveryTimeoutSet: ko.RecoveryTimeoutSet,

@@ -149,6 +149,7 @@ func (jr *joiner) login(ctx context.Context, conn net.Conn, portal string) (*isc
 	actx, cancel := context.WithTimeout(ctx, l.attemptTimeout())
 	defer cancel()
 	ko := jr.s.KernelOptions()
+	ko.CmdsMax, ko.QueueDepth = jr.join.CmdsMax, jr.join.QueueDepth
 	p, err := iscsi.PrepareSession(l.e.kernel, portal, jr.s.TargetName, ko)
 	if err != nil {
 		return nil, false, err

@@ -38,8 +38,8 @@ func (k *joinKernel) called() string {
 	return strings.Join(k.calls, ",")
 }
 
-func (k *joinKernel) CreateSession(uint16, uint16) (uint32, uint32, error) {
-	k.record("create")
+func (k *joinKernel) CreateSession(cmdsMax, depth uint16) (uint32, uint32, error) {
+	k.record(fmt.Sprintf("create %d/%d", cmdsMax, depth))
 	return 7, 3, nil
 }
 func (k *joinKernel) CreateConnection(uint32) (uint32, error) { k.record("conn"); return 0, nil }
@@ -143,7 +143,7 @@ func serveLogins(t *testing.T, l net.Listener) {
 func joinState(root, portal string) State {
 	s := mapSession(root)
 	j := Join{Session: Session{InitiatorName: s.InitiatorName, TargetName: s.TargetName, Portals: []string{portal},
-		ISID: iscsi.ISID{0x80, 1, 2, 3, 1, 0}, Map: joinWWID, NoopIntervalSec: 5, NoopTimeoutSec: 5}, LUN: 1}
+		ISID: iscsi.ISID{0x80, 1, 2, 3, 1, 0}, Map: joinWWID, NoopIntervalSec: 5, NoopTimeoutSec: 5}, LUN: 1, CmdsMax: 64, QueueDepth: 16}
 	return State{TransportHandle: testHandle, Sessions: []Session{s}, Joins: []Join{j},
 		Maps: []Map{{Name: joinWWID, WWID: joinWWID, Sectors: 8, Config: multipath.DefaultConfig(), Paths: []multipath.Path{{Dev: "8:16"}}}}}
 }
@@ -201,7 +201,7 @@ func TestRunJoinsAPathThatComesBack(t *testing.T) {
 	}
 	serveLogins(t, l)
 	eventually(t, 5*time.Second, "joined", func() bool { return h.logged("joined multipath map " + joinWWID) })
-	if got := kernel.called(); got != "create,conn,bind 7,start 7" {
+	if got := kernel.called(); got != "create 64/16,conn,bind 7,start 7" {
 		t.Errorf("kernel commands %q", got)
 	}
 	if strings.Join(scans, " ") != "3:1" {

@@ -129,7 +129,7 @@ func TestStateJoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := got.Joins[0]
-	if len(got.Joins) != 1 || j.LUN != 1 || j.ISID != st.Joins[0].ISID || j.Credentials.Password != "secret" || j.Map != "3600140512345" {
+	if len(got.Joins) != 1 || j.LUN != 1 || j.CmdsMax != 64 || j.QueueDepth != 16 || j.ISID != st.Joins[0].ISID || j.Credentials.Password != "secret" || j.Map != "3600140512345" {
 		t.Errorf("decoded joins %+v", got.Joins)
 	}
 	if len(got.Maps) != 1 || got.Maps[0].Sectors != 8 || len(got.Maps[0].Paths) != 1 || got.Maps[0].Config.Selector != "service-time 0" {
@@ -159,7 +159,7 @@ func joinTestState() State {
 	s := Session{SID: 1, InitiatorName: "iqn.i:me", TargetName: "iqn.t:root", Portals: []string{"10.77.0.1:3260"},
 		ISID: iscsi.ISID{0x80, 1, 2, 3, 0, 0}, Map: "3600140512345", PathDev: "8:16"}
 	j := Join{Session: Session{InitiatorName: "iqn.i:me", TargetName: "iqn.t:root", Portals: []string{"10.78.0.1:3260"},
-		ISID: iscsi.ISID{0x80, 1, 2, 3, 1, 0}, Map: "3600140512345", Credentials: iscsi.Credentials{Username: "u", Password: "secret"}}, LUN: 1}
+		ISID: iscsi.ISID{0x80, 1, 2, 3, 1, 0}, Map: "3600140512345", Credentials: iscsi.Credentials{Username: "u", Password: "secret"}}, LUN: 1, CmdsMax: 64, QueueDepth: 16}
 	return State{TransportHandle: 1, Sessions: []Session{s}, Joins: []Join{j},
 		Maps: []Map{{Name: "3600140512345", WWID: "3600140512345", Sectors: 8, Config: multipath.DefaultConfig(), Paths: []multipath.Path{{Dev: "8:16"}}}}}
 }

@@ -72,6 +72,8 @@ func FuzzDecode(f *testing.F) {
 	b, _ := Encode(testState())
 	f.Add(b)
 	f.Add([]byte(`{"Sessions":[]}`))
+	b, _ = Encode(joinTestState())
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := Decode(b)
 		if err != nil {

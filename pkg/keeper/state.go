@@ -71,6 +71,10 @@ type Join struct {
 	Session
 	// LUN is the map's LUN on this path.
 	LUN uint64
+	// CmdsMax and QueueDepth size the kernel's session
+	// (node.session.cmds_max, node.session.queue_depth; 0: the kernel
+	// transport's defaults), as /init sized the others.
+	CmdsMax, QueueDepth uint16 `json:",omitempty"`
 }
 
 // String describes the path without secrets.
@@ -188,7 +192,8 @@ type sessionJSON struct {
 
 type joinJSON struct {
 	sessionJSON
-	LUN uint64
+	LUN                 uint64
+	CmdsMax, QueueDepth uint16 `json:",omitempty"`
 }
 
 type stateJSON struct {
@@ -214,7 +219,7 @@ func Encode(st State) ([]byte, error) {
 		out.Sessions = append(out.Sessions, encodeSession(s))
 	}
 	for _, j := range st.Joins {
-		out.Joins = append(out.Joins, joinJSON{sessionJSON: encodeSession(j.Session), LUN: j.LUN})
+		out.Joins = append(out.Joins, joinJSON{sessionJSON: encodeSession(j.Session), LUN: j.LUN, CmdsMax: j.CmdsMax, QueueDepth: j.QueueDepth})
 	}
 	return json.Marshal(out)
 }
@@ -259,7 +264,7 @@ func Decode(b []byte) (State, error) {
 		if err != nil {
 			return State{}, err
 		}
-		st.Joins = append(st.Joins, Join{Session: s, LUN: jj.LUN})
+		st.Joins = append(st.Joins, Join{Session: s, LUN: jj.LUN, CmdsMax: jj.CmdsMax, QueueDepth: jj.QueueDepth})
 	}
 	return st, st.Validate()
 }
