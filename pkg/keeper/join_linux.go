@@ -294,11 +294,3 @@ func (l *loop) kickJoins(le LinkEvent) {
 		}
 	}
 }
-
-// attemptTimeout bounds one login.
-func (l *loop) attemptTimeout() time.Duration {
-	if l.o.AttemptTimeout > 0 {
-		return l.o.AttemptTimeout
-	}
-	return 10 * time.Second
-}

@@ -21,21 +21,27 @@ func testState() State {
 	}}}
 }
 
+// TestStateRoundTrip: a State goes through the pipe whole, secrets
+// included — a joins' too (join_test.go).
 func TestStateRoundTrip(t *testing.T) {
-	st := testState()
-	b, err := Encode(st)
-	if err != nil {
-		t.Fatal(err)
+	for _, st := range []State{testState(), joinTestState()} {
+		b, err := Encode(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, st) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, st)
+		}
+		if s := st.Sessions[0].String(); strings.Contains(s, "secret") {
+			t.Errorf("String leaks a secret: %s", s)
+		}
 	}
-	got, err := Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, st) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", got, st)
-	}
-	if s := st.Sessions[0].String(); strings.Contains(s, "secret") {
-		t.Errorf("String leaks a secret: %s", s)
+	if j := joinTestState().Joins[0].String(); strings.Contains(j, "secret") {
+		t.Errorf("Join.String leaks a secret: %s", j)
 	}
 }
 

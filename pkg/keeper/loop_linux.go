@@ -734,6 +734,14 @@ func (rc *recoverer) who() string {
 	return fmt.Sprintf("session %d", rc.s.SID)
 }
 
+// attemptTimeout bounds one login (Options.AttemptTimeout).
+func (l *loop) attemptTimeout() time.Duration {
+	if l.o.AttemptTimeout > 0 {
+		return l.o.AttemptTimeout
+	}
+	return 10 * time.Second
+}
+
 // logf logs the first failures and then every tenth.
 func (rc *recoverer) logf(format string, args ...any) {
 	rc.logged++
@@ -783,11 +791,7 @@ func (rc *recoverer) connect(ctx context.Context, targets []string, now, once bo
 	if dial == nil {
 		dial = iscsi.DialContext
 	}
-	timeout := l.o.AttemptTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	timeout = min(timeout, maxConnectTimeout)
+	timeout := min(l.attemptTimeout(), maxConnectTimeout)
 	launch := func() {
 		for _, p := range targets {
 			if inflight[p] >= maxConnectsPerAddr {
@@ -899,11 +903,7 @@ func (rc *recoverer) address(ctx context.Context, portal string) string {
 // once; one after the start (errAfter) is checked against sysfs.
 func (rc *recoverer) login(ctx context.Context, conn net.Conn, portal string) (sess *iscsi.Session, errAfter bool, err error) {
 	l, s := rc.l, rc.s
-	timeout := l.o.AttemptTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
+	actx, cancel := context.WithTimeout(ctx, l.attemptTimeout())
 	defer cancel()
 	for len(rc.r.pdus) > 0 { // left from an earlier attempt
 		<-rc.r.pdus
