@@ -294,3 +294,14 @@ func (l *loop) kickJoins(le LinkEvent) {
 		}
 	}
 }
+
+// stepAside ends the loop for iscsid (ErrSteppedAside), saying which
+// joins are left: iscsid has no record of them.
+func (l *loop) stepAside() error {
+	for _, jn := range l.joins {
+		if !jn.done {
+			l.logf("%s: not logged in yet, and iscsid has no record of it: log in to it with iscsiadm (multipathd then adds its disk)", jn.j)
+		}
+	}
+	return ErrSteppedAside
+}

@@ -279,3 +279,21 @@ func TestRunJoinAdoptsAndChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestRunJoinLeftToIscsid: once iscsid runs the keeper steps aside, and
+// says which path it had not logged in to yet.
+func TestRunJoinLeftToIscsid(t *testing.T) {
+	k := newFakeKernel(t)
+	root, _ := portal(t)
+	never := closedPortal(t)
+	var scans []string
+	h := startState(t, k, joinState(root, never), Options{}, joinEnv(&joinKernel{}, &loadMap{paths: []string{"8:16"}}, joinWWID, &scans, false))
+	eventually(t, 3*time.Second, "connects refused", func() bool { return h.dials.Load() >= 1 })
+	h.other.Store(true)
+	if err := h.waitDone(t, 3*time.Second); !errors.Is(err, ErrSteppedAside) {
+		t.Errorf("Run = %v, want ErrSteppedAside", err)
+	}
+	if !h.logged("path " + never + " of map " + joinWWID + " (iqn.t:root LUN 1): not logged in yet, and iscsid has no record of it") {
+		t.Errorf("the path left to iscsid is not named")
+	}
+}

@@ -213,7 +213,7 @@ func run(ctx context.Context, st State, o Options, e env) error {
 			return nil
 		case <-tick.C:
 			if l.other() {
-				return ErrSteppedAside
+				return l.stepAside()
 			}
 			// A last guard against a lost event.
 			if err := l.reconcile(""); err != nil {
@@ -361,7 +361,7 @@ func (l *loop) pdu(k *kept, b []byte) error {
 // kernel; its answer, or its absence, starts the re-login.
 func (l *loop) logout(k *kept, within uint16) error {
 	if l.other() {
-		return ErrSteppedAside
+		return l.stepAside()
 	}
 	if err := l.e.t.SendPDU(k.s.SID, k.s.CID, logoutPDU()); err != nil {
 		return l.recover(k, fmt.Sprintf("sending the Logout failed (%v)", err))
@@ -398,7 +398,7 @@ func (l *loop) recover(k *kept, why string) error {
 	}
 	if l.other() {
 		l.logf("session %d: %s, but iscsid is running: leaving it to iscsid", k.s.SID, why)
-		return ErrSteppedAside
+		return l.stepAside()
 	}
 	l.logf("session %d: %s: recovering %s", k.s.SID, why, k.s)
 	k.logoutSent = false
