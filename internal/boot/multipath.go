@@ -325,6 +325,16 @@ func (b *Boot) joins(p *config.Plan, a attached, files Files) ([]keeper.Join, []
 	initiator := a.sessions[0].InitiatorName
 	var joins []keeper.Join
 	used := map[string]bool{}
+	// A map gets one path through each portal of a target: another
+	// LUN's path through a portal the map has a path through already
+	// (both LUNs' logins there, one failed) adds nothing.
+	through := map[string]bool{}
+	key := func(m, target, portal string) string { return m + "\x00" + target + "\x00" + portal }
+	for _, s := range a.sessions {
+		if s.Map != "" && len(s.Portals) > 0 {
+			through[key(s.Map, s.TargetName, s.Portals[0])] = true
+		}
+	}
 	for _, mp := range a.missed {
 		// The map of its LUN: a session of the same target is a path of
 		// it (the keeper checks the WWID of the disk it finds).
@@ -336,9 +346,10 @@ func (b *Boot) joins(p *config.Plan, a attached, files Files) ([]keeper.Join, []
 				}
 			}
 		}
-		if made == nil {
+		if made == nil || through[key(made.Name, mp.target.Name, mp.target.Portal())] {
 			continue
 		}
+		through[key(made.Name, mp.target.Name, mp.target.Portal())] = true
 		creds, err := credentials(mp.target.Auth, files.ReadFile)
 		if err != nil {
 			b.log.Warnf("multipath: path %s of %s: %v; the keeper will not log in to it", mp.target.Portal(), made.Name, err)

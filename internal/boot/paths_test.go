@@ -17,6 +17,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/dhcp"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/keeper"
 	"github.com/netroot/netroot/pkg/multipath"
 )
 
@@ -1012,5 +1013,37 @@ func TestDeadPathNamesTheAddressDialed(t *testing.T) {
 	}
 	if !strings.Contains(r.screen.String(), "no answer from "+redirected+" over bond0") {
 		t.Errorf("the warning does not name %s:\n%s", redirected, r.screen)
+	}
+}
+
+// TestJoinsOnePathPerPortal: the keeper is handed one join per portal of
+// the root map's target: not a second through a portal the map has a
+// path through already (another LUN's login there failed), nor a path
+// of a target the map has no session of.
+func TestJoinsOnePathPerPortal(t *testing.T) {
+	m := newMachine(t)
+	b := New(m.env(), m.logger(), Options{})
+	p := &config.Plan{}
+	p.ISCSI.Multipath, p.Boot.Keeper = true, true
+	target := func(portal, name string, lun int) config.Target {
+		host, _, _ := strings.Cut(portal, ":")
+		return config.Target{Server: host, Port: 3260, LUN: lun, Name: name}
+	}
+	a := attached{
+		sessions: []keeper.Session{{SID: 1, InitiatorName: "iqn.i:me", TargetName: targetIQN, Portals: []string{portalA}, Map: "3600a", PathDev: "8:16"}},
+		maps:     []madeMap{{Name: "3600a", WWID: "3600a", lun: 1, keeper: keeper.Map{Name: "3600a", WWID: "3600a", Sectors: 8}}},
+		missed: []missedPath{
+			{target: target(portalB, targetIQN, 1), index: 1 << 8},
+			{target: target(portalB, targetIQN, 2), index: 1 | 1<<8}, // LUN 2 through B: B once is enough
+			{target: target(portalA, targetIQN, 2), index: 1},        // through A: the map has that path
+			{target: target(portalB, "iqn.t:other", 1), index: 2},    // no map of that target
+		},
+	}
+	joins, maps := b.joins(p, a, m.files)
+	if len(joins) != 1 || joins[0].Portals[0] != portalB || joins[0].LUN != 1 || joins[0].Map != "3600a" {
+		t.Errorf("joins %+v, want one through %s", joins, portalB)
+	}
+	if len(maps) != 1 || maps[0].Name != "3600a" {
+		t.Errorf("maps %+v", maps)
 	}
 }
