@@ -178,7 +178,7 @@ var parameters = []Parameter{
 	// netroot's own.
 	{Name: "rd.netroot.keeper", Verdict: Acted, Doc: "keep a session keeper after switch_root (default on)."},
 	{Name: "rd.netroot.async_probe", Verdict: Acted, Doc: "load drivers with async_probe (default off)."},
-	{Name: "rd.netroot.multipath", Verdict: Acted, Doc: "keep a session on every path of the root's target and mount the root on a device-mapper multipath map over them (default off; wins over rd.multipath); the session keeper puts a recovered path back into the map."},
+	{Name: "rd.netroot.multipath", Verdict: Acted, Doc: "keep a session on every path of the root's target and mount the root on a device-mapper multipath map over them (default off; wins over rd.multipath); the session keeper puts a recovered path back into the map, and logs in to a path that failed at boot once it answers and adds it to the map."},
 	{Name: "rd.netroot.osconfig", Verdict: Acted, Doc: "before switch_root, write the runtime files the real OS's network stacks read for the root's interfaces (udev .link and networkd .network files, NetworkManager conf.d, ifupdown state, initramfs-tools /run/net-<if>.conf) and install the shutdown role in /run/initramfs (default on); rd.netroot.osconfig=0 writes none of them (see real-os.md)."},
 }
 
