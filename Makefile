@@ -78,7 +78,7 @@ fuzz:
 # runs with everything else. Tests that mostly wait (the fault and keeper
 # suites, the real root, the failure paths that run out rd.retry) run side
 # by side, TEST_PARALLEL at a time, after the others.
-FULL_REALROOT := TestRealRoot(Ifupdown|NetworkManager|OpenISCSI|TrixieNetworkd|Multipath|NoOSConfig)
+FULL_REALROOT := TestRealRoot(Ifupdown|NetworkManager|OpenISCSI|TrixieNetworkd|Multipath|MultipathJoin|NoOSConfig)
 FULL_LIO      := TestLIO(DigestsRequiredAsked|DigestsRequiredPinned|SecondLUN|KeeperTPGRestart|KeeperDigests|ConnLostBeforeKeeperForGood|LoginCapture|Target)|TestTgt(LoginCapture|KeeperTargetRestartCaptured|Digests)
 FULL_OTHER    := TestKeeperDisabledLinkOutage|TestURootKeeperRespawn|TestPXEBootIPXEScript|TestNamesLayouts|TestPathsTwoSubnets|TestIBFTSanhook|TestDevmapperMultipathKernel
 FULL_ONLY     := ^($(FULL_REALROOT)|$(FULL_LIO)|$(FULL_OTHER))$$

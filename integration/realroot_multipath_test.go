@@ -298,3 +298,128 @@ func checkAdoption(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary, n 
 	sum.add("adopted"+n, !t.Failed())
 	return wwid
 }
+
+// TestRealRootMultipathJoin: Debian 12 with multipath-tools
+// (rig.BookwormMultipath) boots on netroot's multipath root with eth1's
+// path cut at the host from power-on (its portal silent; the guest has
+// carrier): the map has one path, and /init hands the other to the
+// keeper. Once multipathd runs and the link is back, the keeper logs in
+// to the path and leaves the disk to multipathd, which adds it from its
+// uevent: multipathd shows both paths active. The root writes meanwhile:
+// no I/O error, no lost record. The poweroff is clean.
+func TestRealRootMultipathJoin(t *testing.T) {
+	d := rig.BookwormMultipath
+	img := realRootImage(t, d)
+	testStart := time.Now()
+	cmdline := strings.TrimSuffix(twoSubnetsCmdline, " ro") + " rw rd.netroot.multipath=1" +
+		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
+	spec := twoSubnetsSpec("multipath-join", cmdline)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	r, err := env(t).StartRealRoot(ctx, rig.RealRootSpec{
+		Name: t.Name(), Image: img, Cmdline: cmdline, Target: spec.Target,
+		NetSetup: func(ctx context.Context, n *rig.Net) error {
+			if err := spec.NetSetup(ctx, n); err != nil {
+				return err
+			}
+			return n.SetLink(ctx, "tap1", false)
+		},
+		Baked: cmdline, DHCP: rig.RealRootDHCP(),
+	})
+	cancel()
+	if err != nil {
+		t.Fatalf("starting %s: %v", d.Name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console tail (full log %s, shell %s/shell.log*):\n%s", r.VM.LogPath, r.Dir, r.ConsoleTail(80))
+		}
+		r.Close()
+	})
+	var sum summary
+	sum.add("variant", d.Name)
+	defer func() {
+		sum.add("wall", fmt.Sprintf("%.0fs", time.Since(testStart).Seconds()))
+		t.Logf("REALROOT-SUMMARY %s", strings.Join(sum.fields, " "))
+	}()
+
+	// 1. Multi-user on a map of one path; multipathd runs.
+	state, _ := bootToMultiUser(t, r, d, &sum, "")
+	sum.add("state", state)
+	log := r.VM.Log()
+	for _, l := range netrootLines(log) {
+		t.Log(l)
+	}
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: multipath: map [0-9a-f]+ \(/dev/dm-0\) over 1 path\(s\)`))
+	t.Logf("matched: %s", wantLine(t, log, `^netroot: keeper: @netroot-keeper pid \d+ keeps 1 session\(s\) and logs in to 1 path\(s\) of the multipath map once they answer`))
+	if out, code := osRun(t, r, "systemctl is-active multipathd.service"); code != 0 {
+		t.Fatalf("multipathd.service is not active: %s", out)
+	}
+	wwid := mapWWID(t, log)
+	if n := activePaths(t, r, wwid); n != 1 {
+		t.Errorf("multipathd shows %d active paths of %s before the link, want 1", n, wwid)
+	}
+
+	// 2. The link back while the root writes.
+	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	if err := r.StartWriter(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Net.SetLink(ctx, "tap1", true); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	var both time.Duration
+	for time.Since(back) < 2*time.Minute {
+		if activePaths(t, r, wwid) == 2 {
+			both = time.Since(back)
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if both == 0 {
+		t.Errorf("map %s has no second path 2 minutes after the link returned", wwid)
+		sum.add("joined", "never")
+	} else {
+		t.Logf("both paths of %s active %.1fs after the link returned", wwid, both.Seconds())
+		sum.add("joined", fmt.Sprintf("%.1fs", both.Seconds()))
+	}
+	osLog(t, r, "multipath -ll; multipathd show paths format '%w %d %D %t %T %o %C'; iscsiadm -m session 2>/dev/null; ls /sys/class/iscsi_session")
+	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	writerLog, err := r.StopWriter(ctx)
+	cancel()
+	t.Logf("root writer: %s", strings.TrimSpace(writerLog))
+	if err != nil {
+		t.Errorf("root writer: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	rep, err := r.WriterRecords(ctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("reading the root writer's records: %v", err)
+	}
+	sum.add("records", rep.Records)
+	sum.add("max_gap", fmt.Sprintf("%.1fs", rep.MaxGap.Seconds()))
+	if !rep.OK() || rep.Records == 0 {
+		t.Errorf("root writer's records: %v", rep)
+	}
+	kmsg := osLog(t, r, "journalctl -b -k --no-pager -q -o short-monotonic | grep -E 'I/O error|multipath|netroot-keeper|connection[0-9]+:|session' | tail -40; "+
+		"journalctl -b --no-pager -q -o short-monotonic -u multipathd | tail -30")
+	if regexp.MustCompile(`(?i)(buffer )?I/O error[^\n]*dm-|EXT4-fs error`).MatchString(kmsg) {
+		t.Errorf("I/O errors on the map or the filesystem while the path joined")
+	}
+	// The keeper logged in and left the disk to multipathd.
+	log = r.VM.Log()
+	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
+		t.Log(l)
+	}
+	if !regexp.MustCompile(`netroot-keeper: path ` + regexp.QuoteMeta(otherSubnet) + `:3260 of map ` + wwid + ` \(\S+ LUN 1\): session \d+ logged in via \S+ after [0-9.]+s \(\d+ attempt\(s\)\); multipathd runs: it adds its disk sd[a-z]+ \(\d+:\d+\) to map ` + wwid).MatchString(log) {
+		t.Errorf("the keeper did not log in to the path and leave its disk to multipathd")
+	}
+
+	// 3. Poweroff, then the filesystem.
+	poweroffClean(t, r, d, &sum)
+}
