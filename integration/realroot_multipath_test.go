@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/integration/rig"
+	"github.com/netroot/netroot/integration/writelog"
 )
 
 // TestRealRootMultipath: Debian 12 with multipath-tools as Debian installs
@@ -25,43 +26,17 @@ import (
 // /etc/multipath/wwids); the filesystem is clean after the poweroff.
 func TestRealRootMultipath(t *testing.T) {
 	d := rig.BookwormMultipath
-	img := realRootImage(t, d)
-	testStart := time.Now()
-	cmdline := strings.TrimSuffix(twoSubnetsCmdline, " ro") + " rw rd.netroot.multipath=1" +
-		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
-	spec := twoSubnetsSpec("multipath", cmdline)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	r, err := env(t).StartRealRoot(ctx, rig.RealRootSpec{
-		Name: t.Name(), Image: img, Cmdline: cmdline, Target: spec.Target, NetSetup: spec.NetSetup,
-		// netroot build carries the device-mapper modules for a command
-		// line that asks for multipath.
-		Baked: cmdline, DHCP: rig.RealRootDHCP(),
-	})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting %s: %v", d.Name, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("console tail (full log %s, shell %s/shell.log*):\n%s", r.VM.LogPath, r.Dir, r.ConsoleTail(80))
-		}
-		r.Close()
-	})
-	var sum summary
-	sum.add("variant", d.Name)
-	defer func() {
-		sum.add("wall", fmt.Sprintf("%.0fs", time.Since(testStart).Seconds()))
-		t.Logf("REALROOT-SUMMARY %s", strings.Join(sum.fields, " "))
-	}()
+	r, sum := startMultipathRoot(t, d)
+	defer sum.log(t)
 
 	// 1. Multi-user with multipathd running; it adopted the map. (With
 	// find_multipaths "strict" and the WWID not yet in
 	// /etc/multipath/wwids, multipathd first tries to flush the map and
 	// keeps it as the root holds it: logged, not asserted.)
-	wwid := checkAdoption(t, r, d, &sum, "")
+	wwid := checkAdoption(t, r, d, sum, "")
 
 	// 2. eth0's path cut for outage while the root writes.
-	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	ctx, cancel := context.WithTimeout(context.Background(), realRootCommand)
 	if err := r.StartWriter(ctx); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -95,50 +70,14 @@ func TestRealRootMultipath(t *testing.T) {
 	}
 	osLog(t, r, "multipathd show paths format '%w %d %D %t %T %o %C'")
 	// multipathd reinstates it once the keeper recovered the session.
-	var reinstated time.Duration
-	for time.Since(back) < 2*time.Minute {
-		if activePaths(t, r, wwid) == 2 {
-			reinstated = time.Since(back)
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	if reinstated == 0 {
-		t.Errorf("the cut path was not back in map %s 2 minutes after the link returned", wwid)
-		sum.add("reinstated", "never")
-	} else {
-		t.Logf("both paths of %s active ready %.1fs after the link returned", wwid, reinstated.Seconds())
-		sum.add("reinstated", fmt.Sprintf("%.1fs", reinstated.Seconds()))
-	}
+	bothPaths(t, r, sum, wwid, back, "reinstated")
 	osLog(t, r, "multipath -ll; multipathd show paths format '%w %d %D %t %T %o %C'")
 	time.Sleep(5 * time.Second)
-	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
-	writerLog, err := r.StopWriter(ctx)
-	cancel()
-	t.Logf("root writer: %s", strings.TrimSpace(writerLog))
-	if err != nil {
-		t.Errorf("root writer: %v", err)
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
-	rep, err := r.WriterRecords(ctx)
-	cancel()
-	if err != nil {
-		t.Fatalf("reading the root writer's records: %v", err)
-	}
-	t.Logf("root writer's records: %v", rep)
-	sum.add("records", rep.Records)
-	sum.add("max_gap", fmt.Sprintf("%.1fs", rep.MaxGap.Seconds()))
-	if !rep.OK() || rep.Records == 0 {
-		t.Errorf("root writer's records: %v", rep)
-	}
+	rep := stopWriter(t, r, sum)
 	if rep.MaxGap >= outage {
 		t.Errorf("the root stalled %.1fs: the map waited for the cut path instead of using the other", rep.MaxGap.Seconds())
 	}
-	kmsg := osLog(t, r, "journalctl -b -k --no-pager -q -o short-monotonic | grep -E 'I/O error|multipath|netroot-keeper|connection[0-9]+:|session' | tail -40; "+
-		"journalctl -b --no-pager -q -o short-monotonic -u multipathd | tail -30")
-	if regexp.MustCompile(`(?i)(buffer )?I/O error[^\n]*dm-|EXT4-fs error`).MatchString(kmsg) {
-		t.Errorf("I/O errors on the map or the filesystem during the outage")
-	}
+	noMapIOErrors(t, r, "during the outage")
 	// The keeper recovered the session and left the path to multipathd.
 	log := r.VM.Log()
 	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
@@ -174,7 +113,7 @@ func TestRealRootMultipath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("booting again: %v", err)
 	}
-	if again := checkAdoption(t, r, d, &sum, "2"); again != wwid {
+	if again := checkAdoption(t, r, d, sum, "2"); again != wwid {
 		t.Errorf("second boot: map %s, first boot %s", again, wwid)
 	}
 	if out, _ := osRun(t, r, "journalctl -b --no-pager -q -u multipathd | grep -E 'unable to flush|map in use'"); strings.TrimSpace(out) != "" {
@@ -184,7 +123,7 @@ func TestRealRootMultipath(t *testing.T) {
 	// 4. Poweroff, then the filesystem. The shutdown role tells the map
 	// to fail what it would queue once the sessions end.
 	from = len(r.VM.Log())
-	poweroffClean(t, r, d, &sum)
+	poweroffClean(t, r, d, sum)
 	if want := "multipath: 1 of 1 map(s) fail I/O once no path is left: " + wwid; !strings.Contains(consoleSince(r, from), want) {
 		t.Errorf("the shutdown role did not say %q", want)
 	}
@@ -309,41 +248,11 @@ func checkAdoption(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary, n 
 // no I/O error, no lost record. The poweroff is clean.
 func TestRealRootMultipathJoin(t *testing.T) {
 	d := rig.BookwormMultipath
-	img := realRootImage(t, d)
-	testStart := time.Now()
-	cmdline := strings.TrimSuffix(twoSubnetsCmdline, " ro") + " rw rd.netroot.multipath=1" +
-		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
-	spec := twoSubnetsSpec("multipath-join", cmdline)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	r, err := env(t).StartRealRoot(ctx, rig.RealRootSpec{
-		Name: t.Name(), Image: img, Cmdline: cmdline, Target: spec.Target,
-		NetSetup: func(ctx context.Context, n *rig.Net) error {
-			if err := spec.NetSetup(ctx, n); err != nil {
-				return err
-			}
-			return n.SetLink(ctx, "tap1", false)
-		},
-		Baked: cmdline, DHCP: rig.RealRootDHCP(),
-	})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting %s: %v", d.Name, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("console tail (full log %s, shell %s/shell.log*):\n%s", r.VM.LogPath, r.Dir, r.ConsoleTail(80))
-		}
-		r.Close()
-	})
-	var sum summary
-	sum.add("variant", d.Name)
-	defer func() {
-		sum.add("wall", fmt.Sprintf("%.0fs", time.Since(testStart).Seconds()))
-		t.Logf("REALROOT-SUMMARY %s", strings.Join(sum.fields, " "))
-	}()
+	r, sum := startMultipathRoot(t, d, "tap1")
+	defer sum.log(t)
 
 	// 1. Multi-user on a map of one path; multipathd runs.
-	state, _ := bootToMultiUser(t, r, d, &sum, "")
+	state, _ := bootToMultiUser(t, r, d, sum, "")
 	sum.add("state", state)
 	log := r.VM.Log()
 	for _, l := range netrootLines(log) {
@@ -360,7 +269,7 @@ func TestRealRootMultipathJoin(t *testing.T) {
 	}
 
 	// 2. The link back while the root writes.
-	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	ctx, cancel := context.WithTimeout(context.Background(), realRootCommand)
 	if err := r.StartWriter(ctx); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -371,24 +280,70 @@ func TestRealRootMultipathJoin(t *testing.T) {
 	if err := r.Net.SetLink(ctx, "tap1", true); err != nil {
 		t.Fatal(err)
 	}
-	back := time.Now()
-	var both time.Duration
-	for time.Since(back) < 2*time.Minute {
-		if activePaths(t, r, wwid) == 2 {
-			both = time.Since(back)
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	if both == 0 {
-		t.Errorf("map %s has no second path 2 minutes after the link returned", wwid)
-		sum.add("joined", "never")
-	} else {
-		t.Logf("both paths of %s active %.1fs after the link returned", wwid, both.Seconds())
-		sum.add("joined", fmt.Sprintf("%.1fs", both.Seconds()))
-	}
+	bothPaths(t, r, sum, wwid, time.Now(), "joined")
 	osLog(t, r, "multipath -ll; multipathd show paths format '%w %d %D %t %T %o %C'; iscsiadm -m session 2>/dev/null; ls /sys/class/iscsi_session")
-	ctx, cancel = context.WithTimeout(context.Background(), realRootCommand)
+	stopWriter(t, r, sum)
+	noMapIOErrors(t, r, "while the path joined")
+	// The keeper logged in and left the disk to multipathd.
+	log = r.VM.Log()
+	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
+		t.Log(l)
+	}
+	if !regexp.MustCompile(`netroot-keeper: path ` + regexp.QuoteMeta(otherSubnet) + `:3260 of map ` + wwid + ` \(\S+ LUN 1\): session \d+ logged in via \S+ after [0-9.]+s \(\d+ attempt\(s\)\); multipathd runs: it adds its disk sd[a-z]+ \(\d+:\d+\) to map ` + wwid).MatchString(log) {
+		t.Errorf("the keeper did not log in to the path and leave its disk to multipathd")
+	}
+
+	// 3. Poweroff, then the filesystem.
+	poweroffClean(t, r, d, sum)
+}
+
+// startMultipathRoot boots d on a multipath root over two subnets
+// (twoSubnetsSpec), the taps cut at the host from power-on. The summary
+// is logged by its log method, deferred by the test.
+func startMultipathRoot(t *testing.T, d rig.Distro, cut ...string) (*rig.RealRoot, *summary) {
+	t.Helper()
+	img := realRootImage(t, d)
+	sum := &summary{start: time.Now()}
+	cmdline := strings.TrimSuffix(twoSubnetsCmdline, " ro") + " rw rd.netroot.multipath=1" +
+		" rd.iscsi.param=node.conn[0].timeo.noop_out_interval=5 rd.iscsi.param=node.conn[0].timeo.noop_out_timeout=5"
+	spec := twoSubnetsSpec("multipath", cmdline)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	r, err := env(t).StartRealRoot(ctx, rig.RealRootSpec{
+		Name: t.Name(), Image: img, Cmdline: cmdline, Target: spec.Target,
+		NetSetup: func(ctx context.Context, n *rig.Net) error {
+			if err := spec.NetSetup(ctx, n); err != nil {
+				return err
+			}
+			for _, tap := range cut {
+				if err := n.SetLink(ctx, tap, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		// netroot build carries the device-mapper modules for a command
+		// line that asks for multipath.
+		Baked: cmdline, DHCP: rig.RealRootDHCP(),
+	})
+	cancel()
+	if err != nil {
+		t.Fatalf("starting %s: %v", d.Name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console tail (full log %s, shell %s/shell.log*):\n%s", r.VM.LogPath, r.Dir, r.ConsoleTail(80))
+		}
+		r.Close()
+	})
+	sum.add("variant", d.Name)
+	return r, sum
+}
+
+// stopWriter stops the root's writer and checks its records: all there
+// and intact.
+func stopWriter(t *testing.T, r *rig.RealRoot, sum *summary) writelog.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), realRootCommand)
 	writerLog, err := r.StopWriter(ctx)
 	cancel()
 	t.Logf("root writer: %s", strings.TrimSpace(writerLog))
@@ -401,25 +356,39 @@ func TestRealRootMultipathJoin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the root writer's records: %v", err)
 	}
+	t.Logf("root writer's records: %v", rep)
 	sum.add("records", rep.Records)
 	sum.add("max_gap", fmt.Sprintf("%.1fs", rep.MaxGap.Seconds()))
 	if !rep.OK() || rep.Records == 0 {
 		t.Errorf("root writer's records: %v", rep)
 	}
+	return rep
+}
+
+// noMapIOErrors checks the kernel's log for I/O errors on a dm device
+// or the filesystem, when (for the message).
+func noMapIOErrors(t *testing.T, r *rig.RealRoot, when string) {
+	t.Helper()
 	kmsg := osLog(t, r, "journalctl -b -k --no-pager -q -o short-monotonic | grep -E 'I/O error|multipath|netroot-keeper|connection[0-9]+:|session' | tail -40; "+
 		"journalctl -b --no-pager -q -o short-monotonic -u multipathd | tail -30")
 	if regexp.MustCompile(`(?i)(buffer )?I/O error[^\n]*dm-|EXT4-fs error`).MatchString(kmsg) {
-		t.Errorf("I/O errors on the map or the filesystem while the path joined")
+		t.Errorf("I/O errors on the map or the filesystem %s", when)
 	}
-	// The keeper logged in and left the disk to multipathd.
-	log = r.VM.Log()
-	for _, l := range regexp.MustCompile(`netroot-keeper: [^\r\n]*`).FindAllString(log, -1) {
-		t.Log(l)
-	}
-	if !regexp.MustCompile(`netroot-keeper: path ` + regexp.QuoteMeta(otherSubnet) + `:3260 of map ` + wwid + ` \(\S+ LUN 1\): session \d+ logged in via \S+ after [0-9.]+s \(\d+ attempt\(s\)\); multipathd runs: it adds its disk sd[a-z]+ \(\d+:\d+\) to map ` + wwid).MatchString(log) {
-		t.Errorf("the keeper did not log in to the path and leave its disk to multipathd")
-	}
+}
 
-	// 3. Poweroff, then the filesystem.
-	poweroffClean(t, r, d, &sum)
+// bothPaths waits up to 2 minutes from back (a link's return) for
+// multipathd to show both paths of wwid active, and sums up how long
+// that took as what.
+func bothPaths(t *testing.T, r *rig.RealRoot, sum *summary, wwid string, back time.Time, what string) {
+	t.Helper()
+	for time.Since(back) < 2*time.Minute {
+		if activePaths(t, r, wwid) == 2 {
+			t.Logf("both paths of %s active ready %.1fs after the link returned", wwid, time.Since(back).Seconds())
+			sum.add(what, fmt.Sprintf("%.1fs", time.Since(back).Seconds()))
+			return
+		}
+		time.Sleep(2 * time.Second)
+	}
+	t.Errorf("map %s does not have both paths active 2 minutes after the link returned", wwid)
+	sum.add(what, "never")
 }

@@ -350,9 +350,19 @@ func poweroffClean(t *testing.T, r *rig.RealRoot, d rig.Distro, sum *summary) {
 // summary collects one line per variant for the report.
 type summary struct {
 	fields []string
+	// start, when set, is the test's start: log adds the wall time.
+	start time.Time
 }
 
 func (s *summary) add(k string, v any) { s.fields = append(s.fields, fmt.Sprintf("%s=%v", k, v)) }
+
+// log logs the REALROOT-SUMMARY line (deferred by the test).
+func (s *summary) log(t *testing.T) {
+	if !s.start.IsZero() {
+		s.add("wall", fmt.Sprintf("%.0fs", time.Since(s.start).Seconds()))
+	}
+	t.Logf("REALROOT-SUMMARY %s", strings.Join(s.fields, " "))
+}
 
 // testRealRoot is the whole scenario for one image.
 func testRealRoot(t *testing.T, d rig.Distro) {
