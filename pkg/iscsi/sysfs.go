@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,20 +44,22 @@ var ErrNoBlockDevice = errors.New("iscsi: no block device for LUN")
 
 // FindBlockDevice returns the block device name (e.g. "sda") of LUN lun on
 // SCSI host hostNo, looking under
-// <root>/class/scsi_host/host<N>/device/session*/target<N>:0:0/<N>:0:0:<lun>/block/.
-// It returns an error wrapping ErrNoBlockDevice when the device is not
-// there (the caller waits for a uevent and calls again).
-func FindBlockDevice(root string, hostNo uint32, lun uint64) (string, error) {
+// class/scsi_host/host<N>/device/session*/target<N>:0:0/<N>:0:0:<lun>/block/
+// of sys, rooted where sysfs is mounted (os.DirFS("/sys"), or a
+// sysfs.FS reached by its descriptor). It returns an error wrapping
+// ErrNoBlockDevice when the device is not there (the caller waits for a
+// uevent and calls again).
+func FindBlockDevice(sys fs.FS, hostNo uint32, lun uint64) (string, error) {
 	h := strconv.FormatUint(uint64(hostNo), 10)
 	hctl := fmt.Sprintf("%s:0:0:%d", h, lun)
-	pattern := filepath.Join(root, "class", "scsi_host", "host"+h, "device", "session*", "target"+h+":0:0", hctl, "block", "*")
-	matches, err := filepath.Glob(pattern)
+	pattern := path.Join("class/scsi_host", "host"+h, "device", "session*", "target"+h+":0:0", hctl, "block", "*")
+	matches, err := fs.Glob(sys, pattern)
 	if err != nil {
 		return "", fmt.Errorf("iscsi: find block device of %s: %w", hctl, err)
 	}
 	var names []string
 	for _, m := range matches {
-		if name := filepath.Base(m); validDevName(name) {
+		if name := path.Base(m); validDevName(name) {
 			names = append(names, name)
 		}
 	}

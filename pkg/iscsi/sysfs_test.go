@@ -31,7 +31,7 @@ func TestScanAndFindBlockDevice(t *testing.T) {
 		t.Error("scan of a missing host succeeded")
 	}
 
-	if _, err := FindBlockDevice(root, 5, 3); !errors.Is(err, ErrNoBlockDevice) {
+	if _, err := FindBlockDevice(os.DirFS(root), 5, 3); !errors.Is(err, ErrNoBlockDevice) {
 		t.Errorf("err = %v, want ErrNoBlockDevice", err)
 	}
 	// Real sysfs: hostN/device -> .../hostN; sessions below it.
@@ -42,15 +42,15 @@ func TestScanAndFindBlockDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for lun, want := range map[uint64]string{3: "sdc", 1: "sdb"} {
-		if got, err := FindBlockDevice(root, 5, lun); err != nil || got != want {
+		if got, err := FindBlockDevice(os.DirFS(root), 5, lun); err != nil || got != want {
 			t.Errorf("LUN %d: %q %v, want %s", lun, got, err, want)
 		}
 	}
-	if _, err := FindBlockDevice(root, 5, 2); !errors.Is(err, ErrNoBlockDevice) {
+	if _, err := FindBlockDevice(os.DirFS(root), 5, 2); !errors.Is(err, ErrNoBlockDevice) {
 		t.Errorf("LUN 2: %v", err)
 	}
 	mkfile(t, filepath.Join(dev, "session2/target5:0:0/5:0:0:3/block/sdd/size"), "1")
-	if _, err := FindBlockDevice(root, 5, 3); err == nil {
+	if _, err := FindBlockDevice(os.DirFS(root), 5, 3); err == nil {
 		t.Error("two block devices accepted")
 	}
 }

@@ -1,11 +1,9 @@
 package keeper
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,27 +121,16 @@ type pathDisk struct {
 
 func (d pathDisk) String() string { return d.Name + " (" + d.Dev + ")" }
 
-// readPathDisk returns the whole disk of LUN lun on session sid's SCSI
-// host: scsi_host/host<H>/device/session<SID>/target<H>:0:0/<H>:0:0:<lun>/block/<disk>.
-// An error wrapping iscsi.ErrNoBlockDevice says the kernel has no disk
-// there yet (its probe runs after the scan returns).
-func readPathDisk(sys fs.FS, sid, host uint32, lun uint64) (pathDisk, error) {
-	h := strconv.FormatUint(uint64(host), 10)
-	dir := path.Join("class/scsi_host/host"+h, "device", "session"+strconv.FormatUint(uint64(sid), 10),
-		"target"+h+":0:0", h+":0:0:"+strconv.FormatUint(lun, 10), "block")
-	ents, err := fs.ReadDir(sys, dir)
-	if err == nil && len(ents) == 0 || errors.Is(err, fs.ErrNotExist) {
-		return pathDisk{}, fmt.Errorf("%w %d on SCSI host %d (session %d)", iscsi.ErrNoBlockDevice, lun, host, sid)
-	}
+// readPathDisk returns the whole disk of LUN lun on SCSI host host
+// (iscsi.FindBlockDevice). An error wrapping iscsi.ErrNoBlockDevice says
+// the kernel has no disk there yet (its probe runs after the scan
+// returns).
+func readPathDisk(sys fs.FS, host uint32, lun uint64) (pathDisk, error) {
+	name, err := iscsi.FindBlockDevice(sys, host, lun)
 	if err != nil {
-		return pathDisk{}, fmt.Errorf("keeper: the disk of LUN %d on SCSI host %d: %w", lun, host, err)
+		return pathDisk{}, err
 	}
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	slices.Sort(names)
-	d := pathDisk{Name: names[0]}
+	d := pathDisk{Name: name}
 	blk := "class/block/" + d.Name
 	d.Dev = readValue(sys, blk+"/dev")
 	if !validDev(d.Dev) {

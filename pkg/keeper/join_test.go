@@ -95,7 +95,7 @@ func TestFindSession(t *testing.T) {
 
 func TestReadPathDisk(t *testing.T) {
 	sys := joinSysfs()
-	d, err := readPathDisk(sys, 7, 3, 1)
+	d, err := readPathDisk(sys, 3, 1)
 	if err != nil || d.Name != "sdc" || d.Dev != "8:32" || d.Sectors != 2097152 || d.WWID != "360014051234567890abcdef012345678" {
 		t.Errorf("readPathDisk = %+v, %v", d, err)
 		t.Logf("%#v", d)
@@ -109,7 +109,7 @@ func TestReadPathDisk(t *testing.T) {
 		{9, true, "no block device"}, // the LUN not scanned yet
 		{3, false, "reports no WWID"},
 	} {
-		_, err := readPathDisk(sys, 7, 3, tc.lun)
+		_, err := readPathDisk(sys, 3, tc.lun)
 		if err == nil || errors.Is(err, iscsi.ErrNoBlockDevice) != tc.noBlock || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("LUN %d: %v, want %q (no block device: %v)", tc.lun, err, tc.want, tc.noBlock)
 		}

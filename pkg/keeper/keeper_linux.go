@@ -126,7 +126,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 		},
 		kernel: s.cmd,
 		disk: func(sid, hostNo uint32, lun uint64) (pathDisk, error) {
-			return readPathDisk(s.sysfs, sid, hostNo, lun)
+			return readPathDisk(s.sysfs, hostNo, lun)
 		},
 		findSession: func(j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool) {
 			return findSession(s.sysfs, j, taken)
