@@ -79,6 +79,18 @@ func (f *fault) command(cmd, ack string) []string {
 	return waitFor(f.t, f.b, ack, 30*time.Second)
 }
 
+// stacks logs where each keeper process waits (its threads' kernel
+// stacks) and has the kernel print its blocked tasks: for a keeper that
+// did not log what it should have.
+func (f *fault) stacks() {
+	f.t.Helper()
+	before := len(reported(f.b.VM.Log(), "fault-stacks"))
+	f.command("nrt-stacks", `NETROOT-TEST: fault-stacks-done=`)
+	for _, s := range reported(f.b.VM.Log(), "fault-stacks")[before:] {
+		f.t.Logf("stacks: %s", s)
+	}
+}
+
 // mark notes the end of a fault in the guest: the recovery time is
 // measured from here to the first write completing after a gap of at
 // least minGap.

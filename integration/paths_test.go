@@ -357,6 +357,7 @@ func TestPathsMultipathJoin(t *testing.T) {
 	t.Logf("killed: %s", m[1])
 	if !f.waitConsole(`netroot-keeper: path `+otherSubnet+`:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`, 30*time.Second) {
 		t.Errorf("the restarted keeper did not adopt the joined session")
+		f.stacks()
 	}
 	if m := mpath(); strings.Count(m, "active") != 2 {
 		t.Errorf("map after the restart %q, want both paths active", m)

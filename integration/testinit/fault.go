@@ -160,6 +160,13 @@ func faultCommands(m *marks, keeperPid int) {
 		case "nrt-mpath":
 			reportMultipath()
 			report("fault-mpath-done", strings.Join(f[1:], " "))
+		case "nrt-stacks":
+			for _, k := range liveKeepers() {
+				report("fault-stacks", keeperStacks(k.pid, k.role))
+			}
+			// The kernel prints its blocked (D state) tasks.
+			os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0)
+			report("fault-stacks-done", strings.Join(f[1:], " "))
 		}
 	}
 	report("fault-console", fmt.Sprintf("<input ended: %v>", sc.Err()))
@@ -200,6 +207,30 @@ func killKeeper(pid int) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return out + " respawned=none (keeper.pid unchanged after 20s)"
+}
+
+// keeperStacks describes where each thread of a keeper process waits: its
+// state, wchan and kernel stack, e.g. "pid=134 keeper task=134 S
+// wchan=do_epoll_wait stack=[ep_poll do_epoll_wait ...]". A test asks
+// for it when a keeper did not log what it should have.
+func keeperStacks(pid int, role string) string {
+	var out []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, t := range tasks {
+		st := strings.Fields(read(t + "/stat"))
+		state := "?"
+		if len(st) > 2 {
+			state = st[2]
+		}
+		var frames []string
+		for _, l := range strings.Split(read(t+"/stack"), "\n") {
+			if f := strings.Fields(l); len(f) > 1 {
+				frames = append(frames, strings.SplitN(f[1], "+", 2)[0])
+			}
+		}
+		out = append(out, fmt.Sprintf("task=%s %s wchan=%s stack=[%s]", filepath.Base(t), state, read(t+"/wchan"), strings.Join(frames, " ")))
+	}
+	return fmt.Sprintf("pid=%d %s %s", pid, role, strings.Join(out, "; "))
 }
 
 // bondState describes bond0: its active slave, and each slave's permanent
