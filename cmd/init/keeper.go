@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/netroot/netroot/internal/boot"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/kmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,14 +21,13 @@ func keeperMain() {
 	name := []byte("netroot-keeper\x00")
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0) // on the first thread (main's init)
 	runtime.UnlockOSThread()
-	logf := func(format string, args ...any) {
-		// One /dev/kmsg record per line, level notice so it reaches the
-		// console and the journal.
-		fmt.Fprintf(os.Stdout, "<5>netroot-keeper: "+format+"\n", args...)
-	}
+	// One /dev/kmsg record per line, level notice so it reaches the
+	// console and the journal.
+	out := kmsg.New(os.Stdout, "netroot-keeper: ")
 	log.SetOutput(io.Discard) // no library's chatter on the console
 	os.Exit(keeper.Process(keeper.ProcessOptions{
-		Logf:    logf,
+		Logf:    out.Printf,
+		Log:     out,
 		PIDFile: strings.TrimPrefix(boot.KeeperPIDFile, "/"),
 	}))
 }

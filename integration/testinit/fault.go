@@ -153,7 +153,16 @@ func faultCommands(m *marks, keeperPid int) {
 			}
 			m.add(f[1], time.Duration(gap*float64(time.Second)))
 		case "nrt-kill-keeper":
-			report("fault-keeper-killed", killKeeper(keeperPid))
+			// The keeper running now: a restarted one, after a kill.
+			pid := keeperPid
+			if n, err := strconv.Atoi(read("/run/netroot/keeper.pid")); err == nil && n > 0 {
+				pid = n
+			}
+			if len(f) > 1 {
+				report("fault-keeper-killed", f[1]+" "+killKeeper(pid))
+				continue
+			}
+			report("fault-keeper-killed", killKeeper(pid))
 		case "nrt-state":
 			report("fault-bond-now", bondState())
 			report("fault-conn-now", iscsiConns())
@@ -238,6 +247,9 @@ func keeperStacks(pid int, role string) string {
 // "active=eth0 eth0=52:54:00:77:00:10/up eth1=52:54:00:77:00:11/up".
 func bondState() string {
 	b := "/sys/class/net/bond0/bonding/"
+	if _, err := os.Stat(b); err != nil {
+		return "no bond0"
+	}
 	out := []string{"active=" + read(b+"active_slave")}
 	for _, s := range strings.Fields(read(b + "slaves")) {
 		sl := "/sys/class/net/" + s + "/bonding_slave/"

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netroot/netroot/pkg/backoff"
+	"github.com/netroot/netroot/pkg/kmsg"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +48,11 @@ const (
 type ProcessOptions struct {
 	// Logf receives one line per event (never a secret); nil discards.
 	Logf func(format string, args ...any)
+	// Log, when set, is the kernel log Logf writes to: the process
+	// gives it an open file description of its own (kmsg.Writer.Own),
+	// so that the kernel's limit on /dev/kmsg writes counts this
+	// process's lines alone, not its partner's too.
+	Log *kmsg.Writer
 	// PIDFile is where a keeper started by its guard records its pid, as
 	// /init did for the first one: a path relative to the real root (PID
 	// 1's), e.g. "run/netroot/keeper.pid"; its directory must exist.
@@ -113,6 +119,11 @@ func Process(o ProcessOptions) int {
 	if err != nil {
 		logf("%v", err)
 		return 2
+	}
+	if o.Log != nil {
+		if err := o.Log.Own(pf.proc); err != nil {
+			logf("%v; logging through the descriptor it inherited", err)
+		}
 	}
 	harden(pf.proc, logf)
 	if role == RoleGuard {

@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/netroot/netroot/pkg/devmapper"
 	"github.com/netroot/netroot/pkg/iscsi"
 	"github.com/netroot/netroot/pkg/keeper"
+	"github.com/netroot/netroot/pkg/kmsg"
 	"github.com/netroot/netroot/pkg/multipath"
 	"github.com/netroot/netroot/pkg/sysfs"
 	"golang.org/x/sys/unix"
@@ -37,7 +37,9 @@ type Options struct {
 func Run(args []string, o Options) {
 	if o.Log == nil {
 		if k, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
-			o.Log = kmsgWriter{k}
+			w := kmsg.New(k, "")
+			w.Limited = kmsg.Limited // lifted once /proc is there (mountAPI)
+			o.Log = w
 		} else {
 			o.Log = os.Stdout
 		}
@@ -198,6 +200,9 @@ func mountAPI() string {
 		}
 		did = append(did, m.target)
 	}
+	// These are the system's last lines, written in a burst: the kernel
+	// takes them all, as /init has it do during the boot.
+	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("on\n"), 0o644)
 	if len(did) == 0 {
 		return "/proc, /sys, /dev present"
 	}
@@ -520,16 +525,4 @@ func finish(a Action, logf func(string, ...any)) {
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
 		logf("reboot: %v", err)
 	}
-}
-
-// kmsgWriter writes each line as one kernel log record at level notice.
-type kmsgWriter struct{ f *os.File }
-
-func (k kmsgWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if _, err := k.f.Write([]byte("<5>" + l + "\n")); err != nil && !errors.Is(err, syscall.EINVAL) {
-			return 0, err
-		}
-	}
-	return len(p), nil
 }
