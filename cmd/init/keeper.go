@@ -25,9 +25,11 @@ func keeperMain() {
 	// console and the journal.
 	out := kmsg.New(os.Stdout, "netroot-keeper: ")
 	log.SetOutput(io.Discard) // no library's chatter on the console
-	os.Exit(keeper.Process(keeper.ProcessOptions{
+	code := keeper.Process(keeper.ProcessOptions{
 		Logf:    out.Printf,
 		Log:     out,
 		PIDFile: strings.TrimPrefix(boot.KeeperPIDFile, "/"),
-	}))
+	})
+	out.Close()
+	os.Exit(code)
 }

@@ -194,14 +194,36 @@ func (w *Writer) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stop = nil
-	now := w.clock().Now()
+	w.writeHeld(w.clock().Now())
+	if len(w.held) > 0 {
+		w.schedule(w.clock().Now())
+	}
+}
+
+// writeHeld writes the held lines the kernel takes now. w.mu is held.
+func (w *Writer) writeHeld(now time.Time) {
 	for len(w.held) > 0 && w.room(now) {
 		h := w.held[0]
 		w.held = w.held[1:]
 		w.write(now, fmt.Sprintf("%s (logged %.1fs late: printk_devkmsg=ratelimit)", h.text, now.Sub(h.at).Seconds()))
 	}
-	if len(w.held) > 0 {
-		w.schedule(now)
+}
+
+// Close is for a process about to end: it writes the held lines the
+// kernel takes now (all of them once the limit is lifted, as the shutdown
+// role does before it stops the keepers) and counts the rest in one last
+// record, which the kernel may drop too.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	w.writeHeld(w.clock().Now())
+	if n := len(w.held) + w.dropped; n > 0 {
+		w.held, w.dropped = nil, 0
+		w.record(fmt.Sprintf("%d line(s) not logged: the process ended while the kernel's limit on /dev/kmsg (printk_devkmsg=ratelimit) held them", n))
 	}
 }
 

@@ -205,3 +205,40 @@ func TestLimitedValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseWritesWhatTheKernelTakes(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		w, k, c := newTest()
+		for i := range 13 {
+			w.Printf("line %d", i)
+		}
+		// The shutdown role lifts the limit before it stops the keeper.
+		k.on = on
+		w.Limited = func() bool { return !on }
+		w.Close()
+		want := []string{"<5>netroot-keeper: 3 line(s) not logged: the process ended while the kernel's limit on /dev/kmsg (printk_devkmsg=ratelimit) held them\n"}
+		if on {
+			want = []string{"line 10", "line 11", "line 12"}
+		}
+		// With the limit on, the kernel drops the count too; it was
+		// tried.
+		got := append(k.got[Burst:], k.lost...)
+		if len(got) != len(want) {
+			t.Fatalf("limit lifted %v: after the burst %q, want %q", on, got, want)
+		}
+		for i := range want {
+			if !strings.Contains(got[i], want[i]) {
+				t.Errorf("limit lifted %v: record %q, want %q", on, got[i], want[i])
+			}
+		}
+		if w.Held() != 0 {
+			t.Errorf("%d still held after Close", w.Held())
+		}
+		// The flush it had scheduled writes nothing more.
+		n := len(k.got) + len(k.lost)
+		c.advance(2 * Interval)
+		if len(k.got)+len(k.lost) != n {
+			t.Errorf("records after Close: %q", k.got[n:])
+		}
+	}
+}
