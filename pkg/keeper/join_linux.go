@@ -89,6 +89,7 @@ func (l *loop) startJoins() {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
+			defer cancel() // the join's session, if any, is kept with its own recovery from now on
 			res := l.runJoin(ctx, i, jn)
 			select {
 			case l.joined <- res:
