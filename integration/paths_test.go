@@ -360,13 +360,9 @@ func TestPathsMultipathJoin(t *testing.T) {
 		m := f.command(fmt.Sprintf("nrt-kill-keeper %d", i), fmt.Sprintf(`NETROOT-TEST: fault-keeper-killed=%d ([^\r\n]*)\r?\n`, i))
 		t.Logf("killed: %s", m[1])
 	}
-	adopted := regexp.MustCompile(`netroot-keeper: path ` + otherSubnet + `:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`)
-	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for len(adopted.FindAllString(f.b.VM.Log(), -1)) < 2 && ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := len(adopted.FindAllString(f.b.VM.Log(), -1)); n != 2 {
+	adopted := `netroot-keeper: path ` + otherSubnet + `:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`
+	f.waitConsole(`(?s)`+adopted+`.*`+adopted, 30*time.Second)
+	if n := len(regexp.MustCompile(adopted).FindAllString(f.b.VM.Log(), -1)); n != 2 {
 		t.Errorf("%d of the 2 restarted keepers logged that they adopted the joined session", n)
 		f.stacks()
 	}

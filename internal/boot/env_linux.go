@@ -15,6 +15,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/bootlog"
 	"github.com/netroot/netroot/pkg/config"
+	"github.com/netroot/netroot/pkg/kmsg"
 	"github.com/netroot/netroot/pkg/shutdown"
 	"github.com/netroot/netroot/pkg/switchroot"
 	"golang.org/x/sys/unix"
@@ -78,7 +79,7 @@ func (linuxSystem) KernelRelease() string {
 // default (10 lines per 5 s), so /init lifts the limit while it runs and
 // restores it before switching root.
 func (linuxSystem) OpenKmsg() (io.Writer, int, error) {
-	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("on\n"), 0o644)
+	kmsg.Lift()
 	printk, _ := os.ReadFile("/proc/sys/kernel/printk")
 	k, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
 	if err != nil {
@@ -88,7 +89,7 @@ func (linuxSystem) OpenKmsg() (io.Writer, int, error) {
 }
 
 func (linuxSystem) RestoreKmsgLimit() {
-	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("ratelimit\n"), 0o644)
+	kmsg.Restore()
 }
 
 func (linuxSystem) CPUs() int { return runtime.NumCPU() }

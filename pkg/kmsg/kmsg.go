@@ -40,17 +40,6 @@ const margin = 50 * time.Millisecond
 // dropped first, and counted.
 const MaxHeld = 64
 
-// Level is a record's syslog level (the "<N>" prefix).
-type Level int
-
-// The levels the callers use.
-const (
-	LevelErr    Level = 3
-	LevelWarn   Level = 4
-	LevelNotice Level = 5
-	LevelInfo   Level = 6
-)
-
 // Clock is the time as a Writer sees it; tests drive their own.
 type Clock interface {
 	Now() time.Time
@@ -69,9 +58,9 @@ func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
 type Writer struct {
 	// Prefix starts every record's text, e.g. "netroot-keeper: ".
 	Prefix string
-	// Level is every record's level; 0 means LevelNotice (it reaches
-	// the console and the journal).
-	Level Level
+	// Level is every record's syslog level (the "<N>" prefix); 0 means
+	// 5, notice: it reaches the console and the journal.
+	Level int
 	// Limited reports whether the kernel limits the writes now
 	// (printk_devkmsg=ratelimit); it is asked only when a record would
 	// pass the limit. Nil means always.
@@ -166,7 +155,7 @@ func (w *Writer) write(now time.Time, text string) {
 func (w *Writer) record(text string) {
 	level := w.Level
 	if level == 0 {
-		level = LevelNotice
+		level = 5
 	}
 	w.out.Write([]byte(fmt.Sprintf("<%d>%s%s\n", level, w.Prefix, text)))
 	if w.begin.IsZero() {

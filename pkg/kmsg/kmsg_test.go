@@ -3,11 +3,15 @@ package kmsg
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // fakeClock runs its timers when the test advances it.
@@ -191,7 +195,7 @@ func TestUnlimitedWritesAtOnce(t *testing.T) {
 func TestLinesOfOneWrite(t *testing.T) {
 	var b bytes.Buffer
 	w := New(&b, "p: ")
-	w.Level = LevelWarn
+	w.Level = 4
 	w.Write([]byte("one\ntwo\n"))
 	if got := b.String(); got != "<4>p: one\n<4>p: two\n" {
 		t.Errorf("%q", got)
@@ -239,6 +243,21 @@ func TestCloseWritesWhatTheKernelTakes(t *testing.T) {
 		c.advance(2 * Interval)
 		if len(k.got)+len(k.lost) != n {
 			t.Errorf("records after Close: %q", k.got[n:])
+		}
+	}
+}
+
+func TestLimitedReadsTheSysctl(t *testing.T) {
+	dir := t.TempDir()
+	tree := sysfs.FS{Root: dir}
+	if !limitedIn(tree) {
+		t.Error("no printk_devkmsg: not limited, want limited (cannot tell)")
+	}
+	os.MkdirAll(filepath.Join(dir, "sys/kernel"), 0o755)
+	for v, want := range map[string]bool{"on\n": false, "ratelimit\n": true} {
+		os.WriteFile(filepath.Join(dir, limitFile), []byte(v), 0o644)
+		if got := limitedIn(tree); got != want {
+			t.Errorf("printk_devkmsg %q: limited %v, want %v", v, got, want)
 		}
 	}
 }

@@ -35,23 +35,3 @@ func (w *Writer) Own(proc *os.File) error {
 	}
 	return nil
 }
-
-// Limited is LimitedAt for a process that has /proc.
-func Limited() bool {
-	b, err := os.ReadFile("/proc/sys/kernel/printk_devkmsg")
-	return err != nil || limited(string(b))
-}
-
-// LimitedAt reports whether the kernel limits userspace writes to
-// /dev/kmsg, reading sys/kernel/printk_devkmsg under proc; true when it
-// cannot tell.
-func LimitedAt(proc *os.File) bool {
-	fd, err := unix.Openat(int(proc.Fd()), "sys/kernel/printk_devkmsg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return true
-	}
-	defer unix.Close(fd)
-	b := make([]byte, 16)
-	n, _ := unix.Read(fd, b)
-	return limited(string(b[:max(n, 0)]))
-}

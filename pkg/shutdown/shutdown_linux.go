@@ -202,7 +202,7 @@ func mountAPI() string {
 	}
 	// These are the system's last lines, written in a burst: the kernel
 	// takes them all, as /init has it do during the boot.
-	os.WriteFile("/proc/sys/kernel/printk_devkmsg", []byte("on\n"), 0o644)
+	kmsg.Lift()
 	if len(did) == 0 {
 		return "/proc, /sys, /dev present"
 	}
