@@ -86,11 +86,16 @@ TEST_PARALLEL ?= 4
 # TEST_FUZZTIME is make test's fuzz smoke; make fuzz and test-full use FUZZTIME.
 TEST_FUZZTIME ?= 10000x
 
+# FAILURES prints each failed test's assertion lines and last logged
+# lines from a -v log: the filters below show only the boot lines, and CI
+# keeps the head and the tail of a run's output.
+FAILURES = GO=$(GO) $(GO) run ./integration/cmd/testfailures -dir integration
+
 integration: all
 	@mkdir -p $(BUILD)
 	$(GO) test -count=1 -timeout 55m -parallel $(TEST_PARALLEL) -skip '$(FULL_ONLY)' -v ./integration/... 2>&1 | tee $(BUILD)/integration.log | \
 		grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|netroot: |NETROOT-TEST|REALROOT-SUMMARY' ; \
-	exit $${PIPESTATUS[0]}
+	rc=$${PIPESTATUS[0]}; [ $$rc = 0 ] || $(FAILURES) < $(BUILD)/integration.log; exit $$rc
 
 # test-full is the whole matrix: unit tests, the fuzz targets at FUZZTIME
 # and every QEMU test (rig.Distros, LIO, the fault suite, …); a few hours
@@ -99,7 +104,7 @@ test-full: deps all unit race fuzz
 	@mkdir -p $(BUILD)
 	$(GO) test -count=1 -timeout 240m -parallel $(TEST_PARALLEL) -v ./integration/... 2>&1 | tee $(BUILD)/integration-full.log | \
 		grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|REALROOT-SUMMARY' ; \
-	exit $${PIPESTATUS[0]}
+	rc=$${PIPESTATUS[0]}; [ $$rc = 0 ] || $(FAILURES) < $(BUILD)/integration-full.log; exit $$rc
 
 # test-distro runs every real-distribution test (rig.Distros): each image
 # boots twice (network stack restart under a root writer, reboot, poweroff,
@@ -108,7 +113,7 @@ test-distro: deps all
 	@mkdir -p $(BUILD)
 	$(GO) test -count=1 -timeout 90m -run '^TestRealRoot' -v ./integration/ 2>&1 | tee $(BUILD)/distro.log | \
 		grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|REALROOT-SUMMARY' ; \
-	exit $${PIPESTATUS[0]}
+	rc=$${PIPESTATUS[0]}; [ $$rc = 0 ] || $(FAILURES) < $(BUILD)/distro.log; exit $$rc
 
 boot: deps all
 	$(GO) run ./integration/cmd/demo
