@@ -356,12 +356,16 @@ func TestPathsMultipathJoin(t *testing.T) {
 	// started after it was killed in turn. The kills come in a burst
 	// with the join's lines: the kernel takes 10 lines in 5 s from one
 	// open /dev/kmsg, and each keeper process writes through its own.
+	// Each kill waits for the adoption before it: a restarted keeper is
+	// ready (its pid recorded) before it looks for the joined session.
+	adopted := `netroot-keeper: path ` + otherSubnet + `:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`
 	for i := 1; i <= 2; i++ {
 		m := f.command(fmt.Sprintf("nrt-kill-keeper %d", i), fmt.Sprintf(`NETROOT-TEST: fault-keeper-killed=%d ([^\r\n]*)\r?\n`, i))
 		t.Logf("killed: %s", m[1])
+		if !f.waitConsole(`(?s)`+strings.Repeat(`.*`+adopted, i), 30*time.Second) {
+			break
+		}
 	}
-	adopted := `netroot-keeper: path ` + otherSubnet + `:3260 of map [0-9a-f]+ \(\S+ LUN 1\): session \d+ found in sysfs, made by the keeper before this one; its disk sd[a-z]+ \(\d+:\d+\) is in map [0-9a-f]+ already`
-	f.waitConsole(`(?s)`+adopted+`.*`+adopted, 30*time.Second)
 	if n := len(regexp.MustCompile(adopted).FindAllString(f.b.VM.Log(), -1)); n != 2 {
 		t.Errorf("%d of the 2 restarted keepers logged that they adopted the joined session", n)
 		f.stacks()
