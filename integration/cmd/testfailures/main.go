@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -56,9 +57,10 @@ func main() {
 
 // event is the part of a test2json event this command reads.
 type event struct {
-	Action string
-	Test   string
-	Output string
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 // logLine is a t.Log/t.Error line of -v output: "    file_test.go:12: …".
@@ -67,11 +69,20 @@ var logLine = regexp.MustCompile(`^\s+(\w+_test\.go):(\d+): `)
 // assertion is a source line that fails its test.
 var assertion = regexp.MustCompile(`\bt\.(Error|Errorf|Fatal|Fatalf)\(`)
 
+// running is a test named in a timed-out binary's "running tests:" list.
+var running = regexp.MustCompile(`^\t\t(\S+) \(`)
+
 // digest reads test2json events and returns, for each failed test in the
 // order they failed, its assertion lines and its last n logged lines.
+// A panic's first lines come first (for a timeout, the tests it stopped,
+// which count as failed); a package that failed outside its tests
+// without one (a build, TestMain) shows its last lines.
 func digest(r io.Reader, src fs.FS, n int) (string, error) {
 	out := map[string][]string{}
-	var failed []string
+	pkgOut := map[string][]string{}
+	var failed, failedPkgs, panics []string
+	inPanic := false
+	testsFailed := map[string]bool{} // packages with a failed test
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -79,23 +90,53 @@ func digest(r io.Reader, src fs.FS, n int) (string, error) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return "", fmt.Errorf("not test2json output: %v", err)
 		}
-		if e.Test == "" {
-			continue
-		}
 		switch e.Action {
 		case "output":
-			if l := strings.TrimRight(e.Output, "\r\n"); logLine.MatchString(l) {
+			l := strings.TrimRight(e.Output, "\r\n")
+			// A panic's lines go to whichever test printed last.
+			if inPanic = strings.HasPrefix(l, "panic: ") || inPanic && l != ""; inPanic {
+				panics = append(panics, l)
+				if m := running.FindStringSubmatch(l); m != nil && !slices.Contains(failed, m[1]) {
+					failed = append(failed, m[1])
+				}
+			}
+			switch {
+			case e.Test == "":
+				pkgOut[e.Package] = append(pkgOut[e.Package], l)
+			case logLine.MatchString(l):
 				out[e.Test] = append(out[e.Test], l)
 			}
 		case "fail":
-			failed = append(failed, e.Test)
+			if e.Test == "" {
+				failedPkgs = append(failedPkgs, e.Package)
+			} else if !slices.Contains(failed, e.Test) {
+				failed = append(failed, e.Test)
+				testsFailed[e.Package] = true
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	if len(failed) == 0 {
+	if len(failed) == 0 && len(failedPkgs) == 0 {
 		return "", nil
+	}
+	var b strings.Builder
+	if len(panics) > 0 {
+		b.WriteString("\n" + strings.Join(panics, "\n") + "\n")
+	}
+	for _, pkg := range failedPkgs {
+		if lines := pkgOut[pkg]; !testsFailed[pkg] && len(panics) == 0 {
+			what := "package " + pkg
+			if pkg == "" { // test2json learns it from -p only
+				what = "a test binary"
+			}
+			from := max(len(lines)-n, 0)
+			fmt.Fprintf(&b, "\n%s failed outside its tests; its last %d line(s):\n", what, len(lines)-from)
+			for _, l := range lines[from:] {
+				b.WriteString(l + "\n")
+			}
+		}
 	}
 	sources := map[string][]string{}
 	isAssertion := func(l string) bool {
@@ -111,8 +152,9 @@ func digest(r io.Reader, src fs.FS, n int) (string, error) {
 		i, _ := strconv.Atoi(line)
 		return i >= 1 && i <= len(text) && assertion.MatchString(text[i-1])
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n%d failed test(s): %s\n", len(failed), strings.Join(failed, " "))
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, "\n%d failed test(s): %s\n", len(failed), strings.Join(failed, " "))
+	}
 	for _, name := range failed {
 		logged := out[name]
 		fmt.Fprintf(&b, "=== %s failed:\n", name)
