@@ -11,8 +11,9 @@
 //
 // The -v text is attributed to tests by `go tool test2json`. A line is an
 // assertion when its file:line is a t.Error/Errorf/Fatal/Fatalf call in
-// the source under -dir; failures a helper reports under its
-// caller's line show in the logged lines after them.
+// the source under -dir; failures a helper reports under its caller's
+// line show in the logged lines after them. A panic (a timeout's names
+// the tests it stopped) comes first.
 package main
 
 import (
