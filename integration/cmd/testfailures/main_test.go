@@ -16,62 +16,47 @@ func TestDigest(t *testing.T) {
 		`	f.finish(t) // reports for us`, // 5
 		"}",
 	}, "\n"))}}
-	var events strings.Builder
-	emit := func(action, test, output string) {
-		b, _ := json.Marshal(event{Action: action, Test: test, Output: output})
-		events.Write(append(b, '\n'))
+	out := func(test, line string) event { return event{Action: "output", Test: test, Output: line + "\n"} }
+	failedA := []event{
+		out("TestA", "=== RUN   TestA"),
+		out("TestA", "    a_test.go:3: booted 0"),
+		out("TestA", "    a_test.go:3: booted 1"),
+		out("TestB", "    a_test.go:4: from a test that passed"),
+		out("TestA", "    a_test.go:4: map \"x\""),
+		out("TestA", "    a_test.go:5: writer: stalled"),
+		out("TestA", "netroot: a console line"),
+		out("", "FAIL"),
+		{Action: "pass", Test: "TestB"},
+		{Action: "fail", Test: "TestA"},
 	}
-	emit("run", "TestA", "")
-	emit("output", "TestA", "=== RUN   TestA\n")
-	for i := range 5 {
-		emit("output", "TestA", "    a_test.go:3: booted "+string(rune('0'+i))+"\n")
-	}
-	emit("output", "TestB", "    a_test.go:4: from a test that passed\n")
-	emit("output", "TestA", "    a_test.go:4: map \"x\"\n")
-	emit("output", "TestA", "    a_test.go:5: writer: stalled\n")
-	emit("output", "TestA", "netroot: a console line\n")
-	emit("output", "", "FAIL\n")
-	emit("pass", "TestB", "")
-	emit("fail", "TestA", "")
-
-	got, err := digest(strings.NewReader(events.String()), src, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `
+	passed := []event{out("TestA", "    a_test.go:4: map \"x\""), {Action: "pass", Test: "TestA"}, {Action: "pass"}}
+	for _, tc := range []struct {
+		name   string
+		events []event
+		want   string
+	}{
+		{"a failed test", failedA, `
 1 failed test(s): TestA
 === TestA failed:
     a_test.go:4: map "x"
---- TestA: its last 3 of 7 logged line(s):
-    a_test.go:3: booted 4
+--- TestA: its last 3 of 4 logged line(s):
+    a_test.go:3: booted 1
     a_test.go:4: map "x"
     a_test.go:5: writer: stalled
-`
-	if got != want {
-		t.Errorf("digest:\n%s\nwant:\n%s", got, want)
-	}
-
-	got, err = digest(strings.NewReader(strings.ReplaceAll(events.String(), `"fail"`, `"pass"`)), src, 3)
-	if err != nil || got != "" {
-		t.Errorf("no failure: digest %q, %v; want nothing", got, err)
-	}
-	if _, err := digest(strings.NewReader("--- FAIL: TestA\n"), src, 3); err == nil {
-		t.Errorf("plain -v text: no error, want one")
-	}
-
-	// A timeout's panic goes to the test that printed last; the tests
-	// it lists count as failed, also one that logged nothing.
-	events.Reset()
-	emit("output", "TestA", "    a_test.go:3: booted\n")
-	emit("output", "TestA", "panic: test timed out after 10m0s\n")
-	emit("output", "TestA", "\trunning tests:\n")
-	emit("output", "TestA", "\t\tTestA (50s)\n")
-	emit("output", "TestA", "\t\tTestC (52s)\n")
-	emit("output", "TestA", "\n")
-	emit("output", "TestA", "goroutine 1811 [running]:\n")
-	emit("fail", "", "")
-	got, err = digest(strings.NewReader(events.String()), src, 3)
-	want = `
+`},
+		{"nothing failed", passed, ""},
+		// A timeout's panic goes to the test that printed last; the
+		// tests it lists count as failed, also one that logged nothing.
+		{"a timeout", []event{
+			out("TestA", "    a_test.go:3: booted"),
+			out("TestA", "panic: test timed out after 10m0s"),
+			out("TestA", "\trunning tests:"),
+			out("TestA", "\t\tTestA (50s)"),
+			out("TestA", "\t\tTestC (52s)"),
+			out("TestA", ""),
+			out("TestA", "goroutine 1811 [running]:"),
+			{Action: "fail"},
+		}, `
 panic: test timed out after 10m0s
 	running tests:
 		TestA (50s)
@@ -83,24 +68,32 @@ panic: test timed out after 10m0s
     a_test.go:3: booted
 === TestC failed:
 --- TestC: its last 0 of 0 logged line(s):
-`
-	if err != nil || got != want {
-		t.Errorf("timeout: digest (%v):\n%s\nwant:\n%s", err, got, want)
-	}
-
-	// A package that failed outside its tests shows its last lines.
-	events.Reset()
-	emit("output", "", "# example.com/a\n")
-	emit("output", "", "./a.go:3:1: syntax error\n")
-	emit("output", "", "FAIL\texample.com/a [build failed]\n")
-	emit("fail", "", "")
-	got, err = digest(strings.NewReader(events.String()), src, 2)
-	want = `
-a test binary failed outside its tests; its last 2 line(s):
+`},
+		// A binary that failed outside its tests shows its last lines.
+		{"a build failure", []event{
+			out("", "# example.com/a"),
+			out("", "./a.go:3:1: syntax error"),
+			out("", "./a.go:4:1: syntax error"),
+			out("", "FAIL\texample.com/a [build failed]"),
+			{Action: "fail"},
+		}, `
+a test binary failed outside its tests; its last 3 line(s):
 ./a.go:3:1: syntax error
+./a.go:4:1: syntax error
 FAIL	example.com/a [build failed]
-`
-	if err != nil || got != want {
-		t.Errorf("build failure: digest (%v):\n%s\nwant:\n%s", err, got, want)
+`},
+	} {
+		var in strings.Builder
+		for _, e := range tc.events {
+			b, _ := json.Marshal(e)
+			in.Write(append(b, '\n'))
+		}
+		got, err := digest(strings.NewReader(in.String()), src, 3)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: digest (%v):\n%s\nwant:\n%s", tc.name, err, got, tc.want)
+		}
+	}
+	if _, err := digest(strings.NewReader("--- FAIL: TestA\n"), src, 3); err == nil {
+		t.Errorf("plain -v text: no error, want one")
 	}
 }
