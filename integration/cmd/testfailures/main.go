@@ -57,11 +57,12 @@ func main() {
 }
 
 // event is the part of a test2json event this command reads.
+// test2json is run without -p, so a log of several packages is one
+// stream: output outside the tests is the test binaries'.
 type event struct {
-	Action  string
-	Package string
-	Test    string
-	Output  string
+	Action string
+	Test   string
+	Output string
 }
 
 // logLine is a t.Log/t.Error line of -v output: "    file_test.go:12: …".
@@ -76,14 +77,12 @@ var running = regexp.MustCompile(`^\t\t(\S+) \(`)
 // digest reads test2json events and returns, for each failed test in the
 // order they failed, its assertion lines and its last n logged lines.
 // A panic's first lines come first (for a timeout, the tests it stopped,
-// which count as failed); a package that failed outside its tests
+// which count as failed); a test binary that failed outside its tests
 // without one (a build, TestMain) shows its last lines.
 func digest(r io.Reader, src fs.FS, n int) (string, error) {
 	out := map[string][]string{}
-	pkgOut := map[string][]string{}
-	var failed, failedPkgs, panics []string
-	inPanic := false
-	testsFailed := map[string]bool{} // packages with a failed test
+	var failed, panics, binary []string
+	inPanic, binaryFailed := false, false
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -103,40 +102,33 @@ func digest(r io.Reader, src fs.FS, n int) (string, error) {
 			}
 			switch {
 			case e.Test == "":
-				pkgOut[e.Package] = append(pkgOut[e.Package], l)
+				binary = append(binary, l)
 			case logLine.MatchString(l):
 				out[e.Test] = append(out[e.Test], l)
 			}
 		case "fail":
 			if e.Test == "" {
-				failedPkgs = append(failedPkgs, e.Package)
+				binaryFailed = true
 			} else if !slices.Contains(failed, e.Test) {
 				failed = append(failed, e.Test)
-				testsFailed[e.Package] = true
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	if len(failed) == 0 && len(failedPkgs) == 0 {
+	if len(failed) == 0 && !binaryFailed {
 		return "", nil
 	}
 	var b strings.Builder
 	if len(panics) > 0 {
 		b.WriteString("\n" + strings.Join(panics, "\n") + "\n")
 	}
-	for _, pkg := range failedPkgs {
-		if lines := pkgOut[pkg]; !testsFailed[pkg] && len(panics) == 0 {
-			what := "package " + pkg
-			if pkg == "" { // test2json learns it from -p only
-				what = "a test binary"
-			}
-			from := max(len(lines)-n, 0)
-			fmt.Fprintf(&b, "\n%s failed outside its tests; its last %d line(s):\n", what, len(lines)-from)
-			for _, l := range lines[from:] {
-				b.WriteString(l + "\n")
-			}
+	if len(failed) == 0 && len(panics) == 0 {
+		from := max(len(binary)-n, 0)
+		fmt.Fprintf(&b, "\na test binary failed outside its tests; its last %d line(s):\n", len(binary)-from)
+		for _, l := range binary[from:] {
+			b.WriteString(l + "\n")
 		}
 	}
 	sources := map[string][]string{}
