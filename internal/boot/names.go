@@ -12,6 +12,7 @@ import (
 	"github.com/netroot/netroot/pkg/config"
 	"github.com/netroot/netroot/pkg/hint"
 	"github.com/netroot/netroot/pkg/netname"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // NICs is what the predictable interface names and the iBFT need of the
@@ -355,8 +356,8 @@ func (n *namer) missingError() error {
 			continue
 		}
 		d := i
-		if mac, err := fs.ReadFile(n.sys, "class/net/"+i+"/address"); err == nil {
-			d += " " + strings.TrimSpace(string(mac))
+		if mac := sysfs.ValueOf(n.sys, "class/net/"+i+"/address"); mac != "" {
+			d += " " + mac
 		}
 		var ids []string
 		for _, id := range []string{nm.Onboard, nm.Slot, nm.Path, nm.MAC} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/netroot/netroot/pkg/blockdev"
 	"github.com/netroot/netroot/pkg/iscsi"
+	"github.com/netroot/netroot/pkg/sysfs"
 )
 
 // The sysfs side of the joins (join_linux.go): the session a keeper made
@@ -38,7 +39,7 @@ func findSession(sys fs.FS, j Join, taken func(sid uint32) bool) (iscsi.KernelSe
 			continue
 		}
 		dir := "class/iscsi_session/" + e.Name()
-		if readValue(sys, dir+"/targetname") != j.TargetName {
+		if sysfs.ValueOf(sys, dir+"/targetname") != j.TargetName {
 			continue
 		}
 		ks := iscsi.KernelSession{SID: uint32(sid)}
@@ -53,10 +54,10 @@ func findSession(sys fs.FS, j Join, taken func(sid uint32) bool) (iscsi.KernelSe
 		if conn == "" {
 			continue
 		}
-		isid := readValue(sys, dir+"/isid")
+		isid := sysfs.ValueOf(sys, dir+"/isid")
 		switch {
 		case strings.EqualFold(isid, j.ISID.String()):
-		case strings.Trim(isid, "0") == "" && j.hasPortal(net.JoinHostPort(readValue(sys, conn+"/persistent_address"), readValue(sys, conn+"/persistent_port"))):
+		case strings.Trim(isid, "0") == "" && j.hasPortal(net.JoinHostPort(sysfs.ValueOf(sys, conn+"/persistent_address"), sysfs.ValueOf(sys, conn+"/persistent_port"))):
 		default:
 			continue
 		}
@@ -99,16 +100,6 @@ func numbered(name, prefix string) (uint64, bool) {
 	return n, err == nil
 }
 
-// readValue is a sysfs attribute without surrounding space; "" when it
-// cannot be read.
-func readValue(sys fs.FS, name string) string {
-	b, err := fs.ReadFile(sys, name)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // pathDisk is a join's disk as sysfs shows it.
 type pathDisk struct {
 	// Name is the kernel's name ("sdc"), Dev its number ("8:32").
@@ -132,11 +123,11 @@ func readPathDisk(sys fs.FS, host uint32, lun uint64) (pathDisk, error) {
 	}
 	d := pathDisk{Name: name}
 	blk := "class/block/" + d.Name
-	d.Dev = readValue(sys, blk+"/dev")
+	d.Dev = sysfs.ValueOf(sys, blk+"/dev")
 	if !validDev(d.Dev) {
 		return pathDisk{}, fmt.Errorf("keeper: disk %s: device number %q", d.Name, d.Dev)
 	}
-	if d.Sectors, err = strconv.ParseUint(readValue(sys, blk+"/size"), 10, 64); err != nil {
+	if d.Sectors, err = strconv.ParseUint(sysfs.ValueOf(sys, blk+"/size"), 10, 64); err != nil {
 		return pathDisk{}, fmt.Errorf("keeper: disk %s: size: %w", d.Name, err)
 	}
 	id, err := blockdev.ReadIdentity(sys, d.Name)

@@ -77,6 +77,22 @@ func (f FS) Value(rel string) string {
 	return v
 }
 
+// ValueOf is Value for an attribute of any fs.FS rooted where sysfs is
+// mounted (an FS, a snapshot, a test's fstest.MapFS): its contents without
+// surrounding white space, "" when it cannot be read.
+func ValueOf(fsys fs.FS, name string) string {
+	file, err := fsys.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, maxRead))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Write writes value to an existing attribute in one write(2), as the
 // kernel expects; it never creates the file.
 func (f FS) Write(rel, value string) error {

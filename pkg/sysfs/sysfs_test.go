@@ -38,6 +38,12 @@ func checkFS(t *testing.T, f FS) {
 	if got := f.Value("class/net/bond0/bonding/absent"); got != "" {
 		t.Errorf("Value(absent) = %q, want empty", got)
 	}
+	if got := ValueOf(f, "class/net/bond0/bonding/slaves"); got != "eth0 eth1" {
+		t.Errorf("ValueOf(slaves) = %q", got)
+	}
+	if got := ValueOf(f, "class/net/bond0/bonding/absent"); got != "" {
+		t.Errorf("ValueOf(absent) = %q, want empty", got)
+	}
 	if _, err := f.ReadTrim("class/net/bond0/bonding/absent"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadTrim(absent) error = %v, want not-exist", err)
 	}
