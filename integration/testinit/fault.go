@@ -226,10 +226,9 @@ func keeperStacks(pid int, role string) string {
 	var out []string
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	for _, t := range tasks {
-		st := strings.Fields(read(t + "/stat"))
 		state := "?"
-		if len(st) > 2 {
-			state = st[2]
+		if st := statFields(t + "/stat"); len(st) > 0 {
+			state = st[0]
 		}
 		var frames []string
 		for _, l := range strings.Split(read(t+"/stack"), "\n") {
@@ -283,8 +282,8 @@ func iscsiConns() string {
 func keeperState(pid int) string {
 	state := fmt.Sprintf("pid %d gone", pid)
 	if pid > 0 {
-		if st := strings.Fields(read(fmt.Sprintf("/proc/%d/stat", pid))); len(st) > 2 && !strings.HasPrefix(st[0], "<") && st[2] != "Z" {
-			state = fmt.Sprintf("pid %d running (state %s)", pid, st[2])
+		if st := statFields(fmt.Sprintf("/proc/%d/stat", pid)); len(st) > 0 && st[0] != "Z" {
+			state = fmt.Sprintf("pid %d running (state %s)", pid, st[0])
 		}
 	}
 	return fmt.Sprintf("%s; keeper.pid=%s; netroot-keeper processes: %s", state, read("/run/netroot/keeper.pid"), keepersSummary())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,12 +33,7 @@ func liveKeepers() []keeperProc {
 		if read(d+"/comm") != "netroot-keeper" {
 			continue
 		}
-		stat := read(d + "/stat")
-		i := strings.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(stat[i+1:])
+		f := statFields(d + "/stat")
 		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
@@ -54,6 +50,21 @@ func liveKeepers() []keeperProc {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
 	return out
+}
+
+// statFields returns the fields of a /proc/<pid>[/task/<tid>]/stat file
+// after the command's name (which may hold spaces and parentheses): the
+// state first, then ppid, pgrp, …; nil when it cannot be read.
+func statFields(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // keepersSummary is e.g. "[90 keeper ppid=1, 93 guard ppid=1]", "none".
@@ -123,14 +134,9 @@ func threadNice(pid int) string {
 	var out []string
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
 	for _, t := range tasks {
-		stat := read(t)
-		i := strings.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
 		// state ppid pgrp session tty tpgid flags minflt cminflt majflt
 		// cmajflt utime stime cutime cstime priority nice
-		if f := strings.Fields(stat[i+1:]); len(f) > 16 && !seen[f[16]] {
+		if f := statFields(t); len(f) > 16 && !seen[f[16]] {
 			seen[f[16]] = true
 			out = append(out, f[16])
 		}
