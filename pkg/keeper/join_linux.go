@@ -199,7 +199,7 @@ func (l *loop) joinDisk(ctx context.Context, s Session, lun uint64) (pathDisk, e
 	defer cancel()
 	t := backoff.New(joinDiskPoll, nil)
 	for {
-		d, err := l.e.disk(s.SID, s.HostNo, lun)
+		d, err := l.e.disk(s.HostNo, lun)
 		if err == nil || !errors.Is(err, iscsi.ErrNoBlockDevice) {
 			return d, err
 		}

@@ -161,9 +161,9 @@ func joinEnv(kernel *joinKernel, m multipath.Control, wwid string, scans *[]stri
 			mu.Unlock()
 			return nil
 		},
-		disk: func(sid, host uint32, lun uint64) (pathDisk, error) {
-			if sid != 7 || host != 3 || lun != 1 {
-				return pathDisk{}, fmt.Errorf("disk of session %d host %d LUN %d", sid, host, lun)
+		disk: func(host uint32, lun uint64) (pathDisk, error) {
+			if host != 3 || lun != 1 {
+				return pathDisk{}, fmt.Errorf("disk of host %d LUN %d", host, lun)
 			}
 			if looks++; looks == 1 {
 				return pathDisk{}, fmt.Errorf("%w 1", iscsi.ErrNoBlockDevice)

@@ -125,7 +125,7 @@ func (s *system) env(ctx context.Context, logf func(string, ...any)) env {
 			return prio.Run(prio.Background, func() error { return iscsi.ScanWith(s.sysfs.Write, hostNo, lun) })
 		},
 		kernel: s.cmd,
-		disk: func(sid, hostNo uint32, lun uint64) (pathDisk, error) {
+		disk: func(hostNo uint32, lun uint64) (pathDisk, error) {
 			return readPathDisk(s.sysfs, hostNo, lun)
 		},
 		findSession: func(j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool) {

@@ -49,7 +49,7 @@ type env struct {
 	// a join's disk (readPathDisk), findSession the session a keeper
 	// made before a restart (join.go). nil: no joins.
 	kernel      iscsi.NetlinkTransport
-	disk        func(sid, hostNo uint32, lun uint64) (pathDisk, error)
+	disk        func(hostNo uint32, lun uint64) (pathDisk, error)
 	findSession func(j Join, taken func(sid uint32) bool) (iscsi.KernelSession, bool)
 }
 
