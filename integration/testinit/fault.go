@@ -158,11 +158,8 @@ func faultCommands(m *marks, keeperPid int) {
 			if n, err := strconv.Atoi(read("/run/netroot/keeper.pid")); err == nil && n > 0 {
 				pid = n
 			}
-			if len(f) > 1 {
-				report("fault-keeper-killed", f[1]+" "+killKeeper(pid))
-				continue
-			}
-			report("fault-keeper-killed", killKeeper(pid))
+			// An argument (a kill's number) leads the report.
+			report("fault-keeper-killed", strings.Join(append(f[1:], killKeeper(pid)), " "))
 		case "nrt-state":
 			report("fault-bond-now", bondState())
 			report("fault-conn-now", iscsiConns())
