@@ -79,7 +79,13 @@ type ProcessOptions struct {
 func Process(o ProcessOptions) int {
 	// First: a SIGTERM must end the pair cleanly, not kill one of it.
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
-	defer stop()
+	// On the way out, ignored rather than back to the default: the
+	// shutdown role signals every keeper process, and the partner's stop
+	// message may have ended this one before its SIGTERM came.
+	defer func() {
+		signal.Ignore(unix.SIGTERM, unix.SIGINT)
+		stop()
+	}()
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
 	logf := o.Logf
 	if logf == nil {

@@ -40,7 +40,7 @@ func pairTestProcess(dir string) int {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stdout, "%d: "+format+"\n", append([]any{os.Getpid()}, args...)...)
 	}
-	return Process(ProcessOptions{
+	code := Process(ProcessOptions{
 		Logf:        logf,
 		PIDFile:     strings.TrimPrefix(filepath.Join(dir, "keeper.pid"), "/"),
 		PIDFileRoot: "self/root", // PID 1's may be out of reach in a sandbox
@@ -78,6 +78,12 @@ func pairTestProcess(dir string) int {
 			}
 		},
 	})
+	// A SIGTERM that comes once the process is on its way out (the
+	// shutdown role signals every keeper process, and its partner's stop
+	// message may have ended this one first) must not kill it: the pair
+	// tests want "exit 0" of every process they stopped.
+	unix.Kill(os.Getpid(), unix.SIGTERM)
+	return code
 }
 
 // pair is one test's keeper processes, seen from "PID 1".
