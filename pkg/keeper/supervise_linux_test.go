@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +61,13 @@ func pairTestProcess(dir string) int {
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(dir, "state."+strconv.Itoa(os.Getpid())), b, 0o600); err != nil {
+			// Whole or not at all: the tests wait for the file to
+			// appear, then read it.
+			name := filepath.Join(dir, "state."+strconv.Itoa(os.Getpid()))
+			if err := os.WriteFile(name+".tmp", b, 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(name+".tmp", name); err != nil {
 				return err
 			}
 			o.Ready()
@@ -81,8 +88,10 @@ func pairTestProcess(dir string) int {
 	// A SIGTERM that comes once the process is on its way out (the
 	// shutdown role signals every keeper process, and its partner's stop
 	// message may have ended this one first) must not kill it: the pair
-	// tests want "exit 0" of every process they stopped.
-	unix.Kill(os.Getpid(), unix.SIGTERM)
+	// tests want "exit 0" of every process they stopped. Sent to this
+	// thread, so that it is handled before the exit.
+	runtime.LockOSThread()
+	unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGTERM)
 	return code
 }
 
