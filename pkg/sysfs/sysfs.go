@@ -56,6 +56,11 @@ func (f FS) Read(rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readClose(file)
+}
+
+// readClose reads file, up to maxRead, and closes it.
+func readClose(file io.ReadCloser) ([]byte, error) {
 	defer file.Close()
 	return io.ReadAll(io.LimitReader(file, maxRead))
 }
@@ -85,8 +90,7 @@ func ValueOf(fsys fs.FS, name string) string {
 	if err != nil {
 		return ""
 	}
-	defer file.Close()
-	b, err := io.ReadAll(io.LimitReader(file, maxRead))
+	b, err := readClose(file)
 	if err != nil {
 		return ""
 	}
