@@ -440,8 +440,8 @@ func runTable(ctx context.Context, env *rig.Env, dir string, n, mem, cpus int) e
 		// The other compressions, for what they change before /init.
 		for _, v := range variants[1:] {
 			if r := paired(v, floor, rootGap); len(r) > 0 {
-				fmt.Printf("  %s − floor, paired: %s s (unpack %.2f s against %.2f s)\n",
-					v.name, stat(r), median(v.unpack), median(ours.unpack))
+				fmt.Printf("  %s − floor, paired: %s s (unpack %.2f s, ours %.2f s, the floor's %.2f s)\n",
+					v.name, stat(r), median(v.unpack), median(ours.unpack), median(floor.unpack))
 			}
 		}
 	}
